@@ -1,0 +1,64 @@
+/**
+ * The one error class fscache throws. Callers branch on `code`; `key` and `path`
+ * say what the failure is about, so a log line is enough to act on it.
+ *
+ * @example
+ * ```ts
+ * import { FSCacheError } from "./errors.ts";
+ * try {
+ *   await cache.syncFrom({ key: "k", transport: "nope" });
+ * } catch (err) {
+ *   if (err instanceof FSCacheError && err.code === "ERR_UNKNOWN_TRANSPORT") console.error(err.message);
+ * }
+ * ```
+ */
+export class FSCacheError extends Error {
+  /** Machine-readable reason, e.g. `ERR_UNKNOWN_TRANSPORT`, `ENOENT`. */
+  readonly code: FSCacheErrorCode;
+  /** The cache key the failure concerns, when there is one. */
+  readonly key?: string;
+  /** The path the failure concerns, when there is one. */
+  readonly path?: string;
+
+  constructor(code: FSCacheErrorCode, message: string, details: FSCacheErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = code === "ERR_ABORTED" ? "AbortError" : "FSCacheError";
+    this.code = code;
+    if (details.key !== undefined) this.key = details.key;
+    if (details.path !== undefined) this.path = details.path;
+  }
+}
+
+/** What an {@linkcode FSCacheError} can carry besides its code and message. */
+export interface FSCacheErrorDetails {
+  key?: string;
+  path?: string;
+  cause?: unknown;
+}
+
+/** Every code fscache itself raises. File-system codes (`ENOENT`, …) pass through as strings. */
+export type FSCacheErrorCode =
+  | "ERR_UNKNOWN_TRANSPORT"
+  | "ERR_TRANSPORT_EXISTS"
+  | "ERR_TRANSPORT"
+  | "ERR_INVALID_KEY"
+  | "ERR_INVALID_PATH"
+  | "ERR_INVALID_OPTION"
+  | "ERR_CLOSED"
+  | "ERR_ABORTED"
+  | "ERR_NOT_IMPLEMENTED"
+  | "ERR_CORRUPT"
+  | "ERR_LOCKED"
+  | "ENOENT"
+  | (string & {});
+
+/** True when `err` is an fscache error with the given code. */
+export function isFSCacheError(err: unknown, code?: FSCacheErrorCode): err is FSCacheError {
+  return err instanceof FSCacheError && (code === undefined || err.code === code);
+}
+
+/** Short text of any thrown value, for wrapping causes into messages. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

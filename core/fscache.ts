@@ -1,0 +1,511 @@
+/**
+ * The cache itself (SPEC §3): sources with reference counts, per-key singleflight,
+ * rebase onto an idle source with the same shared key, and garbage collection.
+ * @module
+ */
+import { describeError, FSCacheError } from "./errors.ts";
+import { type GcCandidate, resolveGcPolicy, selectGcVictims } from "./gc_policy.ts";
+import { validateIdentifier, validateKey } from "./identifier.ts";
+import { KeyedQueue } from "./keyed_queue.ts";
+import { isValidRecord } from "./record.ts";
+import { type FlightContext, SingleFlight } from "./singleflight.ts";
+import { snapshotSize } from "./snapshot_size.ts";
+import { CachedSource } from "./source.ts";
+import type {
+  Backend,
+  CacheUpdater,
+  ChangeKind,
+  GCPolicy,
+  Logger,
+  MetaStore,
+  RemoteIdentifier,
+  Sha256Factory,
+  Source,
+  SourceInfo,
+  SourceRecord,
+  Transport,
+} from "./types.ts";
+
+/** How to open a cache. */
+export interface FSCacheOptions {
+  backend: Backend;
+  metaStore: MetaStore;
+  /** Defaults: 512 MiB, 7 days. Sizes in bytes, durations in milliseconds. */
+  gcPolicy?: Partial<GCPolicy>;
+  /** Milliseconds since the epoch; injectable so tests can age sources. Default `Date.now`. */
+  clock?: () => number;
+  /** Where background failures (GC, bad records) go. Default: `console.warn`. */
+  logger?: Logger;
+  /** SHA-256 for checksums. `mod.ts` supplies `node:crypto`'s; the bare core needs one. */
+  sha256?: Sha256Factory;
+  /** Milliseconds between periodic GC runs; 0 disables the timer. Default 5 minutes. */
+  gcInterval?: number;
+}
+
+/** What `gc()` did. */
+export interface GcResult {
+  /** Keys of the deleted sources. */
+  removed: string[];
+  /** Bytes freed. */
+  freed: number;
+}
+
+interface SourceState {
+  record: SourceRecord;
+  dir: string;
+  refs: number;
+  /** Bumped when a transfer starts or ends, so a size walked meanwhile is discarded. */
+  generation: number;
+  transferring: boolean;
+  deleting: boolean;
+}
+
+const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
+
+const consoleLogger: Logger = {
+  warn(message, error) {
+    if (error === undefined) console.warn(`[fscache] ${message}`);
+    else console.warn(`[fscache] ${message}:`, describeError(error));
+  },
+};
+
+/**
+ * A cache of directory snapshots filled by transports.
+ *
+ * @example
+ * ```ts
+ * const cache = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore() });
+ * cache.registerTransport("mem", new MemoryTransport({ "a.txt": "hello" }));
+ * await using src = await cache.syncFrom({ key: "ctx-1", sharedKey: "project", transport: "mem" });
+ * await src.fs.readFile(`${src.root}/a.txt`, "utf8"); // "hello"
+ * ```
+ */
+export class FSCache {
+  readonly #backend: Backend;
+  readonly #meta: MetaStore;
+  readonly #policy: GCPolicy;
+  readonly #clock: () => number;
+  readonly #logger: Logger;
+  readonly #sha256: Sha256Factory;
+  readonly #transports = new Map<string, Transport>();
+  readonly #sources = new Map<string, SourceState>();
+  readonly #flights = new SingleFlight<SourceState>();
+  readonly #metaQueue = new KeyedQueue();
+  #gcRunning: Promise<void> | undefined;
+  #gcAgain = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /** Use {@linkcode FSCache.open}. */
+  protected constructor(options: FSCacheOptions) {
+    if (!options.sha256) {
+      throw new FSCacheError("ERR_INVALID_OPTION", "FSCache needs a sha256 factory (the one in mod.ts supplies it)");
+    }
+    this.#backend = options.backend;
+    this.#meta = options.metaStore;
+    this.#policy = resolveGcPolicy(options.gcPolicy);
+    this.#clock = options.clock ?? Date.now;
+    this.#logger = options.logger ?? consoleLogger;
+    this.#sha256 = options.sha256;
+  }
+
+  /** Opens a cache: loads every readable record from the MetaStore and starts the GC timer. */
+  static async open(options: FSCacheOptions): Promise<FSCache> {
+    const cache = new this(options);
+    await cache.#load();
+    cache.#startTimer(options.gcInterval ?? DEFAULT_GC_INTERVAL);
+    return cache;
+  }
+
+  /** The GC policy in force, defaults filled in. */
+  get gcPolicy(): Readonly<GCPolicy> {
+    return this.#policy;
+  }
+
+  /** Makes `transport` available under `name`; a name can be registered once. */
+  registerTransport(name: string, transport: Transport): void {
+    this.#assertOpen();
+    validateKey(name, "transport name");
+    if (this.#transports.has(name)) {
+      throw new FSCacheError("ERR_TRANSPORT_EXISTS", `transport ${JSON.stringify(name)} is already registered`);
+    }
+    this.#transports.set(name, transport);
+  }
+
+  /**
+   * Returns a reference to a snapshot equal to the remote tree `id` names: reused
+   * without transfer when the key is cached, else rebased onto an idle snapshot with
+   * the same shared key, else new; concurrent calls for one key share one transfer.
+   */
+  async syncFrom(id: RemoteIdentifier, options: { signal?: AbortSignal } = {}): Promise<Source> {
+    this.#assertOpen();
+    validateIdentifier(id);
+    const transport = this.#transports.get(id.transport);
+    if (!transport) {
+      throw new FSCacheError("ERR_UNKNOWN_TRANSPORT", `no transport registered as ${JSON.stringify(id.transport)}`, {
+        key: id.key,
+      });
+    }
+    const state = await this.#flights.run(id.key, options.signal, (ctx) => this.#acquire(id, transport, ctx));
+    return new CachedSource({
+      key: id.key,
+      root: state.dir,
+      fs: this.#backend.fs,
+      hash: (path) => this.#hash(state, path),
+      release: () => this.#release(state),
+    });
+  }
+
+  /** Bytes held by sources nobody references (what GC and prune can reclaim). */
+  async diskUsage(): Promise<number> {
+    this.#assertOpen();
+    let total = 0;
+    for (const state of this.#idle()) total += (await this.#sizeOf(state)) ?? 0;
+    return total;
+  }
+
+  /** Every source with its size, last use and reference count, for tools. */
+  async sources(): Promise<SourceInfo[]> {
+    this.#assertOpen();
+    const out: SourceInfo[] = [];
+    for (const state of [...this.#sources.values()]) {
+      const size = state.transferring ? state.record.size : await this.#sizeOf(state);
+      const { key, sharedKey, backendId, lastUsed, stale } = state.record;
+      out.push({ key, sharedKey, backendId, path: state.dir, size: size ?? 0, lastUsed, refs: state.refs, stale });
+    }
+    return out;
+  }
+
+  /** Deletes every idle source; returns bytes freed. On abort, stops and returns what it freed. */
+  async prune(options: { signal?: AbortSignal } = {}): Promise<number> {
+    this.#assertOpen();
+    const { signal } = options;
+    let freed = 0;
+    for (const state of this.#idle()) {
+      if (signal?.aborted) break;
+      const size = await this.#sizeOf(state, signal);
+      if (size === undefined) break;
+      if (await this.#delete(state)) freed += size;
+    }
+    return freed;
+  }
+
+  /** Runs garbage collection now (by age, then least recently used down to `maxSize`). */
+  async gc(): Promise<GcResult> {
+    this.#assertOpen();
+    return await this.#collect();
+  }
+
+  /**
+   * Waits until background work started so far has finished: GC runs triggered by
+   * releases, and record writes (`lastUsed`, sizes). For tests and orderly shutdowns.
+   */
+  async flush(): Promise<void> {
+    while (this.#gcRunning) await this.#gcRunning;
+    await this.#metaQueue.drain();
+  }
+
+  /** Stops the GC timer, waits for syncs and GC in flight, and closes the MetaStore. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await Promise.all(this.#flights.pending());
+    await this.flush();
+    await this.#meta.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed");
+  }
+
+  async #load(): Promise<void> {
+    const present = new Set(await this.#backend.list());
+    const claimed = new Set<string>();
+    for (const record of await this.#meta.loadAll()) {
+      if (!isValidRecord(record)) {
+        this.#logger.warn(`skipping an unreadable record: ${JSON.stringify(record)?.slice(0, 200)}`);
+        continue;
+      }
+      if (!present.has(record.backendId) || claimed.has(record.backendId)) {
+        this.#logger.warn(`dropping record of key ${JSON.stringify(record.key)}: its snapshot directory is gone`);
+        await this.#meta.delete(record.key);
+        continue;
+      }
+      claimed.add(record.backendId);
+      const dir = await this.#backend.get(record.backendId);
+      this.#sources.set(record.key, {
+        record: { ...record },
+        dir,
+        refs: 0,
+        generation: 0,
+        transferring: false,
+        deleting: false,
+      });
+    }
+    for (const id of present) {
+      if (claimed.has(id)) continue;
+      this.#logger.warn(`removing orphaned snapshot directory ${id}`);
+      await this.#backend.remove(id);
+    }
+  }
+
+  #startTimer(interval: number): void {
+    if (!(interval > 0)) return;
+    this.#timer = setInterval(() => this.#scheduleGc(), interval);
+    unrefTimer(this.#timer);
+  }
+
+  /** The flight body for one key: find, rebase or create, then transfer. */
+  async #acquire(id: RemoteIdentifier, transport: Transport, ctx: FlightContext): Promise<SourceState> {
+    const existing = this.#sources.get(id.key);
+    if (existing && !existing.record.stale) {
+      existing.refs += ctx.claim();
+      return existing;
+    }
+    let state: SourceState;
+    if (existing) {
+      // A failed sync left this snapshot half-updated: transfer again to repair it.
+      existing.refs++;
+      state = existing;
+    } else {
+      state = (await this.#rebase(id)) ?? (await this.#create(id));
+    }
+    // `state.refs` includes one hold for the transfer itself, so GC cannot take it meanwhile.
+    await this.#transfer(state, id, transport, ctx.signal);
+    state.refs += ctx.claim() - 1;
+    if (state.refs === 0) this.#becameIdle(state);
+    return state;
+  }
+
+  async #rebase(id: RemoteIdentifier): Promise<SourceState | undefined> {
+    if (!id.sharedKey) return undefined;
+    let best: SourceState | undefined;
+    for (const state of this.#idle()) {
+      if (state.record.sharedKey !== id.sharedKey) continue;
+      if (!best || state.record.lastUsed > best.record.lastUsed) best = state;
+    }
+    if (!best) return undefined;
+    const state = best;
+    const oldKey = state.record.key;
+    const previous = state.record;
+    state.refs++;
+    this.#sources.delete(oldKey);
+    state.record = { ...previous, key: id.key };
+    this.#sources.set(id.key, state);
+    try {
+      const record = { ...state.record };
+      await this.#metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));
+    } catch (err) {
+      this.#sources.delete(id.key);
+      state.record = previous;
+      this.#sources.set(oldKey, state);
+      state.refs--;
+      throw wrapStoreError(err, id.key, "rebase");
+    }
+    return state;
+  }
+
+  async #create(id: RemoteIdentifier): Promise<SourceState> {
+    const record: SourceRecord = {
+      key: id.key,
+      sharedKey: id.sharedKey ?? "",
+      backendId: randomId(),
+      lastUsed: this.#clock(),
+      priority: 0,
+      size: null,
+      stale: false,
+    };
+    const state: SourceState = { record, dir: "", refs: 1, generation: 0, transferring: true, deleting: false };
+    this.#sources.set(id.key, state);
+    try {
+      state.dir = await this.#backend.get(record.backendId);
+      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record }));
+    } catch (err) {
+      this.#sources.delete(id.key);
+      await this.#backend.remove(record.backendId).catch(() => undefined);
+      throw wrapStoreError(err, id.key, "create");
+    }
+    return state;
+  }
+
+  async #transfer(state: SourceState, id: RemoteIdentifier, transport: Transport, signal: AbortSignal): Promise<void> {
+    state.transferring = true;
+    state.generation++;
+    const updater = new ChangeCollector(this.#sha256);
+    try {
+      await transport.copy({ id, dest: state.dir, fs: this.#backend.fs, updater, signal });
+      if (signal.aborted) throw signal.reason;
+      state.record = { ...state.record, size: null, lastUsed: this.#clock(), stale: false };
+      const record = { ...state.record };
+      await this.#metaQueue.run([record.key], () => this.#meta.put(record));
+    } catch (err) {
+      state.record = { ...state.record, size: null, stale: true };
+      const record = { ...state.record };
+      this.#metaQueue
+        .run([record.key], () => this.#meta.put(record))
+        .catch((e) => this.#logger.warn(`could not mark key ${JSON.stringify(record.key)} stale`, e));
+      state.refs--;
+      if (state.refs === 0) this.#becameIdle(state);
+      throw wrapTransferError(err, id, signal);
+    } finally {
+      state.transferring = false;
+      state.generation++;
+    }
+  }
+
+  async #release(state: SourceState): Promise<void> {
+    state.refs--;
+    if (state.refs === 0) this.#becameIdle(state);
+  }
+
+  /** Last reference gone: refresh `lastUsed` (so GC is really LRU) and collect in the background. */
+  #becameIdle(state: SourceState): void {
+    if (this.#closed) return;
+    state.record = { ...state.record, lastUsed: this.#clock() };
+    const record = { ...state.record };
+    this.#metaQueue
+      .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
+      .catch((err) => this.#logger.warn(`could not record last use of key ${JSON.stringify(record.key)}`, err));
+    this.#scheduleGc();
+  }
+
+  #scheduleGc(): void {
+    if (this.#closed) return;
+    if (this.#gcRunning) {
+      this.#gcAgain = true;
+      return;
+    }
+    this.#gcRunning = (async () => {
+      try {
+        do {
+          this.#gcAgain = false;
+          await this.#collect().catch((err) => this.#logger.warn("garbage collection failed", err));
+        } while (this.#gcAgain && !this.#closed);
+      } finally {
+        this.#gcRunning = undefined;
+      }
+    })();
+  }
+
+  async #collect(): Promise<GcResult> {
+    const candidates: GcCandidate[] = [];
+    for (const state of this.#idle()) {
+      const size = await this.#sizeOf(state);
+      if (size !== undefined) candidates.push({ key: state.record.key, lastUsed: state.record.lastUsed, size });
+    }
+    const bySize = new Map(candidates.map((c) => [c.key, c.size]));
+    const result: GcResult = { removed: [], freed: 0 };
+    for (const key of selectGcVictims(candidates, this.#policy, this.#clock())) {
+      const state = this.#sources.get(key);
+      if (state && (await this.#delete(state))) {
+        result.removed.push(key);
+        result.freed += bySize.get(key) ?? 0;
+      }
+    }
+    return result;
+  }
+
+  /** Deletes an idle source: record first, then directory. False if it was taken meanwhile. */
+  async #delete(state: SourceState): Promise<boolean> {
+    if (state.refs > 0 || state.deleting) return false;
+    const key = state.record.key;
+    state.deleting = true;
+    this.#sources.delete(key);
+    try {
+      await this.#metaQueue.run([key], () => this.#meta.delete(key));
+    } catch (err) {
+      state.deleting = false;
+      this.#sources.set(key, state);
+      throw wrapStoreError(err, key, "delete");
+    }
+    await this.#backend
+      .remove(state.record.backendId)
+      .catch((err) => this.#logger.warn(`could not remove snapshot directory of key ${JSON.stringify(key)}`, err));
+    return true;
+  }
+
+  #idle(): SourceState[] {
+    return [...this.#sources.values()].filter((s) => s.refs === 0 && !s.deleting);
+  }
+
+  /** The cached size, walking the snapshot when unknown; `undefined` if aborted. */
+  async #sizeOf(state: SourceState, signal?: AbortSignal): Promise<number | undefined> {
+    if (state.record.size !== null) return state.record.size;
+    const generation = state.generation;
+    const size = await snapshotSize(this.#backend.fs, state.dir, signal);
+    if (size === undefined || state.generation !== generation || state.deleting) return size;
+    state.record = { ...state.record, size };
+    const record = { ...state.record };
+    this.#metaQueue
+      .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
+      .catch((err) => this.#logger.warn(`could not record size of key ${JSON.stringify(record.key)}`, err));
+    return size;
+  }
+
+  async #hash(_state: SourceState, path: string): Promise<string> {
+    throw new FSCacheError("ERR_NOT_IMPLEMENTED", "content checksums are not implemented yet", { path });
+  }
+}
+
+/** Collects what a transport reports; the hash tree consumes it. */
+class ChangeCollector implements CacheUpdater {
+  supported = false;
+  readonly changes: { kind: ChangeKind; path: string; checksum?: string }[] = [];
+  constructor(readonly sha256: Sha256Factory) {}
+  markSupported(supported: boolean): void {
+    this.supported = supported;
+  }
+  handleChange(kind: ChangeKind, path: string, checksum?: string): void {
+    this.changes.push(checksum === undefined ? { kind, path } : { kind, path, checksum });
+  }
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function unrefTimer(timer: unknown): void {
+  if (typeof timer === "object" && timer !== null && "unref" in timer) {
+    (timer as { unref(): void }).unref();
+    return;
+  }
+  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
+  if (typeof timer === "number") deno?.unrefTimer?.(timer);
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: AbortSignal): FSCacheError {
+  const key = id.key;
+  if (signal.aborted) {
+    return new FSCacheError("ERR_ABORTED", `sync of key ${JSON.stringify(key)} was aborted`, { key, cause: err });
+  }
+  const path = (err as { path?: unknown } | null)?.path;
+  return new FSCacheError(
+    errorCode(err) ?? "ERR_TRANSPORT",
+    `transport ${JSON.stringify(id.transport)} failed for key ${JSON.stringify(key)}: ${describeError(err)}`,
+    { key, path: typeof path === "string" ? path : undefined, cause: err },
+  );
+}
+
+function wrapStoreError(err: unknown, key: string, action: string): FSCacheError {
+  if (err instanceof FSCacheError) return err;
+  return new FSCacheError(
+    errorCode(err) ?? "ERR_STORE",
+    `could not ${action} the source for key ${JSON.stringify(key)}: ${describeError(err)}`,
+    {
+      key,
+      cause: err,
+    },
+  );
+}

@@ -1,0 +1,51 @@
+/**
+ * fscache: incremental, content-checksummed snapshots of directory trees sent from
+ * somewhere else — Docker's build-context cache (`builder/fscache`) for Node and Deno.
+ *
+ * @example
+ * ```ts
+ * import { FSCache, MemoryBackend, MemoryMetaStore, MemoryTransport } from "@fscache/core";
+ * const cache = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore() });
+ * cache.registerTransport("mem", new MemoryTransport({ "a.txt": "hello" }));
+ * await using src = await cache.syncFrom({ key: "ctx-1", sharedKey: "project", transport: "mem" });
+ * console.log(await src.fs.readFile(`${src.root}/a.txt`, "utf8"));
+ * ```
+ * @module
+ */
+
+import { nodeSha256 } from "./backends/node_sha256.ts";
+import { FSCache as CoreFSCache, type FSCacheOptions } from "./core/fscache.ts";
+
+export { FsBackend, type FsBackendOptions } from "./backends/fs_backend.ts";
+export { MemoryBackend } from "./backends/memory_backend.ts";
+export { MemoryMetaStore } from "./backends/memory_meta_store.ts";
+export { nodeSha256 } from "./backends/node_sha256.ts";
+export type { EntryHeader, HeaderEncoding } from "./core/entry_checksum.ts";
+export { encodeEntryHeader, entryChecksum, headerFromStats, startEntryChecksum } from "./core/entry_checksum.ts";
+export { FSCacheError, type FSCacheErrorCode, isFSCacheError } from "./core/errors.ts";
+export type { FileStats, FileSystem, NodeStyleFs } from "./core/file_system.ts";
+export { fileSystemFrom } from "./core/file_system.ts";
+export type { GcResult } from "./core/fscache.ts";
+export { DEFAULT_GC_POLICY } from "./core/gc_policy.ts";
+export { MAX_KEY_LENGTH } from "./core/identifier.ts";
+export type * from "./core/types.ts";
+export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
+export { MemoryTransport } from "./transports/memory.ts";
+
+/** Options of {@linkcode FSCache.open}; `sha256` defaults to `node:crypto`'s. */
+export type { FSCacheOptions };
+
+/**
+ * The cache, with `node:crypto` as its default SHA-256 (Node and Deno).
+ *
+ * @example
+ * ```ts
+ * const cache = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore() });
+ * ```
+ */
+export class FSCache extends CoreFSCache {
+  static override open(options: FSCacheOptions): Promise<FSCache> {
+    // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
+    return super.open({ sha256: nodeSha256, ...options }) as Promise<FSCache>;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Test doubles shared by the test files: the seed's own test transport, a clock the
+ * test moves by hand, and a logger that records instead of printing.
+ */
+import {
+  type Backend,
+  FSCache,
+  type FSCacheOptions,
+  type Logger,
+  MemoryBackend,
+  MemoryMetaStore,
+  type MetaStore,
+  type Transport,
+} from "../mod.ts";
+
+/** The seed's test transport: writes one file named after the key, holding `id.data`. */
+export class DataTransport implements Transport {
+  calls = 0;
+  /** When set, the next copy waits for this promise before writing (to hold a transfer open). */
+  gate: Promise<void> | undefined;
+  async copy({ id, dest, fs, signal }: Parameters<Transport["copy"]>[0]): Promise<void> {
+    this.calls++;
+    if (this.gate) await this.gate;
+    if (signal.aborted) throw signal.reason;
+    await fs.writeFile(`${dest}/${id.key}`, String(id.data));
+  }
+}
+
+/** A clock that only moves when told to. */
+export function manualClock(start = 1_700_000_000_000): { now: () => number; advance(ms: number): void } {
+  let t = start;
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+}
+
+/** A logger that keeps warnings for assertions. */
+export function recordingLogger(): Logger & { messages: string[] } {
+  const messages: string[] = [];
+  return { messages, warn: (message) => void messages.push(message) };
+}
+
+/** Opens a cache on memory adapters with the test transport registered as `test`. */
+export async function openTestCache(
+  options: Partial<FSCacheOptions> & { backend?: Backend; metaStore?: MetaStore } = {},
+): Promise<{ cache: FSCache; transport: DataTransport; backend: Backend; metaStore: MetaStore }> {
+  const backend = options.backend ?? new MemoryBackend();
+  const metaStore = options.metaStore ?? new MemoryMetaStore();
+  const cache = await FSCache.open({ logger: recordingLogger(), gcInterval: 0, ...options, backend, metaStore });
+  const transport = new DataTransport();
+  cache.registerTransport("test", transport);
+  return { cache, transport, backend, metaStore };
+}
+
+/** A deferred promise, to hold a transfer open. */
+export function deferred(): { promise: Promise<void>; resolve(): void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Deterministic PRNG (mulberry32) for seeded randomized tests. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,184 @@
+/** SPEC §3.1–3.2: transports and keys, GC by age and size, prune, the timer, close. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { FSCache, FSCacheError, MAX_KEY_LENGTH, MemoryBackend, MemoryMetaStore } from "../mod.ts";
+import { manualClock, openTestCache } from "./_helpers.ts";
+
+const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
+
+describe("transports and identifiers", () => {
+  it("rejects an unknown transport with ERR_UNKNOWN_TRANSPORT naming the key", async () => {
+    const { cache } = await openTestCache();
+    await assert.rejects(
+      cache.syncFrom({ key: "k", transport: "nope" }),
+      (e) => code("ERR_UNKNOWN_TRANSPORT")(e) && (e as FSCacheError).key === "k",
+    );
+    await cache.close();
+  });
+
+  it("refuses to register a transport name twice", async () => {
+    const { cache, transport } = await openTestCache();
+    assert.throws(() => cache.registerTransport("test", transport), code("ERR_TRANSPORT_EXISTS"));
+    await cache.close();
+  });
+
+  it("rejects empty, oversized and NUL-bearing keys with ERR_INVALID_KEY", async () => {
+    const { cache } = await openTestCache();
+    for (const key of ["", "a\0b", "x".repeat(MAX_KEY_LENGTH + 1), 42 as unknown as string]) {
+      await assert.rejects(cache.syncFrom({ key, transport: "test" }), code("ERR_INVALID_KEY"));
+    }
+    await assert.rejects(cache.syncFrom({ key: "ok", sharedKey: "a\0", transport: "test" }), code("ERR_INVALID_KEY"));
+    const src = await cache.syncFrom({ key: "x".repeat(MAX_KEY_LENGTH), transport: "test", data: "1" });
+    await src.close();
+    await cache.close();
+  });
+
+  it("Source.hash reports ERR_NOT_IMPLEMENTED until checksums land", async () => {
+    const { cache } = await openTestCache();
+    const src = await cache.syncFrom({ key: "k", transport: "test", data: "1" });
+    await assert.rejects(src.hash("k"), code("ERR_NOT_IMPLEMENTED"));
+    await src.close();
+    await cache.close();
+  });
+
+  it("a second close of a source is a no-op", async () => {
+    const { cache } = await openTestCache();
+    const a = await cache.syncFrom({ key: "k", transport: "test", data: "1" });
+    const b = await cache.syncFrom({ key: "k", transport: "test", data: "1" });
+    await a.close();
+    await a.close();
+    assert.equal((await cache.sources())[0]?.refs, 1);
+    await b.close();
+    await cache.close();
+  });
+});
+
+describe("garbage collection", () => {
+  it("drops idle sources older than maxKeepDuration, keeps recent ones", async () => {
+    const clock = manualClock();
+    const { cache } = await openTestCache({ clock: clock.now, gcPolicy: { maxSize: 1e9, maxKeepDuration: 60_000 } });
+    await (await cache.syncFrom({ key: "old", transport: "test", data: "1" })).close();
+    clock.advance(50_000);
+    await (await cache.syncFrom({ key: "new", transport: "test", data: "2" })).close();
+    await cache.flush();
+    clock.advance(20_000);
+    const result = await cache.gc();
+    assert.deepEqual(result, { removed: ["old"], freed: 1 });
+    assert.deepEqual(
+      (await cache.sources()).map((s) => s.key),
+      ["new"],
+    );
+    await cache.close();
+  });
+
+  it("never collects a held source, however old or large", async () => {
+    const clock = manualClock();
+    const { cache } = await openTestCache({ clock: clock.now, gcPolicy: { maxSize: 0, maxKeepDuration: 0 } });
+    const src = await cache.syncFrom({ key: "k", transport: "test", data: "12345" });
+    clock.advance(1e9);
+    assert.deepEqual(await cache.gc(), { removed: [], freed: 0 });
+    assert.equal(await src.fs.readFile(`${src.root}/k`, "utf8"), "12345");
+    await src.close();
+    await cache.close();
+  });
+
+  it("runs on the periodic timer, which does not keep the process alive", async () => {
+    const clock = manualClock();
+    const { cache } = await openTestCache({ clock: clock.now, gcInterval: 5, gcPolicy: { maxKeepDuration: 1000 } });
+    await (await cache.syncFrom({ key: "k", transport: "test", data: "1" })).close();
+    await cache.flush();
+    clock.advance(5000);
+    for (let i = 0; i < 100 && (await cache.sources()).length > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await cache.sources()).length, 0);
+    await cache.close();
+  });
+
+  it("rejects a nonsensical policy with ERR_INVALID_OPTION", async () => {
+    await assert.rejects(
+      FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore(), gcPolicy: { maxSize: -1 } }),
+      code("ERR_INVALID_OPTION"),
+    );
+  });
+});
+
+describe("diskUsage and prune", () => {
+  it("counts regular files and symlink targets, each hard-linked inode once", async () => {
+    const { cache } = await openTestCache();
+    cache.registerTransport("tree", {
+      async copy({ dest, fs }) {
+        await fs.writeFile(`${dest}/a`, "12345");
+        fs.mkdirSync(`${dest}/d`);
+        await fs.writeFile(`${dest}/d/b`, "123");
+        await fs.symlink("a-target", `${dest}/l`); // 8 bytes of target
+        fs.linkSync(`${dest}/a`, `${dest}/hard`);
+      },
+    });
+    await (await cache.syncFrom({ key: "t", transport: "tree" })).close();
+    assert.equal(await cache.diskUsage(), 5 + 3 + 8);
+    await cache.close();
+  });
+
+  it("prune stops at abort and returns what it freed so far", async () => {
+    const { cache } = await openTestCache();
+    for (const key of ["a", "b", "c"]) await (await cache.syncFrom({ key, transport: "test", data: "xx" })).close();
+    await cache.flush();
+    const controller = new AbortController();
+    controller.abort();
+    assert.equal(await cache.prune({ signal: controller.signal }), 0);
+    assert.equal((await cache.sources()).length, 3);
+    assert.equal(await cache.prune(), 6);
+    await cache.close();
+  });
+});
+
+describe("close and restart", () => {
+  it("after close every call fails with ERR_CLOSED, and close is idempotent", async () => {
+    const { cache, transport } = await openTestCache();
+    await cache.close();
+    await cache.close();
+    await assert.rejects(cache.syncFrom({ key: "k", transport: "test" }), code("ERR_CLOSED"));
+    await assert.rejects(cache.diskUsage(), code("ERR_CLOSED"));
+    await assert.rejects(cache.prune(), code("ERR_CLOSED"));
+    await assert.rejects(cache.gc(), code("ERR_CLOSED"));
+    assert.throws(() => cache.registerTransport("x", transport), code("ERR_CLOSED"));
+  });
+
+  it("close waits for a sync in flight", async () => {
+    const { cache, transport } = await openTestCache();
+    let release!: () => void;
+    transport.gate = new Promise((r) => (release = r));
+    const pending = cache.syncFrom({ key: "k", transport: "test", data: "1" });
+    let closed = false;
+    const closing = cache.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(closed, false);
+    release();
+    await (await pending).close();
+    await closing;
+  });
+
+  it("reopening over the same MetaStore and backend restores every source", async () => {
+    const backend = new MemoryBackend();
+    const metaStore = new MemoryMetaStore();
+    const clock = manualClock();
+    const first = await openTestCache({ backend, metaStore, clock: clock.now });
+    for (const key of ["a", "b", "c"]) {
+      clock.advance(1);
+      await (await first.cache.syncFrom({ key, sharedKey: `s-${key}`, transport: "test", data: key })).close();
+    }
+    await first.cache.flush();
+    const before = await first.cache.sources();
+    await first.cache.close();
+    const second = await openTestCache({ backend, metaStore, clock: clock.now });
+    assert.deepEqual(await second.cache.sources(), before);
+    await second.cache.close();
+  });
+
+  it("removes snapshot directories that no record owns (orphans) on open", async () => {
+    const backend = new MemoryBackend();
+    const orphan = await backend.get("orphan1");
+    const { cache } = await openTestCache({ backend });
+    assert.equal(backend.fs.existsSync(orphan), false);
+    await cache.close();
+  });
+});
