@@ -2,6 +2,7 @@
  * Test doubles shared by the test files: the seed's own test transport, a clock the
  * test moves by hand, and a logger that records instead of printing.
  */
+import { existsSync } from "node:fs";
 import {
   type Backend,
   FSCache,
@@ -74,4 +75,15 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The project's root directory (where package.json is), from tests built or not. */
+export function projectRoot(): string {
+  let dir = new URL(".", import.meta.url).pathname;
+  while (!existsSync(`${dir}/package.json`)) {
+    const parent = dir.replace(/\/[^/]+\/?$/, "");
+    if (parent === dir || parent === "") throw new Error("package.json not found above the tests");
+    dir = parent;
+  }
+  return dir.replace(/\/$/, "");
 }

@@ -1,0 +1,119 @@
+/**
+ * The `fscache` command line: global options, dispatch to `cli/commands/`, and the
+ * exit-code contract (0 ok, 1 runtime error with its code, 2 bad arguments).
+ * @module
+ */
+import { homedir } from "node:os";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { describeError, FSCacheError } from "../core/errors.ts";
+import { type CliIO, type Command, type GlobalOptions, UsageError } from "./command.ts";
+import { commands } from "./commands/index.ts";
+import { VERSION } from "./version.ts";
+
+const globalOptions = {
+  root: { type: "string" },
+  json: { type: "boolean", default: false },
+  quiet: { type: "boolean", short: "q", default: false },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", short: "V", default: false },
+} as const;
+
+const GLOBAL_USAGE = `Global options:
+  --root DIR     cache root (default $FSCACHE_ROOT, else $XDG_CACHE_HOME/fscache, else ~/.cache/fscache)
+  --json         machine-readable output
+  -q, --quiet    print only what was asked for
+  -h, --help     show help
+  -V, --version  show the version`;
+
+/** The cache root the options and environment select. */
+export function defaultRoot(env: Record<string, string | undefined>): string {
+  if (env.FSCACHE_ROOT) return env.FSCACHE_ROOT;
+  if (env.XDG_CACHE_HOME) return `${env.XDG_CACHE_HOME}/fscache`;
+  return `${env.HOME || homedir()}/.cache/fscache`;
+}
+
+function mainUsage(): string {
+  const width = Math.max(0, ...commands.map((c) => c.name.length));
+  const list = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
+  return `Usage: fscache <command> [options]\n\nCommands:\n${list}\n\n${GLOBAL_USAGE}\n\nRun 'fscache <command> --help' for a command's options.\n`;
+}
+
+function commandUsage(command: Command): string {
+  return `${command.usage.trimEnd()}\n\n${GLOBAL_USAGE}\n`;
+}
+
+/**
+ * Runs the CLI with `argv` (without the runtime and script) and returns the exit code.
+ *
+ * @example
+ * ```ts
+ * const code = await runCli(["du", "--json"], io);
+ * ```
+ */
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const index = argv.findIndex((a) => !a.startsWith("-"));
+  const name = index === -1 ? undefined : argv[index];
+  const command = commands.find((c) => c.name === name);
+  if (name !== undefined && !command) {
+    io.stderr(`fscache: unknown command ${JSON.stringify(name)}\n\n${mainUsage()}`);
+    return 2;
+  }
+  const rest = index === -1 ? argv : [...argv.slice(0, index), ...argv.slice(index + 1)];
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...globalOptions, ...(command?.options ?? {}) },
+      allowPositionals: command !== undefined,
+      strict: true,
+    });
+  } catch (err) {
+    io.stderr(`fscache: ${describeError(err)}\n\n${command ? commandUsage(command) : mainUsage()}`);
+    return 2;
+  }
+  const values = parsed.values as Record<string, string | boolean | (string | boolean)[] | undefined>;
+  if (values.version) {
+    io.stdout(`fscache ${VERSION}\n`);
+    return 0;
+  }
+  if (!command || values.help) {
+    const text = command ? commandUsage(command) : mainUsage();
+    if (command || values.help) {
+      io.stdout(text);
+      return 0;
+    }
+    io.stderr(text);
+    return 2;
+  }
+  const global: GlobalOptions = {
+    root: (values.root as string | undefined) ?? defaultRoot(io.env),
+    json: values.json === true,
+    quiet: values.quiet === true,
+  };
+  try {
+    return (await command.run({ values, positionals: parsed.positionals, global, io })) ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`fscache ${command.name}: ${err.message}\n\n${commandUsage(command)}`);
+      return 2;
+    }
+    const code =
+      err instanceof FSCacheError || typeof (err as { code?: unknown })?.code === "string"
+        ? (err as { code: string }).code
+        : "ERR_UNEXPECTED";
+    io.stderr(`fscache ${command.name}: ${code}: ${describeError(err)}\n`);
+    return 1;
+  }
+}
+
+/** The process's own streams and environment. */
+export function processIO(): CliIO {
+  return {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    stderrIsTTY: process.stderr.isTTY === true,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}

@@ -1,0 +1,57 @@
+/** The CLI's contract: help, version, and exit codes for bad arguments. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import type { CliIO } from "../cli/command.ts";
+import { defaultRoot, runCli } from "../cli/run.ts";
+import { VERSION } from "../cli/version.ts";
+import { projectRoot } from "./_helpers.ts";
+
+/** Runs the CLI in-process and captures what it prints. */
+export async function cli(args: string[], env: Record<string, string> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    stderrIsTTY: false,
+    env,
+    cwd: "/",
+  };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+describe("fscache CLI", () => {
+  it("prints the package version", async () => {
+    const pkg = JSON.parse(readFileSync(`${projectRoot()}/package.json`, "utf8"));
+    assert.equal(VERSION, pkg.version);
+    assert.deepEqual(await cli(["--version"]), { code: 0, stdout: `fscache ${VERSION}\n`, stderr: "" });
+  });
+
+  it("prints usage on --help (exit 0) and on no command (exit 2, stderr)", async () => {
+    const help = await cli(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: fscache <command>/);
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /Usage: fscache <command>/);
+  });
+
+  it("rejects an unknown command or option with exit 2", async () => {
+    assert.equal((await cli(["frobnicate"])).code, 2);
+    const bad = await cli(["--no-such-option"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /no-such-option/);
+  });
+
+  it("picks the cache root from FSCACHE_ROOT, then XDG_CACHE_HOME, then HOME", () => {
+    assert.equal(defaultRoot({ FSCACHE_ROOT: "/r", XDG_CACHE_HOME: "/x", HOME: "/h" }), "/r");
+    assert.equal(defaultRoot({ XDG_CACHE_HOME: "/x", HOME: "/h" }), "/x/fscache");
+    assert.equal(defaultRoot({ HOME: "/h" }), "/h/.cache/fscache");
+  });
+});
