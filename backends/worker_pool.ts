@@ -1,0 +1,168 @@
+/**
+ * A small pool of `node:worker_threads` workers (Node and Deno both provide them).
+ * Hot loops — walking, hashing, copying many small files — run synchronously inside
+ * workers, where one fs call costs ~1 µs instead of the ~50 µs of an awaited call,
+ * while the public API stays async and the main thread stays responsive.
+ * @module
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+/** What a worker module posts back: `{ id, result }` or `{ id, error: { message, code, path } }`. */
+export interface WorkerReply {
+  id: number;
+  result?: unknown;
+  error?: { message: string; code?: string; path?: string };
+}
+
+/**
+ * The URL of a worker module beside `base` (pass `import.meta.url`), as `.ts` when
+ * running from source (Deno, tests) and `.js` when running from `dist/`: tsc rewrites
+ * import specifiers, not URL strings.
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerPool(siblingModule(import.meta.url, "scan_worker"));
+ * ```
+ */
+export function siblingModule(base: string, name: string): URL {
+  const ext = base.endsWith(".ts") ? ".ts" : ".js";
+  return new URL(`./${name}${ext}`, base);
+}
+
+/**
+ * Runs messages on up to `size` workers of one module, least busy first. Workers are
+ * `unref`'d: an idle pool never keeps the process alive.
+ *
+ * A worker module answers each `{ id, ...task }` message with a {@linkcode WorkerReply}.
+ *
+ * @example
+ * ```ts
+ * const pool = new WorkerPool(siblingModule(import.meta.url, "hash_worker"), 2);
+ * const digest = await pool.run({ op: "hash", path: "/etc/hostname" });
+ * await pool.close();
+ * ```
+ */
+export class WorkerPool {
+  readonly size: number;
+  readonly #url: URL;
+  readonly #slots: Slot[] = [];
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #closed = false;
+
+  constructor(url: URL, size: number = availableParallelism()) {
+    this.#url = url;
+    this.size = Math.max(1, size);
+  }
+
+  /** Sends `task` to the least busy worker; resolves with its `result`. */
+  run<T>(task: Record<string, unknown>, transfer: Transferable[] = []): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("worker pool is closed"));
+    const slot = this.#pick();
+    const id = this.#nextId++;
+    slot.busy++;
+    if (slot.busy === 1) slot.worker.ref();
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, {
+        resolve: (value) => {
+          this.#done(slot);
+          resolve(value as T);
+        },
+        reject: (error) => {
+          this.#done(slot);
+          reject(error);
+        },
+      });
+      slot.worker.postMessage({ id, ...task }, transfer as never);
+    });
+  }
+
+  /** Terminates every worker; tasks still running are rejected. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = this.#slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      p.reject(new Error("worker pool closed"));
+    }
+  }
+
+  #pick(): Slot {
+    let best = this.#slots.reduce<Slot | undefined>((a, s) => (a && a.busy <= s.busy ? a : s), undefined);
+    if ((!best || best.busy > 0) && this.#slots.length < this.size) best = this.#spawn();
+    return best as Slot;
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(this.#url);
+    const slot: Slot = { worker, busy: 0 };
+    worker.unref();
+    worker.on("message", (reply: WorkerReply) => {
+      const pending = this.#pending.get(reply.id);
+      if (!pending) return;
+      this.#pending.delete(reply.id);
+      if (reply.error) pending.reject(Object.assign(new Error(reply.error.message), reply.error));
+      else pending.resolve(reply.result);
+    });
+    worker.on("error", (err) => this.#fail(slot, err));
+    worker.on("exit", (code) => this.#fail(slot, new Error(`worker exited with code ${code}`)));
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #done(slot: Slot): void {
+    slot.busy--;
+    if (slot.busy === 0) slot.worker.unref();
+  }
+
+  /** A crashed worker fails every task and is replaced on the next run. */
+  #fail(slot: Slot, err: unknown): void {
+    const index = this.#slots.indexOf(slot);
+    if (index === -1) return;
+    this.#slots.splice(index, 1);
+    // Which pending ids belong to this worker is not tracked; a crash is a bug, so fail all.
+    for (const [id, p] of this.#pending) {
+      this.#pending.delete(id);
+      p.reject(err);
+    }
+  }
+}
+
+/**
+ * The worker side: answers each message with `handle(message)`'s result or error.
+ * Call it once at the top of a worker module.
+ *
+ * @example
+ * ```ts
+ * serveWorker(async ({ op, path }) => op === "size" ? statSync(path as string).size : undefined);
+ * ```
+ */
+export async function serveWorker(handle: (task: Record<string, unknown>) => unknown): Promise<void> {
+  const { parentPort } = await import("node:worker_threads");
+  if (!parentPort) throw new Error("serveWorker must run inside a worker thread");
+  const port = parentPort;
+  port.on("message", async (message: { id: number } & Record<string, unknown>) => {
+    try {
+      const result = await handle(message);
+      port.postMessage({ id: message.id, result } satisfies WorkerReply);
+    } catch (err) {
+      const e = err as { message?: string; code?: string; path?: string };
+      port.postMessage({
+        id: message.id,
+        error: { message: e?.message ?? String(err), code: e?.code, path: e?.path },
+      } satisfies WorkerReply);
+    }
+  });
+}

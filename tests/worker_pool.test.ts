@@ -1,0 +1,33 @@
+/** The worker pool hot loops run in: results, errors with codes, spreading work, not holding the process. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { siblingModule, WorkerPool } from "../backends/worker_pool.ts";
+
+const url = siblingModule(
+  new URL("./fixtures/", import.meta.url).href + (import.meta.url.endsWith(".ts") ? "a.ts" : "a.js"),
+  "echo_worker",
+);
+
+describe("WorkerPool", () => {
+  it("returns results and keeps error code and path", async () => {
+    const pool = new WorkerPool(url, 2);
+    try {
+      assert.equal(((await pool.run({ value: 7 })) as { echo: number }).echo, 7);
+      await assert.rejects(pool.run({ op: "fail" }), { message: "boom", code: "EBOOM", path: "/p" });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("spreads concurrent tasks over its workers", async () => {
+    const pool = new WorkerPool(url, 2);
+    try {
+      const results = await Promise.all(
+        [1, 2, 3, 4].map(() => pool.run<{ threadId: number }>({ op: "sleep", ms: 30 })),
+      );
+      assert.equal(new Set(results.map((r) => r.threadId)).size, 2);
+    } finally {
+      await pool.close();
+    }
+  });
+});
