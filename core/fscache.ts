@@ -15,6 +15,7 @@ import type {
   Backend,
   CacheUpdater,
   ChangeKind,
+  EntryStat,
   GCPolicy,
   Logger,
   MetaStore,
@@ -456,13 +457,13 @@ export class FSCache {
 /** Collects what a transport reports; the hash tree consumes it. */
 class ChangeCollector implements CacheUpdater {
   supported = false;
-  readonly changes: { kind: ChangeKind; path: string; checksum?: string }[] = [];
+  readonly changes: { kind: ChangeKind; path: string; checksum?: string; stat?: EntryStat }[] = [];
   constructor(readonly sha256: Sha256Factory) {}
   markSupported(supported: boolean): void {
     this.supported = supported;
   }
-  handleChange(kind: ChangeKind, path: string, checksum?: string): void {
-    this.changes.push(checksum === undefined ? { kind, path } : { kind, path, checksum });
+  handleChange(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
+    this.changes.push({ kind, path, checksum, stat });
   }
 }
 

@@ -43,14 +43,55 @@ export type Sha256Factory = () => Sha256;
 export type ChangeKind = "add" | "modify" | "delete";
 
 /**
+ * What an entry looked like when it was last synced: enough for a transport to tell
+ * it unchanged without reading it. Transports record the *source* entry's stat (so the
+ * next sync compares like with like); a rescan records the snapshot's own.
+ */
+export interface EntryStat {
+  /** `st_mode`, file-type bits included. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Bytes for regular files. */
+  size: number;
+  mtimeMs: number;
+  /** Target, for symlinks. */
+  linkname?: string;
+}
+
+/** One entry of a {@linkcode RecordedTree}. */
+export interface RecordedEntry {
+  /** Entry checksum (SPEC §4.1, hex). */
+  checksum: string;
+  /** Absent when the transport that wrote the entry did not report it. */
+  stat?: EntryStat;
+}
+
+/**
+ * The recorded state of a snapshot after its last successful sync: every entry below
+ * the root, keyed by its cleaned relative path. Lets a transport find what changed by
+ * walking only the source side.
+ */
+export interface RecordedTree {
+  readonly size: number;
+  get(path: string): RecordedEntry | undefined;
+  /** Every entry, in SPEC §5.2 walk order (`/` sorts before every other byte). */
+  entries(): Iterable<[path: string, entry: RecordedEntry]>;
+}
+
+/**
  * What a transport reports its changes through. A transport that calls
  * `markSupported(true)` promises to report every change with its checksum, so the
  * cache need not rescan the snapshot afterwards.
  */
 export interface CacheUpdater {
   markSupported(supported: boolean): void;
-  /** `checksum` is the entry checksum (SPEC §4.1, hex) for `add`/`modify`. */
-  handleChange(kind: ChangeKind, path: string, checksum?: string): void;
+  /**
+   * `path` is relative to the snapshot root, cleaned, `/`-separated. For `add`/`modify`,
+   * `checksum` is the entry checksum (SPEC §4.1, hex) and `stat` what the entry was
+   * synced from. A `delete` of a directory removes everything below it too.
+   */
+  handleChange(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void;
   /** The SHA-256 to compute entry checksums with while data streams in. */
   readonly sha256: Sha256Factory;
 }
@@ -65,6 +106,12 @@ export interface CopyRequest {
   readonly fs: FileSystem;
   readonly updater: CacheUpdater;
   readonly signal: AbortSignal;
+  /**
+   * The snapshot's state as recorded after its last successful sync; absent when the
+   * snapshot is new, stale (a sync failed half-way) or was never recorded — then the
+   * transport must look at `dest` itself.
+   */
+  readonly previous?: RecordedTree;
 }
 
 /** A way to copy a remote tree into a directory, incrementally. */
