@@ -27,7 +27,7 @@ export interface Stat {
   mode: number;
   uid: number;
   gid: number;
-  /** Bytes for regular files (0 for hard links); fsutil sends the target length for symlinks. */
+  /** Bytes for regular files and hard links; fsutil sends the target length for symlinks. */
   size: number;
   /** Nanoseconds since the epoch. */
   modTime: bigint;

@@ -75,7 +75,9 @@ export function walkSource(fs: FileSystem, root: string): SourceEntry[] {
         mode: goModeFromPosix(st.mode),
         uid: st.uid,
         gid: st.gid,
-        modTime: BigInt(Math.round(st.mtimeMs * 1e6)),
+        // whole microseconds: a double mtimeMs holds no more, and a receiver that stores
+        // this value and reads it back must get the same number again
+        modTime: BigInt(Math.round(st.mtimeMs * 1000)) * 1000n,
       });
       if (!st.isDirectory()) s.size = st.size;
       if (st.isSymbolicLink()) s.linkname = fs.readlinkSync(full);
@@ -83,10 +85,8 @@ export function walkSource(fs: FileSystem, root: string): SourceEntry[] {
         const key = `${st.dev}:${st.ino}`;
         const first = inodes.get(key);
         if (first === undefined) inodes.set(key, path);
-        else {
-          s.linkname = first;
-          s.size = 0;
-        }
+        // fsutil keeps the size on hard links (its mkstat sets it after the link check)
+        else s.linkname = first;
       }
       out.push({ stat: s, full });
       if (st.isDirectory()) walk(path);
