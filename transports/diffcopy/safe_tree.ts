@@ -70,10 +70,31 @@ export class SafeTree {
   /** Removes `path` and everything below it (a symlink is removed, never followed). */
   remove(path: string): void {
     this.assertParents(path);
-    this.fs.rmSync(this.full(path), { recursive: true, force: true });
+    this.#removeTree(this.full(path));
     for (const dir of this.#verified) {
       if (dir === path || dir.startsWith(`${path}/`)) this.#verified.delete(dir);
     }
+  }
+
+  /**
+   * Depth-first with `lstat`: links are unlinked one by one, and a recursive `rm` only
+   * ever sees an empty directory — some file systems' recursive `rm` (memfs) follows
+   * a symlink to a directory and empties the target.
+   */
+  #removeTree(full: string): void {
+    let st: FileStats;
+    try {
+      st = this.fs.lstatSync(full);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return;
+      throw err;
+    }
+    if (!st.isDirectory()) {
+      this.fs.unlinkSync(full);
+      return;
+    }
+    for (const name of this.fs.readdirSync(full)) this.#removeTree(`${full}/${name}`);
+    this.fs.rmSync(full, { recursive: true, force: true });
   }
 
   /** Makes `path` a directory with `mode` (replacing whatever else is there). */
