@@ -1,4 +1,5 @@
 /** Helpers shared by the diff-copy tests: trees on disk, tree listings, a recording updater. */
+import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as nodeFs from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -60,6 +61,34 @@ export function listTree(fs: FileSystem, root: string, withMtime = true): string
   };
   walk("");
   return out;
+}
+
+/** Mtimes of the regular files below `root`. */
+function fileMtimes(fs: FileSystem, root: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const walk = (rel: string) => {
+    for (const name of fs.readdirSync(rel ? `${root}/${rel}` : root)) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = fs.lstatSync(`${root}/${path}`);
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile()) out.set(path, st.mtimeMs);
+    }
+  };
+  walk("");
+  return out;
+}
+
+/**
+ * Asserts two trees are equal: entries, types, modes, contents, link targets, and file
+ * mtimes to within 1 ms (Deno's node-compatible `lstat` reports whole milliseconds).
+ */
+export function assertSameTree(fs: FileSystem, actual: string, expected: string, expectedFs: FileSystem = fs): void {
+  assert.deepEqual(listTree(fs, actual, false), listTree(expectedFs, expected, false));
+  const want = fileMtimes(expectedFs, expected);
+  for (const [path, mtime] of fileMtimes(fs, actual)) {
+    const diff = Math.abs(mtime - (want.get(path) ?? Number.NaN));
+    assert.ok(diff <= 1, `mtime of ${path} differs by ${diff} ms`);
+  }
 }
 
 /** Entry checksums of a tree on disk (what a rescan gives), path → hex. */

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { fileSystemFrom } from "../core/file_system.ts";
-import { disk, listTree, pipeSync, scanChecksums, tempDir, writeTree } from "./_diffcopy.ts";
+import { assertSameTree, disk, pipeSync, scanChecksums, tempDir, writeTree } from "./_diffcopy.ts";
 
 const sample = {
   "a.txt": "hello",
@@ -30,7 +30,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
     disk.mkdirSync(dst);
     writeTree(disk, src, sample);
     const { sent, received, updater } = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
-    assert.deepEqual(listTree(disk, dst), listTree(disk, src));
+    assertSameTree(disk, dst, src, disk);
     assert.equal(disk.lstatSync(`${dst}/hard`).ino, disk.lstatSync(`${dst}/a.txt`).ino, "hard link preserved");
     assert.equal(updater.supported, true);
     // every entry reported once, with the checksum a rescan of the destination gives
@@ -64,7 +64,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
     disk.mkdirSync(`${src}/new`);
     disk.writeFileSync(`${src}/new/n`, "new file");
     const third = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
-    assert.deepEqual(listTree(disk, dst), listTree(disk, src));
+    assertSameTree(disk, dst, src, disk);
     assert.equal(third.sent.filesSent, 3);
     assert.equal(third.sent.bytesSent, 8 + 10 + 8);
     const kinds = third.updater.changes.map((c) => `${c.kind} ${c.path}`).sort();
@@ -92,7 +92,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
       second.updater.changes.map((c) => `${c.kind} ${c.path}`),
       ["modify b.txt"],
     );
-    assert.deepEqual(listTree(disk, dst), listTree(disk, src));
+    assertSameTree(disk, dst, src, disk);
   });
 
   it("receives into an in-memory file system (memfs)", async () => {
@@ -103,7 +103,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
     const mem = fileSystemFrom(new Volume());
     mem.mkdirSync("/snap", { recursive: true });
     await pipeSync({ fs: disk, root: src }, { fs: mem, dest: "/snap" });
-    assert.deepEqual(listTree(mem, "/snap"), listTree(disk, src));
+    assertSameTree(mem, "/snap", src, disk);
     const again = await pipeSync({ fs: disk, root: src }, { fs: mem, dest: "/snap" });
     assert.equal(again.sent.bytesSent, 0);
   });

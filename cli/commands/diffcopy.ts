@@ -6,11 +6,10 @@
  */
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
-import process from "node:process";
 import { fileSystemFrom } from "../../core/file_system.ts";
 import type { CacheUpdater } from "../../core/types.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
-import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
+import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { sendDiffCopy } from "../../transports/diffcopy/sender.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -37,9 +36,7 @@ function positiveInteger(value: unknown, option: string): number | undefined {
  * const command = createDiffcopyCommand(() => memoryPipe()[0]);
  * ```
  */
-export function createDiffcopyCommand(
-  connect: () => DiffCopyConnection = () => nodeConnection(process.stdin, process.stdout),
-): Command {
+export function createDiffcopyCommand(connect: () => DiffCopyConnection = stdioConnection): Command {
   return {
     name: "diffcopy",
     summary: "send or receive a directory with the bare diff-copy protocol on stdin/stdout",

@@ -32,9 +32,12 @@ export interface PlanOptions {
   compareOwner: boolean;
 }
 
-/** Sender mtime (ns) in ms; equal when within 1 ms (what `utimes` and memfs keep). */
+/**
+ * Sender mtime (ns) against ours (ms): equal within 1 ms. memfs keeps milliseconds, and
+ * Deno's `lstat` truncates to whole milliseconds a time `utimes` stored a hair below.
+ */
 function sameMtime(haveMs: number, modTimeNs: bigint): boolean {
-  return Math.abs(haveMs - Number(modTimeNs) / 1e6) < 1;
+  return Math.abs(haveMs - Number(modTimeNs) / 1e6) <= 1;
 }
 
 /**
