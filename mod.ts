@@ -29,6 +29,16 @@ export type { GcResult } from "./core/fscache.ts";
 export { DEFAULT_GC_POLICY } from "./core/gc_policy.ts";
 export { MAX_KEY_LENGTH } from "./core/identifier.ts";
 export type * from "./core/types.ts";
+export type { DiffCopyConnection } from "./transports/diffcopy/framing.ts";
+export { memoryPipe } from "./transports/diffcopy/memory_pipe.ts";
+export {
+  type ReceiveOptions,
+  type ReceiveResult,
+  type ReceiveTarget,
+  receiveDiffCopy,
+} from "./transports/diffcopy/receiver.ts";
+export { type SendOptions, type SendResult, sendDiffCopy } from "./transports/diffcopy/sender.ts";
+export { type DiffCopyConnect, DiffCopyTransport } from "./transports/diffcopy/transport.ts";
 export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
 export { MemoryTransport } from "./transports/memory.ts";
 

@@ -1,4 +1,5 @@
 /** Every `fscache` command, in the order `fscache --help` lists them. */
 import type { Command } from "../command.ts";
+import { diffcopyCommand } from "./diffcopy.ts";
 
-export const commands: Command[] = [];
+export const commands: Command[] = [diffcopyCommand];

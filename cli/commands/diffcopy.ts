@@ -1,0 +1,84 @@
+/**
+ * `fscache diffcopy send <dir>` / `fscache diffcopy receive <dir>`: the bare diff-copy
+ * protocol on stdin/stdout, no handshake, no cache — what ssh-style pipes use. Stdout
+ * carries only the protocol; errors go to stderr with a non-zero exit.
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import { resolve } from "node:path";
+import { fileSystemFrom } from "../../core/file_system.ts";
+import type { CacheUpdater } from "../../core/types.ts";
+import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
+import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
+import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
+import { sendDiffCopy } from "../../transports/diffcopy/sender.ts";
+import { type Command, UsageError } from "../command.ts";
+
+/** A receive without a cache needs no checksums: a hasher that does nothing. */
+const throwawayUpdater: CacheUpdater = {
+  markSupported() {},
+  handleChange() {},
+  sha256: () => ({ update() {}, digest: () => "" }),
+};
+
+function positiveInteger(value: unknown, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${option} must be a non-negative integer`);
+  return n;
+}
+
+/**
+ * The `diffcopy` command, over the connection `connect` opens (stdin/stdout by default).
+ *
+ * @example
+ * ```ts
+ * const command = createDiffcopyCommand(() => memoryPipe()[0]);
+ * ```
+ */
+export function createDiffcopyCommand(connect: () => DiffCopyConnection = stdioConnection): Command {
+  return {
+    name: "diffcopy",
+    summary: "send or receive a directory with the bare diff-copy protocol on stdin/stdout",
+    usage: `Usage: fscache diffcopy send <dir>
+       fscache diffcopy receive <dir> [--max-bytes N] [--max-entries N]
+
+Speaks BuildKit fsutil's diff-copy protocol on stdin/stdout (no handshake, no cache).
+'receive' makes <dir> equal to the sender's tree, transferring only changed files.
+
+Options:
+  --max-bytes N    receive: refuse trees with more than N bytes of file content
+  --max-entries N  receive: refuse trees with more than N entries`,
+    options: {
+      "max-bytes": { type: "string" },
+      "max-entries": { type: "string" },
+    },
+    async run({ positionals, values, io }) {
+      const [mode, dir, ...rest] = positionals;
+      if ((mode !== "send" && mode !== "receive") || dir === undefined || rest.length > 0) {
+        throw new UsageError("expected 'send <dir>' or 'receive <dir>'");
+      }
+      const fs = fileSystemFrom(nodeFs);
+      const root = resolve(io.cwd, dir);
+      if (mode === "send") {
+        if (values["max-bytes"] !== undefined || values["max-entries"] !== undefined) {
+          throw new UsageError("--max-bytes and --max-entries apply to 'receive'");
+        }
+        await sendDiffCopy(connect(), { fs, root });
+        return 0;
+      }
+      const maxBytes = positiveInteger(values["max-bytes"], "max-bytes");
+      const maxEntries = positiveInteger(values["max-entries"], "max-entries");
+      await fs.mkdir(root, { recursive: true });
+      await receiveDiffCopy(
+        connect(),
+        { dest: root, fs, updater: throwawayUpdater },
+        { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxEntries === undefined ? {} : { maxEntries }) },
+      );
+      return 0;
+    },
+  };
+}
+
+/** `fscache diffcopy` on stdin/stdout. */
+export const diffcopyCommand: Command = createDiffcopyCommand();

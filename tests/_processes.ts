@@ -1,0 +1,82 @@
+/** Child processes for the diff-copy tests: the fsutil peer (built from Go at test time) and the CLI. */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import type { DiffCopyConnection } from "../transports/diffcopy/framing.ts";
+import { nodeConnection } from "../transports/diffcopy/node_streams.ts";
+import { projectRoot } from "./_helpers.ts";
+
+let peerPath: string | undefined;
+
+/**
+ * Builds tests/fsutil_peer (BuildKit's fsutil over stdio) once per test process, offline,
+ * against the Debian packaged sources (override with FSUTIL_GOPATH). Missing Go is a
+ * failure, not a skip: the interop tests are the proof that we speak fsutil's protocol.
+ */
+export function fsutilPeer(): string {
+  if (peerPath) return peerPath;
+  try {
+    execFileSync("go", ["version"], { stdio: "ignore" });
+  } catch {
+    throw new Error(
+      "the fsutil interop tests need Go and fsutil: apt-get install golang-go golang-github-tonistiigi-fsutil-dev",
+    );
+  }
+  const out = join(mkdtempSync(join(tmpdir(), "fscache-")), "fsutil_peer");
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    GO111MODULE: "off",
+    GOPATH: process.env.FSUTIL_GOPATH ?? "/usr/share/gocode",
+    GOPROXY: "off",
+    GOFLAGS: "",
+  };
+  if (!env.HOME && !env.GOCACHE) env.GOCACHE = join(tmpdir(), "fscache-go-build");
+  execFileSync("go", ["build", "-o", out, "main.go"], {
+    cwd: `${projectRoot()}/tests/fsutil_peer`,
+    env,
+    stdio: "pipe",
+  });
+  peerPath = out;
+  return out;
+}
+
+/** A running child whose stdin/stdout carry the protocol. */
+export interface Peer {
+  child: ChildProcess;
+  /** Wraps its stdio as a connection (don't also `connect` it to another child). */
+  connection(): DiffCopyConnection;
+  /** Resolves with the exit code and what the child printed to stderr. */
+  exit: Promise<{ code: number | null; stderr: string }>;
+}
+
+export function spawnPeer(command: string, args: string[]): Peer {
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr?.on("data", (d) => {
+    stderr += String(d);
+  });
+  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+  return { child, connection: () => nodeConnection(child.stdout!, child.stdin!), exit };
+}
+
+/** The fscache CLI as a child process, under the runtime running the tests. */
+export function cliCommand(): [string, string[]] {
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
+  if (deno) return [deno.execPath(), ["run", "-A", `${projectRoot()}/cli/main.ts`]];
+  return [process.execPath, [`${projectRoot()}/.test-build/cli/main.js`]];
+}
+
+export function spawnCli(args: string[]): Peer {
+  const [command, prefix] = cliCommand();
+  return spawnPeer(command, [...prefix, ...args]);
+}
+
+/** Connects two children's stdio to each other (a's stdout → b's stdin and back). */
+export function connect(a: Peer, b: Peer): void {
+  a.child.stdout!.pipe(b.child.stdin!);
+  b.child.stdout!.pipe(a.child.stdin!);
+}

@@ -1,0 +1,110 @@
+/** Diff-copy round trips over in-memory streams: equal trees, checksums, and only changes moving. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Volume } from "memfs";
+import { fileSystemFrom } from "../core/file_system.ts";
+import { assertSameTree, disk, pipeSync, scanChecksums, tempDir, writeTree } from "./_diffcopy.ts";
+
+const sample = {
+  "a.txt": "hello",
+  "dir/": "",
+  "dir/b.bin": "x".repeat(100_000),
+  "dir/empty": "",
+  "dir/sub/": "",
+  "dir/sub/c": { content: "run me", mode: 0o755 },
+  "foo.2": "two",
+  "foo/": "",
+  "foo/a": "in foo",
+  foo0: "zero",
+  link: { symlink: "a.txt" },
+  dangling: { symlink: "/nowhere/at/all" },
+  hard: { link: "a.txt" },
+} as const;
+
+describe("diff-copy round trip (in-memory streams)", () => {
+  it("makes the destination equal to the source, with modes, mtimes, links and checksums", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    writeTree(disk, src, sample);
+    const { sent, received, updater } = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    assertSameTree(disk, dst, src, disk);
+    assert.equal(disk.lstatSync(`${dst}/hard`).ino, disk.lstatSync(`${dst}/a.txt`).ino, "hard link preserved");
+    assert.equal(updater.supported, true);
+    // every entry reported once, with the checksum a rescan of the destination gives
+    const scanned = scanChecksums(disk, dst);
+    const reported = new Map(updater.changes.map((c) => [c.path, c.checksum]));
+    assert.deepEqual(new Map([...reported].sort()), new Map([...scanned].sort()));
+    assert.ok(updater.changes.every((c) => c.kind === "add" && c.stat !== undefined));
+    assert.equal(sent.filesSent, 7);
+    assert.equal(received.bytesReceived, sent.bytesSent);
+    assert.equal(sent.bytesSent, 5 + 100_000 + 6 + 3 + 6 + 4);
+  });
+
+  it("re-push of an unchanged tree moves no file data; a changed tree moves only the changes", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    writeTree(disk, src, sample);
+    await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+
+    const again = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    assert.equal(again.sent.bytesSent, 0);
+    assert.equal(again.sent.filesSent, 0);
+    assert.deepEqual(again.updater.changes, []);
+
+    disk.writeFileSync(`${src}/dir/sub/c`, "changed!");
+    disk.rmSync(`${src}/foo`, { recursive: true });
+    disk.writeFileSync(`${src}/foo`, "now a file");
+    disk.rmSync(`${src}/foo0`);
+    disk.mkdirSync(`${src}/new`);
+    disk.writeFileSync(`${src}/new/n`, "new file");
+    const third = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    assertSameTree(disk, dst, src, disk);
+    assert.equal(third.sent.filesSent, 3);
+    assert.equal(third.sent.bytesSent, 8 + 10 + 8);
+    const kinds = third.updater.changes.map((c) => `${c.kind} ${c.path}`).sort();
+    assert.deepEqual(kinds, ["add new", "add new/n", "delete foo/a", "delete foo0", "modify dir/sub/c", "modify foo"]);
+  });
+
+  it("uses the recorded tree instead of walking the destination when given", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    writeTree(disk, src, { "a.txt": "one", "b.txt": "two" });
+    const first = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    const recorded = new Map(first.updater.changes.map((c) => [c.path, { checksum: c.checksum!, stat: c.stat }]));
+    const previous = {
+      size: recorded.size,
+      get: (p: string) => recorded.get(p),
+      entries: () => [...recorded].sort(([a], [b]) => (a < b ? -1 : 1)),
+    };
+    disk.writeFileSync(`${src}/b.txt`, "TWO!");
+    const second = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst, previous });
+    assert.equal(second.sent.filesSent, 1);
+    assert.deepEqual(
+      second.updater.changes.map((c) => `${c.kind} ${c.path}`),
+      ["modify b.txt"],
+    );
+    assertSameTree(disk, dst, src, disk);
+  });
+
+  it("receives into an in-memory file system (memfs)", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    disk.mkdirSync(src);
+    writeTree(disk, src, sample);
+    const mem = fileSystemFrom(new Volume());
+    mem.mkdirSync("/snap", { recursive: true });
+    await pipeSync({ fs: disk, root: src }, { fs: mem, dest: "/snap" });
+    assertSameTree(mem, "/snap", src, disk);
+    const again = await pipeSync({ fs: disk, root: src }, { fs: mem, dest: "/snap" });
+    assert.equal(again.sent.bytesSent, 0);
+  });
+});

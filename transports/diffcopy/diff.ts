@@ -1,0 +1,98 @@
+/**
+ * Diffing the sender's entry list against the destination's snapshot (SPEC §5): what
+ * to delete, and which entries to create or update. Equal entries (same type, mode,
+ * owner when known, size, mtime, link target) are left alone: no request, no write,
+ * no hashing.
+ * @module
+ */
+import type { EntryStat } from "../../core/types.ts";
+import type { Snapshot } from "./snapshot.ts";
+import type { IncomingEntry } from "./stat_validator.ts";
+
+/** One entry to create or update; `existed` says whether the path was there before. */
+export interface PlannedChange {
+  entry: IncomingEntry;
+  existed: boolean;
+}
+
+/** What a receive must do to the destination. */
+export interface ChangePlan {
+  /** Paths to remove, parents only (removing a directory removes what is below it). */
+  deletes: string[];
+  /** Entries to create or update, in walk order. */
+  changes: PlannedChange[];
+}
+
+/** Options of {@linkcode planChanges}. */
+export interface PlanOptions {
+  /**
+   * Compare uid/gid too. Only meaningful when the snapshot holds the *sender's* stats
+   * (a recorded tree): a receiver that cannot chown sees its own ids on disk.
+   */
+  compareOwner: boolean;
+}
+
+/**
+ * Sender mtime (ns) against ours (ms): equal within 1 ms. memfs keeps milliseconds, and
+ * Deno's `lstat` truncates to whole milliseconds a time `utimes` stored a hair below.
+ */
+function sameMtime(haveMs: number, modTimeNs: bigint): boolean {
+  return Math.abs(haveMs - Number(modTimeNs) / 1e6) <= 1;
+}
+
+/**
+ * True when the destination's entry already equals the sender's.
+ *
+ * @example
+ * ```ts
+ * sameEntry(entry, snapshot.get(entry.path), { compareOwner: false });
+ * ```
+ */
+export function sameEntry(entry: IncomingEntry, have: EntryStat | undefined, options: PlanOptions): boolean {
+  if (!have) return false;
+  if (entry.kind === "hardlink" || entry.kind === "chardev" || entry.kind === "blockdev" || entry.kind === "fifo") {
+    return false;
+  }
+  if ((have.mode & 0o170000) !== (entry.mode & 0o170000)) return false;
+  if (entry.kind !== "symlink" && (have.mode & 0o7777) !== (entry.mode & 0o7777)) return false;
+  if (options.compareOwner && (have.uid !== entry.stat.uid || have.gid !== entry.stat.gid)) return false;
+  if (entry.kind === "file") return have.size === entry.stat.size && sameMtime(have.mtimeMs, entry.stat.modTime);
+  if (entry.kind === "symlink") return have.linkname === entry.stat.linkname;
+  return true;
+}
+
+/**
+ * Plans a receive. Hard links are always planned: whether they still point at the
+ * right inode is checked when applying.
+ *
+ * @example
+ * ```ts
+ * const plan = planChanges(entries, snapshotFromDisk(fs, dest), { compareOwner: false });
+ * plan.deletes; // ["old.txt", "gone-dir"]
+ * ```
+ */
+export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapshot, options: PlanOptions): ChangePlan {
+  const wanted = new Set<string>();
+  for (const entry of incoming) wanted.add(entry.path);
+  const deleted = new Set<string>();
+  const deletes: string[] = [];
+  for (const path of snapshot.keys()) {
+    if (wanted.has(path) || hasDeletedAncestor(path, deleted)) continue;
+    deleted.add(path);
+    deletes.push(path);
+  }
+  const changes: PlannedChange[] = [];
+  for (const entry of incoming) {
+    const existed = snapshot.has(entry.path);
+    if (existed && sameEntry(entry, snapshot.get(entry.path), options)) continue;
+    changes.push({ entry, existed });
+  }
+  return { deletes, changes };
+}
+
+function hasDeletedAncestor(path: string, deleted: Set<string>): boolean {
+  for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) {
+    if (deleted.has(path.slice(0, i))) return true;
+  }
+  return false;
+}

@@ -1,0 +1,338 @@
+/**
+ * The receiving end of the diff-copy protocol (SPEC §5.2–5.3): reads and validates the
+ * sender's entry list, diffs it against the destination, applies deletions,
+ * directories and links, requests only the files that changed, writes them while
+ * hashing, reports every change to the `CacheUpdater`, and ends with FIN. Anything
+ * invalid ends the session with ERR to the peer and an `FSCacheError` here; nothing
+ * is ever written outside the destination.
+ * @module
+ */
+import { startEntryChecksum } from "../../core/entry_checksum.ts";
+import { describeError, FSCacheError } from "../../core/errors.ts";
+import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree, Sha256 } from "../../core/types.ts";
+import { planChanges } from "./diff.ts";
+import { entryStatOf, headerOf } from "./entry_info.ts";
+import { type DiffCopyConnection, PacketReader, PacketWriter } from "./framing.ts";
+import { type Packet, PacketType, packet, packetTypeName } from "./packet.ts";
+import { SafeTree } from "./safe_tree.ts";
+import { snapshotFromDisk, snapshotFromRecord } from "./snapshot.ts";
+import { type IncomingEntry, type ReceiveLimits, StatValidator } from "./stat_validator.ts";
+
+/** Options of {@linkcode receiveDiffCopy}. */
+export interface ReceiveOptions extends Partial<ReceiveLimits> {
+  /** Largest frame accepted (default 4 MiB). */
+  maxFrameBytes?: number;
+  /** Files requested at once (default 16); bounds open files and interleaved DATA. */
+  maxFilesInFlight?: number;
+}
+
+/** Where a receive writes: the fields of a `CopyRequest` it uses. */
+export type ReceiveTarget = Pick<CopyRequest, "dest" | "fs" | "updater"> & {
+  signal?: AbortSignal;
+  previous?: RecordedTree;
+};
+
+/** What a receive did. */
+export interface ReceiveResult {
+  entries: number;
+  added: number;
+  modified: number;
+  deleted: number;
+  filesReceived: number;
+  /** File content bytes received. */
+  bytesReceived: number;
+  /** Bytes read from and written to the wire. */
+  wireBytesIn: number;
+  wireBytesOut: number;
+}
+
+interface FileTask {
+  entry: IncomingEntry;
+  existed: boolean;
+  temp?: string;
+  fd?: number;
+  received: number;
+  hash: Sha256;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function protocolError(message: string, path?: string): FSCacheError {
+  return new FSCacheError("ERR_PROTOCOL", message, path === undefined ? {} : { path });
+}
+
+/**
+ * Receives a tree into `target.dest` over `connection`.
+ *
+ * @example
+ * ```ts
+ * const result = await receiveDiffCopy(connection, { dest: "/srv/snap/1", fs, updater });
+ * result.filesReceived; // only the files that changed
+ * ```
+ */
+export async function receiveDiffCopy(
+  connection: DiffCopyConnection,
+  target: ReceiveTarget,
+  options: ReceiveOptions = {},
+): Promise<ReceiveResult> {
+  const session = new ReceiveSession(connection, target, options);
+  const signal = target.signal;
+  const onAbort = () => void session.reader.cancel(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await session.run();
+  } catch (err) {
+    const error = toFSCacheError(err, signal);
+    session.discardTemps();
+    if (error.code === "ERR_REMOTE") await session.writer.abort(error);
+    else {
+      const message = error.path === undefined ? error.message : `${error.message} (path ${error.path})`;
+      await session.writer.sendAndAbort(packet(PacketType.ERR, { data: encoder.encode(message) }), error);
+    }
+    await session.reader.cancel(error);
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function toFSCacheError(err: unknown, signal?: AbortSignal): FSCacheError {
+  if (signal?.aborted) {
+    return new FSCacheError("ERR_ABORTED", "diff-copy receive aborted", { cause: signal.reason });
+  }
+  if (err instanceof FSCacheError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  const path = (err as { path?: unknown } | null)?.path;
+  return new FSCacheError(typeof code === "string" ? code : "ERR_TRANSPORT", describeError(err), {
+    cause: err,
+    path: typeof path === "string" ? path : undefined,
+  });
+}
+
+class ReceiveSession {
+  readonly reader: PacketReader;
+  readonly writer: PacketWriter;
+  readonly #target: ReceiveTarget;
+  readonly #options: ReceiveOptions;
+  readonly #tree: SafeTree;
+  readonly #updater: CacheUpdater;
+  readonly #active = new Map<number, FileTask>();
+  readonly #result: ReceiveResult = {
+    entries: 0,
+    added: 0,
+    modified: 0,
+    deleted: 0,
+    filesReceived: 0,
+    bytesReceived: 0,
+    wireBytesIn: 0,
+    wireBytesOut: 0,
+  };
+
+  constructor(connection: DiffCopyConnection, target: ReceiveTarget, options: ReceiveOptions) {
+    this.reader = new PacketReader(connection.readable, options.maxFrameBytes);
+    this.writer = new PacketWriter(connection.writable);
+    this.#target = target;
+    this.#options = options;
+    this.#tree = new SafeTree(target.fs, target.dest);
+    this.#updater = target.updater;
+  }
+
+  async run(): Promise<ReceiveResult> {
+    const incoming = await this.#readStats();
+    this.#checkAborted();
+    this.#updater.markSupported(true);
+    const { previous, fs, dest } = this.#target;
+    const snapshot = previous ? snapshotFromRecord(previous) : snapshotFromDisk(fs, dest);
+    const plan = planChanges(incoming, snapshot, { compareOwner: previous !== undefined });
+    for (const path of plan.deletes) {
+      this.#tree.remove(path);
+      this.#report("delete", path);
+    }
+    const files: FileTask[] = [];
+    const links: { entry: IncomingEntry; existed: boolean }[] = [];
+    for (const { entry, existed } of plan.changes) {
+      this.#checkAborted();
+      switch (entry.kind) {
+        case "dir":
+          this.#tree.mkdir(entry.path, entry.mode);
+          this.#reportEntry(entry, existed);
+          break;
+        case "symlink":
+          this.#tree.symlink(entry.path, entry.stat.linkname);
+          this.#reportEntry(entry, existed);
+          break;
+        case "file":
+          files.push({ entry, existed, received: 0, hash: this.#startHash(entry) });
+          break;
+        case "hardlink":
+          links.push({ entry, existed });
+          break;
+        default:
+          throw new FSCacheError("ERR_UNSUPPORTED", `cannot create ${entry.kind} entries`, { path: entry.path });
+      }
+    }
+    await this.#receiveFiles(files);
+    const byPath = new Map(incoming.map((e) => [e.path, e]));
+    for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
+    this.#restoreDirTimes(incoming);
+    await this.writer.send(packet(PacketType.FIN));
+    const last = await this.reader.next();
+    if (last?.type !== PacketType.FIN) throw this.#unexpected(last, "FIN");
+    await this.writer.close();
+    await this.reader.cancel();
+    this.#result.entries = incoming.length;
+    this.#result.wireBytesIn = this.reader.wireBytes;
+    this.#result.wireBytesOut = this.writer.wireBytes;
+    return this.#result;
+  }
+
+  /** Removes the temporary files of transfers cut short. */
+  discardTemps(): void {
+    for (const task of this.#active.values()) {
+      try {
+        if (task.fd !== undefined) this.#target.fs.closeSync(task.fd);
+        if (task.temp !== undefined) this.#target.fs.rmSync(task.temp, { force: true });
+      } catch {
+        // best effort: a leftover temp file is deleted by the next receive's diff
+      }
+    }
+    this.#active.clear();
+  }
+
+  #checkAborted(): void {
+    if (this.#target.signal?.aborted) throw this.#target.signal.reason;
+  }
+
+  async #readStats(): Promise<IncomingEntry[]> {
+    const validator = new StatValidator(this.#options);
+    const incoming: IncomingEntry[] = [];
+    for (;;) {
+      const p = await this.reader.next();
+      if (p?.type !== PacketType.STAT) throw this.#unexpected(p, "STAT");
+      if (!p.stat) return incoming;
+      incoming.push(validator.check(p.stat));
+    }
+  }
+
+  #unexpected(p: Packet | undefined, expected: string): FSCacheError {
+    this.#checkAborted();
+    if (!p) return protocolError(`connection closed while waiting for ${expected}`);
+    if (p.type === PacketType.ERR) {
+      return new FSCacheError("ERR_REMOTE", `sender failed: ${decoder.decode(p.data)}`);
+    }
+    return protocolError(`unexpected ${packetTypeName(p.type)} packet while waiting for ${expected}`);
+  }
+
+  #startHash(entry: IncomingEntry): Sha256 {
+    return startEntryChecksum(this.#updater.sha256, headerOf(entry)!);
+  }
+
+  #report(kind: ChangeKind, path: string, checksum?: string, entry?: IncomingEntry): void {
+    if (kind === "delete") this.#result.deleted++;
+    else if (kind === "add") this.#result.added++;
+    else this.#result.modified++;
+    this.#updater.handleChange(kind, path, checksum, entry && entryStatOf(entry));
+  }
+
+  #reportEntry(entry: IncomingEntry, existed: boolean): void {
+    const hash = this.#startHash(entry);
+    this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
+  }
+
+  async #receiveFiles(files: FileTask[]): Promise<void> {
+    const limit = Math.max(1, this.#options.maxFilesInFlight ?? 16);
+    let next = 0;
+    let writeError: unknown;
+    const request = () => {
+      const task = files[next++] as FileTask;
+      this.#active.set(task.entry.id, task);
+      this.writer.send(packet(PacketType.REQ, { id: task.entry.id })).catch((err) => {
+        writeError ??= err;
+      });
+    };
+    while (next < files.length && this.#active.size < limit) request();
+    while (this.#active.size > 0) {
+      const p = await this.reader.next();
+      if (writeError !== undefined) throw writeError;
+      if (p?.type !== PacketType.DATA) throw this.#unexpected(p, "DATA");
+      const task = this.#active.get(p.id);
+      if (!task) throw protocolError(`DATA for unknown or unrequested id ${p.id}`);
+      if (p.data.length > 0) {
+        this.#writeChunk(task, p.data);
+        continue;
+      }
+      this.#finishFile(task);
+      this.#active.delete(p.id);
+      if (next < files.length) request();
+    }
+  }
+
+  #writeChunk(task: FileTask, data: Uint8Array): void {
+    const { entry } = task;
+    if (task.received + data.length > entry.stat.size) {
+      throw protocolError(`more data than the declared ${entry.stat.size} bytes`, entry.path);
+    }
+    if (task.fd === undefined) Object.assign(task, this.#tree.createTemp(entry.path));
+    const fs = this.#target.fs;
+    for (let offset = 0; offset < data.length; ) {
+      offset += fs.writeSync(task.fd as number, data, offset, data.length - offset);
+    }
+    task.hash.update(data);
+    task.received += data.length;
+    this.#result.bytesReceived += data.length;
+  }
+
+  #finishFile(task: FileTask): void {
+    const { entry } = task;
+    if (task.received !== entry.stat.size) {
+      throw protocolError(`received ${task.received} of the declared ${entry.stat.size} bytes`, entry.path);
+    }
+    if (task.fd === undefined) Object.assign(task, this.#tree.createTemp(entry.path));
+    const fs = this.#target.fs;
+    const temp = task.temp as string;
+    fs.closeSync(task.fd as number);
+    task.fd = undefined;
+    fs.chmodSync(temp, entry.mode & 0o7777);
+    const seconds = Number(entry.stat.modTime) / 1e9;
+    fs.utimesSync(temp, seconds, seconds);
+    this.#tree.commitTemp(temp, entry.path);
+    task.temp = undefined;
+    this.#result.filesReceived++;
+    this.#report(task.existed ? "modify" : "add", entry.path, task.hash.digest(), entry);
+  }
+
+  #applyHardLink(entry: IncomingEntry, existed: boolean, byPath: Map<string, IncomingEntry>): void {
+    const targetPath = entry.stat.linkname;
+    const target = byPath.get(targetPath) as IncomingEntry;
+    const have = this.#tree.lstat(entry.path);
+    const targetStat = this.#tree.lstat(targetPath);
+    if (have?.isFile() && targetStat && have.ino === targetStat.ino && have.dev === targetStat.dev) return;
+    this.#tree.link(entry.path, targetPath);
+    const hash = startEntryChecksum(this.#updater.sha256, headerOf(target, entry.path)!);
+    const fs = this.#target.fs;
+    const fd = fs.openSync(this.#tree.full(entry.path), "r");
+    try {
+      const buf = new Uint8Array(64 * 1024);
+      for (let n = fs.readSync(fd, buf, 0, buf.length, null); n > 0; n = fs.readSync(fd, buf, 0, buf.length, null)) {
+        hash.update(buf.subarray(0, n));
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
+  }
+
+  /** Directory mtimes last: creating their children changed them. */
+  #restoreDirTimes(incoming: IncomingEntry[]): void {
+    const fs = this.#target.fs;
+    for (let i = incoming.length - 1; i >= 0; i--) {
+      const entry = incoming[i] as IncomingEntry;
+      if (entry.kind !== "dir") continue;
+      const seconds = Number(entry.stat.modTime) / 1e9;
+      this.#tree.assertParents(entry.path);
+      if (!this.#tree.lstat(entry.path)?.isDirectory()) continue;
+      fs.utimesSync(this.#tree.full(entry.path), seconds, seconds);
+    }
+  }
+}

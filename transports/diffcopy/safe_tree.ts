@@ -1,0 +1,153 @@
+/**
+ * File-system writes confined to one destination directory. Before touching a path,
+ * every parent component is checked with `lstat` to be a real directory (not a
+ * symlink), so a write can never be redirected outside; new files are created under
+ * a fresh name with `O_CREAT|O_EXCL` (which never follows a symlink) and renamed into
+ * place, so a dropped connection leaves either the old file or the new one.
+ * @module
+ */
+import { FSCacheError } from "../../core/errors.ts";
+import type { FileStats, FileSystem } from "../../core/file_system.ts";
+import { joinPath } from "../../core/path.ts";
+
+/** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
+export const TEMP_PREFIX = ".fscache-tmp-";
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * A destination directory that only accepts writes below it.
+ *
+ * @example
+ * ```ts
+ * const tree = new SafeTree(fs, "/srv/snap/1");
+ * tree.mkdir("src", 0o755);
+ * const fd = tree.createTemp("src/main.ts");
+ * ```
+ */
+export class SafeTree {
+  readonly fs: FileSystem;
+  readonly dest: string;
+  readonly #verified = new Set<string>();
+
+  constructor(fs: FileSystem, dest: string) {
+    this.fs = fs;
+    this.dest = dest;
+  }
+
+  full(path: string): string {
+    return joinPath(this.dest, path);
+  }
+
+  /** `lstat`, or `undefined` when nothing is there. */
+  lstat(path: string): FileStats | undefined {
+    try {
+      return this.fs.lstatSync(this.full(path));
+    } catch (err) {
+      if (errorCode(err) === "ENOENT" || errorCode(err) === "ENOTDIR") return undefined;
+      throw err;
+    }
+  }
+
+  /** Throws unless every parent of `path` is a real directory below the destination. */
+  assertParents(path: string): void {
+    for (let i = path.indexOf("/"); i !== -1; i = path.indexOf("/", i + 1)) {
+      const dir = path.slice(0, i);
+      if (this.#verified.has(dir)) continue;
+      const st = this.lstat(dir);
+      if (!st?.isDirectory()) {
+        throw new FSCacheError("ERR_UNSAFE_PATH", `refusing to write below ${JSON.stringify(dir)}: not a directory`, {
+          path,
+        });
+      }
+      this.#verified.add(dir);
+    }
+  }
+
+  /** Removes `path` and everything below it (a symlink is removed, never followed). */
+  remove(path: string): void {
+    this.assertParents(path);
+    this.#removeTree(this.full(path));
+    for (const dir of this.#verified) {
+      if (dir === path || dir.startsWith(`${path}/`)) this.#verified.delete(dir);
+    }
+  }
+
+  /**
+   * Depth-first with `lstat`: links are unlinked one by one, and a recursive `rm` only
+   * ever sees an empty directory — some file systems' recursive `rm` (memfs) follows
+   * a symlink to a directory and empties the target.
+   */
+  #removeTree(full: string): void {
+    let st: FileStats;
+    try {
+      st = this.fs.lstatSync(full);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return;
+      throw err;
+    }
+    if (!st.isDirectory()) {
+      this.fs.unlinkSync(full);
+      return;
+    }
+    for (const name of this.fs.readdirSync(full)) this.#removeTree(`${full}/${name}`);
+    this.fs.rmSync(full, { recursive: true, force: true });
+  }
+
+  /** Makes `path` a directory with `mode` (replacing whatever else is there). */
+  mkdir(path: string, mode: number): void {
+    this.assertParents(path);
+    const st = this.lstat(path);
+    if (st && !st.isDirectory()) this.remove(path);
+    if (!st?.isDirectory()) this.fs.mkdirSync(this.full(path), { mode: 0o700 });
+    this.fs.chmodSync(this.full(path), mode & 0o7777);
+  }
+
+  /** Makes `path` a symlink to `target`. */
+  symlink(path: string, target: string): void {
+    this.assertParents(path);
+    if (this.lstat(path)) this.remove(path);
+    this.fs.symlinkSync(target, this.full(path));
+  }
+
+  /** Makes `path` a hard link to the regular file `target` (both below the destination). */
+  link(path: string, target: string): void {
+    this.assertParents(path);
+    this.assertParents(target);
+    const st = this.lstat(target);
+    if (!st?.isFile()) {
+      throw new FSCacheError("ERR_UNSAFE_PATH", `hard link target ${JSON.stringify(target)} is not a regular file`, {
+        path,
+      });
+    }
+    if (this.lstat(path)) this.remove(path);
+    this.fs.linkSync(this.full(target), this.full(path));
+  }
+
+  /** Creates a fresh temporary file beside `path`; returns its full path and descriptor. */
+  createTemp(path: string): { temp: string; fd: number } {
+    this.assertParents(path);
+    const slash = path.lastIndexOf("/");
+    const dir = slash === -1 ? "." : path.slice(0, slash);
+    for (;;) {
+      const random = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0"));
+      const temp = joinPath(this.full(dir), `${TEMP_PREFIX}${random.join("")}`);
+      try {
+        return { temp, fd: this.fs.openSync(temp, "wx", 0o600) };
+      } catch (err) {
+        if (errorCode(err) !== "EEXIST") throw err;
+      }
+    }
+  }
+
+  /** Moves a finished temporary file to `path`, replacing a file or link there. */
+  commitTemp(temp: string, path: string): void {
+    this.assertParents(path);
+    const st = this.lstat(path);
+    if (st?.isDirectory()) this.remove(path);
+    this.fs.renameSync(temp, this.full(path));
+  }
+}
