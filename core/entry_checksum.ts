@@ -4,9 +4,14 @@
  * @module
  */
 import type { FileStats } from "./file_system.ts";
+import { encodeName } from "./names.ts";
 import type { Sha256, Sha256Factory } from "./types.ts";
 
-/** The tar-header fields an entry checksum covers. Strings are encoded as UTF-8. */
+/**
+ * The tar-header fields an entry checksum covers. Strings are encoded as UTF-8, except
+ * that lone surrogates U+DC80–U+DCFF stand for raw bytes (see `core/names.ts`), so a
+ * non-UTF-8 name read from disk hashes as its real bytes.
+ */
 export interface EntryHeader {
   /** Path relative to the snapshot root, `/`-separated; directories end in `/`. */
   name: string | Uint8Array;
@@ -56,7 +61,7 @@ function typeflagOf(type: number): string | undefined {
 }
 
 function bytesOf(value: string | Uint8Array): Uint8Array {
-  return typeof value === "string" ? encoder.encode(value) : value;
+  return typeof value === "string" ? encodeName(value) : value;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
