@@ -65,28 +65,14 @@ export class HashTree implements RecordedTree {
    * `path` must be clean and relative (as `cleanRelativePath` returns it), not `.`.
    */
   apply(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
-    if (path === "." || cleanRelativePath(path) !== path) {
-      throw new FSCacheError(
-        "ERR_INVALID_PATH",
-        `hash tree paths must be clean and relative: ${JSON.stringify(path)}`,
-        {
-          path,
-        },
-      );
-    }
+    validateChange(kind, path, checksum);
     if (kind === "delete") {
       this.#delete(path);
       return;
     }
-    if (kind !== "add" && kind !== "modify") {
-      throw new FSCacheError("ERR_INVALID_OPTION", `unknown change kind ${JSON.stringify(kind)}`, { path });
-    }
-    if (typeof checksum !== "string" || !CHECKSUM.test(checksum)) {
-      throw new FSCacheError("ERR_INVALID_OPTION", `${kind} of ${JSON.stringify(path)} needs a sha256 hex checksum`, {
-        path,
-      });
-    }
-    this.#set(path, stat === undefined ? { checksum } : { checksum, stat: { ...stat } });
+    const entry: RecordedEntry = { checksum: checksum as string };
+    if (stat !== undefined) entry.stat = { ...stat };
+    this.#set(path, entry);
   }
 
   /** Every entry in SPEC §5.2 walk order (a directory, then its entries, then its next sibling). */
@@ -197,6 +183,32 @@ export class HashTree implements RecordedTree {
     hash.update(sums.join(","));
     node.digest = hash.digest();
     return node.digest;
+  }
+}
+
+/**
+ * Throws unless a change is one {@linkcode HashTree.apply} accepts: a clean relative
+ * path other than `.`, a known kind, and for `add`/`modify` a sha256 hex checksum.
+ *
+ * @example
+ * ```ts
+ * validateChange("add", "a/../b", "…"); // throws ERR_INVALID_PATH
+ * ```
+ */
+export function validateChange(kind: ChangeKind, path: string, checksum?: string): void {
+  if (typeof path !== "string" || path === "." || cleanRelativePath(path) !== path) {
+    throw new FSCacheError("ERR_INVALID_PATH", `changed paths must be clean and relative: ${JSON.stringify(path)}`, {
+      path,
+    });
+  }
+  if (kind === "delete") return;
+  if (kind !== "add" && kind !== "modify") {
+    throw new FSCacheError("ERR_INVALID_OPTION", `unknown change kind ${JSON.stringify(kind)}`, { path });
+  }
+  if (typeof checksum !== "string" || !CHECKSUM.test(checksum)) {
+    throw new FSCacheError("ERR_INVALID_OPTION", `${kind} of ${JSON.stringify(path)} needs a sha256 hex checksum`, {
+      path,
+    });
   }
 }
 

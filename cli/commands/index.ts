@@ -1,4 +1,6 @@
 /** Every `fscache` command, in the order `fscache --help` lists them. */
 import type { Command } from "../command.ts";
+import { checksumCommand } from "./checksum.ts";
+import { tarsumCommand } from "./tarsum.ts";
 
-export const commands: Command[] = [];
+export const commands: Command[] = [checksumCommand, tarsumCommand];
