@@ -61,7 +61,7 @@ const utf8 = new TextDecoder();
  * ```
  */
 export async function tarSum(
-  input: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>,
   options: TarSumOptions = {},
 ): Promise<TarSumResult> {
   const sum = new TarSum(options.sha256 ?? nodeSha256, options.version ?? "1");
