@@ -6,11 +6,12 @@
  * @module
  */
 import * as nodeFs from "node:fs";
+import { setImmediate } from "node:timers";
 import type { FileSystem } from "../core/file_system.ts";
 import { HashTree } from "../core/hash_tree.ts";
 import { inlineScanner, type TreeScanner } from "../core/tree_scan.ts";
 import type { EntryStat, Sha256Factory } from "../core/types.ts";
-import { DIR_BATCH, type ScanBatch, type ScanTask } from "./scan_task.ts";
+import { DIR_BATCH, runScanTask, type ScanBatch, type ScanTask } from "./scan_task.ts";
 import { siblingModule, WorkerPool } from "./worker_pool.ts";
 
 let sharedPool: WorkerPool | undefined;
@@ -49,9 +50,20 @@ function isRealDisk(fs: FileSystem, root: string): boolean {
 export const workerScanner: TreeScanner = {
   scan(fs, root, sha256, signal) {
     if (!isRealDisk(fs, root)) return inlineScanner.scan(fs, root, sha256, signal);
-    return scanWithWorkers(root, sha256, signal);
+    return scanWithWorkers(root, sha256, signal ? { signal } : {});
   },
 };
+
+/** Options of {@linkcode scanWithWorkers}. */
+export interface WorkerScanOptions {
+  signal?: AbortSignal;
+  /**
+   * Let the calling thread scan too, from the start (while workers boot, ~50–300 ms
+   * each) and whenever work is queued. For a CLI that has nothing else to do; a
+   * server keeps its event loop free (the default).
+   */
+  useCallingThread?: boolean;
+}
 
 /**
  * Scans `root` (a path of the real disk) in worker threads.
@@ -61,41 +73,92 @@ export const workerScanner: TreeScanner = {
  * const tree = await scanWithWorkers("/srv/context", nodeSha256);
  * ```
  */
-export async function scanWithWorkers(root: string, sha256: Sha256Factory, signal?: AbortSignal): Promise<HashTree> {
+export async function scanWithWorkers(
+  root: string,
+  sha256: Sha256Factory,
+  options: WorkerScanOptions = {},
+): Promise<HashTree> {
+  const { signal, useCallingThread = false } = options;
   signal?.throwIfAborted();
   // Throws ENOENT/ENOTDIR with the path, as an inline scan would.
   if (!nodeFs.statSync(root).isDirectory()) nodeFs.readdirSync(root);
   const workers = pool();
   const tree = new HashTree(sha256);
   const queue: ScanTask[] = [{ op: "dir", root, dir: "." }];
-  const limit = workers.size * 2;
+  // Tasks in flight per worker: two hide the message round trip.
+  let capacity = useCallingThread ? 0 : workers.size * 2;
   let running = 0;
   let failure: unknown;
-  await new Promise<void>((resolve) => {
-    const pump = () => {
-      if (failure === undefined && signal?.aborted) failure = signal.reason;
-      while (failure === undefined && running < limit && queue.length > 0) {
-        const task = queue.shift() as ScanTask;
-        running++;
-        workers.run<ScanBatch>(task).then(
-          (batch) => {
-            running--;
-            if (failure === undefined) absorb(tree, batch, root, queue);
-            pump();
-          },
-          (err) => {
-            running--;
-            failure ??= err;
-            pump();
-          },
-        );
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  if (useCallingThread) {
+    // Hand work to a worker only once it is up; until then this thread does it all.
+    for (let i = 0; i < workers.size; i++) {
+      workers.run({ op: "files", root, paths: [] }).then(
+        () => {
+          capacity += 2;
+          notify();
+        },
+        (err) => {
+          failure ??= err;
+          notify();
+        },
+      );
+    }
+  }
+  for (;;) {
+    if (failure === undefined && signal?.aborted) failure = signal.reason;
+    while (failure === undefined && running < capacity && queue.length > 0) {
+      running++;
+      workers.run<ScanBatch>(queue.shift() as ScanTask).then(
+        (batch) => {
+          running--;
+          if (failure === undefined) absorb(tree, batch, root, queue);
+          notify();
+        },
+        (err) => {
+          running--;
+          failure ??= err;
+          notify();
+        },
+      );
+    }
+    if (failure === undefined && useCallingThread && queue.length > 0) {
+      try {
+        absorb(tree, runScanTask(queue.shift() as ScanTask), root, queue);
+      } catch (err) {
+        failure = err;
       }
-      if (running === 0) resolve();
-    };
-    pump();
-  });
+      // Let worker replies and new capacity in between tasks.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      continue;
+    }
+    if (running === 0 && (queue.length === 0 || failure !== undefined)) break;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  }
   if (failure !== undefined) throw failure;
   return tree;
+}
+
+/**
+ * Stops the scan workers (a CLI calls this when done, so idle workers still booting
+ * do not delay its exit); the next scan starts new ones.
+ *
+ * @example
+ * ```ts
+ * await closeScanWorkers();
+ * ```
+ */
+export async function closeScanWorkers(): Promise<void> {
+  const p = sharedPool;
+  sharedPool = undefined;
+  await p?.close();
 }
 
 function absorb(tree: HashTree, batch: ScanBatch, root: string, queue: ScanTask[]): void {

@@ -88,7 +88,7 @@ try {
     for (const [label] of commands) {
       const s = stats(samples.get(label) as number[]);
       rows.push(
-        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / openssl).toFixed(2)}× |`,
+        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / openssl).toFixed(2)}× |`,
       );
     }
   }

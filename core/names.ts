@@ -106,7 +106,16 @@ function isLow(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
 
-function hasLoneSurrogate(s: string): boolean {
+/**
+ * True when `s` holds an unpaired surrogate, i.e. escaped bytes; such a string is not
+ * its own UTF-8.
+ *
+ * @example
+ * ```ts
+ * hasLoneSurrogate("a\udcff"); // true
+ * ```
+ */
+export function hasLoneSurrogate(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0xd800 || c > 0xdfff) continue;

@@ -4,7 +4,7 @@
  * @module
  */
 import { nodeSha256 } from "../../backends/node_sha256.ts";
-import { scanWithWorkers } from "../../backends/worker_scanner.ts";
+import { closeScanWorkers, scanWithWorkers } from "../../backends/worker_scanner.ts";
 import { type Command, UsageError } from "../command.ts";
 
 /**
@@ -31,7 +31,12 @@ Options:
     if (positionals.length !== 1) throw new UsageError("expected one directory");
     const dir = positionals[0] as string;
     const root = dir.startsWith("/") ? dir : `${io.cwd.replace(/\/$/, "")}/${dir}`;
-    const tree = await scanWithWorkers(root, nodeSha256);
+    let tree: Awaited<ReturnType<typeof scanWithWorkers>>;
+    try {
+      tree = await scanWithWorkers(root, nodeSha256, { useCallingThread: true });
+    } finally {
+      await closeScanWorkers();
+    }
     const checksum = tree.hash(".") as string;
     if (global.json) {
       io.stdout(`${JSON.stringify({ checksum, entries: tree.size })}\n`);
