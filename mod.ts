@@ -14,12 +14,15 @@
  */
 
 import { nodeSha256 } from "./backends/node_sha256.ts";
+import { workerScanner } from "./backends/worker_scanner.ts";
 import { FSCache as CoreFSCache, type FSCacheOptions } from "./core/fscache.ts";
 
 export { FsBackend, type FsBackendOptions } from "./backends/fs_backend.ts";
 export { MemoryBackend } from "./backends/memory_backend.ts";
 export { MemoryMetaStore } from "./backends/memory_meta_store.ts";
 export { nodeSha256 } from "./backends/node_sha256.ts";
+export { type TarSumOptions, type TarSumResult, tarSum } from "./backends/tarsum_stream.ts";
+export { scanWithWorkers, workerScanner } from "./backends/worker_scanner.ts";
 export type { EntryHeader, HeaderEncoding } from "./core/entry_checksum.ts";
 export { encodeEntryHeader, entryChecksum, headerFromStats, startEntryChecksum } from "./core/entry_checksum.ts";
 export { FSCacheError, type FSCacheErrorCode, isFSCacheError } from "./core/errors.ts";
@@ -27,7 +30,12 @@ export type { FileStats, FileSystem, NodeStyleFs } from "./core/file_system.ts";
 export { fileSystemFrom } from "./core/file_system.ts";
 export type { GcResult } from "./core/fscache.ts";
 export { DEFAULT_GC_POLICY } from "./core/gc_policy.ts";
+export { HashTree, type TreeEntryKind } from "./core/hash_tree.ts";
+export { deserializeHashTree, serializeHashTree } from "./core/hash_tree_codec.ts";
 export { MAX_KEY_LENGTH } from "./core/identifier.ts";
+export { compareWalkOrder, decodeName, encodeName } from "./core/names.ts";
+export { type TarSumVersion, tarSumLabel } from "./core/tarsum.ts";
+export { inlineScanner, type TreeScanner } from "./core/tree_scan.ts";
 export type * from "./core/types.ts";
 export type { DiffCopyConnection } from "./transports/diffcopy/framing.ts";
 export { memoryPipe } from "./transports/diffcopy/memory_pipe.ts";
@@ -42,7 +50,10 @@ export { type DiffCopyConnect, DiffCopyTransport } from "./transports/diffcopy/t
 export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
 export { MemoryTransport } from "./transports/memory.ts";
 
-/** Options of {@linkcode FSCache.open}; `sha256` defaults to `node:crypto`'s. */
+/**
+ * Options of {@linkcode FSCache.open}; `sha256` defaults to `node:crypto`'s, `scanner`
+ * to worker threads on the real disk (inline elsewhere).
+ */
 export type { FSCacheOptions };
 
 /**
@@ -56,6 +67,6 @@ export type { FSCacheOptions };
 export class FSCache extends CoreFSCache {
   static override open(options: FSCacheOptions): Promise<FSCache> {
     // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
-    return super.open({ sha256: nodeSha256, ...options }) as Promise<FSCache>;
+    return super.open({ sha256: nodeSha256, scanner: workerScanner, ...options }) as Promise<FSCache>;
   }
 }

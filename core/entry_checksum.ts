@@ -4,9 +4,14 @@
  * @module
  */
 import type { FileStats } from "./file_system.ts";
+import { encodeName, hasLoneSurrogate } from "./names.ts";
 import type { Sha256, Sha256Factory } from "./types.ts";
 
-/** The tar-header fields an entry checksum covers. Strings are encoded as UTF-8. */
+/**
+ * The tar-header fields an entry checksum covers. Strings are encoded as UTF-8, except
+ * that lone surrogates U+DC80–U+DCFF stand for raw bytes (see `core/names.ts`), so a
+ * non-UTF-8 name read from disk hashes as its real bytes.
+ */
 export interface EntryHeader {
   /** Path relative to the snapshot root, `/`-separated; directories end in `/`. */
   name: string | Uint8Array;
@@ -56,7 +61,7 @@ function typeflagOf(type: number): string | undefined {
 }
 
 function bytesOf(value: string | Uint8Array): Uint8Array {
-  return typeof value === "string" ? encoder.encode(value) : value;
+  return typeof value === "string" ? encodeName(value) : value;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
@@ -124,8 +129,22 @@ export function encodeEntryHeader(header: EntryHeader, encoding: HeaderEncoding 
  */
 export function startEntryChecksum(sha256: Sha256Factory, header: EntryHeader, encoding?: HeaderEncoding): Sha256 {
   const hash = sha256();
-  hash.update(encodeEntryHeader(header, encoding));
+  hash.update(headerText(header, encoding) ?? encodeEntryHeader(header, encoding));
   return hash;
+}
+
+/**
+ * The header as one string when it is plain text (no byte names, no xattrs): the
+ * hasher encodes it natively, where building bytes field by field costs more than
+ * hashing a small file.
+ */
+function headerText(h: EntryHeader, encoding: HeaderEncoding = {}): string | undefined {
+  const { name, linkname = "" } = h;
+  if (typeof name !== "string" || typeof linkname !== "string") return undefined;
+  if (h.xattrs && h.xattrs.length > 0 && encoding.version !== 0) return undefined;
+  if (hasLoneSurrogate(name) || hasLoneSurrogate(linkname)) return undefined;
+  const mtime = encoding.version === 0 ? `mtime${h.mtime ?? 0}` : "";
+  return `name${name}mode${h.mode}uid${h.uid}gid${h.gid}size${h.size}${mtime}typeflag${h.typeflag}linkname${linkname}unamegnamedevmajor${h.devmajor ?? 0}devminor${h.devminor ?? 0}`;
 }
 
 /** The checksum of an entry whose content (if any) is at hand. */

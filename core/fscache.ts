@@ -5,12 +5,16 @@
  */
 import { describeError, FSCacheError } from "./errors.ts";
 import { type GcCandidate, resolveGcPolicy, selectGcVictims } from "./gc_policy.ts";
+import { HashTree, validateChange } from "./hash_tree.ts";
+import { deserializeHashTree, serializeHashTree } from "./hash_tree_codec.ts";
 import { validateIdentifier, validateKey } from "./identifier.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
+import { cleanRelativePath, joinPath } from "./path.ts";
 import { isValidRecord } from "./record.ts";
 import { type FlightContext, SingleFlight } from "./singleflight.ts";
 import { snapshotSize } from "./snapshot_size.ts";
 import { CachedSource } from "./source.ts";
+import { inlineScanner, type TreeScanner } from "./tree_scan.ts";
 import type {
   Backend,
   CacheUpdater,
@@ -41,6 +45,11 @@ export interface FSCacheOptions {
   sha256?: Sha256Factory;
   /** Milliseconds between periodic GC runs; 0 disables the timer. Default 5 minutes. */
   gcInterval?: number;
+  /**
+   * How a snapshot is scanned when its hash tree is unknown or its transport did not
+   * report its changes. Default: inline; `mod.ts` uses worker threads on the real disk.
+   */
+  scanner?: TreeScanner;
 }
 
 /** What `gc()` did. */
@@ -59,6 +68,8 @@ interface SourceState {
   generation: number;
   transferring: boolean;
   deleting: boolean;
+  /** The hash tree once loaded or built; absent until needed, and during a transfer. */
+  tree?: HashTree;
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
@@ -88,6 +99,7 @@ export class FSCache {
   readonly #clock: () => number;
   readonly #logger: Logger;
   readonly #sha256: Sha256Factory;
+  readonly #scanner: TreeScanner;
   readonly #transports = new Map<string, Transport>();
   readonly #sources = new Map<string, SourceState>();
   readonly #flights = new SingleFlight<SourceState>();
@@ -109,6 +121,7 @@ export class FSCache {
     this.#clock = options.clock ?? Date.now;
     this.#logger = options.logger ?? consoleLogger;
     this.#sha256 = options.sha256;
+    this.#scanner = options.scanner ?? inlineScanner;
   }
 
   /** Opens a cache: loads every readable record from the MetaStore and starts the GC timer. */
@@ -270,15 +283,18 @@ export class FSCache {
       return existing;
     }
     let state: SourceState;
+    let fresh = false;
     if (existing) {
       // A failed sync left this snapshot half-updated: transfer again to repair it.
       existing.refs++;
       state = existing;
     } else {
-      state = (await this.#rebase(id)) ?? (await this.#create(id));
+      const rebased = await this.#rebase(id);
+      fresh = rebased === undefined;
+      state = rebased ?? (await this.#create(id));
     }
     // `state.refs` includes one hold for the transfer itself, so GC cannot take it meanwhile.
-    await this.#transfer(state, id, transport, ctx.signal);
+    await this.#transfer(state, id, transport, ctx.signal, fresh);
     state.refs += ctx.claim() - 1;
     if (state.refs === 0) this.#becameIdle(state);
     return state;
@@ -335,16 +351,43 @@ export class FSCache {
     return state;
   }
 
-  async #transfer(state: SourceState, id: RemoteIdentifier, transport: Transport, signal: AbortSignal): Promise<void> {
+  /**
+   * Runs the transport, then records the snapshot's hash tree: the recorded tree plus
+   * the transport's changes when it reported them all and the tree was known (a fresh
+   * snapshot starts empty), else a full scan of the snapshot.
+   */
+  async #transfer(
+    state: SourceState,
+    id: RemoteIdentifier,
+    transport: Transport,
+    signal: AbortSignal,
+    fresh: boolean,
+  ): Promise<void> {
+    const base = fresh ? new HashTree(this.#sha256) : await this.#storedTree(state);
     state.transferring = true;
     state.generation++;
-    const updater = new ChangeCollector(this.#sha256);
+    state.tree = undefined;
+    const updater = new TreeUpdater(this.#sha256);
+    const fs = this.#backend.fs;
     try {
-      await transport.copy({ id, dest: state.dir, fs: this.#backend.fs, updater, signal });
+      const previous = fresh ? undefined : base;
+      await transport.copy({ id, dest: state.dir, fs, updater, signal, ...(previous ? { previous } : {}) });
       if (signal.aborted) throw signal.reason;
+      let tree: HashTree;
+      if (updater.supported && base) {
+        for (const c of updater.changes) base.apply(c.kind, c.path, c.checksum, c.stat);
+        tree = base;
+      } else {
+        tree = await this.#scanner.scan(fs, state.dir, this.#sha256, signal);
+      }
       state.record = { ...state.record, size: null, lastUsed: this.#clock(), stale: false };
       const record = { ...state.record };
-      await this.#metaQueue.run([record.key], () => this.#meta.put(record));
+      const bytes = serializeHashTree(tree);
+      await this.#metaQueue.run([record.key], async () => {
+        await this.#meta.putHashTree(record.key, bytes);
+        await this.#meta.put(record);
+      });
+      state.tree = tree;
     } catch (err) {
       state.record = { ...state.record, size: null, stale: true };
       const record = { ...state.record };
@@ -449,13 +492,68 @@ export class FSCache {
     return size;
   }
 
-  async #hash(_state: SourceState, path: string): Promise<string> {
-    throw new FSCacheError("ERR_NOT_IMPLEMENTED", "content checksums are not implemented yet", { path });
+  /** The tree recorded after the last successful sync, loaded from the MetaStore if need be. */
+  async #storedTree(state: SourceState): Promise<HashTree | undefined> {
+    if (state.tree) return state.tree;
+    if (state.record.stale) return undefined;
+    const key = state.record.key;
+    const generation = state.generation;
+    let tree: HashTree;
+    try {
+      const data = await this.#meta.getHashTree(key);
+      if (!data) return undefined;
+      tree = deserializeHashTree(data, this.#sha256);
+    } catch (err) {
+      this.#logger.warn(
+        `ignoring the stored hash tree of key ${JSON.stringify(key)}; the snapshot will be rescanned`,
+        err,
+      );
+      return undefined;
+    }
+    if (state.generation === generation && !state.transferring) state.tree ??= tree;
+    return tree;
+  }
+
+  /** The tree of a synced snapshot: recorded, or scanned now (and saved) when none was. */
+  async #treeFor(state: SourceState): Promise<HashTree> {
+    const stored = await this.#storedTree(state);
+    if (stored) return stored;
+    const generation = state.generation;
+    const tree = await this.#scanner.scan(this.#backend.fs, state.dir, this.#sha256);
+    if (state.generation !== generation || state.transferring || state.deleting) return tree;
+    state.tree ??= tree;
+    const key = state.record.key;
+    const bytes = serializeHashTree(tree);
+    this.#metaQueue
+      .run([key], () => (state.deleting ? Promise.resolve() : this.#meta.putHashTree(key, bytes)))
+      .catch((err) => this.#logger.warn(`could not record the hash tree of key ${JSON.stringify(key)}`, err));
+    return tree;
+  }
+
+  async #hash(state: SourceState, path: string): Promise<string> {
+    const clean = cleanRelativePath(path);
+    const tree = await this.#treeFor(state);
+    let kind = tree.kindOf(clean);
+    if (kind === undefined) {
+      throw new FSCacheError("ENOENT", `no such file or directory in the snapshot: ${JSON.stringify(path)}`, {
+        key: state.record.key,
+        path,
+      });
+    }
+    if (kind === "unknown") {
+      // Recorded without a stat and nothing below it: an empty directory or a file.
+      kind = (await this.#backend.fs.lstat(joinPath(state.dir, clean))).isDirectory() ? "dir" : "file";
+    }
+    return tree.hash(clean, kind) as string;
   }
 }
 
-/** Collects what a transport reports; the hash tree consumes it. */
-class ChangeCollector implements CacheUpdater {
+/**
+ * What a transport reports through. Changes are checked as they arrive (so the
+ * transport fails at the faulty call) and applied to the hash tree only after the
+ * copy succeeded, so the `previous` tree the transport reads stays as recorded.
+ */
+class TreeUpdater implements CacheUpdater {
   supported = false;
   readonly changes: { kind: ChangeKind; path: string; checksum?: string; stat?: EntryStat }[] = [];
   constructor(readonly sha256: Sha256Factory) {}
@@ -463,6 +561,7 @@ class ChangeCollector implements CacheUpdater {
     this.supported = supported;
   }
   handleChange(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
+    validateChange(kind, path, checksum);
     this.changes.push({ kind, path, checksum, stat });
   }
 }

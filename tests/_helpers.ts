@@ -11,6 +11,7 @@ import {
   MemoryBackend,
   MemoryMetaStore,
   type MetaStore,
+  type RecordedTree,
   type Transport,
 } from "../mod.ts";
 
@@ -19,8 +20,11 @@ export class DataTransport implements Transport {
   calls = 0;
   /** When set, the next copy waits for this promise before writing (to hold a transfer open). */
   gate: Promise<void> | undefined;
-  async copy({ id, dest, fs, signal }: Parameters<Transport["copy"]>[0]): Promise<void> {
+  /** The recorded tree the last copy was given. */
+  previous: RecordedTree | undefined;
+  async copy({ id, dest, fs, signal, previous }: Parameters<Transport["copy"]>[0]): Promise<void> {
     this.calls++;
+    this.previous = previous;
     if (this.gate) await this.gate;
     if (signal.aborted) throw signal.reason;
     await fs.writeFile(`${dest}/${id.key}`, String(id.data));

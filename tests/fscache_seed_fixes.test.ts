@@ -37,16 +37,25 @@ describe("deliberate differences from the seed (SPEC §6)", () => {
   });
 
   it("rebase keeps the stored hash tree of the snapshot it takes over", async () => {
-    const { cache, metaStore } = await openTestCache();
-    await (await cache.syncFrom({ key: "old", sharedKey: "s", transport: "test", data: "x" })).close();
-    await cache.flush();
-    const tree = new Uint8Array([1, 2, 3]);
-    await metaStore.putHashTree("old", tree);
-    await (await cache.syncFrom({ key: "new", sharedKey: "s", transport: "test", data: "y" })).close();
-    await cache.flush();
-    assert.deepEqual(await metaStore.getHashTree("new"), tree);
+    const backend = new MemoryBackend();
+    const metaStore = new MemoryMetaStore();
+    const first = await openTestCache({ backend, metaStore });
+    await (await first.cache.syncFrom({ key: "old", sharedKey: "s", transport: "test", data: "x" })).close();
+    await first.cache.close();
+    assert.ok(await metaStore.getHashTree("old"));
+    // After a restart the tree is read from the MetaStore, under the key it moved to,
+    // and handed to the transport as the snapshot's recorded state.
+    const second = await openTestCache({ backend, metaStore });
+    const src = await second.cache.syncFrom({ key: "new", sharedKey: "s", transport: "test", data: "y" });
+    assert.deepEqual(
+      [...(second.transport.previous?.entries() ?? [])].map(([p]) => p),
+      ["old"],
+    );
+    await src.close();
+    await second.cache.flush();
     assert.equal(await metaStore.getHashTree("old"), undefined);
-    await cache.close();
+    assert.ok(await metaStore.getHashTree("new"));
+    await second.cache.close();
   });
 
   it("rebase picks the most recently used idle candidate", async () => {

@@ -75,7 +75,9 @@ export class MemoryTransport implements Transport {
       const want = wanted.get(path);
       if (want && want.type === type) continue;
       if (!fs.existsSync(joinPath(dest, path)) && !isSymlink(fs, joinPath(dest, path))) continue;
-      await fs.rm(joinPath(dest, path), { recursive: true, force: true });
+      // memfs's rm leaves a dangling symlink in place; unlink removes any link.
+      if (isSymlink(fs, joinPath(dest, path))) await fs.unlink(joinPath(dest, path));
+      else await fs.rm(joinPath(dest, path), { recursive: true, force: true });
       updater.handleChange("delete", path);
     }
     for (const [path, want] of [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {

@@ -1,0 +1,216 @@
+/**
+ * TarSum of a tar stream (SPEC §4.4), read with `tar-stream` in bounded memory: the
+ * archive streams through, each entry's content is hashed as it passes.
+ *
+ * Docker computes TarSum over Go's `archive/tar`, so fields are taken as Go reads
+ * them: names and link names as raw bytes (ustar, GNU long names, PAX `path`/
+ * `linkpath`), PAX `uid`/`gid`/`mtime` overrides, `SCHILY.xattr.*` records as xattrs
+ * with raw byte values, the raw typeflag byte, and PAX global headers as entries of
+ * their own. `tar-stream` decodes PAX records as UTF-8 and drops the typeflag byte,
+ * so the raw PAX records and header block are captured from its (pinned) parser.
+ * @module
+ */
+import { extract } from "tar-stream";
+import type { EntryHeader } from "../core/entry_checksum.ts";
+import { FSCacheError } from "../core/errors.ts";
+import { decodeName } from "../core/names.ts";
+import { TarSum, type TarSumVersion } from "../core/tarsum.ts";
+import type { Sha256Factory } from "../core/types.ts";
+import { nodeSha256 } from "./node_sha256.ts";
+
+/** Options of {@linkcode tarSum}. */
+export interface TarSumOptions {
+  /** Default `"1"`. */
+  version?: TarSumVersion;
+  /** Bytes hashed before the entry checksums (Docker's `Sum(extra)`). */
+  extra?: Uint8Array;
+  /** Called per entry with its cleaned name (as Docker's `GetSums` keys it) and checksum. */
+  onEntry?(name: string, checksum: string): void;
+  /** Default `node:crypto`'s. */
+  sha256?: Sha256Factory;
+}
+
+/** What {@linkcode tarSum} returns. */
+export interface TarSumResult {
+  /** e.g. `tarsum.v1+sha256:<hex>`. */
+  sum: string;
+  entries: number;
+}
+
+type PaxRecords = [key: string, value: Uint8Array][];
+
+/** The parts of tar-stream's parser this module hooks into (tar-stream 3.2.x). */
+interface ExtractInternals {
+  _buffer: { shift(size: number): Uint8Array | null };
+  _header: { type: string | null; name: string } | null;
+  _decodeLongHeader(buf: Uint8Array): void;
+}
+
+const GO_ZERO_TIME_UNIX = -62135596800;
+const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const utf8 = new TextDecoder();
+
+/**
+ * The TarSum of an archive.
+ *
+ * @example
+ * ```ts
+ * import { createReadStream } from "node:fs";
+ * const { sum } = await tarSum(createReadStream("layer.tar"));
+ * sum; // "tarsum.v1+sha256:…"
+ * ```
+ */
+export async function tarSum(
+  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>,
+  options: TarSumOptions = {},
+): Promise<TarSumResult> {
+  const sum = new TarSum(options.sha256 ?? nodeSha256, options.version ?? "1");
+  const ex = extract({ filenameEncoding: "latin1", allowUnknownFormat: true } as never);
+  const internals = ex as unknown as ExtractInternals;
+  let block: Uint8Array | null = null;
+  let pax: PaxRecords | undefined;
+  const globals: EntryHeader[] = [];
+
+  const shift = internals._buffer.shift.bind(internals._buffer);
+  internals._buffer.shift = (size) => {
+    const out = shift(size);
+    if (size === 512) block = out;
+    return out;
+  };
+  const decodeLong = internals._decodeLongHeader.bind(ex);
+  internals._decodeLongHeader = (buf) => {
+    const header = internals._header;
+    if (header?.type === "pax-header") pax = parsePax(buf);
+    else if (header?.type === "pax-global-header") {
+      // Go's reader returns a global header as an entry of its own, bare but for name and records.
+      const records = parsePax(buf);
+      const name = records.find(([k]) => k === "path")?.[1] ?? latin1(header.name);
+      globals.push({
+        name,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        typeflag: "g",
+        mtime: GO_ZERO_TIME_UNIX,
+        ...xattrsOf(records),
+      });
+    }
+    decodeLong(buf);
+  };
+
+  const report = (header: EntryHeader, checksum: string) => {
+    sum.addEntry(checksum);
+    options.onEntry?.(cleanName(header.name as Uint8Array), checksum);
+  };
+  const flushGlobals = () => {
+    for (const g of globals.splice(0)) report(g, sum.startEntry(g).digest());
+  };
+
+  ex.on("entry", (h, stream, next) => {
+    const records = pax ?? [];
+    pax = undefined;
+    const raw = block?.[156] ?? 0x30;
+    const header = goHeader(h, records, raw);
+    flushGlobals();
+    const hash = sum.startEntry(header);
+    stream.on("data", (chunk) => hash.update(chunk as Uint8Array));
+    stream.on("end", () => {
+      report(header, hash.digest());
+      next();
+    });
+    stream.on("error", (err: Error) => next(err));
+  });
+
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on("error", reject);
+    ex.on("finish", () => resolve());
+  });
+  // Without a listener an early parse error would be unhandled while we are still writing.
+  done.catch(() => undefined);
+  for await (const chunk of input as AsyncIterable<Uint8Array>) {
+    if (ex.destroyed) break;
+    if (!ex.write(chunk)) await Promise.race([new Promise<void>((r) => ex.once("drain", () => r())), done]);
+  }
+  ex.end(undefined as never);
+  try {
+    await done;
+  } catch (err) {
+    throw new FSCacheError("ERR_INVALID_TAR", `not a readable tar archive: ${(err as Error).message}`, { cause: err });
+  }
+  flushGlobals();
+  return { sum: sum.finish(options.extra), entries: sum.entries };
+}
+
+/** The header as Go's `archive/tar` would have produced it. */
+function goHeader(
+  h: { name: string; mode: number; uid: number; gid: number; size: number; mtime: Date; linkname: string | null } & {
+    devmajor: number;
+    devminor: number;
+  },
+  records: PaxRecords,
+  rawTypeflag: number,
+): EntryHeader {
+  const rec = new Map(records);
+  const name = rec.get("path") ?? latin1(h.name);
+  let typeflag = String.fromCharCode(rawTypeflag);
+  // Go reads the pre-POSIX "regular file" flag NUL as '0', or as a directory when the name ends in '/'.
+  if (rawTypeflag === 0) typeflag = name[name.length - 1] === 0x2f ? "5" : "0";
+  const number = (key: string, fallback: number) => {
+    const v = rec.get(key);
+    return v === undefined ? fallback : Number.parseInt(utf8.decode(v), 10);
+  };
+  const mtimeRecord = rec.get("mtime");
+  const mtime = mtimeRecord ? Math.floor(Number(utf8.decode(mtimeRecord))) : Math.floor(h.mtime.getTime() / 1000);
+  return {
+    name,
+    mode: h.mode,
+    uid: number("uid", h.uid),
+    gid: number("gid", h.gid),
+    size: h.size,
+    typeflag,
+    linkname: rec.get("linkpath") ?? latin1(h.linkname ?? ""),
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    mtime,
+    ...xattrsOf(records),
+  };
+}
+
+function xattrsOf(records: PaxRecords): Pick<EntryHeader, "xattrs"> {
+  const prefix = "SCHILY.xattr.";
+  const xattrs = new Map<string, Uint8Array>();
+  for (const [k, v] of records) if (k.startsWith(prefix)) xattrs.set(k.slice(prefix.length), v);
+  return xattrs.size > 0 ? { xattrs: [...xattrs] } : {};
+}
+
+/**
+ * PAX extended-header records (`"<len> <key>=<value>\n"`), values kept as bytes: Go
+ * keeps them raw, and xattr values are binary. Later records win, as in Go.
+ */
+function parsePax(buf: Uint8Array): PaxRecords {
+  const out = new Map<string, Uint8Array>();
+  let pos = 0;
+  while (pos < buf.length) {
+    const space = buf.indexOf(0x20, pos);
+    if (space === -1) break;
+    const len = Number.parseInt(utf8.decode(buf.subarray(pos, space)), 10);
+    if (!(len > 0) || pos + len > buf.length) break;
+    const record = buf.subarray(space + 1, pos + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq !== -1) out.set(decodeName(record.subarray(0, eq)), record.slice(eq + 1));
+    pos += len;
+  }
+  return [...out];
+}
+
+/** Docker's `path.Join(".", path.Join("/", name))`: clean, relative, `..` stops at the root. */
+function cleanName(name: Uint8Array): string {
+  const parts: string[] = [];
+  for (const part of decodeName(name).split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.length === 0 ? "." : parts.join("/");
+}

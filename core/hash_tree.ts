@@ -1,0 +1,230 @@
+/**
+ * The hash tree (SPEC §4.3): path → entry checksum (and the stat it was synced
+ * from) for every entry of a snapshot, with `dir:`/`file:` path checksums (§4.2).
+ *
+ * Stored as a trie of path components, so a change touches only the nodes on its
+ * path: adding is O(depth), deleting a whole subtree is one unlink, and each
+ * directory caches its `dir:` digest until something below it changes. Asking for a
+ * directory's checksum therefore costs its own subtree once, never the whole tree.
+ * @module
+ */
+import { FSCacheError } from "./errors.ts";
+import { compareWalkOrder } from "./names.ts";
+import { cleanRelativePath } from "./path.ts";
+import type { ChangeKind, EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
+
+interface Node {
+  entry?: RecordedEntry;
+  children?: Map<string, Node>;
+  /** Child names in byte order; dropped when a child is added or removed. */
+  sorted?: string[];
+  /** Cached `dir:` digest hex of this subtree; dropped when anything below changes. */
+  digest?: string;
+}
+
+/** What a path is, as far as the tree knows. */
+export type TreeEntryKind = "dir" | "file" | "unknown";
+
+const CHECKSUM = /^[0-9a-f]{64}$/;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+/**
+ * A snapshot's recorded entries and their checksums.
+ *
+ * @example
+ * ```ts
+ * const tree = new HashTree(nodeSha256);
+ * tree.apply("add", "dir", "6ef733e2…");
+ * tree.apply("add", "dir/a", "6fbc54d9…");
+ * tree.hash("dir"); // "dir:7b1b21eb…"
+ * tree.apply("delete", "dir"); // removes dir/a too
+ * ```
+ */
+export class HashTree implements RecordedTree {
+  readonly #sha256: Sha256Factory;
+  readonly #root: Node = {};
+  #size = 0;
+
+  constructor(sha256: Sha256Factory) {
+    this.#sha256 = sha256;
+  }
+
+  /** Number of entries (the root itself is never one). */
+  get size(): number {
+    return this.#size;
+  }
+
+  get(path: string): RecordedEntry | undefined {
+    return this.#find(path)?.entry;
+  }
+
+  /**
+   * Records a change reported by a transport: `add`/`modify` set the entry (a
+   * checksum is required), `delete` removes it and everything below it.
+   * `path` must be clean and relative (as `cleanRelativePath` returns it), not `.`.
+   */
+  apply(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
+    validateChange(kind, path, checksum);
+    if (kind === "delete") {
+      this.#delete(path);
+      return;
+    }
+    const entry: RecordedEntry = { checksum: checksum as string };
+    if (stat !== undefined) entry.stat = { ...stat };
+    this.#set(path, entry);
+  }
+
+  /** Every entry in SPEC §5.2 walk order (a directory, then its entries, then its next sibling). */
+  *entries(): IterableIterator<[path: string, entry: RecordedEntry]> {
+    const stack: [prefix: string, node: Node][] = [["", this.#root]];
+    // Depth-first with siblings in byte order is exactly walk order: "foo" < "foo.2" as
+    // names, and everything below "foo" comes before "foo.2".
+    while (stack.length > 0) {
+      const [prefix, node] = stack.pop() as [string, Node];
+      if (node !== this.#root && node.entry) yield [prefix, node.entry];
+      if (!node.children) continue;
+      const names = sortedChildren(node);
+      for (let i = names.length - 1; i >= 0; i--) {
+        const name = names[i] as string;
+        stack.push([prefix === "" ? name : `${prefix}/${name}`, node.children.get(name) as Node]);
+      }
+    }
+  }
+
+  /**
+   * What `path` is: a directory (by its stat, or because entries lie below it), a
+   * file, `unknown` (an entry without stat or children: an empty directory or a
+   * file), or `undefined` when the tree has no such entry. `.` is always a directory.
+   */
+  kindOf(path: string): TreeEntryKind | undefined {
+    const clean = cleanRelativePath(path);
+    if (clean === ".") return "dir";
+    const node = this.#find(clean);
+    if (!node?.entry) return undefined;
+    const mode = node.entry.stat?.mode;
+    if (mode !== undefined) return (mode & S_IFMT) === S_IFDIR ? "dir" : "file";
+    return node.children && node.children.size > 0 ? "dir" : "unknown";
+  }
+
+  /**
+   * The SPEC §4.2 checksum of `path`: `file:<entry checksum>`, or for a directory
+   * `dir:` + sha256 of the sorted, comma-joined checksums of it and everything below
+   * (for `.`, without the root itself). `undefined` when the entry is missing. Pass
+   * `kind` when {@linkcode kindOf} said `unknown` and the caller looked it up.
+   */
+  hash(path: string, kind?: "dir" | "file"): string | undefined {
+    const clean = cleanRelativePath(path);
+    const node = clean === "." ? this.#root : this.#find(clean);
+    if (!node || (node !== this.#root && !node.entry)) return undefined;
+    const resolved = kind ?? this.kindOf(clean);
+    if (resolved === "file" || resolved === "unknown") return `file:${node.entry?.checksum}`;
+    return `dir:${this.#digest(node)}`;
+  }
+
+  /** An independent copy (entries are copied, digests recomputed on demand). */
+  clone(): HashTree {
+    const copy = new HashTree(this.#sha256);
+    for (const [path, entry] of this.entries()) copy.#set(path, structuredClone(entry));
+    return copy;
+  }
+
+  #find(path: string): Node | undefined {
+    let node: Node | undefined = this.#root;
+    for (const part of path.split("/")) {
+      node = node.children?.get(part);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  #set(path: string, entry: RecordedEntry): void {
+    let node = this.#root;
+    node.digest = undefined;
+    for (const part of path.split("/")) {
+      node.children ??= new Map();
+      let child = node.children.get(part);
+      if (!child) {
+        child = {};
+        node.children.set(part, child);
+        node.sorted = undefined;
+      }
+      node = child;
+      node.digest = undefined;
+    }
+    if (!node.entry) this.#size++;
+    node.entry = entry;
+  }
+
+  #delete(path: string): void {
+    const parts = path.split("/");
+    const last = parts.pop() as string;
+    const chain: Node[] = [this.#root];
+    for (const part of parts) {
+      const next = (chain[chain.length - 1] as Node).children?.get(part);
+      if (!next) return;
+      chain.push(next);
+    }
+    const parent = chain[chain.length - 1] as Node;
+    const victim = parent.children?.get(last);
+    if (!victim) return;
+    parent.children?.delete(last);
+    parent.sorted = undefined;
+    this.#size -= countEntries(victim);
+    for (const node of chain) node.digest = undefined;
+  }
+
+  #digest(node: Node): string {
+    if (node.digest !== undefined) return node.digest;
+    const sums: string[] = [];
+    collectChecksums(node, node !== this.#root, sums);
+    sums.sort();
+    const hash = this.#sha256();
+    hash.update(sums.join(","));
+    node.digest = hash.digest();
+    return node.digest;
+  }
+}
+
+/**
+ * Throws unless a change is one {@linkcode HashTree.apply} accepts: a clean relative
+ * path other than `.`, a known kind, and for `add`/`modify` a sha256 hex checksum.
+ *
+ * @example
+ * ```ts
+ * validateChange("add", "a/../b", "…"); // throws ERR_INVALID_PATH
+ * ```
+ */
+export function validateChange(kind: ChangeKind, path: string, checksum?: string): void {
+  if (typeof path !== "string" || path === "." || cleanRelativePath(path) !== path) {
+    throw new FSCacheError("ERR_INVALID_PATH", `changed paths must be clean and relative: ${JSON.stringify(path)}`, {
+      path,
+    });
+  }
+  if (kind === "delete") return;
+  if (kind !== "add" && kind !== "modify") {
+    throw new FSCacheError("ERR_INVALID_OPTION", `unknown change kind ${JSON.stringify(kind)}`, { path });
+  }
+  if (typeof checksum !== "string" || !CHECKSUM.test(checksum)) {
+    throw new FSCacheError("ERR_INVALID_OPTION", `${kind} of ${JSON.stringify(path)} needs a sha256 hex checksum`, {
+      path,
+    });
+  }
+}
+
+function sortedChildren(node: Node): string[] {
+  node.sorted ??= [...(node.children?.keys() ?? [])].sort(compareWalkOrder);
+  return node.sorted;
+}
+
+function collectChecksums(node: Node, includeSelf: boolean, out: string[]): void {
+  if (includeSelf && node.entry) out.push(node.entry.checksum);
+  if (!node.children) return;
+  for (const child of node.children.values()) collectChecksums(child, true, out);
+}
+
+function countEntries(node: Node): number {
+  let n = node.entry ? 1 : 0;
+  if (node.children) for (const child of node.children.values()) n += countEntries(child);
+  return n;
+}

@@ -1,0 +1,227 @@
+/**
+ * The hash tree's bytes for the MetaStore. Compact (entries in walk order, each path
+ * stored as the bytes it does not share with the previous one, checksums as 32 raw
+ * bytes, numbers as varints) and versioned; a CRC-32 trailer makes corruption and
+ * truncation an `ERR_CORRUPT` error instead of a wrong tree.
+ *
+ * Layout, version 1: `"FSHT"` · version u8 · entry count varint · entries · CRC-32
+ * (big-endian, of everything before it). Entry: shared-prefix length varint · suffix
+ * length varint · suffix bytes · checksum (32 bytes) · flags u8 (1 = stat, 2 = link
+ * name) · [stat: mode, uid, gid, size varints, mtimeMs float64 LE] · [link name:
+ * length varint, bytes].
+ * @module
+ */
+import { FSCacheError } from "./errors.ts";
+import { HashTree } from "./hash_tree.ts";
+import { compareWalkOrder, decodeName, encodeName } from "./names.ts";
+import type { EntryStat, Sha256Factory } from "./types.ts";
+
+const MAGIC = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
+const VERSION = 1;
+const HAS_STAT = 1;
+const HAS_LINK = 2;
+
+/**
+ * Encodes a tree for {@linkcode MetaStore.putHashTree}.
+ *
+ * @example
+ * ```ts
+ * await metaStore.putHashTree(key, serializeHashTree(tree));
+ * ```
+ */
+export function serializeHashTree(tree: HashTree): Uint8Array {
+  const out = new ByteWriter();
+  for (const b of MAGIC) out.byte(b);
+  out.byte(VERSION);
+  out.varint(tree.size);
+  let previous: Uint8Array = new Uint8Array(0);
+  for (const [path, entry] of tree.entries()) {
+    const name = encodeName(path);
+    let shared = 0;
+    const max = Math.min(name.length, previous.length);
+    while (shared < max && name[shared] === previous[shared]) shared++;
+    out.varint(shared);
+    out.varint(name.length - shared);
+    out.bytes(name.subarray(shared));
+    previous = name;
+    for (let i = 0; i < 64; i += 2) out.byte(Number.parseInt(entry.checksum.slice(i, i + 2), 16));
+    const stat = entry.stat;
+    out.byte((stat ? HAS_STAT : 0) | (stat?.linkname !== undefined ? HAS_LINK : 0));
+    if (!stat) continue;
+    out.varint(stat.mode);
+    out.varint(stat.uid);
+    out.varint(stat.gid);
+    out.varint(stat.size);
+    out.float64(stat.mtimeMs);
+    if (stat.linkname !== undefined) {
+      const link = encodeName(stat.linkname);
+      out.varint(link.length);
+      out.bytes(link);
+    }
+  }
+  const body = out.finish();
+  const result = new Uint8Array(body.length + 4);
+  result.set(body);
+  new DataView(result.buffer).setUint32(body.length, crc32(body));
+  return result;
+}
+
+/**
+ * Decodes {@linkcode serializeHashTree}'s bytes; throws `ERR_CORRUPT` for anything
+ * else (wrong magic or version, bad CRC, truncation, paths out of order).
+ *
+ * @example
+ * ```ts
+ * const tree = deserializeHashTree(await metaStore.getHashTree(key), nodeSha256);
+ * ```
+ */
+export function deserializeHashTree(data: Uint8Array, sha256: Sha256Factory): HashTree {
+  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
+  if (data[4] !== VERSION) corrupt(`unsupported hash tree version ${data[4]}`);
+  const body = data.subarray(0, data.length - 4);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
+  const input = new ByteReader(body, 5);
+  const count = input.varint();
+  const tree = new HashTree(sha256);
+  let previous: Uint8Array = new Uint8Array(0);
+  let previousPath: string | undefined;
+  for (let n = 0; n < count; n++) {
+    const shared = input.varint();
+    const suffix = input.varint();
+    if (shared > previous.length) corrupt("bad path prefix");
+    const name = new Uint8Array(shared + suffix);
+    name.set(previous.subarray(0, shared));
+    name.set(input.bytes(suffix), shared);
+    previous = name;
+    const path = decodeName(name);
+    const checksum = Array.from(input.bytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
+    const flags = input.byte();
+    let stat: EntryStat | undefined;
+    if (flags & HAS_STAT) {
+      stat = { mode: input.varint(), uid: input.varint(), gid: input.varint(), size: input.varint(), mtimeMs: 0 };
+      stat.mtimeMs = input.float64();
+      if (flags & HAS_LINK) stat.linkname = decodeName(input.bytes(input.varint()));
+    }
+    if (previousPath !== undefined && compareWalkOrder(previousPath, path) >= 0) corrupt("paths out of order");
+    previousPath = path;
+    try {
+      tree.apply("add", path, checksum, stat);
+    } catch (err) {
+      corrupt(`bad entry ${JSON.stringify(path)}`, err);
+    }
+  }
+  if (!input.done || tree.size !== count) corrupt("trailing or repeated entries");
+  return tree;
+}
+
+function corrupt(why: string, cause?: unknown): never {
+  throw new FSCacheError("ERR_CORRUPT", `stored hash tree is corrupt: ${why}`, { cause });
+}
+
+class ByteWriter {
+  #buf = new Uint8Array(1024);
+  #len = 0;
+
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+  }
+
+  byte(b: number): void {
+    this.#reserve(1);
+    this.#buf[this.#len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.#reserve(b.length);
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  /** Unsigned LEB128 for any safe integer (arithmetic, not 32-bit shifts). */
+  varint(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
+    }
+    let v = value;
+    while (v >= 0x80) {
+      this.byte((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.byte(v);
+  }
+
+  float64(value: number): void {
+    this.#reserve(8);
+    new DataView(this.#buf.buffer).setFloat64(this.#len, value, true);
+    this.#len += 8;
+  }
+
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+}
+
+class ByteReader {
+  readonly #buf: Uint8Array;
+  #pos: number;
+
+  constructor(buf: Uint8Array, pos: number) {
+    this.#buf = buf;
+    this.#pos = pos;
+  }
+
+  get done(): boolean {
+    return this.#pos === this.#buf.length;
+  }
+
+  byte(): number {
+    if (this.#pos >= this.#buf.length) corrupt("truncated");
+    return this.#buf[this.#pos++] as number;
+  }
+
+  bytes(n: number): Uint8Array {
+    if (this.#pos + n > this.#buf.length) corrupt("truncated");
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 53) corrupt("number too large");
+    }
+    return value;
+  }
+
+  float64(): number {
+    const b = this.bytes(8);
+    return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
+  }
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE), enough to tell a damaged record from a good one. */
+function crc32(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = (crcTable[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,98 @@
+/** `fscache checksum` and `fscache tarsum`: output, options, and errors on stderr with a non-zero exit. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { CliIO } from "../cli/command.ts";
+import { runCli } from "../cli/run.ts";
+
+async function cli(args: string[], cwd = "/") {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIO = {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    stderrIsTTY: false,
+    env: {},
+    cwd,
+  };
+  return { code: await runCli(args, io), stdout, stderr };
+}
+
+let work = "";
+before(() => {
+  work = fs.mkdtempSync(join(tmpdir(), "fscache-"));
+  fs.mkdirSync(`${work}/ctx/dir`, { recursive: true });
+  fs.writeFileSync(`${work}/ctx/dir/a`, "A");
+  fs.chmodSync(`${work}/ctx/dir`, 0o755);
+  fs.chmodSync(`${work}/ctx/dir/a`, 0o644);
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+
+describe("fscache checksum", () => {
+  it("prints the dir: checksum of a directory, its entries, or JSON", async () => {
+    const plain = await cli(["checksum", "ctx"], work);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^dir:[0-9a-f]{64}\n$/);
+    // SPEC §4.2's example: a 0755 dir holding a 0644 file "A", owned by uid/gid 0.
+    if (isRoot) assert.equal(plain.stdout, "dir:7b1b21ebf9e940d5b6ae7d5d457cd93b84a7bf13e1b9b2f3a47e5ed7eee71fbb\n");
+    const entries = await cli(["checksum", "--entries", `${work}/ctx`]);
+    const lines = entries.stdout.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.slice(0, -1).map((l) => l.split(" ")[1]),
+      ["dir", "dir/a"],
+    );
+    assert.equal(lines.at(-1), plain.stdout.trimEnd());
+    const json = await cli(["checksum", "--json", `${work}/ctx`]);
+    assert.deepEqual(JSON.parse(json.stdout), { checksum: plain.stdout.trimEnd(), entries: 2 });
+  });
+
+  it("fails with ENOENT on stderr and exit 1 for a missing directory; 2 without one", async () => {
+    const missing = await cli(["checksum", `${work}/nope`]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stdout, "");
+    assert.match(missing.stderr, /ENOENT/);
+    assert.equal((await cli(["checksum"])).code, 2);
+  });
+});
+
+describe("fscache tarsum", () => {
+  it("prints the label, entries with --entries, and honours --tarsum-version and --extra", async () => {
+    const archive = `${work}/ctx.tar`;
+    execFileSync("tar", ["--format=gnu", "-cf", archive, "-C", `${work}/ctx`, "dir"]);
+    const v1 = await cli(["tarsum", archive]);
+    assert.equal(v1.code, 0, v1.stderr);
+    assert.match(v1.stdout, /^tarsum\.v1\+sha256:[0-9a-f]{64}\n$/);
+    const withEntries = await cli(["tarsum", "--entries", archive]);
+    const lines = withEntries.stdout.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.slice(0, -1).map((l) => l.split(" ")[1]),
+      ["dir", "dir/a"],
+    );
+    assert.equal(lines.at(-1), v1.stdout.trimEnd());
+    assert.match((await cli(["tarsum", "--tarsum-version", "0", archive])).stdout, /^tarsum\+sha256:/);
+    const dev = await cli(["tarsum", "--tarsum-version", "dev", archive]);
+    assert.equal(dev.stdout.replace("tarsum.dev", "tarsum.v1"), v1.stdout);
+    fs.writeFileSync(`${work}/extra`, "x");
+    assert.notEqual((await cli(["tarsum", "--extra", `${work}/extra`, archive])).stdout, v1.stdout);
+    const json = await cli(["tarsum", "--json", archive]);
+    assert.deepEqual(JSON.parse(json.stdout), { tarsum: v1.stdout.trimEnd(), entries: 2 });
+  });
+
+  it("reports bad archives and bad options on stderr with a non-zero exit", async () => {
+    fs.writeFileSync(`${work}/junk.tar`, "x".repeat(2000));
+    const junk = await cli(["tarsum", `${work}/junk.tar`]);
+    assert.equal(junk.code, 1);
+    assert.match(junk.stderr, /ERR_INVALID_TAR/);
+    assert.equal((await cli(["tarsum", "--tarsum-version", "9", `${work}/junk.tar`])).code, 2);
+    assert.equal((await cli(["tarsum", `${work}/missing.tar`])).code, 1);
+  });
+});
