@@ -24,11 +24,16 @@ export type { EntryHeader, HeaderEncoding } from "./core/entry_checksum.ts";
 export { encodeEntryHeader, entryChecksum, headerFromStats, startEntryChecksum } from "./core/entry_checksum.ts";
 export { FSCacheError, type FSCacheErrorCode, isFSCacheError } from "./core/errors.ts";
 export type { FileStats, FileSystem, NodeStyleFs } from "./core/file_system.ts";
-export { fileSystemFrom } from "./core/file_system.ts";
+export { fileSystemFrom, nodeStyleModuleOf } from "./core/file_system.ts";
 export type { GcResult } from "./core/fscache.ts";
 export { DEFAULT_GC_POLICY } from "./core/gc_policy.ts";
 export { MAX_KEY_LENGTH } from "./core/identifier.ts";
 export type * from "./core/types.ts";
+export {
+  LocalTransport,
+  type LocalTransportOptions,
+  type SyncSummary,
+} from "./transports/local/local_transport.ts";
 export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
 export { MemoryTransport } from "./transports/memory.ts";
 
