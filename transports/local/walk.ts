@@ -96,7 +96,6 @@ export class TreeWalker {
 
   /** Walks up to about `budget` more entries; true when the walk is complete. */
   step(budget: number): boolean {
-    const fs = this.#fs;
     let done = 0;
     while (this.#stack.length > 0) {
       const frame = this.#stack[this.#stack.length - 1] as Frame;
@@ -133,7 +132,8 @@ export class TreeWalker {
         names = readNames(fs, abs);
       } catch (err) {
         if (!isVanished(err)) throw err;
-        return this.#retry(rel, abs, excluded, attempt, err);
+        this.#retry(rel, abs, excluded, attempt, err);
+        return;
       }
       const index = this.#push(rel, stats, "");
       // Under an excluded parent, an exception can name this directory itself.
@@ -150,7 +150,8 @@ export class TreeWalker {
         target = fs.readlinkSync(abs);
       } catch (err) {
         if (!isVanished(err) && errnoOf(err) !== "EINVAL") throw err;
-        return this.#retry(rel, abs, excluded, attempt, err);
+        this.#retry(rel, abs, excluded, attempt, err);
+        return;
       }
       this.#push(rel, stats, target);
     } else {
