@@ -226,25 +226,32 @@ export class LocalTransport implements Transport {
   #runner(destFs: FileSystem, updater: CacheUpdater): Runner {
     const dst = this.#syncFs(destFs);
     const src = this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (nodeFs as unknown as SyncFs);
+    // Walks run here in slices between event-loop turns: starting a worker (a thread plus
+    // loading modules) costs more than walking 10k entries, and a no-op sync only walks.
+    const walk = async (task: Extract<Task, { op: "walk" }>) => {
+      const walker = new TreeWalker(task.side === "src" ? src : dst, task.root, task.options);
+      while (!walker.step(WALK_SLICE)) await nextTurn();
+      return walker.result();
+    };
     const onDisk = isDisk(src) && isDisk(dst);
     if (onDisk && this.#options.threads !== false) {
-      this.#pool ??= new WorkerPool(
-        siblingModule(import.meta.url, "worker"),
-        this.#options.concurrency ?? availableParallelism(),
-      );
-      const pool = this.#pool;
-      return { run: (task) => pool.run(task as unknown as Record<string, unknown>), parallel: pool.size };
+      const size = this.#options.concurrency ?? availableParallelism();
+      return {
+        parallel: size,
+        run: (task) => {
+          if (task.op === "walk") return walk(task);
+          this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+          return this.#pool.run(task as unknown as Record<string, unknown>);
+        },
+      };
     }
     const context: TaskContext = { src, dst, sha256: updater.sha256 };
     return {
       parallel: 1,
       run: async (task) => {
+        if (task.op === "walk") return walk(task);
         await nextTurn();
-        if (task.op !== "walk") return runTask(context, task);
-        // Walk in slices, so a big tree does not hold the event loop for its whole walk.
-        const walker = new TreeWalker(task.side === "src" ? src : dst, task.root, task.options);
-        while (!walker.step(WALK_SLICE)) await nextTurn();
-        return walker.result();
+        return runTask(context, task);
       },
     };
   }
