@@ -173,6 +173,7 @@ export class LocalTransport implements Transport {
     const batches = splitFiles(src, plan.files);
     const lane = async () => {
       while (next < batches.length && !failed) {
+        if (signal.aborted) failed = true;
         signal.throwIfAborted();
         const entries = batches[next++] as PlannedEntry[];
         try {
@@ -184,7 +185,10 @@ export class LocalTransport implements Transport {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(runner.parallel, batches.length) }, lane));
+    // Wait for every batch in flight even after a failure or abort: a worker still writing
+    // into the snapshot would race with the sync that repairs it.
+    const lanes = await Promise.allSettled(Array.from({ length: Math.min(runner.parallel, batches.length) }, lane));
+    for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
     signal.throwIfAborted();
     if (plan.metaDirs.length > 0) {
       await runner.run({
