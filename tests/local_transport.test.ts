@@ -23,7 +23,8 @@ for (const threads of [true, false]) {
     };
     before(() => {
       tmp = mkdtempSync(join(tmpdir(), "fscache-"));
-      transport = new LocalTransport({ threads, concurrency: 2 });
+      // `smallSync: 0 files` sends even these small syncs to the workers.
+      transport = new LocalTransport({ threads, concurrency: 2, smallSync: { files: 0 } });
     });
     after(async () => {
       await transport.close();

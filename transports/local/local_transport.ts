@@ -32,6 +32,11 @@ export interface LocalTransportOptions {
   sourceFs?: FileSystem;
   /** Use worker threads when both sides are on the disk. Default `true`. */
   threads?: boolean;
+  /**
+   * Change sets up to this many files and bytes are copied on the calling thread, since
+   * starting workers costs tens of milliseconds. Default `{ files: 512, bytes: 16 MiB }`.
+   */
+  smallSync?: { files?: number; bytes?: number };
   /** Receives a warning for each device, fifo or socket left out. Default: `console.warn`. */
   logger?: Logger;
   /** Called after each successful sync with what it did. */
@@ -53,11 +58,16 @@ export interface SyncSummary {
 interface Runner {
   run(task: Task): Promise<unknown>;
   parallel: number;
+  /** The same work on the calling thread, for syncs too small to be worth starting workers. */
+  inline?: Runner;
 }
 
 const FILES_PER_BATCH = 256;
 const BYTES_PER_BATCH = 8 << 20;
 const WALK_SLICE = 4000;
+/** Change sets up to this size are copied on the calling thread (in batches between turns). */
+const SMALL_SYNC_FILES = 512;
+const SMALL_SYNC_BYTES = 16 << 20;
 /** How far apart two mtimes may be and still count as equal when read back from the snapshot. */
 const SNAPSHOT_MTIME_SLACK_MS = 1;
 
@@ -108,7 +118,14 @@ export class LocalTransport implements Transport {
           linkTimes: typeof this.#syncFs(request.fs).lutimesSync === "function",
         })
       : planAgainstRecord(src, previous as NonNullable<typeof previous>, { owners, mtimeSlack: 0, linkTimes: true });
-    const summary = await this.#apply(runner, plan, src, source, dest, updater, signal, owners);
+    // Starting workers costs tens of milliseconds: a small change set is copied right here.
+    let bytes = 0;
+    for (const { index } of plan.files) bytes += src.stats[index * STAT_FIELDS + 3] as number;
+    const limit = this.#options.smallSync;
+    const small =
+      plan.files.length <= (limit?.files ?? SMALL_SYNC_FILES) && bytes <= (limit?.bytes ?? SMALL_SYNC_BYTES);
+    const applier = small && runner.inline ? runner.inline : runner;
+    const summary = await this.#apply(applier, plan, src, source, dest, updater, signal, owners);
     this.#options.onSummary?.(summary);
   }
 
@@ -237,25 +254,25 @@ export class LocalTransport implements Transport {
       while (!walker.step(WALK_SLICE)) await nextTurn();
       return walker.result();
     };
-    const onDisk = isDisk(src) && isDisk(dst);
-    if (onDisk && this.#options.threads !== false) {
-      const size = this.#options.concurrency ?? availableParallelism();
-      return {
-        parallel: size,
-        run: (task) => {
-          if (task.op === "walk") return walk(task);
-          this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
-          return this.#pool.run(task as unknown as Record<string, unknown>);
-        },
-      };
-    }
     const context: TaskContext = { src, dst, sha256: updater.sha256 };
-    return {
+    const inline: Runner = {
       parallel: 1,
       run: async (task) => {
         if (task.op === "walk") return walk(task);
         await nextTurn();
         return runTask(context, task);
+      },
+    };
+    const onDisk = isDisk(src) && isDisk(dst);
+    if (!onDisk || this.#options.threads === false) return inline;
+    const size = this.#options.concurrency ?? availableParallelism();
+    return {
+      parallel: size,
+      inline,
+      run: (task) => {
+        if (task.op === "walk") return walk(task);
+        this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+        return this.#pool.run(task as unknown as Record<string, unknown>);
       },
     };
   }
