@@ -27,7 +27,7 @@ export type { EntryHeader, HeaderEncoding } from "./core/entry_checksum.ts";
 export { encodeEntryHeader, entryChecksum, headerFromStats, startEntryChecksum } from "./core/entry_checksum.ts";
 export { FSCacheError, type FSCacheErrorCode, isFSCacheError } from "./core/errors.ts";
 export type { FileStats, FileSystem, NodeStyleFs } from "./core/file_system.ts";
-export { fileSystemFrom } from "./core/file_system.ts";
+export { fileSystemFrom, nodeStyleModuleOf } from "./core/file_system.ts";
 export type { GcResult } from "./core/fscache.ts";
 export { DEFAULT_GC_POLICY } from "./core/gc_policy.ts";
 export { HashTree, type TreeEntryKind } from "./core/hash_tree.ts";
@@ -47,6 +47,11 @@ export {
 } from "./transports/diffcopy/receiver.ts";
 export { type SendOptions, type SendResult, sendDiffCopy } from "./transports/diffcopy/sender.ts";
 export { type DiffCopyConnect, DiffCopyTransport } from "./transports/diffcopy/transport.ts";
+export {
+  LocalTransport,
+  type LocalTransportOptions,
+  type SyncSummary,
+} from "./transports/local/local_transport.ts";
 export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
 export { MemoryTransport } from "./transports/memory.ts";
 

@@ -144,7 +144,26 @@ export function fileSystemFrom(fs: NodeStyleFs): FileSystem {
   const promises = fs.promises as Record<string, unknown>;
   for (const name of promiseMethods) out[name] = bindMethod(promises, name);
   for (const name of syncMethods) out[name] = bindMethod(fs as unknown as Record<string, unknown>, name);
-  return out as unknown as FileSystem;
+  const adapted = out as unknown as FileSystem;
+  adaptedModules.set(adapted, fs);
+  return adapted;
+}
+
+const adaptedModules = new WeakMap<FileSystem, NodeStyleFs>();
+
+/**
+ * The module a {@linkcode FileSystem} made by {@linkcode fileSystemFrom} adapts, so
+ * runtime code can tell the real disk (`node:fs`) from memory, or reach calls the
+ * interface leaves out (`lutimesSync`). `undefined` for other implementations.
+ *
+ * @example
+ * ```ts
+ * import * as fs from "node:fs";
+ * nodeStyleModuleOf(fileSystemFrom(fs)) === fs; // true
+ * ```
+ */
+export function nodeStyleModuleOf(fs: FileSystem): NodeStyleFs | undefined {
+  return adaptedModules.get(fs);
 }
 
 function bindMethod(owner: Record<string, unknown>, name: string): unknown {

@@ -1,0 +1,150 @@
+/** LocalTransport over memory (memfs), and source entries that vanish or change while they are copied. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as fs from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { Volume } from "memfs";
+import { FSCache, fileSystemFrom, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
+import { recordingLogger } from "./_helpers.ts";
+import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
+
+const disk = fileSystemFrom(fs);
+
+describe("LocalTransport over memory", () => {
+  it("syncs a memfs source into a MemoryBackend snapshot, then only the changes", async () => {
+    const volume = new Volume();
+    const memory = fileSystemFrom(volume);
+    volume.mkdirSync("/src");
+    generateTree(memory, "/src", 11, 30);
+    const backend = new MemoryBackend({ volume });
+    const dest = await backend.get("snap");
+    const transport = new LocalTransport({ sourceFs: memory });
+    const tree = await syncOnce(transport, "/src", dest, backend.fs, new RecordingTree());
+    assertSameTree(memory, "/src", backend.fs, dest);
+    assert.deepEqual(tree.checksums(), freshChecksums(backend.fs, dest));
+    for (const previous of [true, false]) {
+      await syncOnce(transport, "/src", dest, backend.fs, tree, { previous });
+      assert.deepEqual(tree.changes, [], `no-op ${previous ? "with" : "without"} the recorded tree`);
+    }
+    volume.writeFileSync("/src/f0.txt", "edited");
+    volume.utimesSync("/src/f0.txt", 1_700_000_000, 1_700_000_000);
+    volume.rmSync("/src/d", { recursive: true });
+    await syncOnce(transport, "/src", dest, backend.fs, tree, { previous: true });
+    assert.deepEqual(tree.summary(), ["delete d", "modify f0.txt"]);
+    assertSameTree(memory, "/src", backend.fs, dest);
+    assert.deepEqual(tree.checksums(), freshChecksums(backend.fs, dest));
+  });
+
+  it("works through FSCache.syncFrom with a MemoryBackend", async () => {
+    const volume = new Volume();
+    volume.mkdirSync("/project/sub", { recursive: true });
+    volume.writeFileSync("/project/sub/a.txt", "hello");
+    const cache = await FSCache.open({
+      backend: new MemoryBackend({ volume }),
+      metaStore: new MemoryMetaStore(),
+      gcInterval: 0,
+    });
+    cache.registerTransport("local", new LocalTransport({ sourceFs: fileSystemFrom(volume) }));
+    await using src = await cache.syncFrom({ key: "k", transport: "local", path: "/project" });
+    assert.equal(await src.fs.readFile(`${src.root}/sub/a.txt`, "utf8"), "hello");
+    await cache.close();
+  });
+});
+
+/** A disk `fs` whose `openSync` runs `hook` first for one source path: to move files under the copier's feet. */
+function meddlingFs(target: string, hook: (attempt: number) => void) {
+  let attempt = 0;
+  const wrapped = {
+    ...fs,
+    promises: fs.promises,
+    openSync(path: string, flags: string, mode?: number) {
+      if (path === target && flags === "r") hook(attempt++);
+      return fs.openSync(path, flags, mode);
+    },
+  };
+  return fileSystemFrom(wrapped);
+}
+
+describe("LocalTransport with a source that moves", () => {
+  const setup = () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    fs.mkdirSync(`${tmp}/src`);
+    fs.mkdirSync(`${tmp}/dst`);
+    generateTree(disk, `${tmp}/src`, 12, 12, 2000);
+    return { tmp, src: `${tmp}/src`, dst: `${tmp}/dst` };
+  };
+
+  it("drops a file that vanishes after the walk", async () => {
+    const { tmp, src, dst } = setup();
+    try {
+      const transport = new LocalTransport({ sourceFs: meddlingFs(`${src}/f0.txt`, () => fs.rmSync(`${src}/f0.txt`)) });
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      assert.ok(!tree.changes.some((c) => c.path === "f0.txt"));
+      assertSameTree(disk, src, disk, dst);
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("copies a file again once when it changes while copied, reporting its new stat", async () => {
+    const { tmp, src, dst } = setup();
+    try {
+      const path = `${src}/f0.txt`;
+      const transport = new LocalTransport({
+        sourceFs: meddlingFs(path, (attempt) => {
+          if (attempt === 0) {
+            fs.writeFileSync(path, "rewritten while copied");
+            fs.utimesSync(path, 1_650_000_000, 1_650_000_000);
+          }
+        }),
+      });
+      // The hook runs at open time, after the walk recorded the old stat: the copy must notice.
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      const change = tree.changes.find((c) => c.path === "f0.txt");
+      assert.equal(change?.stat?.size, "rewritten while copied".length);
+      assert.equal(fs.readFileSync(`${dst}/f0.txt`, "utf8"), "rewritten while copied");
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("fails with ERR_SOURCE_CHANGED and the path when a file keeps changing", async () => {
+    const { tmp, src, dst } = setup();
+    try {
+      const path = `${src}/f0.txt`;
+      const transport = new LocalTransport({
+        sourceFs: meddlingFs(path, (attempt) => fs.appendFileSync(path, `more ${attempt}`)),
+      });
+      await assert.rejects(syncOnce(transport, src, dst, disk, new RecordingTree()), {
+        code: "ERR_SOURCE_CHANGED",
+        path: "f0.txt",
+      });
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("skips a fifo with a warning", async () => {
+    const { tmp, src, dst } = setup();
+    try {
+      execFileSync("mkfifo", [`${src}/pipe`]);
+      const logger = recordingLogger();
+      const transport = new LocalTransport({ logger });
+      try {
+        const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+        assert.ok(!tree.changes.some((c) => c.path === "pipe"));
+      } finally {
+        await transport.close();
+      }
+      assert.ok(!fs.existsSync(`${dst}/pipe`));
+      assert.deepEqual(logger.messages, ["skipped pipe: devices, fifos and sockets are not synced"]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

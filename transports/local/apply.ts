@@ -1,0 +1,254 @@
+/**
+ * The write side of the local transport: removes, creates and copies entries in the
+ * snapshot with synchronous calls (inside a worker, or inline over memory), hashing
+ * each copied byte as it passes, so nothing is read twice. Writes never follow a
+ * symlink: an existing entry that is not a plain single-link file is removed first.
+ * @module
+ */
+import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.ts";
+import { FSCacheError } from "../../core/errors.ts";
+import type { FileStats } from "../../core/file_system.ts";
+import type { Sha256Factory } from "../../core/types.ts";
+import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
+
+/** Entries to write, in the compact shape of a walk: paths, 5 stat numbers each, link targets. */
+export interface EntryBatch {
+  paths: string[];
+  stats: Float64Array;
+  links: string[];
+}
+
+/** What writing a batch gave, per entry. */
+export interface BatchResult {
+  /** Entry checksum, or `null` when the source entry vanished (and nothing was written). */
+  checksums: (string | null)[];
+  /** The source stat actually copied, when it changed after the walk (else `null`). */
+  restated: (number[] | null)[];
+  /** Content bytes copied. */
+  bytes: number;
+}
+
+/** The file systems and hasher a batch runs with. */
+export interface ApplyContext {
+  src: SyncFs;
+  dst: SyncFs;
+  sha256: Sha256Factory;
+  /** Give entries the source's owner (only root can). */
+  owners: boolean;
+}
+
+const CHUNK = 1 << 20;
+let scratch = new Uint8Array(256 * 1024);
+
+/**
+ * Removes snapshot paths with their subtrees; missing ones are fine.
+ *
+ * @example
+ * ```ts
+ * applyDeletes(fs, "/cache/snap", ["old", "dir/gone"]);
+ * ```
+ */
+export function applyDeletes(dst: SyncFs, dest: string, paths: readonly string[]): void {
+  for (const path of paths) dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+}
+
+/**
+ * Creates or updates directories (parents first). Their final mode and mtime are set by
+ * {@linkcode applyDirMeta} once their contents are written.
+ *
+ * @example
+ * ```ts
+ * const { checksums } = applyDirs(ctx, "/cache/snap", batch);
+ * ```
+ */
+export function applyDirs(ctx: ApplyContext, dest: string, batch: EntryBatch): BatchResult {
+  const { dst } = ctx;
+  const checksums: string[] = [];
+  for (let i = 0; i < batch.paths.length; i++) {
+    const path = batch.paths[i] as string;
+    const o = i * STAT_FIELDS;
+    const target = `${dest}/${path}`;
+    const have = lstatOrUndefined(dst, target);
+    if (have && (have.mode & S_IFMT) !== S_IFDIR) dst.rmSync(target, { recursive: true, force: true });
+    if (!have || (have.mode & S_IFMT) !== S_IFDIR) dst.mkdirSync(target, { mode: 0o700 });
+    checksums.push(checksum(ctx, path, batch.stats, o, "", target));
+  }
+  return { checksums, restated: checksums.map(() => null), bytes: 0 };
+}
+
+/**
+ * Writes regular files and symlinks (their directories exist), each file read once:
+ * the bytes read are hashed and written. A source entry that changes while it is read
+ * is read again once, then the sync fails with `ERR_SOURCE_CHANGED`.
+ *
+ * @example
+ * ```ts
+ * const { checksums, bytes } = applyFiles(ctx, "/src/project", "/cache/snap", batch);
+ * ```
+ */
+export function applyFiles(ctx: ApplyContext, source: string, dest: string, batch: EntryBatch): BatchResult {
+  const out: BatchResult = { checksums: [], restated: [], bytes: 0 };
+  for (let i = 0; i < batch.paths.length; i++) {
+    const path = batch.paths[i] as string;
+    let stat = Array.from(batch.stats.subarray(i * STAT_FIELDS, (i + 1) * STAT_FIELDS));
+    let link = batch.links[i] as string;
+    let restated = false;
+    for (let attempt = 0; ; attempt++) {
+      const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link);
+      if (result.kind === "done") {
+        out.checksums.push(result.checksum);
+        out.restated.push(restated ? stat : null);
+        out.bytes += result.bytes;
+        break;
+      }
+      if (result.kind === "gone") {
+        ctx.dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+        out.checksums.push(null);
+        out.restated.push(null);
+        break;
+      }
+      if (attempt > 0) {
+        throw new FSCacheError("ERR_SOURCE_CHANGED", `source file kept changing while it was copied: ${path}`, {
+          path,
+        });
+      }
+      stat = [result.now.mode, result.now.uid, result.now.gid, result.now.size, result.now.mtimeMs];
+      link = result.link;
+      restated = true;
+    }
+  }
+  return out;
+}
+
+/**
+ * Sets directories' mode and mtime, children first (writing into a directory moves
+ * its mtime, so this runs after everything else).
+ *
+ * @example
+ * ```ts
+ * applyDirMeta(fs, "/cache/snap", batch);
+ * ```
+ */
+export function applyDirMeta(dst: SyncFs, dest: string, batch: EntryBatch): void {
+  for (let i = 0; i < batch.paths.length; i++) {
+    const target = `${dest}/${batch.paths[i] as string}`;
+    const o = i * STAT_FIELDS;
+    dst.chmodSync(target, (batch.stats[o] as number) & 0o7777);
+    const seconds = (batch.stats[o + 4] as number) / 1000;
+    dst.utimesSync(target, seconds, seconds);
+  }
+}
+
+type WriteResult =
+  | { kind: "done"; checksum: string; bytes: number }
+  | { kind: "gone" }
+  | { kind: "changed"; now: FileStats; link: string };
+
+function writeEntry(
+  ctx: ApplyContext,
+  path: string,
+  from: string,
+  to: string,
+  stat: number[],
+  link: string,
+): WriteResult {
+  const { src, dst } = ctx;
+  const type = (stat[0] as number) & S_IFMT;
+  const have = lstatOrUndefined(dst, to);
+  if (type === S_IFLNK) {
+    if (have) dst.rmSync(to, { recursive: true, force: true });
+    dst.symlinkSync(link, to);
+    if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+    const seconds = (stat[4] as number) / 1000;
+    dst.lutimesSync?.(to, seconds, seconds);
+    return { kind: "done", checksum: checksum(ctx, path, stat, 0, link, to), bytes: 0 };
+  }
+  if (type !== S_IFREG) {
+    throw new FSCacheError("ERR_SOURCE_CHANGED", `source entry changed kind while it was copied: ${path}`, { path });
+  }
+  // Overwrite in place only a plain file this process may write; anything else (a link,
+  // a directory, a file hard-linked elsewhere) is removed so the write cannot leak out.
+  const inPlace =
+    have !== undefined &&
+    (have.mode & S_IFMT) === S_IFREG &&
+    have.nlink === 1 &&
+    (ctx.owners || (have.mode & 0o200) !== 0);
+  if (have && !inPlace) dst.rmSync(to, { recursive: true, force: true });
+  let input: number;
+  try {
+    input = src.openSync(from, "r");
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "gone" };
+    throw err;
+  }
+  let bytes = 0;
+  let hashed: string;
+  const mode = (stat[0] as number) & 0o7777;
+  const size = stat[3] as number;
+  try {
+    const output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+    try {
+      if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+      const owner = ctx.owners ? undefined : dst.lstatSync(to);
+      const hash = startEntryChecksum(
+        ctx.sha256,
+        headerOf(path, stat, 0, "", owner) as NonNullable<ReturnType<typeof headerOf>>,
+      );
+      if (scratch.length < Math.min(size + 1, CHUNK)) scratch = new Uint8Array(Math.min(size + 1, CHUNK));
+      for (;;) {
+        const n = src.readSync(input, scratch, 0, scratch.length, null);
+        if (n === 0) break;
+        const chunk = scratch.subarray(0, n);
+        hash.update(chunk);
+        for (let off = 0; off < n; ) off += dst.writeSync(output, chunk, off, n - off, null);
+        bytes += n;
+      }
+      hashed = hash.digest();
+    } finally {
+      dst.closeSync(output);
+    }
+  } finally {
+    src.closeSync(input);
+  }
+  const now = lstatOrUndefined(src, from);
+  if (!now) return { kind: "gone" };
+  if (bytes !== size || now.size !== size || now.mtimeMs !== stat[4] || (now.mode & S_IFMT) !== S_IFREG) {
+    return { kind: "changed", now, link: now.isSymbolicLink() ? src.readlinkSync(from) : "" };
+  }
+  if (!inPlace || ((have as FileStats).mode & 0o7777) !== mode) dst.chmodSync(to, mode);
+  const seconds = (stat[4] as number) / 1000;
+  dst.utimesSync(to, seconds, seconds);
+  return { kind: "done", checksum: hashed, bytes };
+}
+
+/** Checksum of an entry without content (directories, symlinks). */
+function checksum(
+  ctx: ApplyContext,
+  path: string,
+  stats: ArrayLike<number>,
+  o: number,
+  link: string,
+  target: string,
+): string {
+  const owner = ctx.owners ? undefined : ctx.dst.lstatSync(target);
+  if (ctx.owners && ((stats[o] as number) & S_IFMT) === S_IFDIR) {
+    ctx.dst.lchownSync?.(target, stats[o + 1] as number, stats[o + 2] as number);
+  }
+  const header = headerOf(path, stats, o, link, owner);
+  if (!header) throw new Error(`no tar header for ${path}`);
+  return startEntryChecksum(ctx.sha256, header).digest();
+}
+
+/** The header the snapshot entry will have: the source's mode and size, the snapshot's owner. */
+function headerOf(path: string, stats: ArrayLike<number>, o: number, link: string, owner: FileStats | undefined) {
+  const fake = {
+    mode: stats[o] as number,
+    uid: owner ? owner.uid : (stats[o + 1] as number),
+    gid: owner ? owner.gid : (stats[o + 2] as number),
+    size: stats[o + 3] as number,
+    rdev: 0,
+  } as FileStats;
+  return headerFromStats(path, fake, link);
+}

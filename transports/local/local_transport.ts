@@ -1,0 +1,349 @@
+/**
+ * {@linkcode LocalTransport}: makes a snapshot equal to a local directory (SPEC §5.1),
+ * moving only what changed. Hot loops run synchronously in worker threads when both
+ * sides are on the disk, inline over in-memory file systems.
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import { availableParallelism } from "node:os";
+import process from "node:process";
+import { setImmediate } from "node:timers";
+import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
+import { FSCacheError } from "../../core/errors.ts";
+import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
+import type { CacheUpdater, CopyRequest, EntryStat, Logger, RemoteIdentifier, Transport } from "../../core/types.ts";
+import type { BatchResult, EntryBatch } from "./apply.ts";
+import { type Plan, type PlannedEntry, planAgainstRecord, planAgainstWalk } from "./plan.ts";
+import type { SyncFs } from "./sync_fs.ts";
+import { runTask, type Task, type TaskContext } from "./tasks.ts";
+import { S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, TreeWalker, type WalkResult } from "./walk.ts";
+
+/** Options of {@linkcode LocalTransport}. */
+export interface LocalTransportOptions {
+  /** Fixed source directory. Without it each request names its own in `id.path` (absolute). */
+  root?: string;
+  /** `.dockerignore` patterns left out of every sync; a request may add more in `id.excludes`. */
+  excludes?: readonly string[];
+  /** Sync the target when the source directory itself is a symlink. Default `true`. */
+  followRootSymlink?: boolean;
+  /** Worker threads (or batches in flight). Default: the number of CPUs. */
+  concurrency?: number;
+  /** Where the source lives. Default: the disk (`node:fs`). */
+  sourceFs?: FileSystem;
+  /** Use worker threads when both sides are on the disk. Default `true`. */
+  threads?: boolean;
+  /**
+   * Change sets up to this many files and bytes are copied on the calling thread, since
+   * starting workers costs tens of milliseconds. Default `{ files: 512, bytes: 16 MiB }`.
+   */
+  smallSync?: { files?: number; bytes?: number };
+  /** Receives a warning for each device, fifo or socket left out. Default: `console.warn`. */
+  logger?: Logger;
+  /** Called after each successful sync with what it did. */
+  onSummary?: (summary: SyncSummary) => void;
+}
+
+/** What one sync did. */
+export interface SyncSummary {
+  added: number;
+  modified: number;
+  deleted: number;
+  unchanged: number;
+  /** Content bytes copied. */
+  bytesCopied: number;
+  /** Devices, fifos and sockets left out. */
+  skipped: string[];
+}
+
+interface Runner {
+  run(task: Task): Promise<unknown>;
+  parallel: number;
+  /** The same work on the calling thread, for syncs too small to be worth starting workers. */
+  inline?: Runner;
+}
+
+const FILES_PER_BATCH = 256;
+const BYTES_PER_BATCH = 8 << 20;
+const WALK_SLICE = 4000;
+/** Change sets up to this size are copied on the calling thread (in batches between turns). */
+const SMALL_SYNC_FILES = 512;
+const SMALL_SYNC_BYTES = 16 << 20;
+/** How far apart two mtimes may be and still count as equal when read back from the snapshot. */
+const SNAPSHOT_MTIME_SLACK_MS = 1;
+
+const consoleLogger: Logger = { warn: (message) => console.warn(`[fscache] ${message}`) };
+
+/**
+ * Syncs a local directory into a snapshot. Register it and pass the directory as
+ * `path` of the request.
+ *
+ * @example
+ * ```ts
+ * cache.registerTransport("local", new LocalTransport({ excludes: ["node_modules", "*.log"] }));
+ * await using src = await cache.syncFrom({ key: "k1", sharedKey: "/home/me/app", transport: "local", path: "/home/me/app" });
+ * ```
+ */
+export class LocalTransport implements Transport {
+  readonly #options: LocalTransportOptions;
+  #pool: WorkerPool | undefined;
+
+  constructor(options: LocalTransportOptions = {}) {
+    if (options.concurrency !== undefined && !(options.concurrency >= 1)) {
+      throw new FSCacheError("ERR_INVALID_OPTION", `concurrency must be at least 1, got ${options.concurrency}`);
+    }
+    this.#options = options;
+  }
+
+  async copy(request: CopyRequest): Promise<void> {
+    const { id, dest, updater, signal, previous } = request;
+    const source = this.#sourceOf(id);
+    const excludes = [...(this.#options.excludes ?? []), ...excludesOf(id)];
+    updater.markSupported(true);
+    signal.throwIfAborted();
+    const runner = this.#runner(request.fs, updater);
+    const walkOptions = { excludes, followRootSymlink: this.#options.followRootSymlink ?? true };
+    const [src, dst] = (await Promise.all([
+      runner.run({ op: "walk", side: "src", root: source, options: walkOptions }),
+      previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
+    ])) as [WalkResult, WalkResult | undefined];
+    for (const path of src.skipped) {
+      (this.#options.logger ?? consoleLogger).warn(`skipped ${path}: devices, fifos and sockets are not synced`);
+    }
+    signal.throwIfAborted();
+    const owners = process.geteuid?.() === 0;
+    const plan = dst
+      ? planAgainstWalk(src, dst, {
+          owners,
+          mtimeSlack: SNAPSHOT_MTIME_SLACK_MS,
+          linkTimes: typeof this.#syncFs(request.fs).lutimesSync === "function",
+        })
+      : planAgainstRecord(src, previous as NonNullable<typeof previous>, { owners, mtimeSlack: 0, linkTimes: true });
+    // Starting workers costs tens of milliseconds: a small change set is copied right here.
+    let bytes = 0;
+    for (const { index } of plan.files) bytes += src.stats[index * STAT_FIELDS + 3] as number;
+    const limit = this.#options.smallSync;
+    const small =
+      plan.files.length <= (limit?.files ?? SMALL_SYNC_FILES) && bytes <= (limit?.bytes ?? SMALL_SYNC_BYTES);
+    const applier = small && runner.inline ? runner.inline : runner;
+    const summary = await this.#apply(applier, plan, src, source, dest, updater, signal, owners);
+    this.#options.onSummary?.(summary);
+  }
+
+  /** Stops the worker threads (they also stop holding the process whenever idle). */
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.close();
+  }
+
+  async #apply(
+    runner: Runner,
+    plan: Plan,
+    src: WalkResult,
+    source: string,
+    dest: string,
+    updater: CacheUpdater,
+    signal: AbortSignal,
+    owners: boolean,
+  ): Promise<SyncSummary> {
+    const summary: SyncSummary = {
+      added: 0,
+      modified: 0,
+      deleted: plan.deletes.length,
+      unchanged: plan.unchanged,
+      bytesCopied: 0,
+      skipped: src.skipped,
+    };
+    if (plan.deletes.length > 0) {
+      await runner.run({ op: "delete", dest, paths: plan.deletes });
+      for (const path of plan.deletes) updater.handleChange("delete", path);
+    }
+    const report = (entries: PlannedEntry[], result: BatchResult) => {
+      summary.bytesCopied += result.bytes;
+      entries.forEach((entry, i) => {
+        const checksum = result.checksums[i];
+        const path = src.paths[entry.index] as string;
+        if (checksum === null || checksum === undefined) {
+          // Vanished from the source after the walk: gone from the snapshot too.
+          if (entry.kind === "modify") {
+            summary.deleted++;
+            updater.handleChange("delete", path);
+          }
+          return;
+        }
+        const restated = result.restated[i];
+        const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
+        if (entry.kind === "add") summary.added++;
+        else summary.modified++;
+        updater.handleChange(entry.kind, path, checksum, stat);
+      });
+    };
+    if (plan.dirs.length > 0) {
+      signal.throwIfAborted();
+      report(
+        plan.dirs,
+        (await runner.run({ op: "dirs", dest, batch: batchOf(src, plan.dirs), owners })) as BatchResult,
+      );
+    }
+    let next = 0;
+    let failed = false;
+    const batches = splitFiles(src, plan.files);
+    const lane = async () => {
+      while (next < batches.length && !failed) {
+        if (signal.aborted) failed = true;
+        signal.throwIfAborted();
+        const entries = batches[next++] as PlannedEntry[];
+        try {
+          const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
+          report(entries, (await runner.run(task)) as BatchResult);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    // Wait for every batch in flight even after a failure or abort: a worker still writing
+    // into the snapshot would race with the sync that repairs it.
+    const lanes = await Promise.allSettled(Array.from({ length: Math.min(runner.parallel, batches.length) }, lane));
+    for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
+    signal.throwIfAborted();
+    if (plan.metaDirs.length > 0) {
+      await runner.run({
+        op: "meta",
+        dest,
+        batch: batchOf(
+          src,
+          plan.metaDirs.map((index) => ({ index })),
+        ),
+      });
+    }
+    return summary;
+  }
+
+  #sourceOf(id: RemoteIdentifier): string {
+    const dir = this.#options.root ?? id.path;
+    if (typeof dir !== "string" || dir === "") {
+      throw new FSCacheError(
+        "ERR_INVALID_OPTION",
+        "local transport: give the source directory as `path` of the request",
+        {
+          key: id.key,
+        },
+      );
+    }
+    if (!dir.startsWith("/")) {
+      throw new FSCacheError("ERR_INVALID_PATH", `local transport: source directory must be absolute: ${dir}`, {
+        key: id.key,
+        path: dir,
+      });
+    }
+    return dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+  }
+
+  #syncFs(fs: FileSystem): SyncFs {
+    return (nodeStyleModuleOf(fs) ?? fs) as unknown as SyncFs;
+  }
+
+  #runner(destFs: FileSystem, updater: CacheUpdater): Runner {
+    const dst = this.#syncFs(destFs);
+    const src = this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (nodeFs as unknown as SyncFs);
+    // Walks run here in slices between event-loop turns: starting a worker (a thread plus
+    // loading modules) costs more than walking 10k entries, and a no-op sync only walks.
+    const walk = async (task: Extract<Task, { op: "walk" }>) => {
+      const walker = new TreeWalker(task.side === "src" ? src : dst, task.root, task.options);
+      while (!walker.step(WALK_SLICE)) await nextTurn();
+      return walker.result();
+    };
+    const context: TaskContext = { src, dst, sha256: updater.sha256 };
+    const inline: Runner = {
+      parallel: 1,
+      run: async (task) => {
+        if (task.op === "walk") return walk(task);
+        await nextTurn();
+        return runTask(context, task);
+      },
+    };
+    const onDisk = isDisk(src) && isDisk(dst);
+    if (!onDisk || this.#options.threads === false) return inline;
+    const size = this.#options.concurrency ?? availableParallelism();
+    return {
+      parallel: size,
+      inline,
+      run: (task) => {
+        if (task.op === "walk") return walk(task);
+        this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+        return this.#pool.run(task as unknown as Record<string, unknown>);
+      },
+    };
+  }
+}
+
+/** True for `node:fs` itself (not a wrapper that changes some calls): workers can use their own. */
+function isDisk(fs: SyncFs): boolean {
+  const disk = nodeFs as unknown as SyncFs;
+  return (["lstatSync", "readdirSync", "openSync", "readSync", "writeSync", "rmSync"] as const).every(
+    (name) => fs[name] === disk[name],
+  );
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function excludesOf(id: RemoteIdentifier): string[] {
+  const extra = id.excludes;
+  if (extra === undefined) return [];
+  if (!Array.isArray(extra) || !extra.every((p) => typeof p === "string")) {
+    throw new FSCacheError("ERR_INVALID_OPTION", "local transport: `excludes` must be an array of patterns", {
+      key: id.key,
+    });
+  }
+  return extra;
+}
+
+/** Batches of files bounded in count and bytes, so work spreads and an abort stops soon. */
+function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
+  const out: PlannedEntry[][] = [];
+  let current: PlannedEntry[] = [];
+  let bytes = 0;
+  for (const entry of files) {
+    current.push(entry);
+    bytes += src.stats[entry.index * STAT_FIELDS + 3] as number;
+    if (current.length >= FILES_PER_BATCH || bytes >= BYTES_PER_BATCH) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+function batchOf(src: WalkResult, entries: readonly { index: number }[]): EntryBatch {
+  const stats = new Float64Array(entries.length * STAT_FIELDS);
+  const paths: string[] = [];
+  const links: string[] = [];
+  entries.forEach(({ index }, i) => {
+    paths.push(src.paths[index] as string);
+    links.push(src.links[index] as string);
+    stats.set(src.stats.subarray(index * STAT_FIELDS, (index + 1) * STAT_FIELDS), i * STAT_FIELDS);
+  });
+  return { paths, stats, links };
+}
+
+function statOf(src: WalkResult, index: number): EntryStat {
+  return entryStat(src.stats, index * STAT_FIELDS, src.links[index] as string);
+}
+
+function entryStat(stats: ArrayLike<number>, o: number, link: string): EntryStat {
+  const mode = stats[o] as number;
+  const stat: EntryStat = {
+    mode,
+    uid: stats[o + 1] as number,
+    gid: stats[o + 2] as number,
+    size: (mode & S_IFMT) === S_IFREG ? (stats[o + 3] as number) : 0,
+    mtimeMs: stats[o + 4] as number,
+  };
+  if ((mode & S_IFMT) === S_IFLNK) stat.linkname = link;
+  return stat;
+}

@@ -1,0 +1,52 @@
+/**
+ * The synchronous file-system calls the local transport's hot loops make. `node:fs`
+ * and a `memfs` `Volume` both provide them, so the same walk/diff/apply code runs
+ * inside worker threads over the disk and inline over memory.
+ * @module
+ */
+import type { FileStats } from "../../core/file_system.ts";
+
+/**
+ * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
+ * the file system lacks them, symlink mtimes and owners are left as created.
+ *
+ * @example
+ * ```ts
+ * import * as fs from "node:fs";
+ * const disk: SyncFs = fs;
+ * ```
+ */
+export interface SyncFs {
+  readdirSync(path: string): string[];
+  lstatSync(path: string): FileStats;
+  statSync(path: string): FileStats;
+  readlinkSync(path: string): string;
+  mkdirSync(path: string, options?: { recursive?: boolean; mode?: number }): unknown;
+  chmodSync(path: string, mode: number): void;
+  utimesSync(path: string, atime: number | Date, mtime: number | Date): void;
+  lutimesSync?(path: string, atime: number | Date, mtime: number | Date): void;
+  lchownSync?(path: string, uid: number, gid: number): void;
+  symlinkSync(target: string, path: string): void;
+  rmSync(path: string, options?: { recursive?: boolean; force?: boolean }): void;
+  openSync(path: string, flags: string, mode?: number): number;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
+  writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
+  closeSync(fd: number): void;
+}
+
+/** The `code` of a thrown file-system error, if any. */
+export function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** `lstat` that answers `undefined` for a missing path instead of throwing. */
+export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefined {
+  try {
+    return fs.lstatSync(path);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
+  }
+}
