@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { nodeSha256 } from "../backends/node_sha256.ts";
 import { entryChecksum, headerFromStats } from "../core/entry_checksum.ts";
 import { type FileSystem, fileSystemFrom } from "../core/file_system.ts";
+import { compareWalkOrder } from "../core/names.ts";
 import type { CacheUpdater, ChangeKind, EntryStat } from "../core/types.ts";
 import { memoryPipe } from "../transports/diffcopy/memory_pipe.ts";
 import { type ReceiveOptions, type ReceiveTarget, receiveDiffCopy } from "../transports/diffcopy/receiver.ts";
 import { type SendOptions, sendDiffCopy } from "../transports/diffcopy/sender.ts";
-import { comparePath } from "../transports/diffcopy/walk_order.ts";
 
 export const disk: FileSystem = fileSystemFrom(nodeFs);
 
@@ -44,7 +44,7 @@ export function writeTree(fs: FileSystem, root: string, spec: Spec): void {
 export function listTree(fs: FileSystem, root: string, withMtime = true): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
-    for (const name of fs.readdirSync(rel ? `${root}/${rel}` : root).sort(comparePath)) {
+    for (const name of fs.readdirSync(rel ? `${root}/${rel}` : root).sort(compareWalkOrder)) {
       const path = rel ? `${rel}/${name}` : name;
       const full = `${root}/${path}`;
       const st = fs.lstatSync(full);

@@ -2,29 +2,10 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import type { CliIO } from "../cli/command.ts";
-import { defaultRoot, runCli } from "../cli/run.ts";
+import { defaultRoot } from "../cli/run.ts";
 import { VERSION } from "../cli/version.ts";
+import { cli } from "./_cli.ts";
 import { projectRoot } from "./_helpers.ts";
-
-/** Runs the CLI in-process and captures what it prints. */
-export async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    stderrIsTTY: false,
-    env,
-    cwd: "/",
-  };
-  const code = await runCli(args, io);
-  return { code, stdout, stderr };
-}
 
 describe("fscache CLI", () => {
   it("prints the package version", async () => {

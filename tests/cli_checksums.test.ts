@@ -5,25 +5,9 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { CliIO } from "../cli/command.ts";
-import { runCli } from "../cli/run.ts";
+import { cli as runCaptured } from "./_cli.ts";
 
-async function cli(args: string[], cwd = "/") {
-  let stdout = "";
-  let stderr = "";
-  const io: CliIO = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    stderrIsTTY: false,
-    env: {},
-    cwd,
-  };
-  return { code: await runCli(args, io), stdout, stderr };
-}
+const cli = (args: string[], cwd = "/") => runCaptured(args, { cwd });
 
 let work = "";
 before(() => {

@@ -1,10 +1,10 @@
 /** The diff-copy codec's known answers: frame bytes, Go file modes, walk order. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { compareWalkOrder as comparePath } from "../core/names.ts";
 import { goModeFromPosix, posixModeFromGo } from "../transports/diffcopy/file_mode.ts";
 import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
-import { comparePath } from "../transports/diffcopy/walk_order.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
 

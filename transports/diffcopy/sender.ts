@@ -7,11 +7,11 @@
  */
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
+import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { goModeFromPosix } from "./file_mode.ts";
 import { type DiffCopyConnection, PacketReader, PacketWriter } from "./framing.ts";
 import { PacketType, packet, packetTypeName, type Stat, stat } from "./packet.ts";
-import { sortNames } from "./walk_order.ts";
 
 /** Options of {@linkcode sendDiffCopy}. */
 export interface SendOptions {
@@ -64,7 +64,7 @@ export function walkSource(fs: FileSystem, root: string): SourceEntry[] {
   const out: SourceEntry[] = [];
   const inodes = new Map<string, string>();
   const walk = (rel: string) => {
-    for (const name of sortNames(fs.readdirSync(joinPath(root, rel)))) {
+    for (const name of fs.readdirSync(joinPath(root, rel)).sort(compareWalkOrder)) {
       const path = rel === "." ? name : `${rel}/${name}`;
       const full = joinPath(root, path);
       const st = fs.lstatSync(full);

@@ -5,9 +5,9 @@
  * @module
  */
 import type { FileSystem } from "../../core/file_system.ts";
+import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import type { EntryStat, RecordedTree } from "../../core/types.ts";
-import { sortNames } from "./walk_order.ts";
 
 /** Path → stat (absent when the record does not know it), in walk order. */
 export type Snapshot = Map<string, EntryStat | undefined>;
@@ -24,7 +24,7 @@ export type Snapshot = Map<string, EntryStat | undefined>;
 export function snapshotFromDisk(fs: FileSystem, dest: string): Snapshot {
   const out: Snapshot = new Map();
   const walk = (rel: string) => {
-    for (const name of sortNames(fs.readdirSync(joinPath(dest, rel)))) {
+    for (const name of fs.readdirSync(joinPath(dest, rel)).sort(compareWalkOrder)) {
       const path = rel === "." ? name : `${rel}/${name}`;
       const full = joinPath(dest, path);
       const st = fs.lstatSync(full);

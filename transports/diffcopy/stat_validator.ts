@@ -7,9 +7,9 @@
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
+import { compareWalkOrder } from "../../core/names.ts";
 import { posixModeFromGo } from "./file_mode.ts";
 import type { Stat } from "./packet.ts";
-import { comparePath } from "./walk_order.ts";
 
 /** What an entry is, from its mode (and linkname for hard links). */
 export type EntryKind = "dir" | "file" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
@@ -88,7 +88,7 @@ export class StatValidator {
     const parts = path.split("/");
     if (parts.includes("..")) reject(path, "path contains ..");
     if (parts.some((p) => p === "" || p === ".")) reject(path, "path is not clean");
-    if (this.#last !== undefined && comparePath(this.#last, path) >= 0) {
+    if (this.#last !== undefined && compareWalkOrder(this.#last, path) >= 0) {
       reject(path, `out of order (after ${JSON.stringify(this.#last)})`);
     }
     const slash = path.lastIndexOf("/");
