@@ -300,7 +300,7 @@ export class FSCache {
     state.record = { ...previous, key: id.key };
     this.#sources.set(id.key, state);
     try {
-      const record = { ...state.record };
+      const record = { ...state.record, stale: true }; // until the transfer succeeds (see #create)
       await this.#metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));
     } catch (err) {
       this.#sources.delete(id.key);
@@ -326,7 +326,9 @@ export class FSCache {
     this.#sources.set(id.key, state);
     try {
       state.dir = await this.#backend.get(record.backendId);
-      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record }));
+      // Persisted as stale until the transfer succeeds: after a crash mid-transfer the
+      // record must not claim that the half-written directory is complete.
+      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record, stale: true }));
     } catch (err) {
       this.#sources.delete(id.key);
       await this.#backend.remove(record.backendId).catch(() => undefined);
