@@ -58,25 +58,20 @@ export type FSCacheRootOptions = Omit<FSCacheOptions, "backend" | "metaStore"> &
  * ```
  */
 export class FSCache extends CoreFSCache {
-  static override open(options: FSCacheOptions | FSCacheRootOptions): Promise<FSCache> {
+  static override async open(options: FSCacheOptions | FSCacheRootOptions): Promise<FSCache> {
     if (!("root" in options)) {
       // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
-      return super.open({ sha256: nodeSha256, ...options }) as Promise<FSCache>;
+      return (await super.open({ sha256: nodeSha256, ...options })) as FSCache;
     }
     const { root, ...rest } = options;
     const metaStore = new FileMetaStore(root, { logger: rest.logger });
-    let backend: DiskBackend;
     try {
-      backend = new DiskBackend(root);
+      const backend = new DiskBackend(root);
+      // biome-ignore lint/complexity/noThisInStatic: as above
+      return (await super.open({ sha256: nodeSha256, ...rest, backend, metaStore })) as FSCache;
     } catch (err) {
-      return metaStore.close().then(() => Promise.reject(err));
+      await metaStore.close(); // releases the lock this failed open took
+      throw err;
     }
-    // biome-ignore lint/complexity/noThisInStatic: as above
-    return (super.open({ sha256: nodeSha256, ...rest, backend, metaStore }) as Promise<FSCache>).catch(
-      async (err: unknown) => {
-        await metaStore.close(); // releases the lock the failed open took
-        throw err;
-      },
-    );
   }
 }
