@@ -62,6 +62,7 @@ interface SourceState {
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
+const GC_DELETE_CONCURRENCY = 8;
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -404,13 +405,30 @@ export class FSCache {
     }
     const bySize = new Map(candidates.map((c) => [c.key, c.size]));
     const result: GcResult = { removed: [], freed: 0 };
-    for (const key of selectGcVictims(candidates, this.#policy, this.#clock())) {
-      const state = this.#sources.get(key);
-      if (state && (await this.#delete(state))) {
-        result.removed.push(key);
-        result.freed += bySize.get(key) ?? 0;
+    const victims = selectGcVictims(candidates, this.#policy, this.#clock());
+    // A few deletions at a time: a durable store's directory fsyncs are then shared
+    // between them instead of paid one after another. The first failure stops the rest.
+    const deleted = victims.map(() => false);
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async () => {
+      while (!failure && next < victims.length) {
+        const i = next++;
+        const state = this.#sources.get(victims[i]!);
+        try {
+          if (state) deleted[i] = await this.#delete(state);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: GC_DELETE_CONCURRENCY }, worker));
+    if (failure) throw failure.error;
+    victims.forEach((key, i) => {
+      if (!deleted[i]) return;
+      result.removed.push(key);
+      result.freed += bySize.get(key) ?? 0;
+    });
     return result;
   }
 
