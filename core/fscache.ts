@@ -297,6 +297,9 @@ export class FSCache {
     const oldKey = state.record.key;
     const previous = state.record;
     state.refs++;
+    // A size walk that started before this takeover must not write its record back:
+    // that would persist the new key as not stale before its transfer has even begun.
+    state.generation++;
     this.#sources.delete(oldKey);
     state.record = { ...previous, key: id.key };
     this.#sources.set(id.key, state);
