@@ -44,7 +44,6 @@ function makeRoot(): string {
   return root;
 }
 
-const ms = (t: number) => `${(performance.now() - t).toFixed(0)} ms`.padStart(8);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function time(fn: () => Promise<unknown> | unknown): Promise<number> {

@@ -31,10 +31,9 @@ const restarts: { name: string; populate(root: string): Promise<void> }[] = [
 ];
 
 async function reopen(root: string, gcPolicy: Partial<GCPolicy> = {}) {
-  let now = T0 + 10_000;
   const metaStore = new FileMetaStore(root);
-  const opened = await openTestCache({ backend: new DiskBackend(root), metaStore, clock: () => now, gcPolicy });
-  return { ...opened, metaStore, advance: (ms: number) => void (now += ms) };
+  const opened = await openTestCache({ backend: new DiskBackend(root), metaStore, clock: () => T0 + 10_000, gcPolicy });
+  return { ...opened, metaStore };
 }
 
 async function withPopulatedRoot(populateRoot: (root: string) => Promise<void>, body: (root: string) => Promise<void>) {
