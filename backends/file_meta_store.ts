@@ -95,8 +95,9 @@ export class FileMetaStore implements MetaStore {
     this.#ready();
     const copy = { ...record };
     const slot = this.#slotFor(copy.key, copy.backendId);
-    this.#records.set(slot, copy);
     await this.#queue.run([slot], () => this.#limit.run(() => this.#writeRecord(slot, copy)));
+    // Only once written: loadAll() reports what is on disk.
+    if (this.#slotOf.get(copy.key) === slot) this.#records.set(slot, copy);
   }
 
   async delete(key: string): Promise<void> {
@@ -121,19 +122,30 @@ export class FileMetaStore implements MetaStore {
     const copy = { ...record };
     // The new key may have a record of its own (not something the cache does): it is replaced.
     const displaced = this.#slotOf.get(copy.key);
+    // Re-keyed at once, so calls made from now on find the slot under the new key.
     this.#slotOf.delete(oldKey);
     this.#slotOf.set(copy.key, slot);
-    this.#records.set(slot, copy);
-    if (displaced !== undefined) {
-      this.#records.delete(displaced);
-      this.#taken.delete(displaced);
-    }
     const slots = displaced === undefined ? [slot] : [slot, displaced];
     await this.#queue.run(slots, () =>
       this.#limit.run(async () => {
-        await this.#writeRecord(slot, copy);
-        // A crash before this leaves two files naming the key; the higher `seq` wins on open.
-        if (displaced !== undefined) await this.#removeSlot(displaced);
+        try {
+          await this.#writeRecord(slot, copy);
+        } catch (err) {
+          // Nothing changed on disk: the slot is the old key's again.
+          if (this.#slotOf.get(copy.key) === slot) {
+            this.#slotOf.delete(copy.key);
+            if (displaced !== undefined) this.#slotOf.set(copy.key, displaced);
+          }
+          if (!this.#slotOf.has(oldKey)) this.#slotOf.set(oldKey, slot);
+          throw err;
+        }
+        this.#records.set(slot, copy);
+        if (displaced !== undefined) {
+          this.#records.delete(displaced);
+          this.#taken.delete(displaced);
+          // A crash before this leaves two files naming the key; the higher `seq` wins on open.
+          await this.#removeSlot(displaced);
+        }
       }),
     );
   }
