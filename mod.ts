@@ -13,11 +13,16 @@
  * @module
  */
 
+import { DiskBackend } from "./backends/disk_backend.ts";
+import { FileMetaStore } from "./backends/file_meta_store.ts";
 import { nodeSha256 } from "./backends/node_sha256.ts";
 import { workerScanner } from "./backends/worker_scanner.ts";
 import { FSCache as CoreFSCache, type FSCacheOptions } from "./core/fscache.ts";
 
+export { CACHEDIR_TAG, DiskBackend } from "./backends/disk_backend.ts";
+export { FileMetaStore, type FileMetaStoreOptions } from "./backends/file_meta_store.ts";
 export { FsBackend, type FsBackendOptions } from "./backends/fs_backend.ts";
+export { IdbMetaStore, type IdbMetaStoreOptions } from "./backends/idb_meta_store.ts";
 export { MemoryBackend } from "./backends/memory_backend.ts";
 export { MemoryMetaStore } from "./backends/memory_meta_store.ts";
 export { nodeSha256 } from "./backends/node_sha256.ts";
@@ -62,16 +67,37 @@ export { MemoryTransport } from "./transports/memory.ts";
 export type { FSCacheOptions };
 
 /**
- * The cache, with `node:crypto` as its default SHA-256 (Node and Deno).
+ * The embedded default: everything under one directory on disk, `root`
+ * ({@linkcode DiskBackend} + {@linkcode FileMetaStore}, which locks the root).
+ */
+export type FSCacheRootOptions = Omit<FSCacheOptions, "backend" | "metaStore"> & { root: string };
+
+/**
+ * The cache, with `node:crypto` as its default SHA-256 (Node and Deno). `{ root }`
+ * opens the on-disk default: snapshots in `root/snapshots`, records in `root/meta`,
+ * the root locked against a second process until `close()`.
  *
  * @example
  * ```ts
- * const cache = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore() });
+ * const cache = await FSCache.open({ root: "/var/cache/fscache" });
+ * const test = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore() });
  * ```
  */
 export class FSCache extends CoreFSCache {
-  static override open(options: FSCacheOptions): Promise<FSCache> {
-    // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
-    return super.open({ sha256: nodeSha256, scanner: workerScanner, ...options }) as Promise<FSCache>;
+  static override async open(options: FSCacheOptions | FSCacheRootOptions): Promise<FSCache> {
+    if (!("root" in options)) {
+      // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
+      return (await super.open({ sha256: nodeSha256, scanner: workerScanner, ...options })) as FSCache;
+    }
+    const { root, ...rest } = options;
+    const metaStore = new FileMetaStore(root, { logger: rest.logger });
+    try {
+      const backend = new DiskBackend(root);
+      // biome-ignore lint/complexity/noThisInStatic: as above
+      return (await super.open({ sha256: nodeSha256, scanner: workerScanner, ...rest, backend, metaStore })) as FSCache;
+    } catch (err) {
+      await metaStore.close(); // releases the lock this failed open took
+      throw err;
+    }
   }
 }

@@ -31,6 +31,13 @@ export class FsBackend implements Backend {
   readonly fs: FileSystem;
   readonly root: string;
   readonly #dirMode: number;
+  /**
+   * Ids whose directory this backend listed or made and has not removed: `get` returns
+   * them without a `mkdir` (opening 10,000 sources would otherwise cost 20,000 awaited
+   * calls). It trusts that nobody but this backend removes snapshot directories.
+   */
+  readonly #known = new Set<string>();
+  #rootMade = false;
 
   constructor(fs: FileSystem, root: string, options: FsBackendOptions = {}) {
     this.fs = fs;
@@ -40,18 +47,27 @@ export class FsBackend implements Backend {
 
   async get(id: string): Promise<string> {
     const dir = this.#dirOf(id);
-    await this.fs.mkdir(this.root, { recursive: true, mode: this.#dirMode });
+    if (this.#known.has(id)) return dir;
+    if (!this.#rootMade) {
+      await this.fs.mkdir(this.root, { recursive: true, mode: this.#dirMode });
+      this.#rootMade = true;
+    }
     await this.fs.mkdir(dir, { recursive: true, mode: this.#dirMode });
+    this.#known.add(id);
     return dir;
   }
 
   async remove(id: string): Promise<void> {
-    await this.fs.rm(this.#dirOf(id), { recursive: true, force: true });
+    const dir = this.#dirOf(id);
+    this.#known.delete(id);
+    await this.fs.rm(dir, { recursive: true, force: true });
   }
 
   async list(): Promise<string[]> {
     try {
-      return (await this.fs.readdir(this.root)).filter((name) => ID_PATTERN.test(name));
+      const ids = (await this.fs.readdir(this.root)).filter((name) => ID_PATTERN.test(name));
+      for (const id of ids) this.#known.add(id);
+      return ids;
     } catch (err) {
       if ((err as { code?: unknown }).code === "ENOENT") return [];
       throw err;

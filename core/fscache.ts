@@ -73,6 +73,7 @@ interface SourceState {
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
+const GC_DELETE_CONCURRENCY = 8;
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -312,11 +313,14 @@ export class FSCache {
     const oldKey = state.record.key;
     const previous = state.record;
     state.refs++;
+    // A size walk that started before this takeover must not write its record back:
+    // that would persist the new key as not stale before its transfer has even begun.
+    state.generation++;
     this.#sources.delete(oldKey);
     state.record = { ...previous, key: id.key };
     this.#sources.set(id.key, state);
     try {
-      const record = { ...state.record };
+      const record = { ...state.record, stale: true }; // until the transfer succeeds (see #create)
       await this.#metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));
     } catch (err) {
       this.#sources.delete(id.key);
@@ -342,7 +346,9 @@ export class FSCache {
     this.#sources.set(id.key, state);
     try {
       state.dir = await this.#backend.get(record.backendId);
-      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record }));
+      // Persisted as stale until the transfer succeeds: after a crash mid-transfer the
+      // record must not claim that the half-written directory is complete.
+      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record, stale: true }));
     } catch (err) {
       this.#sources.delete(id.key);
       await this.#backend.remove(record.backendId).catch(() => undefined);
@@ -445,13 +451,30 @@ export class FSCache {
     }
     const bySize = new Map(candidates.map((c) => [c.key, c.size]));
     const result: GcResult = { removed: [], freed: 0 };
-    for (const key of selectGcVictims(candidates, this.#policy, this.#clock())) {
-      const state = this.#sources.get(key);
-      if (state && (await this.#delete(state))) {
-        result.removed.push(key);
-        result.freed += bySize.get(key) ?? 0;
+    const victims = selectGcVictims(candidates, this.#policy, this.#clock());
+    // A few deletions at a time: a durable store's directory fsyncs are then shared
+    // between them instead of paid one after another. The first failure stops the rest.
+    const deleted = victims.map(() => false);
+    let next = 0;
+    let failure: { error: unknown } | undefined;
+    const worker = async () => {
+      while (!failure && next < victims.length) {
+        const i = next++;
+        const state = this.#sources.get(victims[i]!);
+        try {
+          if (state) deleted[i] = await this.#delete(state);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: GC_DELETE_CONCURRENCY }, worker));
+    if (failure) throw failure.error;
+    victims.forEach((key, i) => {
+      if (!deleted[i]) return;
+      result.removed.push(key);
+      result.freed += bySize.get(key) ?? 0;
+    });
     return result;
   }
 

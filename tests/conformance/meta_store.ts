@@ -121,5 +121,89 @@ export function testMetaStore(name: string, harness: () => MetaStoreHarness): vo
         }
       }),
     );
+
+    it(
+      "holds many keys, written concurrently, and keeps them across reopen",
+      withStore(async (store, h) => {
+        const keys = Array.from({ length: 300 }, (_, i) => `key-${i}-${"é".repeat(i % 7)}`);
+        await Promise.all(keys.map((key, i) => store.put(record(key, { backendId: `id${i}`, size: i }))));
+        await Promise.all(keys.slice(0, 50).map((key) => store.putHashTree(key, new TextEncoder().encode(key))));
+        const check = async (s: MetaStore) => {
+          const loaded = await s.loadAll();
+          assert.equal(loaded.length, keys.length);
+          assert.deepEqual(loaded.map((r) => r.key).sort(), [...keys].sort());
+          for (const r of loaded) assert.equal(r.backendId, `id${r.size}`);
+          assert.deepEqual(await s.getHashTree(keys[8]!), new TextEncoder().encode(keys[8]));
+        };
+        await check(store);
+        await store.close();
+        const again = await h.reopen();
+        try {
+          await check(again);
+        } finally {
+          await again.close();
+        }
+      }),
+    );
+
+    it(
+      "concurrent puts of one key land in call order",
+      withStore(async (store) => {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(record("k", { lastUsed: i }))));
+        assert.deepEqual(await store.loadAll(), [record("k", { lastUsed: 19 })]);
+      }),
+    );
+
+    it(
+      "a rebased record keeps its hash tree across reopen, and deleting it removes the tree",
+      withStore(async (store, h) => {
+        await store.put(record("old", { backendId: "snap" }));
+        await store.putHashTree("old", new Uint8Array([9, 9]));
+        await store.rebase("old", record("new", { backendId: "snap", lastUsed: 5 }));
+        await store.close();
+        const again = await h.reopen();
+        try {
+          assert.deepEqual(await again.loadAll(), [record("new", { backendId: "snap", lastUsed: 5 })]);
+          assert.deepEqual(await again.getHashTree("new"), new Uint8Array([9, 9]));
+          assert.equal(await again.getHashTree("old"), undefined);
+          await again.delete("new");
+          assert.deepEqual(await again.loadAll(), []);
+          assert.equal(await again.getHashTree("new"), undefined);
+        } finally {
+          await again.close();
+        }
+      }),
+    );
+
+    it(
+      "rebase onto a key that has a record replaces that record",
+      withStore(async (store) => {
+        await store.put(record("a", { backendId: "one" }));
+        await store.put(record("b", { backendId: "two" }));
+        await store.putHashTree("a", new Uint8Array([1]));
+        await store.rebase("a", record("b", { backendId: "one" }));
+        assert.deepEqual(await store.loadAll(), [record("b", { backendId: "one" })]);
+        assert.deepEqual(await store.getHashTree("b"), new Uint8Array([1]));
+      }),
+    );
+
+    it(
+      "rebase of a key that has no record stores the new one",
+      withStore(async (store) => {
+        await store.rebase("missing", record("new"));
+        assert.deepEqual(await store.loadAll(), [record("new")]);
+      }),
+    );
+
+    it(
+      "round-trips a large hash tree",
+      withStore(async (store) => {
+        const tree = new Uint8Array(1 << 20).map((_, i) => (i * 31) & 255);
+        await store.put(record("big"));
+        await store.putHashTree("big", tree);
+        await store.putHashTree("big", tree.subarray(0, 1000));
+        assert.deepEqual(await store.getHashTree("big"), tree.slice(0, 1000));
+      }),
+    );
   });
 }

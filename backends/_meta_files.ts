@@ -1,0 +1,181 @@
+/**
+ * The files of a {@linkcode FileMetaStore}: checksummed encodings of a record and of a
+ * hash tree, an atomic write (temp file, fsync, rename) and a coalescing directory
+ * fsync. Kept apart from the store so the store reads as its crash argument.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import * as fsp from "node:fs/promises";
+import process from "node:process";
+import { isValidRecord } from "../core/record.ts";
+import type { SourceRecord } from "../core/types.ts";
+
+/** A record as stored: the record plus the write sequence number that orders duplicates. */
+export interface StoredRecord {
+  seq: number;
+  record: SourceRecord;
+}
+
+const FORMAT = 1;
+const TREE_MAGIC = "fscache-tree";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Prefix of temp files; a leftover one (the writer was killed) is deleted on open. */
+export const TEMP_PREFIX = ".tmp-";
+
+/**
+ * Encodes a record file: one line of JSON, then one line with its SHA-256. JSON
+ * escapes every newline inside keys, so the first line is the whole payload.
+ *
+ * @example
+ * ```ts
+ * const text = encodeRecord({ seq: 1, record });
+ * decodeRecord(text)?.record.key === record.key; // true
+ * ```
+ */
+export function encodeRecord({ seq, record }: StoredRecord): string {
+  const { key, sharedKey, backendId, lastUsed, priority, size, stale } = record;
+  const payload = JSON.stringify({ v: FORMAT, seq, key, sharedKey, backendId, lastUsed, priority, size, stale });
+  return `${payload}\n${sha256Hex(payload)}\n`;
+}
+
+/** The record in a record file, or `undefined` when it is truncated, altered or malformed. */
+export function decodeRecord(text: string): StoredRecord | undefined {
+  if (!text.endsWith("\n")) return undefined;
+  const split = text.lastIndexOf("\n", text.length - 2);
+  if (split < 0) return undefined;
+  const payload = text.slice(0, split);
+  if (sha256Hex(payload) !== text.slice(split + 1, -1)) return undefined;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (value.v !== FORMAT || !Number.isSafeInteger(value.seq)) return undefined;
+  const record = {
+    key: value.key,
+    sharedKey: value.sharedKey,
+    backendId: value.backendId,
+    lastUsed: value.lastUsed,
+    priority: value.priority,
+    size: value.size,
+    stale: value.stale,
+  };
+  return isValidRecord(record) ? { seq: value.seq as number, record } : undefined;
+}
+
+/**
+ * Encodes a hash-tree file: a header line `fscache-tree <sha256> <length>`, then the
+ * bytes as given.
+ *
+ * @example
+ * ```ts
+ * decodeTree(encodeTree(new Uint8Array([1, 2]))); // Uint8Array [1, 2]
+ * ```
+ */
+export function encodeTree(data: Uint8Array): Uint8Array {
+  const header = encoder.encode(`${TREE_MAGIC} ${sha256Hex(data)} ${data.length}\n`);
+  const out = new Uint8Array(header.length + data.length);
+  out.set(header);
+  out.set(data, header.length);
+  return out;
+}
+
+/** The bytes of a hash-tree file, or `undefined` when it is truncated or altered. */
+export function decodeTree(file: Uint8Array): Uint8Array | undefined {
+  const end = file.subarray(0, 128).indexOf(10);
+  if (end < 0) return undefined;
+  let header: string;
+  try {
+    header = decoder.decode(file.subarray(0, end));
+  } catch {
+    return undefined;
+  }
+  const [magic, sum, length, ...rest] = header.split(" ");
+  // A plain Uint8Array (not a Buffer view): callers compare and keep it.
+  const data = new Uint8Array(file.subarray(end + 1));
+  if (magic !== TREE_MAGIC || rest.length > 0 || String(data.length) !== length) return undefined;
+  return sha256Hex(data) === sum ? data : undefined;
+}
+
+let counter = 0;
+
+/**
+ * Writes `dir/name` so that a reader (or a crash) sees the old content or the new,
+ * never a mix: write a temp file in the same directory, fsync it, rename it over.
+ * The rename is durable only once the directory is fsynced ({@linkcode DirSync}).
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic("/cache/meta", "abc.rec", text);
+ * await dirSync.sync();
+ * ```
+ */
+export async function writeFileAtomic(dir: string, name: string, data: Uint8Array | string): Promise<void> {
+  const temp = `${dir}/${TEMP_PREFIX}${process.pid}-${++counter}-${name}`;
+  try {
+    const handle = await fsp.open(temp, "w", 0o600);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(temp, `${dir}/${name}`);
+  } catch (err) {
+    await fsp.rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * fsyncs one directory, coalescing concurrent requests: a caller is answered by an
+ * fsync that *started* after it asked, and many writers finishing together share one.
+ *
+ * @example
+ * ```ts
+ * const dirSync = new DirSync("/cache/meta");
+ * await Promise.all([dirSync.sync(), dirSync.sync()]); // one or two fsyncs, never one per caller
+ * ```
+ */
+export class DirSync {
+  readonly #dir: string;
+  #current: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  sync(): Promise<void> {
+    if (!this.#current) {
+      this.#current = this.#fsync().finally(() => {
+        this.#current = undefined;
+      });
+      return this.#current;
+    }
+    // An fsync is running but may have started before our rename: wait for the next one.
+    this.#next ??= this.#current
+      .catch(() => undefined)
+      .then(() => {
+        this.#next = undefined;
+        return this.sync();
+      });
+    return this.#next;
+  }
+
+  async #fsync(): Promise<void> {
+    const handle = await fsp.open(this.#dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+function sha256Hex(data: string | Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}

@@ -1,0 +1,51 @@
+/**
+ * Snapshots on the real disk: the shared {@linkcode FsBackend} over `node:fs`
+ * (which Deno provides too), under `<root>/snapshots`, with a `CACHEDIR.TAG` at the
+ * root so backup tools skip the whole cache.
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import { resolve } from "node:path";
+import { fileSystemFrom } from "../core/file_system.ts";
+import { joinPath } from "../core/path.ts";
+import { FsBackend } from "./fs_backend.ts";
+
+/** The standard cache-directory tag (https://bford.info/cachedir/): the first line is the signature. */
+export const CACHEDIR_TAG: string =
+  "Signature: 8a477f597d28d172789f06886806bc55\n" +
+  "# This file is a cache directory tag created by fscache.\n" +
+  "# For information about cache directory tags, see:\n" +
+  "#\thttps://bford.info/cachedir/\n";
+
+/**
+ * Snapshot directories `<root>/snapshots/<id>` (mode 0700) on the local disk.
+ * Creating one makes `root` (0700) and its `CACHEDIR.TAG` if they are missing.
+ *
+ * @example
+ * ```ts
+ * const backend = new DiskBackend("/var/cache/fscache");
+ * const dir = await backend.get("0a1b2c"); // "/var/cache/fscache/snapshots/0a1b2c"
+ * ```
+ */
+export class DiskBackend extends FsBackend {
+  /** The cache root (the parent of `snapshots/`). */
+  readonly cacheRoot: string;
+
+  constructor(root: string) {
+    // Absolute, so snapshot paths stay valid whatever the process's working directory becomes.
+    const absolute = resolve(root);
+    super(fileSystemFrom(nodeFs), joinPath(absolute, "snapshots"));
+    this.cacheRoot = absolute;
+    nodeFs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
+    writeCacheDirTag(absolute);
+  }
+}
+
+/** Writes `<root>/CACHEDIR.TAG` unless present; `wx` so two openers never clobber each other. */
+function writeCacheDirTag(root: string): void {
+  try {
+    nodeFs.writeFileSync(joinPath(root, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx", mode: 0o644 });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "EEXIST") throw err;
+  }
+}
