@@ -7,6 +7,7 @@ import { gc } from "./gc.ts";
 import { hash } from "./hash.ts";
 import { ls } from "./ls.ts";
 import { prune } from "./prune.ts";
+import { sync } from "./sync.ts";
 import { tarsumCommand } from "./tarsum.ts";
 
-export const commands: Command[] = [ls, du, hash, prune, gc, checksumCommand, tarsumCommand, diffcopyCommand];
+export const commands: Command[] = [sync, ls, du, hash, prune, gc, checksumCommand, tarsumCommand, diffcopyCommand];
