@@ -69,12 +69,17 @@ bytesCopied, durationMs }.`,
 
     let summary: SyncSummary | undefined;
     const counter = { changes: 0, bytes: 0 };
-    const local = new LocalTransport({ onSummary: (s) => void (summary = s) });
+    const local = new LocalTransport({
+      onSummary: (s) => {
+        summary = s;
+      },
+    });
     await using cache = await openCache(global);
     cache.registerTransport("local", countingTransport(local, counter));
-    const progress = global.quiet || global.json
-      ? { stop() {} }
-      : startProgress(io, () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`);
+    const progress =
+      global.quiet || global.json
+        ? { stop() {} }
+        : startProgress(io, () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`);
     try {
       await using source = await cache.syncFrom({ key, sharedKey, transport: "local", path: dir, excludes });
       const report: SyncReport = {
