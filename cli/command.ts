@@ -55,3 +55,32 @@ export interface Command {
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/**
+ * Checks the positional arguments against the names a command takes: all of
+ * `required`, then at most `optional.length` more. Throws a {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * const [key, path] = positionalArgs(ctx.positionals, ["key"], ["path"]);
+ * ```
+ */
+export function positionalArgs(
+  positionals: string[],
+  required: string[],
+  optional: string[] = [],
+): (string | undefined)[] {
+  if (positionals.length < required.length) {
+    throw new UsageError(
+      `missing ${required
+        .slice(positionals.length)
+        .map((n) => `<${n}>`)
+        .join(" ")}`,
+    );
+  }
+  if (positionals.length > required.length + optional.length) {
+    const extra = positionals.slice(required.length + optional.length);
+    throw new UsageError(`unexpected argument${extra.length > 1 ? "s" : ""}: ${extra.join(" ")}`);
+  }
+  return [...required, ...optional].map((_, i) => positionals[i]);
+}

@@ -52,7 +52,7 @@ function commandUsage(command: Command): string {
  * ```
  */
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  const index = argv.findIndex((a) => !a.startsWith("-"));
+  const index = commandIndex(argv);
   const name = index === -1 ? undefined : argv[index];
   const command = commands.find((c) => c.name === name);
   if (name !== undefined && !command) {
@@ -105,6 +105,19 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`fscache ${command.name}: ${code}: ${describeError(err)}\n`);
     return 1;
   }
+}
+
+/** Where the command name is: the first argument that is neither an option nor a global option's value. */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--") return i + 1 < argv.length ? i + 1 : -1;
+    if (!arg.startsWith("-")) return i;
+    const name = arg.replace(/^--?/, "");
+    const option = globalOptions[name as keyof typeof globalOptions];
+    if (option?.type === "string") i++;
+  }
+  return -1;
 }
 
 /** The process's own streams and environment. */

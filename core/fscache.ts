@@ -163,8 +163,26 @@ export class FSCache {
       });
     }
     const state = await this.#flights.run(id.key, options.signal, (ctx) => this.#acquire(id, transport, ctx));
+    return this.#handle(state, id.key);
+  }
+
+  /**
+   * A reference to the source cached under `key`, with no transfer; `undefined` when
+   * nothing usable is cached there (never synced, collected, being transferred, or left
+   * stale by a failed sync). For tools that inspect the cache.
+   */
+  async get(key: string): Promise<Source | undefined> {
+    this.#assertOpen();
+    validateKey(key);
+    const state = this.#sources.get(key);
+    if (!state || state.record.stale || state.transferring) return undefined;
+    state.refs++;
+    return this.#handle(state, key);
+  }
+
+  #handle(state: SourceState, key: string): Source {
     return new CachedSource({
-      key: id.key,
+      key,
       root: state.dir,
       fs: this.#backend.fs,
       hash: (path) => this.#hash(state, path),

@@ -183,3 +183,25 @@ describe("close and restart", () => {
     await cache.close();
   });
 });
+
+describe("get", () => {
+  it("references a cached source without transfer, and nothing when the key is unknown or stale", async () => {
+    const { cache, transport } = await openTestCache();
+    assert.equal(await cache.get("k"), undefined);
+    await (await cache.syncFrom({ key: "k", transport: "test", data: "1" })).close();
+    const src = await cache.get("k");
+    assert.ok(src);
+    assert.equal(await src.fs.readFile(`${src.root}/k`, "utf8"), "1");
+    assert.equal((await cache.sources())[0]?.refs, 1);
+    await src.close();
+    assert.equal(transport.calls, 1);
+    cache.registerTransport("broken", {
+      async copy() {
+        throw new Error("cut");
+      },
+    });
+    await assert.rejects(cache.syncFrom({ key: "bad", transport: "broken" }));
+    assert.equal(await cache.get("bad"), undefined);
+    await cache.close();
+  });
+});

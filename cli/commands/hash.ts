@@ -1,0 +1,33 @@
+/** `fscache hash`: the checksum of a path in a cached source. */
+import { FSCacheError } from "../../core/errors.ts";
+import { type Command, positionalArgs } from "../command.ts";
+import { openCache } from "../open_cache.ts";
+
+/**
+ * Prints the `file:`/`dir:` checksum (Docker-compatible) of a path inside a cached
+ * source, without transferring anything.
+ *
+ * @example
+ * ```sh
+ * fscache hash ctx-1 src/main.ts   # file:3a6e…
+ * ```
+ */
+export const hash: Command = {
+  name: "hash",
+  summary: "checksum of a path in a cached source",
+  usage: `Usage: fscache hash <key> [path] [--json]
+
+Prints the file:/dir: checksum of <path> (default: the whole source) in the source cached
+under <key>, as Docker's COPY would key it. --json prints { key, path, checksum }.`,
+  options: {},
+  async run({ global, io, positionals }) {
+    const [key, path = "."] = positionalArgs(positionals, ["key"], ["path"]) as [string, string | undefined];
+    await using cache = await openCache(global);
+    const source = await cache.get(key);
+    if (!source) throw new FSCacheError("ENOENT", `no source is cached under key ${JSON.stringify(key)}`, { key });
+    await using _ = source;
+    const checksum = await source.hash(path);
+    io.stdout(global.json ? `${JSON.stringify({ key, path, checksum })}\n` : `${checksum}\n`);
+    return 0;
+  },
+};

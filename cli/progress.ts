@@ -1,0 +1,53 @@
+/**
+ * A one-line progress display on stderr for long operations: shown only when stderr
+ * is a terminal, only after the operation has run for a while, and erased at the end,
+ * so piped and quick runs print nothing extra.
+ * @module
+ */
+import type { CliIO } from "./command.ts";
+
+/** Options of {@linkcode startProgress}. */
+export interface ProgressOptions {
+  /** Milliseconds before the line first appears. Default 1000. */
+  delay?: number;
+  /** Milliseconds between redraws. Default 100. */
+  interval?: number;
+}
+
+/** A running progress line. */
+export interface Progress {
+  /** Stops redrawing and erases the line. */
+  stop(): void;
+}
+
+/**
+ * Redraws `render()` on stderr until stopped, when stderr is a TTY.
+ *
+ * @example
+ * ```ts
+ * const progress = startProgress(io, () => `${count} files`);
+ * try { await work(); } finally { progress.stop(); }
+ * ```
+ */
+export function startProgress(io: CliIO, render: () => string, options: ProgressOptions = {}): Progress {
+  if (!io.stderrIsTTY) return { stop() {} };
+  const started = Date.now();
+  let shown = false;
+  const draw = () => {
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    io.stderr(`\r\x1b[2K${render()}  ${seconds}s`);
+    shown = true;
+  };
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const delay = setTimeout(() => {
+    draw();
+    timer = setInterval(draw, options.interval ?? 100);
+  }, options.delay ?? 1000);
+  return {
+    stop() {
+      clearTimeout(delay);
+      if (timer !== undefined) clearInterval(timer);
+      if (shown) io.stderr("\r\x1b[2K");
+    },
+  };
+}

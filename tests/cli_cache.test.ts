@@ -1,0 +1,147 @@
+/** The cache commands end to end on a real disk root: sync, ls, du, hash, prune, gc, and their exit codes. */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { after, before, describe, it } from "node:test";
+import { cli } from "./_cli.ts";
+import { projectRoot } from "./_helpers.ts";
+
+let work = "";
+let root = "";
+let src = "";
+const run = (...args: string[]) => cli(["--root", root, ...args]);
+const json = async (...args: string[]) => {
+  const r = await run("--json", ...args);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+};
+
+before(() => {
+  work = fs.mkdtempSync(join(tmpdir(), "fscache-cli-"));
+  root = join(work, "cache");
+  src = join(work, "src");
+  fs.mkdirSync(join(src, "dir/sub"), { recursive: true });
+  for (let i = 0; i < 10; i++) fs.writeFileSync(join(src, `f${i}.txt`), `file ${i}\n`);
+  fs.writeFileSync(join(src, "dir/sub/deep.txt"), "deep\n");
+  fs.writeFileSync(join(src, "secret.log"), "excluded\n");
+  fs.symlinkSync("f0.txt", join(src, "link"));
+});
+after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe("fscache sync", () => {
+  it("snapshots a directory and prints exactly the documented JSON keys", async () => {
+    const r = await json("sync", src, "--exclude", "*.log");
+    assert.deepEqual(Object.keys(r).sort(), [
+      "added",
+      "bytesCopied",
+      "checksum",
+      "deleted",
+      "durationMs",
+      "key",
+      "modified",
+      "path",
+      "sharedKey",
+      "unchanged",
+    ]);
+    assert.equal(r.added, 14); // 10 files, dir, dir/sub, deep.txt, link
+    assert.equal(r.sharedKey, `local:${src}`);
+    assert.ok(fs.existsSync(join(r.path, "dir/sub/deep.txt")));
+    assert.ok(!fs.existsSync(join(r.path, "secret.log")), "excluded file copied");
+    const checksum = await run("checksum", r.path);
+    assert.equal(checksum.stdout.trim(), r.checksum, "the snapshot's checksum equals a fresh scan");
+  });
+
+  it("a repeat sync of an unchanged directory reports 0 changes and copies 0 bytes", async () => {
+    const r = await json("sync", src, "--exclude", "*.log");
+    assert.deepEqual([r.added, r.modified, r.deleted, r.bytesCopied], [0, 0, 0, 0]);
+    assert.equal(r.unchanged, 14);
+  });
+
+  it("after editing 3 files, deleting 1 and adding 2 it reports exactly that", async () => {
+    for (const i of [1, 2, 3]) fs.writeFileSync(join(src, `f${i}.txt`), `edited ${i}\n`);
+    fs.rmSync(join(src, "f9.txt"));
+    fs.writeFileSync(join(src, "new1.txt"), "n1");
+    fs.writeFileSync(join(src, "new2.txt"), "n2");
+    const r = await json("sync", src, "--exclude", "*.log");
+    assert.deepEqual([r.added, r.modified, r.deleted], [2, 3, 1]);
+    assert.equal(r.bytesCopied, 3 * 9 + 4);
+    const expected = await run("checksum", src, "--json");
+    const viaExclude = JSON.parse(expected.stdout).checksum;
+    assert.notEqual(r.checksum, viaExclude, "the source still holds secret.log, the snapshot does not");
+    fs.rmSync(join(src, "secret.log"));
+    assert.equal(JSON.parse((await run("checksum", src, "--json")).stdout).checksum, r.checksum);
+    assert.equal((await run("hash", r.key)).stdout.trim(), r.checksum);
+    assert.match((await run("hash", r.key, "f1.txt")).stdout, /^file:[0-9a-f]{64}\n$/);
+  });
+
+  it("honours --key and a .dockerignore in the directory", async () => {
+    fs.writeFileSync(join(src, ".dockerignore"), "# comment\nnew*.txt\n");
+    const r = await json("sync", src, "--key", "my-key");
+    assert.equal(r.key, "my-key");
+    assert.equal(r.deleted, 2); // new1.txt and new2.txt now ignored
+    fs.rmSync(join(src, ".dockerignore"));
+  });
+});
+
+describe("fscache ls, du, hash, gc, prune", () => {
+  it("lists sources and sizes", async () => {
+    const list = await json("ls");
+    assert.equal(list.length, 1, "every sync of one directory rebased the same snapshot");
+    assert.equal(list[0].key, "my-key");
+    assert.equal(list[0].refs, 0);
+    const du = await json("du");
+    assert.deepEqual(du, { idle: list[0].size, inUse: 0, count: 1 });
+    const human = await run("ls");
+    assert.match(human.stdout, /^KEY\s+SHARED KEY\s+SIZE\s+LAST USED\s+IN USE\n/);
+  });
+
+  it("hash of an unknown key or a missing path fails with exit 1 and the code", async () => {
+    const unknown = await run("hash", "nope");
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /ENOENT: no source is cached under key "nope"/);
+    const missing = await run("hash", "my-key", "no/such/file");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /ENOENT/);
+  });
+
+  it("gc keeps what fits the budget, prune frees everything idle", async () => {
+    assert.deepEqual(await json("gc", "--max-size", "1GiB", "--keep", "7d"), { removed: [], freed: 0 });
+    const size = (await json("du")).idle;
+    assert.ok(size > 0);
+    assert.deepEqual(await json("prune"), { freed: size });
+    assert.deepEqual(await json("ls"), []);
+  });
+
+  it("bad arguments exit 2 with usage on stderr", async () => {
+    for (const args of [["sync"], ["gc", "--max-size", "lots"], ["gc", "--keep", "7"], ["ls", "extra"], ["hash"]]) {
+      const r = await run(...args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.match(r.stderr, /Usage: fscache/);
+      assert.equal(r.stdout, "");
+    }
+  });
+
+  it("sync of a missing directory exits 1 naming the path", async () => {
+    const r = await run("sync", join(work, "missing"));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /missing/);
+  });
+});
+
+describe("the fscache executable", () => {
+  it("runs as a process with the documented exit codes", () => {
+    // Node runs the built bin; Deno runs the source, as its users do.
+    const isDeno = "Deno" in globalThis;
+    const entry = isDeno
+      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
+      : [join(projectRoot(), "dist/cli/main.js")];
+    const env = { ...process.env, FSCACHE_ROOT: join(work, "bin-root") };
+    const out = execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" });
+    assert.equal(JSON.parse(out).deleted, 0);
+    const bad = spawnSync(process.execPath, [...entry, "gc", "--max-size", "x"], { env, encoding: "utf8" });
+    assert.equal(bad.status, 2);
+  });
+});
