@@ -118,14 +118,14 @@ function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }):
 }
 
 /** The default shared key: the directory's absolute path (hashed only if too long for a key). */
-function sharedKeyOf(dir: string): string {
+export function sharedKeyOf(dir: string): string {
   const key = `local:${dir}`;
   if (key.length <= MAX_KEY_LENGTH) return key;
   return `local:sha256:${createHash("sha256").update(dir).digest("hex")}`;
 }
 
 /** Patterns from `<dir>/.dockerignore`, comments and blank lines dropped. */
-function dockerignoreOf(dir: string): string[] {
+export function dockerignoreOf(dir: string): string[] {
   const file = `${dir}/.dockerignore`;
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8")
