@@ -103,6 +103,8 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
       };
       for (const s of SHUTDOWN_SIGNALS) process.on(s, onSignal);
     });
+    await cache.close();
+    if (!global.quiet) io.stderr("stopped\n");
     return 0;
   },
 };
