@@ -38,7 +38,7 @@ function listeningPort(child: ReturnType<typeof spawnCli>["child"]): Promise<num
 function assertStopped(exit: { code: number | null; stderr: string }): void {
   const deno = "Deno" in globalThis;
   assert.ok(exit.code === 0 || (deno && exit.code === null), `exit code ${exit.code}: ${exit.stderr}`);
-  assert.match(exit.stderr, /shutting down[^]*stopped\n$/);
+  assert.match(exit.stderr, /shutting down[\s\S]*stopped\n$/);
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
