@@ -42,7 +42,11 @@ async function verify(root: string): Promise<{ records: number; stale: number }>
       const dir = join(root, "snapshots", r.backendId);
       assert.ok(existsSync(dir), `directory of ${r.key} exists`);
       const tree = await metaStore.getHashTree(r.key);
-      if (tree) assert.equal(new TextDecoder().decode(tree), `tree:${r.backendId}`, "the tree moved with its snapshot");
+      // The worker overwrites the cache's own serialized tree (FSHT…) with a marker naming the
+      // snapshot; a kill between the two writes leaves the cache's tree, which is just as valid.
+      const text = tree && new TextDecoder().decode(tree);
+      if (text && !text.startsWith("FSHT"))
+        assert.equal(text, `tree:${r.backendId}`, "the tree moved with its snapshot");
       if (r.stale) stale++;
       else assert.equal(readFileSync(join(dir, `done.${r.key}`), "utf8"), r.key, `${r.key} is complete`);
     }
