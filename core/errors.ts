@@ -1,3 +1,5 @@
+import type { RemoteIdentifier } from "./types.ts";
+
 /**
  * The one error class fscache throws. Callers branch on `code`; `key` and `path`
  * say what the failure is about, so a log line is enough to act on it.
@@ -61,4 +63,37 @@ export function isFSCacheError(err: unknown, code?: FSCacheErrorCode): err is FS
 export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The string `code` of a thrown value, if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** A transport's failure as an {@linkcode FSCacheError} naming the key; keeps the cause's code. */
+export function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: AbortSignal): FSCacheError {
+  const key = id.key;
+  if (signal.aborted) {
+    return new FSCacheError("ERR_ABORTED", `sync of key ${JSON.stringify(key)} was aborted`, { key, cause: err });
+  }
+  const path = (err as { path?: unknown } | null)?.path;
+  return new FSCacheError(
+    errorCode(err) ?? "ERR_TRANSPORT",
+    `transport ${JSON.stringify(id.transport)} failed for key ${JSON.stringify(key)}: ${describeError(err)}`,
+    { key, path: typeof path === "string" ? path : undefined, cause: err },
+  );
+}
+
+/** A MetaStore/backend failure during `action` as an {@linkcode FSCacheError} naming the key. */
+export function wrapStoreError(err: unknown, key: string, action: string): FSCacheError {
+  if (err instanceof FSCacheError) return err;
+  return new FSCacheError(
+    errorCode(err) ?? "ERR_STORE",
+    `could not ${action} the source for key ${JSON.stringify(key)}: ${describeError(err)}`,
+    {
+      key,
+      cause: err,
+    },
+  );
 }

@@ -3,9 +3,9 @@
  * rebase onto an idle source with the same shared key, and garbage collection.
  * @module
  */
-import { describeError, FSCacheError } from "./errors.ts";
+import { describeError, FSCacheError, wrapStoreError, wrapTransferError } from "./errors.ts";
 import { type GcCandidate, resolveGcPolicy, selectGcVictims } from "./gc_policy.ts";
-import { HashTree, validateChange } from "./hash_tree.ts";
+import { HashTree } from "./hash_tree.ts";
 import { deserializeHashTree, serializeHashTree } from "./hash_tree_codec.ts";
 import { validateIdentifier, validateKey } from "./identifier.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
@@ -15,11 +15,9 @@ import { type FlightContext, SingleFlight } from "./singleflight.ts";
 import { snapshotSize } from "./snapshot_size.ts";
 import { CachedSource } from "./source.ts";
 import { inlineScanner, type TreeScanner } from "./tree_scan.ts";
+import { TreeUpdater } from "./tree_updater.ts";
 import type {
   Backend,
-  CacheUpdater,
-  ChangeKind,
-  EntryStat,
   GCPolicy,
   Logger,
   MetaStore,
@@ -626,24 +624,6 @@ export class FSCache {
   }
 }
 
-/**
- * What a transport reports through. Changes are checked as they arrive (so the
- * transport fails at the faulty call) and applied to the hash tree only after the
- * copy succeeded, so the `previous` tree the transport reads stays as recorded.
- */
-class TreeUpdater implements CacheUpdater {
-  supported = false;
-  readonly changes: { kind: ChangeKind; path: string; checksum?: string; stat?: EntryStat }[] = [];
-  constructor(readonly sha256: Sha256Factory) {}
-  markSupported(supported: boolean): void {
-    this.supported = supported;
-  }
-  handleChange(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
-    validateChange(kind, path, checksum);
-    this.changes.push({ kind, path, checksum, stat });
-  }
-}
-
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
@@ -656,34 +636,4 @@ function unrefTimer(timer: unknown): void {
   }
   const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
   if (typeof timer === "number") deno?.unrefTimer?.(timer);
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: AbortSignal): FSCacheError {
-  const key = id.key;
-  if (signal.aborted) {
-    return new FSCacheError("ERR_ABORTED", `sync of key ${JSON.stringify(key)} was aborted`, { key, cause: err });
-  }
-  const path = (err as { path?: unknown } | null)?.path;
-  return new FSCacheError(
-    errorCode(err) ?? "ERR_TRANSPORT",
-    `transport ${JSON.stringify(id.transport)} failed for key ${JSON.stringify(key)}: ${describeError(err)}`,
-    { key, path: typeof path === "string" ? path : undefined, cause: err },
-  );
-}
-
-function wrapStoreError(err: unknown, key: string, action: string): FSCacheError {
-  if (err instanceof FSCacheError) return err;
-  return new FSCacheError(
-    errorCode(err) ?? "ERR_STORE",
-    `could not ${action} the source for key ${JSON.stringify(key)}: ${describeError(err)}`,
-    {
-      key,
-      cause: err,
-    },
-  );
 }
