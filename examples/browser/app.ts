@@ -57,7 +57,7 @@ async function renderSources(): Promise<void> {
     row.dataset.size = String(info.size);
     for (const [text, cls] of [
       [info.key, "mono"],
-      [info.sharedKey, "mono"],
+      [info.sharedKey, "mono shared"],
       [checksum, "mono checksum"],
       [formatBytes(info.size), "num"],
       [new Date(info.lastUsed).toLocaleString(), ""],
@@ -74,14 +74,19 @@ async function renderSources(): Promise<void> {
   else body.replaceChildren(...rows);
 }
 
-/** Serializes the page's actions, and tells tests (through `data-state`) when it is idle. */
+/**
+ * Serializes the page's actions, and tells tests when they are done: `data-state` is
+ * `idle` between actions and `data-done` counts the finished ones.
+ */
 let queue: Promise<void> = Promise.resolve();
+let done = 0;
 function run(action: () => Promise<void>): void {
   document.body.dataset.state = "busy";
   queue = queue
     .then(action)
     .catch((err) => setStatus(String((err as Error)?.message ?? err), true))
     .finally(() => {
+      document.body.dataset.done = String(++done);
       document.body.dataset.state = "idle";
     });
 }
