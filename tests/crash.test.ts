@@ -7,8 +7,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { deserializeHashTree } from "../core/hash_tree_codec.ts";
 import { isValidRecord } from "../core/record.ts";
-import { DiskBackend, FileMetaStore, FSCache } from "../mod.ts";
+import { inlineScanner } from "../core/tree_scan.ts";
+import { DiskBackend, FileMetaStore, FSCache, nodeSha256 } from "../mod.ts";
 import { childResult, spawnFixture, waitForLine } from "./_child.ts";
 import { recordingLogger, seededRandom } from "./_helpers.ts";
 
@@ -19,7 +21,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function verify(root: string): Promise<{ records: number; stale: number }> {
   const logger = recordingLogger();
   const metaStore = new FileMetaStore(root, { logger });
-  const cache = await FSCache.open({ backend: new DiskBackend(root), metaStore, logger, gcInterval: 0 });
+  const backend = new DiskBackend(root);
+  const cache = await FSCache.open({ backend, metaStore, logger, gcInterval: 0 });
   cache.registerTransport("crash", {
     async copy({ id, dest, fs }) {
       await fs.writeFile(`${dest}/done.${id.key}`, id.key);
@@ -41,10 +44,17 @@ async function verify(root: string): Promise<{ records: number; stale: number }>
       assert.ok(isValidRecord(r), JSON.stringify(r));
       const dir = join(root, "snapshots", r.backendId);
       assert.ok(existsSync(dir), `directory of ${r.key} exists`);
-      const tree = await metaStore.getHashTree(r.key);
-      if (tree) assert.equal(new TextDecoder().decode(tree), `tree:${r.backendId}`, "the tree moved with its snapshot");
-      if (r.stale) stale++;
-      else assert.equal(readFileSync(join(dir, `done.${r.key}`), "utf8"), r.key, `${r.key} is complete`);
+      if (r.stale) {
+        stale++;
+        continue;
+      }
+      assert.equal(readFileSync(join(dir, `done.${r.key}`), "utf8"), r.key, `${r.key} is complete`);
+      // The stored hash tree describes exactly this snapshot: it moved with it on rebase and
+      // was written before the record stopped being stale.
+      const stored = await metaStore.getHashTree(r.key);
+      assert.ok(stored, `${r.key} has its hash tree`);
+      const scanned = await inlineScanner.scan(backend.fs, dir, nodeSha256);
+      assert.equal(deserializeHashTree(stored, nodeSha256).hash("."), scanned.hash("."), `tree of ${r.key}`);
     }
     // A stale snapshot is repaired by the next sync of its key.
     for (const r of records.filter((r) => r.stale)) {
