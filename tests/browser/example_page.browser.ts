@@ -7,54 +7,11 @@
  */
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { extname, join, normalize } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { cli } from "../_cli.ts";
-import { projectRoot } from "../_helpers.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const TYPES = new Map([
-  [".html", "text/html; charset=utf-8"],
-  [".js", "text/javascript; charset=utf-8"],
-  [".map", "application/json"],
-]);
-
-const root = projectRoot();
-const site = join(root, "dist", "browser");
-const temps: string[] = [];
-const tempDir = (): string => {
-  const d = nodeFs.mkdtempSync(join(tmpdir(), "fscache-"));
-  temps.push(d);
-  return d;
-};
-
-/** Serves the built page from 127.0.0.1 on a free port. */
-function serve(dir: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
-    const file = join(dir, path === "/" ? "index.html" : path);
-    if (!file.startsWith(dir) || !nodeFs.existsSync(file) || !nodeFs.statSync(file).isFile()) {
-      res.writeHead(404).end("not found");
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES.get(extname(file)) ?? "application/octet-stream" });
-    res.end(nodeFs.readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
+import { type Chromium, root, startChromium } from "./_chromium.ts";
 
 /** Writes `files` below `dir` with plain modes (0644 files, 0755 directories). */
 function writeTree(dir: string, files: Record<string, string | Uint8Array>): void {
@@ -93,30 +50,19 @@ async function sourceRows(page: Page): Promise<{ key: string; size: number; chec
 }
 
 describe("the example page in Chromium", () => {
-  let server: Server;
-  let context: BrowserContext;
-  let base: string;
+  let browser: Chromium;
   const problems: string[] = [];
 
   before(async () => {
-    assert.ok(nodeFs.existsSync(join(site, "index.html")), "dist/browser is missing: run npm run build:browser");
-    server = await serve(site);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    context = await chromium.launchPersistentContext(tempDir(), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1100, height: 720 },
-    });
+    browser = await startChromium();
   });
 
   after(async () => {
-    await context?.close();
-    await new Promise((resolve) => server?.close(resolve));
-    for (const d of temps) nodeFs.rmSync(d, { recursive: true, force: true });
+    await browser?.close();
   });
 
   it("syncs a picked folder with the CLI's checksum, keeps it across reloads, du and prune", async () => {
+    const { context, base, tempDir } = browser;
     const page = await context.newPage();
     page.on("pageerror", (err) => problems.push(`pageerror: ${err.message}`));
     page.on("console", (msg) => {
