@@ -135,6 +135,7 @@ export class OpfsFileSystem implements FileSystem {
   readonly #dirMode: number;
   readonly #uid: number;
   readonly #gid: number;
+  readonly #dirs = new Map<string, Promise<FsaDirectoryHandle>>();
 
   constructor(root: FsaDirectoryHandle | Promise<FsaDirectoryHandle>, options: OpfsStatOptions = {}) {
     this.#root = root;
@@ -144,14 +145,38 @@ export class OpfsFileSystem implements FileSystem {
     this.#gid = options.gid ?? 0;
   }
 
+  /**
+   * The handle of a directory, from the cache when it was resolved before: each
+   * `getDirectoryHandle` is a round trip to the browser's storage process, and a path
+   * five levels deep would otherwise cost five of them per call.
+   */
   async #dir(parts: string[], syscall: string, path: string, create = false): Promise<FsaDirectoryHandle> {
-    let dir = await this.#root;
+    if (parts.length === 0) return await this.#root;
+    const key = parts.join("/");
+    const cached = this.#dirs.get(key);
+    if (cached) {
+      try {
+        return await cached;
+      } catch (err) {
+        if (!create) throw translate(err, syscall, path);
+        // A lookup without `create` failed meanwhile; this call creates the directory.
+      }
+    }
+    const parent = await this.#dir(parts.slice(0, -1), syscall, path, create);
+    const pending = parent.getDirectoryHandle(parts[parts.length - 1] as string, { create });
+    this.#dirs.set(key, pending);
     try {
-      for (const p of parts) dir = await dir.getDirectoryHandle(p, { create });
+      return await pending;
     } catch (err) {
+      if (this.#dirs.get(key) === pending) this.#dirs.delete(key);
       throw translate(err, syscall, path);
     }
-    return dir;
+  }
+
+  /** Forgets cached handles of `path` and everything below it (it is being removed). */
+  #forget(path: string): void {
+    const key = split(path).join("/");
+    for (const k of this.#dirs.keys()) if (key === "" || k === key || k.startsWith(`${key}/`)) this.#dirs.delete(k);
   }
 
   async #parent(path: string, syscall: string): Promise<[FsaDirectoryHandle, string]> {
@@ -165,6 +190,8 @@ export class OpfsFileSystem implements FileSystem {
     const parts = split(path);
     const name = parts.pop();
     if (name === undefined) return await this.#root;
+    const known = this.#dirs.get([...parts, name].join("/"));
+    if (known) return await this.#dir([...parts, name], syscall, path);
     const parent = await this.#dir(parts, syscall, path);
     try {
       return await parent.getFileHandle(name);
@@ -190,6 +217,11 @@ export class OpfsFileSystem implements FileSystem {
     const file = await (await this.#file(path, "open")).getFile();
     const bytes = new Uint8Array(await file.arrayBuffer());
     return encoding === "utf8" ? decoder.decode(bytes) : bytes;
+  }
+
+  /** The content of a file as a `Blob`, to stream it (`blob.stream()`) rather than read it whole. */
+  async getFile(path: string): Promise<Blob> {
+    return await (await this.#file(path, "open")).getFile();
   }
 
   /** Modes are not kept: the file reads back with `fileMode` whatever `options.mode` says. */
@@ -312,6 +344,7 @@ export class OpfsFileSystem implements FileSystem {
     syscall: string,
     path: string,
   ): Promise<void> {
+    this.#forget(path);
     try {
       await parent.removeEntry(name, { recursive });
     } catch (err) {

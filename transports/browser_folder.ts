@@ -41,9 +41,15 @@ export interface FolderSyncSummary {
   bytesCopied: number;
 }
 
-/** A file system that can take a file in chunks (`OpfsFileSystem` can). */
+/** A file system that writes and reads files in chunks (`OpfsFileSystem` does). */
 interface StreamingFs extends FileSystem {
   writeStream(path: string, body: (w: { write(data: Uint8Array): Promise<void> }) => Promise<void>): Promise<void>;
+  getFile(path: string): Promise<Blob>;
+}
+
+function isStreaming(fs: FileSystem): fs is StreamingFs {
+  const candidate = fs as Partial<StreamingFs>;
+  return typeof candidate.writeStream === "function" && typeof candidate.getFile === "function";
 }
 
 type Wanted = { type: "dir" } | { type: "file"; file: PickedFile };
@@ -80,7 +86,10 @@ export class BrowserFolderTransport implements Transport {
     const wanted = await listPicked(folder);
     updater.markSupported(true);
     const summary: FolderSyncSummary = { added: 0, modified: 0, deleted: 0, unchanged: 0, bytesCopied: 0 };
-    const existing = await listDest(fs, dest);
+    // The recorded tree says what the snapshot holds without a walk of it; only a new,
+    // stale or unrecorded snapshot is listed (each call is a round trip on OPFS).
+    const existing = fromRecorded(previous) ?? (await listDest(fs, dest));
+    const last: { template?: Template } = {};
     for (const [path, type] of existing) {
       const want = wanted.get(path);
       if (want && want.type === type) continue;
@@ -107,7 +116,7 @@ export class BrowserFolderTransport implements Transport {
         checksum = startEntryChecksum(updater.sha256, header!).digest();
         stat = { mode: st.mode, uid: st.uid, gid: st.gid, size: 0, mtimeMs: st.mtimeMs };
       } else {
-        ({ checksum, stat } = await writeFile(fs, full, path, want.file, updater.sha256, signal));
+        ({ checksum, stat } = await writeFile(fs, full, path, want.file, updater.sha256, signal, last));
         summary.bytesCopied += want.file.size;
       }
       updater.handleChange(had ? "modify" : "add", path, checksum, stat);
@@ -124,6 +133,13 @@ function unchanged(recorded: EntryStat, want: Wanted): boolean {
   return recorded.size === want.file.size && recorded.mtimeMs === want.file.lastModified;
 }
 
+/** Mode and owner of the last file written in a copy: what the next new file will likely get. */
+interface Template {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 /** Writes one file and hashes it as written: header (from the written entry's stat) then content. */
 async function writeFile(
   fs: FileSystem,
@@ -132,25 +148,39 @@ async function writeFile(
   file: PickedFile,
   sha256: CopyRequest["updater"]["sha256"],
   signal: AbortSignal,
+  last: { template?: Template },
 ): Promise<{ checksum: string; stat: EntryStat }> {
-  let hash: ReturnType<typeof sha256>;
+  let hash: ReturnType<typeof sha256> | undefined;
   let st: Awaited<ReturnType<FileSystem["lstat"]>>;
-  if ("writeStream" in fs && typeof fs.writeStream === "function") {
-    // Made empty first, so its mode and owner are known before the header is hashed;
-    // then the content streams through the hash into the file, never whole in memory.
-    await fs.writeFile(full, new Uint8Array(0));
-    st = await fs.lstat(full);
-    hash = startEntryChecksum(sha256, headerFromStats(path, { ...statFields(st), size: file.size })!);
+  if (isStreaming(fs)) {
+    // One writable per file (each costs the browser a swap file), never whole in memory.
+    // The header must be hashed before the content, but the mode and owner are known
+    // only once the file exists: they are predicted from the file written before (all
+    // alike on OPFS), hashed while streaming, and checked after; a wrong guess (or the
+    // first file) is hashed again from what was written.
+    const guess = last.template;
+    if (guess) hash = startEntryChecksum(sha256, headerFromStats(path, statsLike(guess, file.size))!);
     const reader = file.stream().getReader();
-    await (fs as StreamingFs).writeStream(full, async (w) => {
+    await fs.writeStream(full, async (w) => {
       for (;;) {
         signal.throwIfAborted();
         const { done, value } = await reader.read();
         if (done) break;
-        hash.update(value);
+        hash?.update(value);
         await w.write(value);
       }
     });
+    st = await fs.lstat(full);
+    last.template = { mode: st.mode, uid: st.uid, gid: st.gid };
+    if (!guess || guess.mode !== st.mode || guess.uid !== st.uid || guess.gid !== st.gid) {
+      hash = startEntryChecksum(sha256, headerFromStats(path, st)!);
+      const back = (await fs.getFile(full)).stream().getReader();
+      for (;;) {
+        const { done, value } = await back.read();
+        if (done) break;
+        hash.update(value);
+      }
+    }
   } else {
     const content = new Uint8Array(await file.arrayBuffer());
     await fs.writeFile(full, content);
@@ -158,30 +188,28 @@ async function writeFile(
     hash = startEntryChecksum(sha256, headerFromStats(path, st)!);
     hash.update(content);
   }
-  const written = await fs.lstat(full);
-  if (written.size !== file.size) {
+  if (st.size !== file.size) {
     throw new FSCacheError("ERR_CHANGED", `file changed while it was copied: ${path}`, { path });
   }
   return {
-    checksum: hash.digest(),
+    checksum: (hash as ReturnType<typeof sha256>).digest(),
     stat: { mode: st.mode, uid: st.uid, gid: st.gid, size: file.size, mtimeMs: file.lastModified },
   };
 }
 
-function statFields(st: Awaited<ReturnType<FileSystem["lstat"]>>): Awaited<ReturnType<FileSystem["lstat"]>> {
+function statsLike(t: Template, size: number): Awaited<ReturnType<FileSystem["lstat"]>> {
+  const type = t.mode & 0o170000;
   return {
-    mode: st.mode,
-    uid: st.uid,
-    gid: st.gid,
-    size: st.size,
-    mtimeMs: st.mtimeMs,
-    ino: st.ino,
-    dev: st.dev,
-    rdev: st.rdev,
-    nlink: st.nlink,
-    isFile: () => st.isFile(),
-    isDirectory: () => st.isDirectory(),
-    isSymbolicLink: () => st.isSymbolicLink(),
+    ...t,
+    size,
+    mtimeMs: 0,
+    ino: 0,
+    dev: 0,
+    rdev: 0,
+    nlink: 1,
+    isFile: () => type === 0o100000,
+    isDirectory: () => type === 0o040000,
+    isSymbolicLink: () => type === 0o120000,
   };
 }
 
@@ -220,6 +248,17 @@ function isDirectoryHandle(folder: PickedFolder): folder is PickedDirectory {
   return (
     (folder as { kind?: unknown }).kind === "directory" && typeof (folder as PickedDirectory).values === "function"
   );
+}
+
+/** The entries of a recorded tree with their types; `undefined` when a stat is missing. */
+function fromRecorded(previous: CopyRequest["previous"]): Map<string, Wanted["type"]> | undefined {
+  if (!previous) return undefined;
+  const out = new Map<string, Wanted["type"]>();
+  for (const [path, entry] of previous.entries()) {
+    if (!entry.stat) return undefined;
+    out.set(path, (entry.stat.mode & 0o170000) === 0o040000 ? "dir" : "file");
+  }
+  return out;
 }
 
 /** Every entry below `root` with its type, parents before children. */

@@ -37,7 +37,9 @@ describe("the library on Chromium's OPFS", () => {
     const result = await page.evaluate(async () => {
       // biome-ignore lint/suspicious/noExplicitAny: the bundle's exports, untyped in the page
       const { OpfsFileSystem } = (globalThis as any).fscache;
-      const fs = new OpfsFileSystem((await navigator.storage.getDirectory()).getDirectoryHandle("fs-test", { create: true }));
+      const fs = new OpfsFileSystem(
+        (await navigator.storage.getDirectory()).getDirectoryHandle("fs-test", { create: true }),
+      );
       const code = async (f: () => Promise<unknown>) => {
         try {
           await f();
