@@ -17,6 +17,7 @@ import {
   createWasmSha256,
   FSCache,
   type FsaDirectoryHandle,
+  FsBackend,
   MemoryMetaStore,
   MemoryTransport,
   OpfsBackend,
@@ -49,14 +50,17 @@ function picked(folder: string, files: Record<string, string | Uint8Array>, last
 }
 
 /** The same files on disk with the modes the OPFS side reports, checksummed by the Node API. */
-async function diskChecksum(files: Record<string, string | Uint8Array>): Promise<string> {
+async function diskChecksum(
+  files: Record<string, string | Uint8Array>,
+  modeOf: (path: string) => number = () => 0o644,
+): Promise<string> {
   const root = nodeFs.mkdtempSync(join(tmpdir(), "fscache-"));
   dirs.push(root);
   for (const [path, content] of Object.entries(files)) {
     const full = join(root, path);
     nodeFs.mkdirSync(join(full, ".."), { recursive: true });
     nodeFs.writeFileSync(full, content);
-    nodeFs.chmodSync(full, 0o644);
+    nodeFs.chmodSync(full, modeOf(path));
   }
   for (const dir of new Set(Object.keys(files).flatMap((p) => parents(p)))) nodeFs.chmodSync(join(root, dir), 0o755);
   const tree = await inlineScanner.scan(fileSystemFrom(nodeFs), root, nodeSha256);
@@ -176,6 +180,35 @@ describe("FSCache on OPFS with the folder transport", () => {
     assert.equal(await cache.diskUsage(), info?.size);
     assert.equal(await cache.prune(), info?.size);
     assert.deepEqual(await backend.fs.readdir("/fscache/snapshots"), []);
+    await cache.close();
+  });
+
+  it("hashes right when a file's mode is not the one predicted from the file before it", async () => {
+    // A file system whose files differ in mode (OPFS's never do): every prediction the
+    // transport makes from the previous file is wrong here but the last one.
+    const inner = new OpfsFileSystem(memoryOpfs(), { uid, gid });
+    const lstat = async (path: string) => {
+      const st = await inner.lstat(path);
+      return path.endsWith(".sh")
+        ? Object.assign(Object.create(Object.getPrototypeOf(st)), st, { mode: 0o100755 })
+        : st;
+    };
+    const fs = new Proxy(inner, {
+      get(target, name) {
+        if (name === "lstat" || name === "stat") return lstat;
+        const value = Reflect.get(target, name);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const files = { "a.sh": "#!/bin/sh\n", "b.txt": "b", "c.sh": "c", "d.txt": "d", "e.txt": "e" };
+    const cache = await FSCache.open({
+      backend: new FsBackend(fs, "/snapshots"),
+      metaStore: new MemoryMetaStore(),
+      gcInterval: 0,
+    });
+    cache.registerTransport("folder", new BrowserFolderTransport(picked("p", files)));
+    await using src = await cache.syncFrom({ key: "k", transport: "folder" });
+    assert.equal(await src.hash("."), await diskChecksum(files, (p) => (p.endsWith(".sh") ? 0o755 : 0o644)));
     await cache.close();
   });
 
