@@ -39,6 +39,25 @@ describe("browser bundle", () => {
     }
   });
 
+  it("the package's ./browser export (the built dist/browser.js) bundles for a browser too", async () => {
+    // As a user's bundler sees it: by the package name, through package.json "exports".
+    const result = await build({
+      stdin: { contents: 'export * from "@fscache/core/browser";', resolveDir: root, loader: "js" },
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      write: false,
+      metafile: true,
+      logLevel: "silent",
+    });
+    const inputs = Object.keys(result.metafile.inputs);
+    assert.ok(inputs.includes("dist/browser.js"), inputs.join(", "));
+    assert.deepEqual(
+      inputs.filter((p) => p.startsWith("node:")),
+      [],
+    );
+  });
+
   it("would fail on a node: import (the check is not vacuous)", async () => {
     await assert.rejects(bundle("mod.ts"), /node:/);
   });
