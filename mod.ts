@@ -13,9 +13,8 @@
  * @module
  */
 
-import { DiskBackend } from "./backends/disk_backend.ts";
-import { FileMetaStore } from "./backends/file_meta_store.ts";
 import { nodeSha256 } from "./backends/node_sha256.ts";
+import { openDiskCache } from "./backends/open_disk_cache.ts";
 import { workerScanner } from "./backends/worker_scanner.ts";
 import { FSCache as CoreFSCache, type FSCacheOptions } from "./core/fscache.ts";
 
@@ -89,15 +88,7 @@ export class FSCache extends CoreFSCache {
       // biome-ignore lint/complexity/noThisInStatic: `super` keeps `new this` in the base open constructing this subclass
       return (await super.open({ sha256: nodeSha256, scanner: workerScanner, ...options })) as FSCache;
     }
-    const { root, ...rest } = options;
-    const metaStore = new FileMetaStore(root, { logger: rest.logger });
-    try {
-      const backend = new DiskBackend(root);
-      // biome-ignore lint/complexity/noThisInStatic: as above
-      return (await super.open({ sha256: nodeSha256, scanner: workerScanner, ...rest, backend, metaStore })) as FSCache;
-    } catch (err) {
-      await metaStore.close(); // releases the lock this failed open took
-      throw err;
-    }
+    // biome-ignore lint/complexity/noThisInStatic: as above
+    return await openDiskCache(options, async (o) => (await super.open(o)) as FSCache);
   }
 }

@@ -60,16 +60,53 @@ const utf8 = new TextDecoder();
  * sum; // "tarsum.v1+sha256:…"
  * ```
  */
-export async function tarSum(
-  input: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>,
-  options: TarSumOptions = {},
-): Promise<TarSumResult> {
+export async function tarSum(input: TarInput, options: TarSumOptions = {}): Promise<TarSumResult> {
   const sum = new TarSum(options.sha256 ?? nodeSha256, options.version ?? "1");
+  await readTarEntries(input, (header) => {
+    const hash = sum.startEntry(header);
+    return {
+      data: (chunk) => hash.update(chunk),
+      end: () => {
+        const digest = hash.digest();
+        sum.addEntry(digest);
+        options.onEntry?.(cleanName(header.name as Uint8Array), digest);
+      },
+    };
+  });
+  return { sum: sum.finish(options.extra), entries: sum.entries };
+}
+
+/** What a tar can be read from. */
+export type TarInput = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
+
+/** Where one entry's content goes. */
+export interface TarEntrySink {
+  data(chunk: Uint8Array): void;
+  end(): void | Promise<void>;
+}
+
+/**
+ * Streams an archive, handing each entry's header (as Go's `archive/tar` reads it: see
+ * the module doc) to `onEntry` and its content to the sink returned. PAX global
+ * headers come as entries of their own with typeflag `g`. An error thrown by
+ * `onEntry` or a sink ends the read and is rethrown as is; a malformed archive is
+ * `ERR_INVALID_TAR`.
+ *
+ * @example
+ * ```ts
+ * await readTarEntries(stream, (h) => ({ data: (c) => hash.update(c), end: () => {} }));
+ * ```
+ */
+export async function readTarEntries(
+  input: TarInput,
+  onEntry: (header: EntryHeader) => TarEntrySink | Promise<TarEntrySink>,
+): Promise<void> {
   const ex = extract({ filenameEncoding: "latin1", allowUnknownFormat: true } as never);
   const internals = ex as unknown as ExtractInternals;
   let block: Uint8Array | null = null;
   let pax: PaxRecords | undefined;
   const globals: EntryHeader[] = [];
+  let handlerError: { error: unknown } | undefined;
 
   const shift = internals._buffer.shift.bind(internals._buffer);
   internals._buffer.shift = (size) => {
@@ -99,12 +136,8 @@ export async function tarSum(
     decodeLong(buf);
   };
 
-  const report = (header: EntryHeader, checksum: string) => {
-    sum.addEntry(checksum);
-    options.onEntry?.(cleanName(header.name as Uint8Array), checksum);
-  };
-  const flushGlobals = () => {
-    for (const g of globals.splice(0)) report(g, sum.startEntry(g).digest());
+  const flushGlobals = async () => {
+    for (const g of globals.splice(0)) await (await onEntry(g)).end();
   };
 
   ex.on("entry", (h, stream, next) => {
@@ -112,14 +145,26 @@ export async function tarSum(
     pax = undefined;
     const raw = block?.[156] ?? 0x30;
     const header = goHeader(h, records, raw);
-    flushGlobals();
-    const hash = sum.startEntry(header);
-    stream.on("data", (chunk) => hash.update(chunk as Uint8Array));
-    stream.on("end", () => {
-      report(header, hash.digest());
-      next();
-    });
-    stream.on("error", (err: Error) => next(err));
+    const fail = (error: unknown) => {
+      handlerError ??= { error };
+      next(error as Error);
+    };
+    (async () => {
+      await flushGlobals();
+      const sink = await onEntry(header);
+      stream.on("data", (chunk) => {
+        try {
+          sink.data(chunk as Uint8Array);
+        } catch (error) {
+          stream.destroy();
+          fail(error);
+        }
+      });
+      stream.on("end", () => {
+        Promise.resolve(sink.end()).then(() => next(), fail);
+      });
+      stream.on("error", (err: Error) => next(err));
+    })().catch(fail);
   });
 
   const done = new Promise<void>((resolve, reject) => {
@@ -136,10 +181,11 @@ export async function tarSum(
   try {
     await done;
   } catch (err) {
+    if (handlerError) throw handlerError.error;
     throw new FSCacheError("ERR_INVALID_TAR", `not a readable tar archive: ${(err as Error).message}`, { cause: err });
   }
-  flushGlobals();
-  return { sum: sum.finish(options.extra), entries: sum.entries };
+  if (handlerError) throw handlerError.error;
+  await flushGlobals();
 }
 
 /** The header as Go's `archive/tar` would have produced it. */
@@ -205,7 +251,7 @@ function parsePax(buf: Uint8Array): PaxRecords {
 }
 
 /** Docker's `path.Join(".", path.Join("/", name))`: clean, relative, `..` stops at the root. */
-function cleanName(name: Uint8Array): string {
+export function cleanName(name: Uint8Array): string {
   const parts: string[] = [];
   for (const part of decodeName(name).split("/")) {
     if (part === "" || part === ".") continue;

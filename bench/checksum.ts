@@ -84,17 +84,18 @@ try {
     for (const [, cmd] of commands) time(cmd); // warm the page cache and the binaries
     // Interleave the peers, so drift on a shared machine hits them all alike.
     for (let r = 0; r < RUNS; r++) for (const [label, cmd] of commands) samples.get(label)?.push(time(cmd));
+    const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] as string;
     const openssl = stats(samples.get("find | xargs openssl dgst -sha256") as number[]).median;
     for (const [label] of commands) {
       const s = stats(samples.get(label) as number[]);
       rows.push(
-        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / openssl).toFixed(2)}× |`,
+        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / openssl).toFixed(2)}× | ${load} |`,
       );
     }
   }
   console.log(`runs per command: ${RUNS} (medians), node ${process.version}`);
-  console.log("| tree | command | median | min–max | vs openssl |");
-  console.log("|---|---|---|---|---|");
+  console.log("| tree | command | median | min–max | vs openssl | load avg |");
+  console.log("|---|---|---|---|---|---|");
   for (const row of rows) console.log(row);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

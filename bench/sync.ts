@@ -7,7 +7,8 @@
  * Trees: "small" = 10,000 files / ~150 MB, "many" = 100,000 files of 100 B–2 KiB.
  * Cases: (a) first sync into an empty destination, vs `rsync -a --delete` and `cp -a`;
  * (b) no-op resync vs rsync's; (c) resync after 1% of files changed vs rsync's.
- * fscache runs as a fresh process per sync (node startup included), like the CLI.
+ * fscache is the built CLI, `fscache sync --root <cache> <src>`, a fresh process per sync
+ * (node startup, opening the cache, saving its records and the release included).
  * Old destinations are moved aside between runs and deleted only at the end: on ext4,
  * creating many files soon after deleting many is several times slower.
  */
@@ -20,7 +21,7 @@ import process from "node:process";
 import { seededRandom } from "../tests/_helpers.ts";
 
 const here = new URL(".", import.meta.url).pathname;
-const driver = join(here, "sync_driver.js");
+const cli = join(here, "..", "..", "dist", "cli", "main.js");
 const args = process.argv.slice(2);
 
 if (args[0] === "--touch") {
@@ -37,6 +38,10 @@ for (const tool of ["rsync", "hyperfine"]) {
   }
 }
 
+if (!fs.existsSync(cli)) {
+  console.error("build the CLI first: npm run build");
+  process.exit(1);
+}
 const quick = args.includes("--quick");
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
 const trash = join(work, "trash");
@@ -53,7 +58,7 @@ try {
     console.error(`\n## ${name}: ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB`);
     const dst = (tool: string) => join(work, `${name}-${tool}`);
     const aside = (path: string) => `mv ${path} ${trash}/$(date +%s%N) 2>/dev/null; true`;
-    const fscache = (cacheDir: string) => `node ${driver} ${cacheDir} ${src}`;
+    const fscache = (cacheDir: string) => `node ${cli} sync --quiet --root ${cacheDir} ${src}`;
     const runs = quick ? 2 : 5;
     const first = hyperfine(`${name}-first`, runs, [
       ["rsync", `rsync -a --delete ${src}/ ${dst("rsync")}/`, aside(dst("rsync"))],
@@ -75,8 +80,9 @@ try {
     const diff = spawnSync("diff", ["-r", "--no-dereference", src, firstSnapshot(dst("fscache"))]);
     if (diff.status !== 0) throw new Error(`fscache snapshot differs from the source:\n${diff.stdout}`);
   }
-  console.log("\n| tree | case | fscache | peer | peer time | fscache / peer |");
-  console.log("|---|---|---|---|---|---|");
+  console.log(`\nload average at the end: ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`);
+  console.log("\n| tree | case | fscache | peer | peer time | fscache / peer | load avg |");
+  console.log("|---|---|---|---|---|---|---|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
@@ -105,9 +111,18 @@ function hyperfine(label: string, runs: number, commands: [string, string, strin
 
 function report(rows: string[][], tree: string, what: string, times: Map<string, Timing>, peers: string[]): void {
   const ours = times.get("fscache") as Timing;
+  const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] as string;
   for (const peer of peers) {
     const theirs = times.get(peer) as Timing;
-    rows.push([tree, what, `${fmt(ours)}`, peer, `${fmt(theirs)}`, `**${(ours.median / theirs.median).toFixed(2)}×**`]);
+    rows.push([
+      tree,
+      what,
+      `${fmt(ours)}`,
+      peer,
+      `${fmt(theirs)}`,
+      `**${(ours.median / theirs.median).toFixed(2)}×**`,
+      load,
+    ]);
   }
 }
 

@@ -45,6 +45,30 @@ export interface Command {
 }
 
 /**
+ * A command as `cli/commands/index.ts` lists it: the command itself, or its name and
+ * summary plus a `load` that imports its module only when it runs (`fscache --help`
+ * lists commands without loading any of them).
+ *
+ * @example
+ * ```ts
+ * const entry: CommandEntry = { name: "du", summary: "bytes held", load: async () => (await import("./du.ts")).du };
+ * ```
+ */
+export type CommandEntry = Command | { name: string; summary: string; load(): Promise<Command> };
+
+/**
+ * The command an entry stands for, its module loaded if need be.
+ *
+ * @example
+ * ```ts
+ * const command = await loadCommand(commands[0]);
+ * ```
+ */
+export async function loadCommand(entry: CommandEntry): Promise<Command> {
+  return "load" in entry ? await entry.load() : entry;
+}
+
+/**
  * Bad arguments: the CLI prints the message and the command's usage to stderr, exit 2.
  *
  * @example

@@ -3,8 +3,9 @@
  * on local disk under `--root`.
  * @module
  */
+import { openDiskCache } from "../backends/open_disk_cache.ts";
+import type { FSCache } from "../core/fscache.ts";
 import type { GCPolicy } from "../core/types.ts";
-import { FSCache } from "../mod.ts";
 import type { GlobalOptions } from "./command.ts";
 
 /**
@@ -19,6 +20,7 @@ export async function openCache(
   global: GlobalOptions,
   gcPolicy?: Partial<GCPolicy>,
 ): Promise<FSCache & AsyncDisposable> {
-  const cache = await FSCache.open({ root: global.root, gcPolicy, gcInterval: 0 });
+  // Not through mod.ts: that would load every adapter of the library for every command.
+  const cache = await openDiskCache<FSCache>({ root: global.root, gcPolicy, gcInterval: 0 });
   return Object.assign(cache, { [Symbol.asyncDispose]: () => cache.close() });
 }

@@ -7,7 +7,7 @@ import { homedir } from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { describeError, FSCacheError } from "../core/errors.ts";
-import { type CliIO, type Command, type GlobalOptions, UsageError } from "./command.ts";
+import { type CliIO, type Command, type GlobalOptions, loadCommand, UsageError } from "./command.ts";
 import { commands } from "./commands/index.ts";
 import { VERSION } from "./version.ts";
 
@@ -54,11 +54,12 @@ function commandUsage(command: Command): string {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const index = commandIndex(argv);
   const name = index === -1 ? undefined : argv[index];
-  const command = commands.find((c) => c.name === name);
-  if (name !== undefined && !command) {
+  const entry = commands.find((c) => c.name === name);
+  if (name !== undefined && !entry) {
     io.stderr(`fscache: unknown command ${JSON.stringify(name)}\n\n${mainUsage()}`);
     return 2;
   }
+  const command = entry ? await loadCommand(entry) : undefined;
   const rest = index === -1 ? argv : [...argv.slice(0, index), ...argv.slice(index + 1)];
   let parsed: ReturnType<typeof parseArgs>;
   try {

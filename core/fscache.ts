@@ -70,6 +70,8 @@ interface SourceState {
   deleting: boolean;
   /** The hash tree once loaded or built; absent until needed, and during a transfer. */
   tree?: HashTree;
+  /** `tree` is known to be what the MetaStore holds for this source (no need to write it again). */
+  treeStored?: boolean;
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
@@ -387,10 +389,13 @@ export class FSCache {
     signal: AbortSignal,
     fresh: boolean,
   ): Promise<void> {
+    // A tree not cached in memory is loaded from the MetaStore, so the store holds it.
+    const baseStored = !fresh && (state.tree === undefined || state.treeStored === true);
     const base = fresh ? new HashTree(this.#sha256) : await this.#storedTree(state);
     state.transferring = true;
     state.generation++;
     state.tree = undefined;
+    state.treeStored = false;
     const updater = new TreeUpdater(this.#sha256);
     const fs = this.#backend.fs;
     try {
@@ -398,20 +403,28 @@ export class FSCache {
       await transport.copy({ id, dest: state.dir, fs, updater, signal, ...(previous ? { previous } : {}) });
       if (signal.aborted) throw signal.reason;
       let tree: HashTree;
+      let size: number | null = null;
+      let unchanged = false;
       if (updater.supported && base) {
         for (const c of updater.changes) base.apply(c.kind, c.path, c.checksum, c.stat);
         tree = base;
+        unchanged = baseStored && updater.changes.length === 0;
+        // Known from the reported stats, so releasing the source need not walk the snapshot
+        // to size it. A scanned tree cannot tell hard links apart, so its size stays unknown.
+        size = tree.contentSize() ?? null;
       } else {
         tree = await this.#scanner.scan(fs, state.dir, this.#sha256, signal);
       }
-      state.record = { ...state.record, size: null, lastUsed: this.#clock(), stale: false };
+      state.record = { ...state.record, size, lastUsed: this.#clock(), stale: false };
       const record = { ...state.record };
-      const bytes = serializeHashTree(tree);
+      // A sync that changed nothing leaves the stored tree as it was (rebase moved it along).
+      const bytes = unchanged ? undefined : serializeHashTree(tree);
       await this.#metaQueue.run([record.key], async () => {
-        await this.#meta.putHashTree(record.key, bytes);
+        if (bytes) await this.#meta.putHashTree(record.key, bytes);
         await this.#meta.put(record);
       });
       state.tree = tree;
+      state.treeStored = true;
     } catch (err) {
       state.record = { ...state.record, size: null, stale: true };
       const record = { ...state.record };
@@ -551,7 +564,10 @@ export class FSCache {
       );
       return undefined;
     }
-    if (state.generation === generation && !state.transferring) state.tree ??= tree;
+    if (state.generation === generation && !state.transferring && state.tree === undefined) {
+      state.tree = tree;
+      state.treeStored = true;
+    }
     return tree;
   }
 

@@ -14,7 +14,7 @@
 import { FSCacheError } from "./errors.ts";
 import { HashTree } from "./hash_tree.ts";
 import { compareWalkOrder, decodeName, encodeName } from "./names.ts";
-import type { EntryStat, Sha256Factory } from "./types.ts";
+import type { EntryStat, RecordedEntry, Sha256Factory } from "./types.ts";
 
 const MAGIC = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
 const VERSION = 1;
@@ -44,7 +44,10 @@ export function serializeHashTree(tree: HashTree): Uint8Array {
     out.varint(name.length - shared);
     out.bytes(name.subarray(shared));
     previous = name;
-    for (let i = 0; i < 64; i += 2) out.byte(Number.parseInt(entry.checksum.slice(i, i + 2), 16));
+    const sum = entry.checksum;
+    for (let i = 0; i < 64; i += 2) {
+      out.byte(((HEX_VALUE[sum.charCodeAt(i)] as number) << 4) | (HEX_VALUE[sum.charCodeAt(i + 1)] as number));
+    }
     const stat = entry.stat;
     out.byte((stat ? HAS_STAT : 0) | (stat?.linkname !== undefined ? HAS_LINK : 0));
     if (!stat) continue;
@@ -83,19 +86,38 @@ export function deserializeHashTree(data: Uint8Array, sha256: Sha256Factory): Ha
   if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
   const input = new ByteReader(body, 5);
   const count = input.varint();
-  const tree = new HashTree(sha256);
-  let previous: Uint8Array = new Uint8Array(0);
+  const entries = decodeEntries(input, count, hexChecksums(body, input.position, count));
+  let tree: HashTree;
+  try {
+    tree = HashTree.fromWalkOrder(sha256, entries);
+  } catch (err) {
+    if (err instanceof FSCacheError && err.code === "ERR_CORRUPT") throw err;
+    corrupt(`bad entry ${JSON.stringify((err as { path?: unknown }).path)}`, err);
+  }
+  if (!input.done || tree.size !== count) corrupt("trailing or repeated entries");
+  return tree;
+}
+
+/** The stored entries, decoded as the tree builder asks for them (no array of them all). */
+function* decodeEntries(input: ByteReader, count: number, hex: string): Generator<[string, RecordedEntry]> {
+  // One growing buffer for the current name: each stored name only adds its suffix.
+  let name = new Uint8Array(256);
+  let length = 0;
   let previousPath: string | undefined;
   for (let n = 0; n < count; n++) {
     const shared = input.varint();
     const suffix = input.varint();
-    if (shared > previous.length) corrupt("bad path prefix");
-    const name = new Uint8Array(shared + suffix);
-    name.set(previous.subarray(0, shared));
+    if (shared > length) corrupt("bad path prefix");
+    if (shared + suffix > name.length) {
+      const bigger = new Uint8Array(Math.max(name.length * 2, shared + suffix));
+      bigger.set(name.subarray(0, shared));
+      name = bigger;
+    }
     name.set(input.bytes(suffix), shared);
-    previous = name;
-    const path = decodeName(name);
-    const checksum = Array.from(input.bytes(32), (b) => b.toString(16).padStart(2, "0")).join("");
+    length = shared + suffix;
+    const path = decodeName(name.subarray(0, length));
+    input.bytes(32);
+    const checksum = hex.slice(n * 64, n * 64 + 64);
     const flags = input.byte();
     let stat: EntryStat | undefined;
     if (flags & HAS_STAT) {
@@ -105,15 +127,44 @@ export function deserializeHashTree(data: Uint8Array, sha256: Sha256Factory): Ha
     }
     if (previousPath !== undefined && compareWalkOrder(previousPath, path) >= 0) corrupt("paths out of order");
     previousPath = path;
-    try {
-      tree.apply("add", path, checksum, stat);
-    } catch (err) {
-      corrupt(`bad entry ${JSON.stringify(path)}`, err);
+    yield [path, stat === undefined ? { checksum } : { checksum, stat }];
+  }
+}
+
+/**
+ * Every checksum of the stored entries as hex, in one string (64 digits per entry):
+ * a first, allocation-free pass over the entries writes the digits into one buffer
+ * and decodes it once; each entry's checksum is then a slice of it. Building each
+ * 64-character string on its own made most of a large tree's decoding time and garbage.
+ */
+function hexChecksums(body: Uint8Array, position: number, count: number): string {
+  const input = new ByteReader(body, position);
+  const digits = new Uint8Array(count * 64);
+  for (let n = 0; n < count; n++) {
+    input.varint();
+    input.bytes(input.varint());
+    const sum = input.bytes(32);
+    for (let i = 0; i < 32; i++) {
+      const b = sum[i] as number;
+      digits[n * 64 + i * 2] = HEX_DIGIT[b >> 4] as number;
+      digits[n * 64 + i * 2 + 1] = HEX_DIGIT[b & 15] as number;
+    }
+    const flags = input.byte();
+    if (flags & HAS_STAT) {
+      for (let i = 0; i < 4; i++) input.varint();
+      input.bytes(8);
+      if (flags & HAS_LINK) input.bytes(input.varint());
     }
   }
-  if (!input.done || tree.size !== count) corrupt("trailing or repeated entries");
-  return tree;
+  return ascii.decode(digits);
 }
+
+const ascii = new TextDecoder();
+const HEX_DIGIT = new TextEncoder().encode("0123456789abcdef");
+
+/** The value of a lowercase hex digit by char code (checksums are validated lowercase hex). */
+const HEX_VALUE = new Uint8Array(128);
+for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
 
 function corrupt(why: string, cause?: unknown): never {
   throw new FSCacheError("ERR_CORRUPT", `stored hash tree is corrupt: ${why}`, { cause });
@@ -172,6 +223,10 @@ class ByteReader {
   constructor(buf: Uint8Array, pos: number) {
     this.#buf = buf;
     this.#pos = pos;
+  }
+
+  get position(): number {
+    return this.#pos;
   }
 
   get done(): boolean {

@@ -9,6 +9,7 @@ import { type Command, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
 import { formatBytes } from "../units.ts";
+import { syncTar } from "./sync_tar.ts";
 
 /** What `fscache sync --json` prints, exactly these keys. */
 export interface SyncReport {
@@ -38,6 +39,7 @@ export const sync: Command = {
   name: "sync",
   summary: "snapshot a directory into the cache (only changes move)",
   usage: `Usage: fscache sync <dir> [--key K] [--shared-key S] [--exclude PATTERN]... [--json]
+       fscache sync --tar <file.tar|-> [--key K] [--shared-key S] [--json]
 
 Makes a cached snapshot equal to <dir>, copying only what changed since the last sync of
 the same directory, and prints the key, the snapshot path, its Docker-compatible dir:
@@ -49,6 +51,8 @@ checksum and what changed.
   --exclude PATTERN   .dockerignore-style pattern to leave out (repeatable); a
                       .dockerignore file in <dir> is honoured too
   --no-dockerignore   ignore <dir>/.dockerignore
+  --tar FILE          import an uncompressed tar archive ("-" reads stdin) instead of
+                      a directory; entry checksums equal 'fscache tarsum --entries'
 
 --json prints { key, sharedKey, path, checksum, added, modified, deleted, unchanged,
 bytesCopied, durationMs }.`,
@@ -57,8 +61,11 @@ bytesCopied, durationMs }.`,
     "shared-key": { type: "string" },
     exclude: { type: "string", multiple: true },
     "no-dockerignore": { type: "boolean", default: false },
+    tar: { type: "string" },
   },
-  async run({ global, io, positionals, values }) {
+  async run(ctx) {
+    if (typeof ctx.values.tar === "string") return syncTar(ctx);
+    const { global, io, positionals, values } = ctx;
     const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
     const started = performance.now();
     const dir = resolve(io.cwd, dirArg);
@@ -104,7 +111,7 @@ bytesCopied, durationMs }.`,
   },
 };
 
-function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }): string {
+export function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }): string {
   if (global.json) return `${JSON.stringify(r)}\n`;
   if (global.quiet) return `${r.checksum}\n`;
   return [
@@ -118,14 +125,14 @@ function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }):
 }
 
 /** The default shared key: the directory's absolute path (hashed only if too long for a key). */
-function sharedKeyOf(dir: string): string {
+export function sharedKeyOf(dir: string): string {
   const key = `local:${dir}`;
   if (key.length <= MAX_KEY_LENGTH) return key;
   return `local:sha256:${createHash("sha256").update(dir).digest("hex")}`;
 }
 
 /** Patterns from `<dir>/.dockerignore`, comments and blank lines dropped. */
-function dockerignoreOf(dir: string): string[] {
+export function dockerignoreOf(dir: string): string[] {
   const file = `${dir}/.dockerignore`;
   if (!existsSync(file)) return [];
   return readFileSync(file, "utf8")

@@ -66,6 +66,30 @@ export class PacketReader {
     await this.#reader.cancel(reason).catch(() => undefined);
   }
 
+  /**
+   * Reads and discards until the peer closes or `ms` pass, then cancels. Used after
+   * sending ERR: a peer still writing would otherwise hit a closed pipe (and a Go peer
+   * dies of SIGPIPE) before it reads why the session ended.
+   */
+  async drainThenCancel(reason: unknown, ms = 1000): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    const drain = (async () => {
+      while (!this.#ended) {
+        const { done } = await this.#reader.read();
+        if (done) break;
+      }
+    })().catch(() => undefined);
+    try {
+      await Promise.race([drain, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.cancel(reason);
+  }
+
   async #fill(n: number): Promise<boolean> {
     while (this.#buffered < n) {
       if (this.#ended) return false;

@@ -85,12 +85,14 @@ export async function receiveDiffCopy(
   } catch (err) {
     const error = toFSCacheError(err, signal);
     session.discardTemps();
-    if (error.code === "ERR_REMOTE") await session.writer.abort(error);
-    else {
+    if (error.code === "ERR_REMOTE" || error.code === "ERR_ABORTED") {
+      await session.writer.abort(error);
+      await session.reader.cancel(error);
+    } else {
       const message = error.path === undefined ? error.message : `${error.message} (path ${error.path})`;
       await session.writer.sendAndAbort(packet(PacketType.ERR, { data: encoder.encode(message) }), error);
+      await session.reader.drainThenCancel(error);
     }
-    await session.reader.cancel(error);
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);

@@ -9,6 +9,7 @@ import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
+import { excludeMatcher } from "./excludes.ts";
 import { goModeFromPosix } from "./file_mode.ts";
 import { type DiffCopyConnection, PacketReader, PacketWriter } from "./framing.ts";
 import { PacketType, packet, packetTypeName, type Stat, stat } from "./packet.ts";
@@ -25,6 +26,10 @@ export interface SendOptions {
   chunkSize?: number;
   /** Largest frame accepted from the receiver (default 4 MiB). */
   maxFrameBytes?: number;
+  /** `.dockerignore` patterns left out of the walk (matched as the local transport does). */
+  excludes?: readonly string[];
+  /** Told the bytes of every DATA chunk sent, for progress displays. */
+  onData?(bytes: number): void;
 }
 
 /** What a send did. */
@@ -53,23 +58,30 @@ const decoder = new TextDecoder();
 /**
  * Walks `root` (without following symlinks) into STATs in walk order. Sockets are
  * skipped; a second path to an inode already seen becomes a hard link (fsutil's rule).
+ * Excluded entries are left out; an excluded directory is still entered when a `!`
+ * exception could re-include something below it, and kept only if something was.
  *
  * @example
  * ```ts
- * const entries = walkSource(fs, "/home/me/project");
+ * const entries = walkSource(fs, "/home/me/project", ["node_modules"]);
  * entries[0].stat.path; // "a.txt"
  * ```
  */
-export function walkSource(fs: FileSystem, root: string): SourceEntry[] {
+export function walkSource(fs: FileSystem, root: string, excludes: readonly string[] = []): SourceEntry[] {
   const out: SourceEntry[] = [];
   const inodes = new Map<string, string>();
-  const walk = (rel: string) => {
+  const matcher = excludeMatcher(excludes);
+  const walk = (rel: string, parentExcluded: boolean) => {
     for (const name of fs.readdirSync(joinPath(root, rel)).sort(compareWalkOrder)) {
       const path = rel === "." ? name : `${rel}/${name}`;
+      const ignored = matcher?.ignores(path) ?? false;
+      const excluded = parentExcluded || ignored;
+      if (excluded && !matcher?.hasExceptions) continue;
       const full = joinPath(root, path);
       const st = fs.lstatSync(full);
       const type = st.mode & S_IFMT;
       if (type === S_IFSOCK) continue;
+      if (excluded && ignored && !st.isDirectory()) continue;
       const s = stat({
         path,
         mode: goModeFromPosix(st.mode),
@@ -89,10 +101,16 @@ export function walkSource(fs: FileSystem, root: string): SourceEntry[] {
         else s.linkname = first;
       }
       out.push({ stat: s, full });
-      if (st.isDirectory()) walk(path);
+      if (st.isDirectory()) {
+        const index = out.length;
+        const dirExcluded = excluded && ignored;
+        walk(path, dirExcluded);
+        // an excluded directory nothing below was re-included from is left out again
+        if (dirExcluded && out.length === index) out.pop();
+      }
     }
   };
-  walk(".");
+  walk(".", false);
   return out;
 }
 
@@ -151,7 +169,7 @@ export async function sendDiffCopy(connection: DiffCopyConnection, options: Send
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const entries = walkSource(fs, options.root);
+    const entries = walkSource(fs, options.root, options.excludes);
     result.entries = entries.length;
     const files = new Map<number, string>();
     entries.forEach((entry, id) => {
@@ -202,6 +220,7 @@ export async function sendDiffCopy(connection: DiffCopyConnection, options: Send
               if (failure) return;
               await writer.send(packet(PacketType.DATA, { id, data: buf.subarray(0, n) }));
               result.bytesSent += n;
+              options.onData?.(n);
             }
           } finally {
             fs.closeSync(fd);

@@ -1,0 +1,158 @@
+/**
+ * Benchmark: `fscache push` to an `fscache serve` against rsync to an rsync daemon, both
+ * on loopback, same trees as bench/sync.ts, same run.
+ *
+ *   npm run bench:push             (needs rsync and hyperfine: apt-get install rsync hyperfine)
+ *   npm run bench:push -- --quick  (fewer runs)   --many  (also the 100,000-file tree)
+ *
+ * Cases: first push into an empty server side, no-op push, push after 1% of files
+ * changed. The servers (`fscache serve`, `rsync --daemon --no-detach`) run for the
+ * whole benchmark; each client run is a fresh process, node startup included.
+ */
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { generate, manySize, smallSize, touch } from "./_trees.ts";
+
+const here = new URL(".", import.meta.url).pathname;
+const cliMain = join(here, "..", "cli", "main.js");
+const args = process.argv.slice(2);
+
+if (args[0] === "--touch") {
+  touch(args[1] as string, Number(args[2]), Number(args[3]));
+  process.exit(0);
+}
+
+for (const tool of ["rsync", "hyperfine"]) {
+  if (spawnSync(tool, ["--version"]).status !== 0) {
+    console.error(`${tool} is missing: install it with  apt-get install -y rsync hyperfine`);
+    process.exit(1);
+  }
+}
+
+const quick = args.includes("--quick");
+const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
+const trash = join(work, "trash");
+fs.mkdirSync(trash);
+const rows: string[][] = [];
+const children: ChildProcess[] = [];
+
+try {
+  const fscachePort = await freePort();
+  const rsyncPort = await freePort();
+  const serve = spawn(
+    process.execPath,
+    [cliMain, "serve", "-q", "--root", join(work, "cache"), "--listen", `127.0.0.1:${fscachePort}`],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  children.push(serve);
+  await new Promise<void>((resolve) => serve.stdout?.once("data", () => resolve()));
+  const rsyncRoot = join(work, "rsync");
+  fs.mkdirSync(rsyncRoot);
+  fs.writeFileSync(
+    join(work, "rsyncd.conf"),
+    `use chroot = false\nuid = 0\ngid = 0\npid file = ${join(work, "rsyncd.pid")}\n[bench]\npath = ${rsyncRoot}\nread only = false\n`,
+  );
+  const daemon = spawn(
+    "rsync",
+    ["--daemon", "--no-detach", `--config=${join(work, "rsyncd.conf")}`, `--port=${rsyncPort}`, "--address=127.0.0.1"],
+    {
+      stdio: "inherit",
+    },
+  );
+  children.push(daemon);
+  await new Promise((r) => setTimeout(r, 500));
+
+  const trees: [string, number, (r: () => number) => number][] = [["small", 10_000, smallSize]];
+  if (args.includes("--many")) trees.push(["many", 100_000, manySize]);
+  for (const [name, files, sizeOf] of trees) {
+    const src = join(work, `${name}-src`);
+    const bytes = generate(src, files, sizeOf);
+    console.error(`\n## ${name}: ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB`);
+    const rsyncDest = join(rsyncRoot, name);
+    const rsync = `rsync -a --delete ${src}/ rsync://127.0.0.1:${rsyncPort}/bench/${name}/`;
+    const push = (sharedKey: string) =>
+      `node ${cliMain} push ${src} --to 127.0.0.1:${fscachePort} --no-dockerignore -q --shared-key ${sharedKey}`;
+    const runs = quick ? 2 : 5;
+    const first = hyperfine(`${name}-first`, runs, 0, [
+      ["rsync", rsync, `mv ${rsyncDest} ${trash}/$(date +%s%N) 2>/dev/null; true`],
+      // a shared key never seen before: the server starts from an empty snapshot
+      ["fscache", push(`${name}-first-$(date +%s%N)`), "true"],
+    ]);
+    report(name, "first push", first);
+    const noop = hyperfine(`${name}-noop`, quick ? 3 : 10, 1, [
+      ["rsync", rsync, "true"],
+      ["fscache", push(`${name}-again`), "true"],
+    ]);
+    report(name, "no-op push", noop);
+    const touchCmd = `node ${join(here, "push.js")} --touch ${src} 0.01 $(date +%N)`;
+    const onePercent = hyperfine(`${name}-1pct`, quick ? 3 : 10, 0, [
+      ["rsync", rsync, touchCmd],
+      ["fscache", push(`${name}-again`), touchCmd],
+    ]);
+    report(name, "1% changed", onePercent);
+    // the last timed run may have been fscache's, after a touch: bring rsync's copy up to date first
+    execFileSync("sh", ["-c", rsync]);
+    const diff = spawnSync("diff", ["-r", "--no-dereference", src, rsyncDest]);
+    if (diff.status !== 0) throw new Error(`rsync's copy differs from the source:\n${diff.stdout}`);
+  }
+  console.log("\n| tree | case | fscache push | rsync daemon | fscache / rsync |");
+  console.log("|---|---|---|---|---|");
+  for (const row of rows) console.log(`| ${row.join(" | ")} |`);
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 500));
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+interface Timing {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function hyperfine(
+  label: string,
+  runs: number,
+  warmup: number,
+  commands: [string, string, string][],
+): Map<string, Timing> {
+  const out = join(work, `${label}.json`);
+  const argv = ["--runs", String(runs), "--warmup", String(warmup), "--export-json", out, "--style", "basic"];
+  for (const [name, command, prepare] of commands) argv.push("--prepare", prepare, "-n", name, command);
+  execFileSync("hyperfine", argv, { stdio: ["ignore", "inherit", "inherit"] });
+  const results = (JSON.parse(fs.readFileSync(out, "utf8")) as { results: { command: string; times: number[] }[] })
+    .results;
+  const map = new Map<string, Timing>();
+  for (const r of results) {
+    const t = [...r.times].sort((a, b) => a - b);
+    map.set(r.command, { median: t[Math.floor(t.length / 2)] as number, min: t[0] as number, max: t.at(-1) as number });
+  }
+  return map;
+}
+
+function report(tree: string, what: string, times: Map<string, Timing>): void {
+  const ours = times.get("fscache") as Timing;
+  const theirs = times.get("rsync") as Timing;
+  rows.push([tree, what, fmt(ours), fmt(theirs), `**${(ours.median / theirs.median).toFixed(2)}×**`]);
+}
+
+function fmt(t: Timing): string {
+  return `${t.median.toFixed(3)} s (${t.min.toFixed(3)}–${t.max.toFixed(3)})`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}

@@ -1,0 +1,148 @@
+/**
+ * `fscache push`: sends a directory to an `fscache serve`, moving only what changed.
+ * @module
+ */
+import { spawn } from "node:child_process";
+import * as nodeFs from "node:fs";
+import { resolve } from "node:path";
+import { fileSystemFrom } from "../../core/file_system.ts";
+import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
+import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
+import { pushTree } from "../../transports/session/client.ts";
+import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
+import { readTokenFile } from "../../transports/session/token.ts";
+import { type Command, positionalArgs, UsageError } from "../command.ts";
+import { startProgress } from "../progress.ts";
+import { formatBytes } from "../units.ts";
+import { dockerignoreOf, sharedKeyOf } from "./sync.ts";
+
+/** What `fscache push --json` prints, exactly these keys. */
+export interface PushReport {
+  key: string;
+  checksum: string;
+  added: number;
+  modified: number;
+  deleted: number;
+  filesSent: number;
+  /** File content bytes sent. */
+  bytesSent: number;
+  /** Every byte on the wire, both directions. */
+  wireBytes: number;
+  durationMs: number;
+}
+
+/**
+ * Pushes `<dir>` to a server as a snapshot: a fresh key per run and a shared key from
+ * the directory's absolute path (as `fscache sync`), so a repeat push sends only changes.
+ *
+ * @example
+ * ```sh
+ * fscache push . --to build-host:7373 --token-file ~/.fscache-token --json
+ * fscache push . --exec "ssh build-host fscache serve --stdio"
+ * ```
+ */
+export const push: Command = {
+  name: "push",
+  summary: "send a directory to an 'fscache serve' (only changes move)",
+  usage: `Usage: fscache push <dir> (--to HOST:PORT | --exec COMMAND) [--key K] [--shared-key S]
+                    [--token-file F] [--exclude PATTERN]... [--no-dockerignore] [--json]
+
+Makes a snapshot on the server equal to <dir>, sending only the files that changed since
+the last push with the same shared key, and prints what changed.
+
+  --to HOST:PORT      the server ('fscache serve --listen ...')
+  --exec COMMAND      run COMMAND (with sh -c) and speak to it on its stdin/stdout, e.g.
+                      "ssh host fscache serve --stdio"
+  --key K             key of this snapshot (default: a fresh random key per run)
+  --shared-key S      default: derived from the absolute path of <dir>
+  --token-file F      the token the server was started with
+  --exclude PATTERN   .dockerignore-style pattern to leave out (repeatable); a
+                      .dockerignore file in <dir> is honoured too
+  --no-dockerignore   ignore <dir>/.dockerignore
+
+--json prints { key, checksum, added, modified, deleted, filesSent, bytesSent, wireBytes,
+durationMs }.`,
+  options: {
+    to: { type: "string" },
+    exec: { type: "string" },
+    key: { type: "string" },
+    "shared-key": { type: "string" },
+    "token-file": { type: "string" },
+    exclude: { type: "string", multiple: true },
+    "no-dockerignore": { type: "boolean", default: false },
+  },
+  async run({ global, io, positionals, values }) {
+    const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
+    const started = performance.now();
+    const to = values.to as string | undefined;
+    const exec = values.exec as string | undefined;
+    if ((to === undefined) === (exec === undefined)) throw new UsageError("give exactly one of --to and --exec");
+    const dir = resolve(io.cwd, dirArg);
+    const key = typeof values.key === "string" ? values.key : `push-${crypto.randomUUID()}`;
+    const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
+    const excludes = [...((values.exclude as string[] | undefined) ?? [])];
+    if (values["no-dockerignore"] !== true) excludes.push(...dockerignoreOf(dir));
+    const tokenFile = values["token-file"] as string | undefined;
+    const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));
+    if (!nodeFs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw Object.assign(new Error(`not a directory: ${dir}`), { code: "ERR_NOT_A_DIRECTORY" });
+    }
+
+    const counter = { bytes: 0 };
+    const progress =
+      global.quiet || global.json
+        ? { stop() {} }
+        : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      let connection: DiffCopyConnection;
+      if (to !== undefined) {
+        const { host, port } = parseHostPort(to);
+        connection = await connectSession(host, port);
+      } else {
+        child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
+        connection = nodeConnection(child.stdout!, child.stdin!);
+      }
+      const result = await pushTree(connection, {
+        fs: fileSystemFrom(nodeFs),
+        root: dir,
+        key,
+        sharedKey,
+        excludes,
+        ...(token === undefined ? {} : { token }),
+        onData: (n) => {
+          counter.bytes += n;
+        },
+      });
+      const report: PushReport = {
+        key: result.key,
+        checksum: result.checksum,
+        added: result.added,
+        modified: result.modified,
+        deleted: result.deleted,
+        filesSent: result.filesSent,
+        bytesSent: result.bytesSent,
+        wireBytes: result.wireBytes,
+        durationMs: Math.round(performance.now() - started),
+      };
+      progress.stop();
+      io.stdout(formatReport(report, result.reused, global));
+    } finally {
+      progress.stop();
+      if (child && child.exitCode === null) await new Promise((done) => child?.once("close", done));
+    }
+    return 0;
+  },
+};
+
+function formatReport(r: PushReport, reused: boolean, global: { json: boolean; quiet: boolean }): string {
+  if (global.json) return `${JSON.stringify(r)}\n`;
+  if (global.quiet) return `${r.checksum}\n`;
+  return [
+    `key       ${r.key}${reused ? " (the server already had it)" : ""}`,
+    `checksum  ${r.checksum}`,
+    `changes   ${r.added} added, ${r.modified} modified, ${r.deleted} deleted`,
+    `sent      ${r.filesSent} files, ${formatBytes(r.bytesSent)} (${formatBytes(r.wireBytes)} on the wire) in ${(r.durationMs / 1000).toFixed(2)}s`,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,124 @@
+/**
+ * `fscache serve`: receives pushed directories into the cache, over TCP or one session
+ * on stdin/stdout.
+ * @module
+ */
+import process from "node:process";
+import { FSCacheError } from "../../core/errors.ts";
+import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
+import type { ReceiveOptions } from "../../transports/diffcopy/receiver.ts";
+import { type SessionOutcome, SessionServer } from "../../transports/session/server.ts";
+import { isLoopback, listenSessions, parseHostPort } from "../../transports/session/tcp.ts";
+import { readTokenFile, tokenVerifier } from "../../transports/session/token.ts";
+import { type CliIO, type Command, positionalArgs, UsageError } from "../command.ts";
+import { openCache } from "../open_cache.ts";
+import { formatBytes, parseDuration, parseSize } from "../units.ts";
+
+const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Serves push sessions until SIGINT/SIGTERM: then stops accepting, lets sessions in
+ * progress finish for `--grace` (a second signal aborts them at once), and closes the cache.
+ *
+ * @example
+ * ```sh
+ * fscache serve --listen 0.0.0.0:7373 --token-file /run/secrets/fscache-token
+ * ```
+ */
+export const serve: Command = {
+  name: "serve",
+  summary: "receive pushed directories into the cache (TCP, or --stdio)",
+  usage: `Usage: fscache serve [--listen HOST:PORT] [--token-file F] [--stdio] [--max-bytes SIZE]
+                     [--max-entries N] [--grace DURATION]
+
+Accepts 'fscache push' sessions and stores each pushed tree as a cached snapshot,
+receiving only what changed since the last push with the same shared key.
+
+  --listen HOST:PORT  address to listen on (default 127.0.0.1:7373; port 0 picks one)
+  --token-file F      clients must present the token in F; required unless HOST is loopback
+  --stdio             serve one session on stdin/stdout, then exit
+  --max-bytes SIZE    refuse trees with more file content than SIZE (e.g. 2GiB)
+  --max-entries N     refuse trees with more than N entries
+  --grace DURATION    on SIGINT/SIGTERM, how long sessions may finish before they are
+                      aborted (default 10s; a second signal aborts at once)
+
+Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
+  options: {
+    listen: { type: "string", default: "127.0.0.1:7373" },
+    "token-file": { type: "string" },
+    stdio: { type: "boolean", default: false },
+    "max-bytes": { type: "string" },
+    "max-entries": { type: "string" },
+    grace: { type: "string", default: "10s" },
+  },
+  async run({ global, io, positionals, values }) {
+    positionalArgs(positionals, []);
+    const receive: ReceiveOptions = {};
+    if (typeof values["max-bytes"] === "string") receive.maxBytes = parseSize(values["max-bytes"], "--max-bytes");
+    if (typeof values["max-entries"] === "string") {
+      const n = Number(values["max-entries"]);
+      if (!Number.isSafeInteger(n) || n < 0) throw new UsageError("--max-entries must be a non-negative integer");
+      receive.maxEntries = n;
+    }
+    const graceMs = parseDuration(values.grace as string, "--grace");
+    const tokenFile = values["token-file"] as string | undefined;
+    const token = tokenFile === undefined ? undefined : readTokenFile(resolvePath(io, tokenFile));
+    const { host, port } = parseHostPort(values.listen as string);
+    if (!values.stdio && !token && !isLoopback(host)) {
+      throw new FSCacheError(
+        "ERR_INSECURE",
+        `refusing to listen on ${host} without --token-file: anyone who can reach it could fill the cache`,
+      );
+    }
+    await using cache = await openCache(global);
+    const server = new SessionServer(cache, {
+      receive,
+      ...(token ? { verifyToken: tokenVerifier(token) } : {}),
+      onSession: (outcome) => global.quiet || io.stderr(`${describeOutcome(outcome)}\n`),
+    });
+    if (values.stdio) {
+      const outcome = await server.handle(stdioConnection());
+      return outcome.ok ? 0 : 1;
+    }
+    const listener = await listenSessions(server, host, port);
+    io.stdout(
+      global.json
+        ? `${JSON.stringify({ listening: `${host}:${listener.port}` })}\n`
+        : `listening on ${host}:${listener.port}\n`,
+    );
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = () => {
+        signals++;
+        if (signals === 1) {
+          if (!global.quiet) io.stderr(`shutting down: ${server.active} session(s) in progress\n`);
+          void listener
+            .close()
+            .then(() => server.close({ graceMs }))
+            .then(() => {
+              for (const s of SHUTDOWN_SIGNALS) process.off(s, onSignal);
+              resolve();
+            });
+        } else server.abortAll();
+      };
+      for (const s of SHUTDOWN_SIGNALS) process.on(s, onSignal);
+    });
+    await cache.close();
+    if (!global.quiet) io.stderr("stopped\n");
+    return 0;
+  },
+};
+
+function resolvePath(io: CliIO, path: string): string {
+  return path.startsWith("/") ? path : `${io.cwd.replace(/\/$/, "")}/${path}`;
+}
+
+function describeOutcome(outcome: SessionOutcome): string {
+  if (!outcome.ok) {
+    const key = outcome.key === undefined ? "" : ` key=${outcome.key}`;
+    return `session failed${key}: ${outcome.error.code}: ${outcome.error.message}`;
+  }
+  const r = outcome.result;
+  if (r.reused) return `session key=${r.key}: reused ${r.checksum}`;
+  return `session key=${r.key}: ${r.added} added, ${r.modified} modified, ${r.deleted} deleted, ${formatBytes(r.bytesReceived)} received, ${r.checksum}`;
+}

@@ -1,0 +1,63 @@
+/**
+ * `fscache sync --tar <file.tar|->`: a tar stream imported as a snapshot, the classic
+ * upload path. Diff semantics as for a directory: entries absent from the archive are
+ * deleted, identical files are not rewritten.
+ * @module
+ */
+import { createReadStream } from "node:fs";
+import { resolve } from "node:path";
+import process from "node:process";
+import { type CommandContext, UsageError } from "../command.ts";
+import { openCache } from "../open_cache.ts";
+import { startProgress } from "../progress.ts";
+import { formatReport, type SyncReport, sharedKeyOf } from "./sync.ts";
+
+/**
+ * Runs `sync --tar`; the report has the same keys as a directory sync (`path` is the
+ * snapshot, `bytesCopied` the content bytes written).
+ *
+ * @example
+ * ```ts
+ * await syncTar(ctx); // from sync's run when --tar is given
+ * ```
+ */
+export async function syncTar({ global, io, positionals, values }: CommandContext): Promise<number> {
+  if (positionals.length > 0) throw new UsageError("--tar takes the archive instead of <dir>");
+  const file = values.tar as string;
+  const started = performance.now();
+  const full = file === "-" ? "-" : resolve(io.cwd, file);
+  const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
+  const sharedKey =
+    typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
+  // Loaded here so the other commands never pay for the tar parser. The specifier is built
+  // at run time: the compiler leaves a literal `.ts` in this dynamic import as it is.
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  const { TarTransport }: typeof import("../../transports/tar/tar_transport.ts") = await import(
+    `../../transports/tar/tar_transport${ext}`
+  );
+  const transport = new TarTransport(() => (full === "-" ? process.stdin : createReadStream(full)));
+  await using cache = await openCache(global);
+  cache.registerTransport("tar", transport);
+  const progress = global.quiet || global.json ? { stop() {} } : startProgress(io, () => `importing ${file}`);
+  try {
+    await using source = await cache.syncFrom({ key, sharedKey, transport: "tar" });
+    const r = transport.lastResult;
+    const report: SyncReport = {
+      key,
+      sharedKey,
+      path: source.root,
+      checksum: await source.hash("."),
+      added: r?.added ?? 0,
+      modified: r?.modified ?? 0,
+      deleted: r?.deleted ?? 0,
+      unchanged: r?.unchanged ?? 0,
+      bytesCopied: r?.bytesWritten ?? 0,
+      durationMs: Math.round(performance.now() - started),
+    };
+    progress.stop();
+    io.stdout(formatReport(report, global));
+  } finally {
+    progress.stop();
+  }
+  return 0;
+}

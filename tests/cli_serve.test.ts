@@ -1,0 +1,130 @@
+/** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { cli } from "./_cli.ts";
+import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
+import { cliCommand, spawnCli } from "./_processes.ts";
+
+const PUSH_KEYS = [
+  "added",
+  "bytesSent",
+  "checksum",
+  "deleted",
+  "durationMs",
+  "filesSent",
+  "key",
+  "modified",
+  "wireBytes",
+];
+
+/** Resolves with the port once the child prints "listening on HOST:PORT". */
+function listeningPort(child: ReturnType<typeof spawnCli>["child"]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.stdout?.on("data", (d) => {
+      seen += String(d);
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(seen);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("close", () => reject(new Error(`serve exited before listening: ${seen}`)));
+  });
+}
+
+/**
+ * A clean exit after the shutdown signal. Deno's `child_process` reports a child that
+ * was sent a signal as killed by it (code null) even when it handled it and exited 0,
+ * so there the "stopped" line, printed after the cache closed, is the evidence.
+ */
+function assertStopped(exit: { code: number | null; stderr: string }): void {
+  const deno = "Deno" in globalThis;
+  assert.ok(exit.code === 0 || (deno && exit.code === null), `exit code ${exit.code}: ${exit.stderr}`);
+  assert.match(exit.stderr, /shutting down[\s\S]*stopped\n$/);
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+describe("fscache serve / push", () => {
+  it("two pushes over TCP: the second moves nothing, JSON has exactly the documented keys; SIGTERM stops it", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    writeTree(disk, tmp.dir, { "src/": "", "src/a.txt": "hello", "src/d/": "", "src/d/b": "b".repeat(50_000) });
+    const serve = spawnCli(["serve", "--root", `${tmp.dir}/cache`, "--listen", "127.0.0.1:0"]);
+    try {
+      const port = await listeningPort(serve.child);
+      const push = async () => {
+        const r = await cli(["push", src, "--to", `127.0.0.1:${port}`, "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout);
+      };
+      const first = await push();
+      assert.deepEqual(Object.keys(first).sort(), PUSH_KEYS);
+      assert.deepEqual([first.added, first.filesSent, first.bytesSent], [3, 2, 50_005]);
+      const second = await push();
+      assert.deepEqual([second.added, second.modified, second.deleted, second.bytesSent], [0, 0, 0, 0]);
+      assert.equal(second.checksum, first.checksum);
+      assert.notEqual(second.key, first.key);
+      // the same checksum as a local sync of the directory
+      const sync = await cli(["sync", src, "--root", `${tmp.dir}/local`, "--json"]);
+      assert.equal(JSON.parse(sync.stdout).checksum, first.checksum);
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    assertStopped(await serve.exit);
+  });
+
+  it("push --exec speaks to 'serve --stdio' over pipes", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x", "src/l": { symlink: "x" } });
+    const [command, prefix] = cliCommand();
+    const server = [command, ...prefix, "serve", "--stdio", "-q", "--root", `${tmp.dir}/cache`]
+      .map(shellQuote)
+      .join(" ");
+    const first = await cli(["push", src, "--exec", server, "--key", "one", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(JSON.parse(first.stdout).added, 2);
+    const again = await cli(["push", src, "--exec", server, "--key", "one", "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).bytesSent, 0);
+    const ls = await cli(["ls", "--root", `${tmp.dir}/cache`, "--json"]);
+    const path = JSON.parse(ls.stdout).find((s: { key: string }) => s.key === "one").path;
+    assert.deepEqual(listTree(disk, path, false), listTree(disk, src, false));
+  });
+
+  it("refuses a non-loopback --listen without a token, and a push with a wrong token", async () => {
+    using tmp = tempDir();
+    const insecure = await cli(["serve", "--root", `${tmp.dir}/cache`, "--listen", "0.0.0.0:0"]);
+    assert.equal(insecure.code, 1);
+    assert.match(insecure.stderr, /ERR_INSECURE/);
+    disk.writeFileSync(`${tmp.dir}/token`, "right\n");
+    disk.writeFileSync(`${tmp.dir}/bad`, "wrong\n");
+    disk.mkdirSync(`${tmp.dir}/src`);
+    const serve = spawnCli([
+      "serve",
+      "--root",
+      `${tmp.dir}/cache`,
+      "--listen",
+      "127.0.0.1:0",
+      "--token-file",
+      `${tmp.dir}/token`,
+    ]);
+    try {
+      const port = await listeningPort(serve.child);
+      const bad = await cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--token-file", `${tmp.dir}/bad`]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /ERR_AUTH/);
+      const good = await cli([
+        "push",
+        `${tmp.dir}/src`,
+        "--to",
+        `127.0.0.1:${port}`,
+        "--token-file",
+        `${tmp.dir}/token`,
+      ]);
+      assert.equal(good.code, 0, good.stderr);
+    } finally {
+      serve.child.kill("SIGINT");
+    }
+    assertStopped(await serve.exit);
+  });
+});

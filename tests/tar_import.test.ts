@@ -1,0 +1,184 @@
+/** Tar import: checksums equal to tarsum --entries, diff semantics, and every hostile-archive rule. */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { pack } from "tar-stream";
+import { tarSum } from "../backends/tarsum_stream.ts";
+import { FSCacheError } from "../core/errors.ts";
+import type { ReceiveLimits } from "../transports/diffcopy/stat_validator.ts";
+import { importTar } from "../transports/tar/tar_import.ts";
+import { cli } from "./_cli.ts";
+import { disk, listTree, recordingUpdater, tempDir } from "./_diffcopy.ts";
+
+interface E {
+  name: string;
+  type?: "file" | "directory" | "symlink" | "link";
+  content?: string;
+  linkname?: string;
+  mode?: number;
+}
+
+async function tarOf(entries: E[]): Promise<Uint8Array> {
+  const archive = pack();
+  for (const e of entries) {
+    const type = e.type ?? "file";
+    const mode = e.mode ?? (type === "directory" ? 0o755 : 0o644);
+    const header = { name: e.name, type, mode, mtime: new Date(1_600_000_000_000), uid: 0, gid: 0 };
+    if (type === "file") archive.entry(header, e.content ?? "");
+    else archive.entry({ ...header, ...(e.linkname === undefined ? {} : { linkname: e.linkname }) });
+  }
+  archive.finalize();
+  const chunks: Uint8Array[] = [];
+  for await (const c of archive as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
+
+const sample: E[] = [
+  { name: "./", type: "directory" },
+  { name: "./z.txt", content: "last" },
+  { name: "./dir/", type: "directory" },
+  { name: "./dir/b.bin", content: "b".repeat(70_000) },
+  { name: "./dir/run", content: "#!/bin/sh", mode: 0o755 },
+  { name: "./a.txt", content: "hello" },
+  { name: "./link", type: "symlink", linkname: "a.txt" },
+  { name: "./dir/hard", type: "link", linkname: "./a.txt" },
+];
+
+describe("sync --tar (tar import)", () => {
+  it("imports any order, with entry checksums equal to tarsum --entries", async () => {
+    using tmp = tempDir();
+    const tar = await tarOf(sample);
+    const updater = recordingUpdater();
+    const result = await importTar([tar], { fs: disk, dest: tmp.dir, updater });
+    assert.equal(result.added, 7);
+    const expected = new Map<string, string>();
+    await tarSum([tar], { onEntry: (name, sum) => name !== "." && expected.set(name, sum) });
+    const reported = new Map(updater.changes.map((c) => [c.path, c.checksum]));
+    assert.deepEqual(new Map([...reported].sort()), new Map([...expected].sort()));
+    const shape = listTree(disk, tmp.dir, false).map((l) => l.replace(/ [0-9a-f]{12}$/, ""));
+    assert.deepEqual(shape, [
+      "a.txt 644 5",
+      "dir/ 755",
+      "dir/b.bin 644 70000",
+      "dir/hard 644 5",
+      "dir/run 755 9",
+      "link -> a.txt",
+      "z.txt 644 4",
+    ]);
+    assert.equal(readFileSync(`${tmp.dir}/dir/b.bin`, "utf8"), "b".repeat(70_000));
+    assert.equal(disk.lstatSync(`${tmp.dir}/dir/hard`).ino, disk.lstatSync(`${tmp.dir}/a.txt`).ino);
+    assert.equal(Math.floor(disk.lstatSync(`${tmp.dir}/z.txt`).mtimeMs), 1_600_000_000_000);
+  });
+
+  it("diff semantics: absent entries are deleted, identical files are not rewritten", async () => {
+    using tmp = tempDir();
+    await importTar([await tarOf(sample)], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    const before = disk.lstatSync(`${tmp.dir}/dir/b.bin`).ino;
+    const next = sample
+      .filter((e) => e.name !== "./z.txt")
+      .map((e) => (e.name === "./a.txt" ? { ...e, content: "HELLO!" } : e));
+    const result = await importTar([await tarOf(next)], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    assert.equal(result.deleted, 1);
+    assert.equal(disk.existsSync(`${tmp.dir}/z.txt`), false);
+    assert.equal(result.bytesWritten, 6, "only the changed file was written");
+    assert.equal(disk.lstatSync(`${tmp.dir}/dir/b.bin`).ino, before, "the identical file was left alone");
+    assert.equal(readFileSync(`${tmp.dir}/dir/hard`, "utf8"), "HELLO!");
+    assert.deepEqual(
+      disk.readdirSync(tmp.dir).filter((n) => n.startsWith(".fscache-tmp-")),
+      [],
+      "no spool left behind",
+    );
+  });
+
+  const hostile: [string, E[], string, Partial<ReceiveLimits>?][] = [
+    ["absolute path", [{ name: "/etc/evil", content: "x" }], "ERR_PROTOCOL"],
+    ["..", [{ name: "../evil", content: "x" }], "ERR_PROTOCOL"],
+    ["unclean path", [{ name: "a//evil", content: "x" }], "ERR_PROTOCOL"],
+    [
+      "child of a symlink (parent escape)",
+      [
+        { name: "esc", type: "symlink", linkname: ".." },
+        { name: "esc/evil", content: "x" },
+      ],
+      "ERR_PROTOCOL",
+    ],
+    [
+      "child of a file",
+      [
+        { name: "f", content: "x" },
+        { name: "f/evil", content: "x" },
+      ],
+      "ERR_PROTOCOL",
+    ],
+    ["hard link to an unknown path", [{ name: "h", type: "link", linkname: "nope" }], "ERR_PROTOCOL"],
+    [
+      "hard link to a later path",
+      [
+        { name: "h", type: "link", linkname: "later" },
+        { name: "later", content: "x" },
+      ],
+      "ERR_PROTOCOL",
+    ],
+    ["hard link outside", [{ name: "h", type: "link", linkname: "../outside/marker" }], "ERR_PROTOCOL"],
+    [
+      "duplicate entry",
+      [
+        { name: "d", content: "x" },
+        { name: "./d", content: "y" },
+      ],
+      "ERR_PROTOCOL",
+    ],
+    ["too many entries", [{ name: "a" }, { name: "b" }, { name: "c" }], "ERR_LIMIT", { maxEntries: 2 }],
+    [
+      "too many bytes",
+      [
+        { name: "a", content: "12345" },
+        { name: "b", content: "678" },
+      ],
+      "ERR_LIMIT",
+      { maxBytes: 6 },
+    ],
+  ];
+  for (const [rule, entries, code, limits] of hostile) {
+    it(`rejects ${rule}; nothing appears outside the destination`, async () => {
+      using tmp = tempDir();
+      disk.mkdirSync(`${tmp.dir}/outside`);
+      disk.writeFileSync(`${tmp.dir}/outside/marker`, "keep");
+      const dest = `${tmp.dir}/dest/snap`;
+      disk.mkdirSync(dest, { recursive: true });
+      const tar = await tarOf(entries);
+      await assert.rejects(
+        importTar([tar], { fs: disk, dest, updater: recordingUpdater() }, limits),
+        (err: unknown) => err instanceof FSCacheError && err.code === code,
+      );
+      assert.deepEqual(disk.readdirSync(tmp.dir).sort(), ["dest", "outside"]);
+      assert.deepEqual(disk.readdirSync(`${tmp.dir}/dest`), ["snap"]);
+      assert.deepEqual(disk.readdirSync(`${tmp.dir}/outside`), ["marker"]);
+      assert.equal(readFileSync(`${tmp.dir}/outside/marker`, "utf8"), "keep");
+      assert.deepEqual(disk.readdirSync(dest), [], "nothing applied, no spool left");
+    });
+  }
+
+  it("fscache sync --tar: snapshot checksum; a re-import of the same archive writes nothing", async () => {
+    using tmp = tempDir();
+    disk.writeFileSync(`${tmp.dir}/ctx.tar`, await tarOf(sample));
+    const run = async () => {
+      const r = await cli(["sync", "--tar", `${tmp.dir}/ctx.tar`, "--root", `${tmp.dir}/cache`, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout);
+    };
+    const first = await run();
+    assert.match(first.checksum, /^dir:[0-9a-f]{64}$/);
+    assert.equal(first.added, 7);
+    const again = await run();
+    assert.equal(again.checksum, first.checksum);
+    assert.deepEqual([again.added, again.modified, again.deleted, again.bytesCopied], [0, 0, 0, 0]);
+    assert.equal(again.unchanged, 7);
+  });
+});

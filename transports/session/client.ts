@@ -1,0 +1,142 @@
+/**
+ * The pushing side of a session: `hello`, then (when the server asks) the tree with
+ * the diff-copy sender, then the server's result. Runtime-agnostic: give it any
+ * {@linkcode DiffCopyConnection}.
+ * @module
+ */
+import { FSCacheError } from "../../core/errors.ts";
+import type { FileSystem } from "../../core/file_system.ts";
+import type { DiffCopyConnection } from "../diffcopy/framing.ts";
+import { type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
+import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
+import { parseServerMessage, remoteError, SESSION_VERSION, type ServerMessage } from "./handshake.ts";
+
+/** Options of {@linkcode pushTree}. */
+export interface PushOptions {
+  fs: FileSystem;
+  /** The directory to push. */
+  root: string;
+  key: string;
+  sharedKey?: string;
+  token?: string;
+  /** `.dockerignore` patterns left out. */
+  excludes?: readonly string[];
+  signal?: AbortSignal;
+  /** Largest frame accepted from the server (default 4 MiB). */
+  maxFrameBytes?: number;
+  /** Told the bytes of every file chunk sent. */
+  onData?(bytes: number): void;
+}
+
+/** What a push did: the server's result plus what went over the wire. */
+export interface PushResult {
+  key: string;
+  /** `dir:<hex>` checksum of the snapshot the server holds now. */
+  checksum: string;
+  /** True when the server already had the key (or another client's push filled it). */
+  reused: boolean;
+  added: number;
+  modified: number;
+  deleted: number;
+  filesSent: number;
+  /** File content bytes sent. */
+  bytesSent: number;
+  /** Every byte read and written on the connection, framing and handshake included. */
+  wireBytes: number;
+}
+
+/** A connection whose two directions count the bytes passing. */
+function counted(connection: DiffCopyConnection): { connection: DiffCopyConnection; bytes(): number } {
+  let n = 0;
+  const count = () =>
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        n += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+  const out = count();
+  out.readable.pipeTo(connection.writable).catch(() => undefined);
+  return { connection: { readable: connection.readable.pipeThrough(count()), writable: out.writable }, bytes: () => n };
+}
+
+/** The next control message, skipping diff-copy frames still in flight after a failed transfer. */
+async function nextControl(frames: FrameReader): Promise<ServerMessage | undefined> {
+  for (;;) {
+    const payload = await frames.next().catch(() => undefined);
+    if (payload === undefined) return undefined;
+    if (isControl(payload)) return parseServerMessage(payload);
+  }
+}
+
+/**
+ * Pushes `options.root` to the server on `connection` as `options.key`.
+ *
+ * @example
+ * ```ts
+ * const result = await pushTree(connection, { fs, root: "/home/me/app", key: "build-42", sharedKey: "app" });
+ * result.bytesSent; // 0 when nothing changed since the last push
+ * ```
+ */
+export async function pushTree(raw: DiffCopyConnection, options: PushOptions): Promise<PushResult> {
+  const { connection, bytes } = counted(raw);
+  const frames = new FrameReader(connection.readable, options.maxFrameBytes);
+  const writer = connection.writable.getWriter();
+  const onAbort = () => void frames.cancel(options.signal?.reason);
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await writer.write(
+      controlFrame({
+        v: SESSION_VERSION,
+        type: "hello",
+        key: options.key,
+        ...(options.sharedKey === undefined ? {} : { sharedKey: options.sharedKey }),
+        ...(options.token === undefined ? {} : { token: options.token }),
+      }),
+    );
+    let reply = parseServerMessage(await frames.next());
+    let sent: SendResult | undefined;
+    if (reply.type === "send") {
+      try {
+        sent = await sendDiffCopy(diffCopyChannel(frames, writer), {
+          fs: options.fs,
+          root: options.root,
+          ...(options.excludes ? { excludes: options.excludes } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.onData ? { onData: options.onData } : {}),
+        });
+      } catch (err) {
+        // The server's own report says more than "receiver failed", when it got to send one.
+        const report = options.signal?.aborted ? undefined : await nextControl(frames);
+        if (report?.type === "error") throw remoteError(report);
+        throw err;
+      }
+      const next = await nextControl(frames);
+      if (!next) throw new FSCacheError("ERR_PROTOCOL", "the server closed the session without a result");
+      reply = next;
+    }
+    if (reply.type === "error") throw remoteError(reply);
+    if (reply.type !== "result") throw new FSCacheError("ERR_PROTOCOL", `unexpected "${reply.type}" from the server`);
+    await writer.close().catch(() => undefined);
+    return {
+      key: reply.key,
+      checksum: reply.checksum,
+      reused: reply.reused,
+      added: reply.added,
+      modified: reply.modified,
+      deleted: reply.deleted,
+      filesSent: sent?.filesSent ?? 0,
+      bytesSent: sent?.bytesSent ?? 0,
+      wireBytes: bytes(),
+    };
+  } catch (err) {
+    if (options.signal?.aborted) {
+      throw new FSCacheError("ERR_ABORTED", "push aborted", { key: options.key, cause: options.signal.reason });
+    }
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await writer.abort().catch(() => undefined);
+    await frames.cancel();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The session handshake (docs/PROTOCOL.md, "Sessions"): the client's `hello` names the
+ * key, shared key and token; the server answers `send` (start diff-copy, client as
+ * sender), `result` (done: the key was cached or another client's transfer of it just
+ * finished) or `error`. After a transfer the server sends `result` or `error`.
+ * Messages are JSON control frames (see frames.ts). Runtime-agnostic.
+ * @module
+ */
+import { FSCacheError } from "../../core/errors.ts";
+import { parseControl } from "./frames.ts";
+
+/** The session protocol version this code speaks. */
+export const SESSION_VERSION = 1;
+
+/** Client → server, the first frame. */
+export interface Hello {
+  v: number;
+  type: "hello";
+  key: string;
+  sharedKey?: string;
+  token?: string;
+}
+
+/** Server → client: start the diff-copy transfer now. */
+export interface SendMessage {
+  v: number;
+  type: "send";
+}
+
+/** Server → client: the snapshot is ready. */
+export interface ResultMessage {
+  v: number;
+  type: "result";
+  key: string;
+  /** `dir:<hex>` checksum of the snapshot (SPEC §4.2). */
+  checksum: string;
+  /** True when this session moved nothing: the key was cached or another session filled it. */
+  reused: boolean;
+  entries: number;
+  added: number;
+  modified: number;
+  deleted: number;
+  filesReceived: number;
+  bytesReceived: number;
+}
+
+/** Server → client: the session failed or was refused; the server closes afterwards. */
+export interface ErrorMessage {
+  v: number;
+  type: "error";
+  code: string;
+  message: string;
+}
+
+/** Anything the server sends. */
+export type ServerMessage = SendMessage | ResultMessage | ErrorMessage;
+
+function invalid(what: string): never {
+  throw new FSCacheError("ERR_PROTOCOL", `invalid session message: ${what}`);
+}
+
+function optionalString(m: Record<string, unknown>, field: string): string | undefined {
+  const value = m[field];
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") invalid(`${field} must be a string`);
+  return value;
+}
+
+/**
+ * Checks a client's first frame. A different version is `ERR_VERSION` (the server
+ * tells the client which one it speaks); key syntax is the cache's to judge.
+ *
+ * @example
+ * ```ts
+ * const hello = parseHello(await frames.next());
+ * hello.key;
+ * ```
+ */
+export function parseHello(payload: Uint8Array | undefined): Hello {
+  if (payload === undefined) throw new FSCacheError("ERR_PROTOCOL", "connection closed before the session hello");
+  const m = parseControl(payload);
+  if (m.v !== SESSION_VERSION) {
+    throw new FSCacheError(
+      "ERR_VERSION",
+      `unsupported session version ${JSON.stringify(m.v)}; this server speaks version ${SESSION_VERSION}`,
+    );
+  }
+  if (m.type !== "hello") invalid(`expected "hello", got ${JSON.stringify(m.type)}`);
+  if (typeof m.key !== "string") invalid("key must be a string");
+  const sharedKey = optionalString(m, "sharedKey");
+  const token = optionalString(m, "token");
+  return {
+    v: SESSION_VERSION,
+    type: "hello",
+    key: m.key,
+    ...(sharedKey === undefined ? {} : { sharedKey }),
+    ...(token === undefined ? {} : { token }),
+  };
+}
+
+const RESULT_NUMBERS = ["entries", "added", "modified", "deleted", "filesReceived", "bytesReceived"] as const;
+
+/**
+ * Checks a server frame as the client reads it.
+ *
+ * @example
+ * ```ts
+ * const reply = parseServerMessage(await frames.next());
+ * if (reply.type === "send") await sendDiffCopy(channel, { fs, root });
+ * ```
+ */
+export function parseServerMessage(payload: Uint8Array | undefined): ServerMessage {
+  if (payload === undefined) throw new FSCacheError("ERR_PROTOCOL", "the server closed the session without a reply");
+  const m = parseControl(payload);
+  if (m.v !== SESSION_VERSION) invalid(`version ${JSON.stringify(m.v)} (this client speaks ${SESSION_VERSION})`);
+  switch (m.type) {
+    case "send":
+      return { v: SESSION_VERSION, type: "send" };
+    case "error":
+      return {
+        v: SESSION_VERSION,
+        type: "error",
+        code: typeof m.code === "string" ? m.code : "ERR_REMOTE",
+        message: typeof m.message === "string" ? m.message : "the server reported an error",
+      };
+    case "result": {
+      if (typeof m.key !== "string" || typeof m.checksum !== "string") invalid("result without key or checksum");
+      for (const field of RESULT_NUMBERS) {
+        if (!Number.isSafeInteger(m[field]) || (m[field] as number) < 0) invalid(`result.${field} is not a count`);
+      }
+      return { ...(m as unknown as ResultMessage), v: SESSION_VERSION, reused: m.reused === true };
+    }
+    default:
+      return invalid(`unknown type ${JSON.stringify(m.type)}`);
+  }
+}
+
+/**
+ * The error a client raises for an `error` message.
+ *
+ * @example
+ * ```ts
+ * if (reply.type === "error") throw remoteError(reply);
+ * ```
+ */
+export function remoteError(message: ErrorMessage): FSCacheError {
+  return new FSCacheError(message.code as "ERR_REMOTE", `server: ${message.message}`);
+}

@@ -1,0 +1,109 @@
+/**
+ * Sessions over TCP with `node:net` (Node and Deno): a listener that hands each
+ * socket to a {@linkcode SessionServer}, and a client connect. Kept apart from the
+ * session protocol files, which use Web Streams only.
+ * @module
+ */
+import { createConnection, createServer, isIP, type Server, type Socket } from "node:net";
+import { FSCacheError } from "../../core/errors.ts";
+import type { DiffCopyConnection } from "../diffcopy/framing.ts";
+import { nodeConnection } from "../diffcopy/node_streams.ts";
+import type { SessionServer } from "./server.ts";
+
+/** A listening socket. */
+export interface SessionListener {
+  /** The address actually bound (port resolved when 0 was asked for). */
+  host: string;
+  port: number;
+  /** Stops accepting connections; sessions in progress go on. */
+  close(): Promise<void>;
+}
+
+/**
+ * Parses `HOST:PORT` (`[::1]:7373` for IPv6).
+ *
+ * @example
+ * ```ts
+ * parseHostPort("127.0.0.1:7373"); // { host: "127.0.0.1", port: 7373 }
+ * ```
+ */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !(port >= 0 && port <= 65535)) {
+    throw new FSCacheError("ERR_INVALID_OPTION", `expected HOST:PORT, got ${JSON.stringify(value)}`);
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+/**
+ * True for addresses only this machine can reach: `localhost`, 127.0.0.0/8, `::1`.
+ *
+ * @example
+ * ```ts
+ * isLoopback("127.0.0.1"); // true
+ * isLoopback("0.0.0.0"); // false
+ * ```
+ */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIP(host) === 4 && host.startsWith("127.");
+}
+
+/**
+ * Accepts TCP connections on `host:port` and serves a session on each.
+ *
+ * @example
+ * ```ts
+ * const listener = await listenSessions(server, "127.0.0.1", 7373);
+ * // ...
+ * await listener.close();
+ * await server.close();
+ * ```
+ */
+export function listenSessions(server: SessionServer, host: string, port: number): Promise<SessionListener> {
+  const sockets = new Set<Socket>();
+  const tcp: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined); // reported through the session's streams
+    socket.setNoDelay(true);
+    void server.handle(nodeConnection(socket, socket)).finally(() => socket.destroy());
+  });
+  return new Promise((resolve, reject) => {
+    tcp.once("error", reject);
+    tcp.listen(port, host, () => {
+      tcp.off("error", reject);
+      const address = tcp.address();
+      const bound = typeof address === "object" && address ? address.port : port;
+      resolve({
+        host,
+        port: bound,
+        close: () => new Promise<void>((done) => tcp.close(() => done())),
+      });
+    });
+  });
+}
+
+/**
+ * Opens a TCP connection to a session server.
+ *
+ * @example
+ * ```ts
+ * const connection = await connectSession("127.0.0.1", 7373);
+ * const result = await pushTree(connection, { fs, root: ".", key: "k" });
+ * ```
+ */
+export function connectSession(host: string, port: number): Promise<DiffCopyConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port, allowHalfOpen: true });
+    socket.once("error", (err) =>
+      reject(new FSCacheError("ERR_CONNECT", `cannot connect to ${host}:${port}: ${err.message}`, { cause: err })),
+    );
+    socket.once("connect", () => {
+      socket.setNoDelay(true);
+      socket.on("error", () => undefined); // reported through the streams
+      resolve(nodeConnection(socket, socket));
+    });
+  });
+}
