@@ -196,7 +196,10 @@ export class FSCache {
   async diskUsage(): Promise<number> {
     this.#assertOpen();
     let total = 0;
-    for (const state of this.#idle()) total += (await this.#sizeOf(state)) ?? 0;
+    for (const state of this.#idle()) {
+      const size = await this.#sizeOf(state);
+      if (state.refs === 0 && !state.deleting) total += size ?? 0;
+    }
     return total;
   }
 
@@ -219,6 +222,7 @@ export class FSCache {
     let freed = 0;
     for (const state of this.#idle()) {
       if (signal?.aborted) break;
+      if (state.refs > 0 || state.deleting) continue; // taken while earlier ones were pruned
       const size = await this.#sizeOf(state, signal);
       if (size === undefined) break;
       if (await this.#delete(state)) freed += size;
@@ -304,24 +308,30 @@ export class FSCache {
       return existing;
     }
     let state: SourceState;
+    let base: HashTree | undefined;
     let fresh = false;
     if (existing) {
-      // A failed sync left this snapshot half-updated: transfer again to repair it.
+      // A failed sync left this snapshot half-updated: transfer again (and rescan) to repair it.
       existing.refs++;
       state = existing;
     } else {
       const rebased = await this.#rebase(id);
-      fresh = rebased === undefined;
-      state = rebased ?? (await this.#create(id));
+      if (rebased) ({ state, base } = rebased);
+      else {
+        state = await this.#create(id);
+        base = new HashTree(this.#sha256);
+        fresh = true;
+      }
     }
     // `state.refs` includes one hold for the transfer itself, so GC cannot take it meanwhile.
-    await this.#transfer(state, id, transport, ctx.signal, fresh);
+    await this.#transfer(state, id, transport, ctx.signal, base, fresh);
     state.refs += ctx.claim() - 1;
     if (state.refs === 0) this.#becameIdle(state);
     return state;
   }
 
-  async #rebase(id: RemoteIdentifier): Promise<SourceState | undefined> {
+  /** Takes over the most recently used idle source with the shared key, with its recorded tree. */
+  async #rebase(id: RemoteIdentifier): Promise<{ state: SourceState; base: HashTree | undefined } | undefined> {
     if (!id.sharedKey) return undefined;
     let best: SourceState | undefined;
     for (const state of this.#idle()) {
@@ -337,10 +347,12 @@ export class FSCache {
     // that would persist the new key as not stale before its transfer has even begun.
     state.generation++;
     this.#sources.delete(oldKey);
-    state.record = { ...previous, key: id.key };
+    // Stale in memory as on disk until the transfer succeeds: no write made meanwhile (a
+    // size, a last use) may record the new key as complete over a half-updated directory.
+    state.record = { ...previous, key: id.key, stale: true };
     this.#sources.set(id.key, state);
     try {
-      const record = { ...state.record, stale: true }; // until the transfer succeeds (see #create)
+      const record = { ...state.record };
       await this.#metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));
     } catch (err) {
       this.#sources.delete(id.key);
@@ -349,7 +361,9 @@ export class FSCache {
       state.refs--;
       throw wrapStoreError(err, id.key, "rebase");
     }
-    return state;
+    // The tree recorded for the old key (moved along by the rebase) describes the directory.
+    const base = previous.stale ? undefined : await this.#loadTree(state);
+    return { state, base };
   }
 
   async #create(id: RemoteIdentifier): Promise<SourceState> {
@@ -360,15 +374,15 @@ export class FSCache {
       lastUsed: this.#clock(),
       priority: 0,
       size: null,
-      stale: false,
+      // Stale until the transfer succeeds: after a crash mid-transfer the record must not
+      // claim that the half-written directory is complete.
+      stale: true,
     };
     const state: SourceState = { record, dir: "", refs: 1, generation: 0, transferring: true, deleting: false };
     this.#sources.set(id.key, state);
     try {
       state.dir = await this.#backend.get(record.backendId);
-      // Persisted as stale until the transfer succeeds: after a crash mid-transfer the
-      // record must not claim that the half-written directory is complete.
-      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record, stale: true }));
+      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record }));
     } catch (err) {
       this.#sources.delete(id.key);
       await this.#backend.remove(record.backendId).catch(() => undefined);
@@ -387,11 +401,10 @@ export class FSCache {
     id: RemoteIdentifier,
     transport: Transport,
     signal: AbortSignal,
+    base: HashTree | undefined,
     fresh: boolean,
   ): Promise<void> {
-    // A tree not cached in memory is loaded from the MetaStore, so the store holds it.
-    const baseStored = !fresh && (state.tree === undefined || state.treeStored === true);
-    const base = fresh ? new HashTree(this.#sha256) : await this.#storedTree(state);
+    const baseStored = base !== undefined && base === state.tree && state.treeStored === true;
     state.transferring = true;
     state.generation++;
     state.tree = undefined;
@@ -478,7 +491,9 @@ export class FSCache {
     const candidates: GcCandidate[] = [];
     for (const state of this.#idle()) {
       const size = await this.#sizeOf(state);
-      if (size !== undefined) candidates.push({ key: state.record.key, lastUsed: state.record.lastUsed, size });
+      // Sizing yields: a source taken meanwhile is no longer a candidate.
+      if (size === undefined || state.refs > 0 || state.deleting) continue;
+      candidates.push({ key: state.record.key, lastUsed: state.record.lastUsed, size });
     }
     const bySize = new Map(candidates.map((c) => [c.key, c.size]));
     const result: GcResult = { removed: [], freed: 0 };
@@ -537,7 +552,9 @@ export class FSCache {
     if (state.record.size !== null) return state.record.size;
     const generation = state.generation;
     const size = await snapshotSize(this.#backend.fs, state.dir, signal);
-    if (size === undefined || state.generation !== generation || state.deleting) return size;
+    // A transfer running now (its source was taken over after this walk was asked for) owns
+    // the record: writing ours would persist its in-memory "not stale" before it succeeds.
+    if (size === undefined || state.generation !== generation || state.deleting || state.transferring) return size;
     state.record = { ...state.record, size };
     const record = { ...state.record };
     this.#metaQueue
@@ -547,9 +564,13 @@ export class FSCache {
   }
 
   /** The tree recorded after the last successful sync, loaded from the MetaStore if need be. */
-  async #storedTree(state: SourceState): Promise<HashTree | undefined> {
+  #storedTree(state: SourceState): Promise<HashTree | undefined> {
+    return state.record.stale ? Promise.resolve(undefined) : this.#loadTree(state);
+  }
+
+  /** The tree cached in memory or stored under the source's key, whatever the record says. */
+  async #loadTree(state: SourceState): Promise<HashTree | undefined> {
     if (state.tree) return state.tree;
-    if (state.record.stale) return undefined;
     const key = state.record.key;
     const generation = state.generation;
     let tree: HashTree;
