@@ -38,6 +38,12 @@ export interface RmOptions {
 
 /** The file-system API used by backends, transports and the checksum code. */
 export interface FileSystem {
+  /**
+   * True when the synchronous methods throw: a browser's OPFS offers synchronous access
+   * only inside workers. The inline scanner and the snapshot size then walk with the
+   * promise methods instead (slower, but the only way on a page's main thread).
+   */
+  readonly asyncOnly?: boolean;
   readFile(path: string): Promise<Uint8Array>;
   readFile(path: string, encoding: "utf8"): Promise<string>;
   writeFile(path: string, data: Uint8Array | string, options?: { mode?: number }): Promise<void>;

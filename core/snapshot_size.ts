@@ -5,6 +5,7 @@
  * entries, so a large walk never stalls unrelated syncs for its whole duration.
  * @module
  */
+import { snapshotSizeAsync } from "./async_walk.ts";
 import type { FileSystem } from "./file_system.ts";
 import { joinPath } from "./path.ts";
 
@@ -25,6 +26,7 @@ export function yieldToEventLoop(): Promise<void> {
  * ```
  */
 export async function snapshotSize(fs: FileSystem, root: string, signal?: AbortSignal): Promise<number | undefined> {
+  if (fs.asyncOnly) return await snapshotSizeAsync(fs, root, signal);
   const seen = new Set<string>();
   const stack = [root];
   let total = 0;

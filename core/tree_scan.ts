@@ -5,6 +5,7 @@
  * synchronous loop inline, which suits in-memory file systems.
  * @module
  */
+import { scanAsync } from "./async_walk.ts";
 import { headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
 import { FSCacheError } from "./errors.ts";
 import type { FileStats, FileSystem } from "./file_system.ts";
@@ -91,7 +92,8 @@ function hashContent(
 /**
  * Scans inline with synchronous calls, yielding to the event loop every thousand
  * entries. Names are whatever the file system's `readdirSync` returns (memfs and
- * other string-only file systems cannot hold non-UTF-8 names).
+ * other string-only file systems cannot hold non-UTF-8 names). A file system without
+ * synchronous access (`fs.asyncOnly`, e.g. OPFS on a page) is walked with awaited calls.
  *
  * @example
  * ```ts
@@ -101,6 +103,7 @@ function hashContent(
  */
 export const inlineScanner: TreeScanner = {
   async scan(fs, root, sha256, signal) {
+    if (fs.asyncOnly) return await scanAsync(fs, root, sha256, signal);
     const tree = new HashTree(sha256);
     const buffer = new Uint8Array(READ_CHUNK);
     const stack = ["."];

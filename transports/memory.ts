@@ -68,15 +68,17 @@ export class MemoryTransport implements Transport {
     this.transfers++;
     const wanted = flatten((id.tree as TreeSpec | undefined) ?? this.tree);
     updater.markSupported(true);
-    const existing = listTree(fs, dest);
+    // Promise methods only, so it also fills file systems without synchronous access (OPFS).
+    const existing = await listTree(fs, dest);
     // Children sort after their parent, so deletions of a subtree come parent-first
     // (one rm) and additions parent-first (the directory exists before its files).
     for (const [path, type] of existing) {
       const want = wanted.get(path);
       if (want && want.type === type) continue;
-      if (!fs.existsSync(joinPath(dest, path)) && !isSymlink(fs, joinPath(dest, path))) continue;
+      const kind = await kindOf(fs, joinPath(dest, path));
+      if (kind === undefined) continue; // gone with a parent deleted before it
       // memfs's rm leaves a dangling symlink in place; unlink removes any link.
-      if (isSymlink(fs, joinPath(dest, path))) await fs.unlink(joinPath(dest, path));
+      if (kind === "symlink") await fs.unlink(joinPath(dest, path));
       else await fs.rm(joinPath(dest, path), { recursive: true, force: true });
       updater.handleChange("delete", path);
     }
@@ -144,27 +146,28 @@ function toBytes(value: string | Uint8Array): Uint8Array {
 }
 
 /** Every entry below `root` with its type, parents before children. */
-function listTree(fs: FileSystem, root: string): Map<string, Wanted["type"]> {
+async function listTree(fs: FileSystem, root: string): Promise<Map<string, Wanted["type"]>> {
   const out = new Map<string, Wanted["type"]>();
-  const walk = (rel: string) => {
-    for (const name of fs.readdirSync(joinPath(root, rel)).sort()) {
+  const walk = async (rel: string) => {
+    for (const name of (await fs.readdir(joinPath(root, rel))).sort()) {
       const path = rel === "." ? name : `${rel}/${name}`;
-      const stats = fs.lstatSync(joinPath(root, path));
+      const stats = await fs.lstat(joinPath(root, path));
       if (stats.isDirectory()) {
         out.set(path, "dir");
-        walk(path);
+        await walk(path);
       } else out.set(path, stats.isSymbolicLink() ? "symlink" : "file");
     }
   };
-  walk(".");
+  await walk(".");
   return out;
 }
 
-function isSymlink(fs: FileSystem, path: string): boolean {
+async function kindOf(fs: FileSystem, path: string): Promise<Wanted["type"] | undefined> {
   try {
-    return fs.lstatSync(path).isSymbolicLink();
+    const stats = await fs.lstat(path);
+    return stats.isSymbolicLink() ? "symlink" : stats.isDirectory() ? "dir" : "file";
   } catch {
-    return false;
+    return undefined;
   }
 }
 

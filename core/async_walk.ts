@@ -1,0 +1,125 @@
+/**
+ * The inline scan and the snapshot size over the promise methods only, for file
+ * systems whose synchronous methods throw ({@linkcode FileSystem.asyncOnly}: a
+ * browser's OPFS on a page's main thread). Each call is awaited, so these walks are
+ * far slower than the synchronous ones; they exist because there is no other way.
+ * @module
+ */
+import { headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
+import { FSCacheError } from "./errors.ts";
+import type { FileSystem } from "./file_system.ts";
+import { HashTree } from "./hash_tree.ts";
+import { joinPath } from "./path.ts";
+import type { EntryStat, Sha256Factory } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * A full scan (SPEC §4.3) with awaited calls. A regular file is read whole with
+ * `readFile` (the interface has no asynchronous chunked read), one at a time.
+ *
+ * @example
+ * ```ts
+ * const tree = await scanAsync(opfs, "/snapshots/ab12", sha256);
+ * tree.hash("."); // "dir:…"
+ * ```
+ */
+export async function scanAsync(
+  fs: FileSystem,
+  root: string,
+  sha256: Sha256Factory,
+  signal?: AbortSignal,
+): Promise<HashTree> {
+  const tree = new HashTree(sha256);
+  const stack = ["."];
+  while (stack.length > 0) {
+    const dir = stack.pop() as string;
+    for (const name of await fs.readdir(joinPath(root, dir))) {
+      signal?.throwIfAborted();
+      const path = dir === "." ? name : `${dir}/${name}`;
+      const full = joinPath(root, path);
+      const stats = await fs.lstat(full);
+      const link = stats.isSymbolicLink() ? await fs.readlink(full) : undefined;
+      const header = headerFromStats(path, stats, link);
+      if (!header) continue;
+      const hash = startEntryChecksum(sha256, header);
+      if (header.typeflag === "0" && stats.size > 0) {
+        const content = await fs.readFile(full);
+        // Hash exactly the size the header announced, so header and content agree.
+        if (content.length < stats.size) {
+          throw new FSCacheError("ERR_CHANGED", `file shrank while it was hashed: ${full}`, { path: full });
+        }
+        hash.update(content.length === stats.size ? content : content.subarray(0, stats.size));
+      }
+      const stat: EntryStat = {
+        mode: stats.mode,
+        uid: stats.uid,
+        gid: stats.gid,
+        size: header.size,
+        mtimeMs: stats.mtimeMs,
+      };
+      if (link !== undefined) stat.linkname = link;
+      tree.apply("add", path, hash.digest(), stat);
+      if (stats.isDirectory()) stack.push(path);
+    }
+  }
+  signal?.throwIfAborted();
+  return tree;
+}
+
+/**
+ * Bytes a snapshot holds (SPEC §3.2, as `snapshotSize`), with awaited calls;
+ * `undefined` if `signal` aborted first.
+ *
+ * @example
+ * ```ts
+ * const bytes = await snapshotSizeAsync(opfs, "/snapshots/ab12");
+ * ```
+ */
+export async function snapshotSizeAsync(
+  fs: FileSystem,
+  root: string,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  const seen = new Set<string>();
+  const stack = [root];
+  let total = 0;
+  while (stack.length > 0) {
+    const dir = stack.pop() as string;
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (err) {
+      if (isMissing(err)) continue;
+      throw err;
+    }
+    for (const name of names) {
+      if (signal?.aborted) return undefined;
+      const path = joinPath(dir, name);
+      let st: Awaited<ReturnType<FileSystem["lstat"]>>;
+      try {
+        st = await fs.lstat(path);
+      } catch (err) {
+        if (isMissing(err)) continue;
+        throw err;
+      }
+      if (st.isDirectory()) {
+        stack.push(path);
+        continue;
+      }
+      if (st.nlink > 1) {
+        const inode = `${st.dev}:${st.ino}`;
+        if (seen.has(inode)) continue;
+        seen.add(inode);
+      }
+      if (st.isFile()) total += st.size;
+      else if (st.isSymbolicLink()) total += encoder.encode(await fs.readlink(path)).length;
+    }
+  }
+  return signal?.aborted ? undefined : total;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}

@@ -1,0 +1,150 @@
+/**
+ * The example page's script (bundled by `npm run build:browser` into
+ * `dist/browser/example.js`): pick a folder, sync it into the in-browser cache, list
+ * the sources with their checksums and sizes, `du` and `prune`.
+ *
+ * `?uid=N&gid=N` in the page's address set the owner every snapshot entry reports, so
+ * the checksums equal those a Linux host computes for the same files owned by N.
+ * @module
+ */
+import {
+  BrowserFolderTransport,
+  FSCache,
+  IdbMetaStore,
+  OpfsBackend,
+  type PickedDirectory,
+  type PickedFolder,
+} from "../../browser.ts";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const owner = (name: string) => {
+  const value = Number(params.get(name) ?? "0");
+  return Number.isInteger(value) && value >= 0 ? value : 0;
+};
+
+const backend = new OpfsBackend({ uid: owner("uid"), gid: owner("gid") });
+const cache = await FSCache.open({ backend, metaStore: new IdbMetaStore({ dbName: "fscache-example" }) });
+const transport = new BrowserFolderTransport();
+cache.registerTransport("folder", transport);
+
+function setStatus(text: string, error = false): void {
+  const status = $("status");
+  status.textContent = text;
+  status.classList.toggle("error", error);
+}
+
+function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]} (${bytes} B)`;
+}
+
+async function renderSources(): Promise<void> {
+  const rows: HTMLTableRowElement[] = [];
+  const sources = (await cache.sources()).sort((a, b) => b.lastUsed - a.lastUsed);
+  for (const info of sources) {
+    const src = await cache.get(info.key);
+    const checksum = src ? await src.hash(".") : "(being synced)";
+    await src?.close();
+    const row = document.createElement("tr");
+    row.dataset.key = info.key;
+    row.dataset.size = String(info.size);
+    for (const [text, cls] of [
+      [info.key, "mono"],
+      [info.sharedKey, "mono shared"],
+      [checksum, "mono checksum"],
+      [formatBytes(info.size), "num"],
+      [new Date(info.lastUsed).toLocaleString(), ""],
+    ] as const) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      if (cls) cell.className = cls;
+      row.append(cell);
+    }
+    rows.push(row);
+  }
+  const body = $("sources");
+  if (rows.length === 0) body.innerHTML = '<tr><td colspan="5" class="muted">none</td></tr>';
+  else body.replaceChildren(...rows);
+}
+
+/**
+ * Serializes the page's actions, and tells tests when they are done: `data-state` is
+ * `idle` between actions and `data-done` counts the finished ones.
+ */
+let queue: Promise<void> = Promise.resolve();
+let done = 0;
+function run(action: () => Promise<void>): void {
+  document.body.dataset.state = "busy";
+  queue = queue
+    .then(action)
+    .catch((err) => setStatus(String((err as Error)?.message ?? err), true))
+    .finally(() => {
+      document.body.dataset.done = String(++done);
+      document.body.dataset.state = "idle";
+    });
+}
+
+async function sync(folder: PickedFolder, name: string): Promise<void> {
+  setStatus(`syncing ${name}…`);
+  transport.folder = folder;
+  const started = performance.now();
+  // Like `docker build`: a fresh key per sync, the folder's name as shared key, so a
+  // second sync of the same folder reuses the snapshot and copies only what changed.
+  await using src = await cache.syncFrom({
+    key: `sync-${crypto.randomUUID()}`,
+    sharedKey: `folder:${name}`,
+    transport: "folder",
+  });
+  const checksum = await src.hash(".");
+  $("checksum").textContent = checksum;
+  $("checksum").classList.remove("muted");
+  const s = transport.lastSummary;
+  setStatus(
+    `synced ${name}: ${s?.added} added, ${s?.modified} modified, ${s?.deleted} deleted, ${s?.unchanged} unchanged, ` +
+      `${s?.bytesCopied} bytes copied in ${Math.round(performance.now() - started)} ms`,
+  );
+  await renderSources();
+}
+
+$<HTMLInputElement>("folder").addEventListener("change", (event) => {
+  const input = event.target as HTMLInputElement;
+  const files = input.files;
+  if (!files || files.length === 0) return;
+  const name = files[0]?.webkitRelativePath.split("/")[0] || "folder";
+  run(() => sync(files, name));
+});
+
+const picker = (globalThis as { showDirectoryPicker?: () => Promise<unknown> }).showDirectoryPicker;
+if (typeof picker === "function") {
+  const button = $("pick");
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const handle = (await picker()) as PickedDirectory;
+    run(() => sync(handle, handle.name));
+  });
+}
+
+$("du").addEventListener("click", () =>
+  run(async () => {
+    $("du-result").textContent = `idle: ${formatBytes(await cache.diskUsage())}`;
+  }),
+);
+
+$("prune").addEventListener("click", () =>
+  run(async () => {
+    $("du-result").textContent = `pruned: ${formatBytes(await cache.prune())}`;
+    await renderSources();
+  }),
+);
+
+run(async () => {
+  await renderSources();
+  setStatus("ready");
+});
