@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -79,19 +80,25 @@ try {
     const push = (sharedKey: string) =>
       `node ${cliMain} push ${src} --to 127.0.0.1:${fscachePort} --no-dockerignore -q --shared-key ${sharedKey}`;
     const runs = quick ? 2 : 5;
-    const first = hyperfine(`${name}-first`, runs, 0, [
+    const first = hyperfine(work, `${name}-first`, runs, [
       ["rsync", rsync, `mv ${rsyncDest} ${trash}/$(date +%s%N) 2>/dev/null; true`],
       // a shared key never seen before: the server starts from an empty snapshot
       ["fscache", push(`${name}-first-$(date +%s%N)`), "true"],
     ]);
     report(name, "first push", first);
-    const noop = hyperfine(`${name}-noop`, quick ? 3 : 10, 1, [
-      ["rsync", rsync, "true"],
-      ["fscache", push(`${name}-again`), "true"],
-    ]);
+    const noop = hyperfine(
+      work,
+      `${name}-noop`,
+      quick ? 3 : 10,
+      [
+        ["rsync", rsync, "true"],
+        ["fscache", push(`${name}-again`), "true"],
+      ],
+      1,
+    );
     report(name, "no-op push", noop);
     const touchCmd = `node ${join(here, "push.js")} --touch ${src} 0.01 $(date +%N)`;
-    const onePercent = hyperfine(`${name}-1pct`, quick ? 3 : 10, 0, [
+    const onePercent = hyperfine(work, `${name}-1pct`, quick ? 3 : 10, [
       ["rsync", rsync, touchCmd],
       ["fscache", push(`${name}-again`), touchCmd],
     ]);
@@ -110,40 +117,10 @@ try {
   fs.rmSync(work, { recursive: true, force: true });
 }
 
-interface Timing {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function hyperfine(
-  label: string,
-  runs: number,
-  warmup: number,
-  commands: [string, string, string][],
-): Map<string, Timing> {
-  const out = join(work, `${label}.json`);
-  const argv = ["--runs", String(runs), "--warmup", String(warmup), "--export-json", out, "--style", "basic"];
-  for (const [name, command, prepare] of commands) argv.push("--prepare", prepare, "-n", name, command);
-  execFileSync("hyperfine", argv, { stdio: ["ignore", "inherit", "inherit"] });
-  const results = (JSON.parse(fs.readFileSync(out, "utf8")) as { results: { command: string; times: number[] }[] })
-    .results;
-  const map = new Map<string, Timing>();
-  for (const r of results) {
-    const t = [...r.times].sort((a, b) => a - b);
-    map.set(r.command, { median: t[Math.floor(t.length / 2)] as number, min: t[0] as number, max: t.at(-1) as number });
-  }
-  return map;
-}
-
 function report(tree: string, what: string, times: Map<string, Timing>): void {
   const ours = times.get("fscache") as Timing;
   const theirs = times.get("rsync") as Timing;
   rows.push([tree, what, fmt(ours), fmt(theirs), `**${(ours.median / theirs.median).toFixed(2)}×**`]);
-}
-
-function fmt(t: Timing): string {
-  return `${t.median.toFixed(3)} s (${t.min.toFixed(3)}–${t.max.toFixed(3)})`;
 }
 
 function freePort(): Promise<number> {
