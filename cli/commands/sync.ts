@@ -2,10 +2,11 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { FSCache } from "../../core/fscache.ts";
 import { MAX_KEY_LENGTH } from "../../core/identifier.ts";
-import type { CacheUpdater, CopyRequest, Transport } from "../../core/types.ts";
+import type { CacheUpdater, CopyRequest, RemoteIdentifier, Transport } from "../../core/types.ts";
 import { LocalTransport, type SyncSummary } from "../../transports/local/local_transport.ts";
-import { type Command, positionalArgs } from "../command.ts";
+import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
 import { formatBytes } from "../units.ts";
@@ -83,33 +84,56 @@ bytesCopied, durationMs }.`,
     });
     await using cache = await openCache(global);
     cache.registerTransport("local", countingTransport(local, counter));
-    const progress =
-      global.quiet || global.json
-        ? { stop() {} }
-        : startProgress(io, () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`);
     try {
-      await using source = await cache.syncFrom({ key, sharedKey, transport: "local", path: dir, excludes });
-      const report: SyncReport = {
-        key,
-        sharedKey,
-        path: source.root,
-        checksum: await source.hash("."),
-        added: summary?.added ?? 0,
-        modified: summary?.modified ?? 0,
-        deleted: summary?.deleted ?? 0,
-        unchanged: summary?.unchanged ?? 0,
-        bytesCopied: summary?.bytesCopied ?? 0,
-        durationMs: Math.round(performance.now() - started),
-      };
-      progress.stop();
-      io.stdout(formatReport(report, global));
+      await syncAndReport(
+        { global, io, cache, started },
+        { key, sharedKey, transport: "local", path: dir, excludes },
+        () => summary,
+        () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`,
+      );
     } finally {
-      progress.stop();
       await local.close();
     }
     return 0;
   },
 };
+
+/** What a sync reports besides its key and checksum. */
+export type SyncCounts = Pick<SyncReport, "added" | "modified" | "deleted" | "unchanged" | "bytesCopied">;
+
+/**
+ * Syncs `id` with a progress line on a terminal, then prints the report: the one way
+ * every `fscache sync` variant (directory, tar) ends.
+ */
+export async function syncAndReport(
+  run: { global: GlobalOptions; io: CliIO; cache: FSCache; started: number },
+  id: RemoteIdentifier,
+  counts: () => SyncCounts | undefined,
+  progressLine: () => string,
+): Promise<void> {
+  const { global, io, cache, started } = run;
+  const progress = global.quiet || global.json ? { stop() {} } : startProgress(io, progressLine);
+  try {
+    await using source = await cache.syncFrom(id);
+    const c = counts();
+    const report: SyncReport = {
+      key: id.key,
+      sharedKey: id.sharedKey ?? "",
+      path: source.root,
+      checksum: await source.hash("."),
+      added: c?.added ?? 0,
+      modified: c?.modified ?? 0,
+      deleted: c?.deleted ?? 0,
+      unchanged: c?.unchanged ?? 0,
+      bytesCopied: c?.bytesCopied ?? 0,
+      durationMs: Math.round(performance.now() - started),
+    };
+    progress.stop();
+    io.stdout(formatReport(report, global));
+  } finally {
+    progress.stop();
+  }
+}
 
 export function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }): string {
   if (global.json) return `${JSON.stringify(r)}\n`;

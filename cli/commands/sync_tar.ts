@@ -9,8 +9,7 @@ import { resolve } from "node:path";
 import process from "node:process";
 import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
-import { startProgress } from "../progress.ts";
-import { formatReport, type SyncReport, sharedKeyOf } from "./sync.ts";
+import { sharedKeyOf, syncAndReport } from "./sync.ts";
 
 /**
  * Runs `sync --tar`; the report has the same keys as a directory sync (`path` is the
@@ -38,26 +37,14 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
   const transport = new TarTransport(() => (full === "-" ? process.stdin : createReadStream(full)));
   await using cache = await openCache(global);
   cache.registerTransport("tar", transport);
-  const progress = global.quiet || global.json ? { stop() {} } : startProgress(io, () => `importing ${file}`);
-  try {
-    await using source = await cache.syncFrom({ key, sharedKey, transport: "tar" });
-    const r = transport.lastResult;
-    const report: SyncReport = {
-      key,
-      sharedKey,
-      path: source.root,
-      checksum: await source.hash("."),
-      added: r?.added ?? 0,
-      modified: r?.modified ?? 0,
-      deleted: r?.deleted ?? 0,
-      unchanged: r?.unchanged ?? 0,
-      bytesCopied: r?.bytesWritten ?? 0,
-      durationMs: Math.round(performance.now() - started),
-    };
-    progress.stop();
-    io.stdout(formatReport(report, global));
-  } finally {
-    progress.stop();
-  }
+  await syncAndReport(
+    { global, io, cache, started },
+    { key, sharedKey, transport: "tar" },
+    () => {
+      const r = transport.lastResult;
+      return r && { ...r, bytesCopied: r.bytesWritten };
+    },
+    () => `importing ${file}`,
+  );
   return 0;
 }
