@@ -17,20 +17,24 @@ export interface DiffCopyConnection {
 }
 
 /**
- * Reads framed packets from a byte stream.
+ * Reads length-prefixed frames (the prefix removed) from a byte stream. Frames above
+ * `maxFrameBytes` are refused before they are buffered; a stream that ends inside a
+ * frame is an `ERR_PROTOCOL`. The diff-copy packets and the session layer's control
+ * messages both travel in these frames.
  *
  * @example
  * ```ts
- * const reader = new PacketReader(connection.readable);
- * for (let p = await reader.next(); p; p = await reader.next()) console.log(p.type);
+ * const frames = new FrameReader(connection.readable);
+ * const first = await frames.next(); // Uint8Array, or undefined at end of stream
  * ```
  */
-export class PacketReader {
+export class FrameReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #maxFrameBytes: number;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
+  #returned: Uint8Array | undefined;
   /** Bytes read from the wire so far. */
   wireBytes = 0;
 
@@ -39,8 +43,13 @@ export class PacketReader {
     this.#maxFrameBytes = maxFrameBytes;
   }
 
-  /** The next packet, or `undefined` at a clean end of stream. */
-  async next(): Promise<Packet | undefined> {
+  /** The next frame's payload, or `undefined` at a clean end of stream. */
+  async next(): Promise<Uint8Array | undefined> {
+    if (this.#returned) {
+      const payload = this.#returned;
+      this.#returned = undefined;
+      return payload;
+    }
     if (!(await this.#fill(4))) {
       if (this.#buffered === 0) return undefined;
       throw new FSCacheError("ERR_PROTOCOL", "connection closed inside a frame header (truncated frame)");
@@ -57,7 +66,12 @@ export class PacketReader {
     }
     this.#take(4);
     this.wireBytes += 4 + size;
-    return decodePacket(this.#take(size));
+    return this.#take(size);
+  }
+
+  /** Hands `payload` out again on the next `next()`. */
+  putBack(payload: Uint8Array): void {
+    this.#returned = payload;
   }
 
   /** Stops reading; pending and later `next()` calls fail or end. */
@@ -140,6 +154,44 @@ export class PacketReader {
     }
     if (consume) this.#buffered -= n;
     return out;
+  }
+}
+
+/**
+ * Reads framed diff-copy packets from a byte stream.
+ *
+ * @example
+ * ```ts
+ * const reader = new PacketReader(connection.readable);
+ * for (let p = await reader.next(); p; p = await reader.next()) console.log(p.type);
+ * ```
+ */
+export class PacketReader {
+  readonly #frames: FrameReader;
+
+  constructor(readable: ReadableStream<Uint8Array>, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {
+    this.#frames = new FrameReader(readable, maxFrameBytes);
+  }
+
+  /** Bytes read from the wire so far. */
+  get wireBytes(): number {
+    return this.#frames.wireBytes;
+  }
+
+  /** The next packet, or `undefined` at a clean end of stream. */
+  async next(): Promise<Packet | undefined> {
+    const payload = await this.#frames.next();
+    return payload && decodePacket(payload);
+  }
+
+  /** Stops reading; pending and later `next()` calls fail or end. */
+  cancel(reason?: unknown): Promise<void> {
+    return this.#frames.cancel(reason);
+  }
+
+  /** See {@linkcode FrameReader.drainThenCancel}. */
+  drainThenCancel(reason: unknown, ms?: number): Promise<void> {
+    return this.#frames.drainThenCancel(reason, ms);
   }
 }
 

@@ -8,102 +8,16 @@
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
-import type { DiffCopyConnection } from "../diffcopy/framing.ts";
+import { DEFAULT_MAX_FRAME_BYTES, type DiffCopyConnection, FrameReader } from "../diffcopy/framing.ts";
+
+export { FrameReader };
 
 /** Largest control or data frame accepted by default (diff-copy's own default). */
-export const DEFAULT_SESSION_FRAME_BYTES: number = 4 * 1024 * 1024;
+export const DEFAULT_SESSION_FRAME_BYTES: number = DEFAULT_MAX_FRAME_BYTES;
 
 const OPEN_BRACE = 0x7b;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * Reads whole frames (length prefix removed) from a byte stream.
- *
- * @example
- * ```ts
- * const frames = new FrameReader(connection.readable);
- * const first = await frames.next(); // Uint8Array | undefined at end of stream
- * ```
- */
-export class FrameReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #max: number;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #ended = false;
-  #returned: Uint8Array | undefined;
-  /** Bytes read from the wire so far. */
-  wireBytes = 0;
-
-  constructor(readable: ReadableStream<Uint8Array>, maxFrameBytes: number = DEFAULT_SESSION_FRAME_BYTES) {
-    this.#reader = readable.getReader();
-    this.#max = maxFrameBytes;
-  }
-
-  /** The next frame's payload, or `undefined` at a clean end of stream. */
-  async next(): Promise<Uint8Array | undefined> {
-    if (this.#returned) {
-      const payload = this.#returned;
-      this.#returned = undefined;
-      return payload;
-    }
-    if (!(await this.#fill(4))) {
-      if (this.#buffered === 0) return undefined;
-      throw new FSCacheError("ERR_PROTOCOL", "connection closed inside a frame header (truncated frame)");
-    }
-    const h = this.#take(4);
-    const size = (h[0] as number) * 0x1000000 + (((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number));
-    if (size > this.#max) {
-      throw new FSCacheError("ERR_PROTOCOL", `frame of ${size} bytes exceeds the limit of ${this.#max}`);
-    }
-    if (!(await this.#fill(size))) {
-      throw new FSCacheError("ERR_PROTOCOL", `connection closed inside a ${size}-byte frame (truncated frame)`);
-    }
-    this.wireBytes += 4 + size;
-    return this.#take(size);
-  }
-
-  /** Hands `payload` out again on the next `next()`. */
-  putBack(payload: Uint8Array): void {
-    this.#returned = payload;
-  }
-
-  /** Stops reading and releases the stream. */
-  async cancel(reason?: unknown): Promise<void> {
-    this.#ended = true;
-    await this.#reader.cancel(reason).catch(() => undefined);
-  }
-
-  async #fill(n: number): Promise<boolean> {
-    while (this.#buffered < n) {
-      if (this.#ended) return false;
-      const { done, value } = await this.#reader.read();
-      if (done) {
-        this.#ended = true;
-        return false;
-      }
-      this.#chunks.push(value);
-      this.#buffered += value.length;
-    }
-    return true;
-  }
-
-  #take(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let offset = 0;
-    while (offset < n) {
-      const chunk = this.#chunks[0] as Uint8Array;
-      const use = Math.min(chunk.length, n - offset);
-      out.set(chunk.subarray(0, use), offset);
-      offset += use;
-      if (use === chunk.length) this.#chunks.shift();
-      else this.#chunks[0] = chunk.subarray(use);
-    }
-    this.#buffered -= n;
-    return out;
-  }
-}
 
 /** Prefixes a payload with its 4-byte big-endian length. */
 export function frame(payload: Uint8Array): Uint8Array {
