@@ -5,12 +5,12 @@
  * far slower than the synchronous ones; they exist because there is no other way.
  * @module
  */
-import { headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
+import { entryStatOf, headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
 import { FSCacheError } from "./errors.ts";
 import type { FileSystem } from "./file_system.ts";
 import { HashTree } from "./hash_tree.ts";
 import { joinPath } from "./path.ts";
-import type { EntryStat, Sha256Factory } from "./types.ts";
+import type { Sha256Factory } from "./types.ts";
 
 const encoder = new TextEncoder();
 
@@ -51,15 +51,7 @@ export async function scanAsync(
         }
         hash.update(content.length === stats.size ? content : content.subarray(0, stats.size));
       }
-      const stat: EntryStat = {
-        mode: stats.mode,
-        uid: stats.uid,
-        gid: stats.gid,
-        size: header.size,
-        mtimeMs: stats.mtimeMs,
-      };
-      if (link !== undefined) stat.linkname = link;
-      tree.apply("add", path, hash.digest(), stat);
+      tree.apply("add", path, hash.digest(), entryStatOf(stats, header.size, link));
       if (stats.isDirectory()) stack.push(path);
     }
   }

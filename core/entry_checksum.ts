@@ -5,7 +5,7 @@
  */
 import type { FileStats } from "./file_system.ts";
 import { encodeName, hasLoneSurrogate } from "./names.ts";
-import type { Sha256, Sha256Factory } from "./types.ts";
+import type { EntryStat, Sha256, Sha256Factory } from "./types.ts";
 
 /**
  * The tar-header fields an entry checksum covers. Strings are encoded as UTF-8, except
@@ -203,4 +203,19 @@ function appendSlash(name: string | Uint8Array): string | Uint8Array {
   out.set(name);
   out[name.length] = 0x2f;
   return out;
+}
+
+/**
+ * The {@linkcode EntryStat} a scan records for an entry: its `lstat` fields, the size its
+ * header declares (0 for all but regular files), and a symlink's target.
+ *
+ * @example
+ * ```ts
+ * entryStatOf(fs.lstatSync(path), 0, "target"); // { mode, uid, gid, size: 0, mtimeMs, linkname: "target" }
+ * ```
+ */
+export function entryStatOf(stats: FileStats, size: number, linkname?: string): EntryStat {
+  const stat: EntryStat = { mode: stats.mode, uid: stats.uid, gid: stats.gid, size, mtimeMs: stats.mtimeMs };
+  if (linkname !== undefined) stat.linkname = linkname;
+  return stat;
 }

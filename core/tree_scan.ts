@@ -6,7 +6,7 @@
  * @module
  */
 import { scanAsync } from "./async_walk.ts";
-import { headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
+import { entryStatOf, headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
 import { FSCacheError } from "./errors.ts";
 import type { FileStats, FileSystem } from "./file_system.ts";
 import { HashTree } from "./hash_tree.ts";
@@ -53,15 +53,7 @@ export function hashEntrySync(
   if (!header) return undefined;
   const hash = startEntryChecksum(sha256, header);
   if (header.typeflag === "0" && stats.size > 0) hashContent(fs, path, stats.size, hash, buffer);
-  const stat: EntryStat = {
-    mode: stats.mode,
-    uid: stats.uid,
-    gid: stats.gid,
-    size: header.size,
-    mtimeMs: stats.mtimeMs,
-  };
-  if (link !== undefined) stat.linkname = link;
-  return { checksum: hash.digest(), stat };
+  return { checksum: hash.digest(), stat: entryStatOf(stats, header.size, link) };
 }
 
 function hashContent(
