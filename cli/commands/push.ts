@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { fileSystemFrom } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
-import { pushTree } from "../../transports/session/client.ts";
+import { type PushResult, pushTree } from "../../transports/session/client.ts";
 import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
@@ -16,20 +16,8 @@ import { startProgress } from "../progress.ts";
 import { formatBytes } from "../units.ts";
 import { dockerignoreOf, sharedKeyOf } from "./sync.ts";
 
-/** What `fscache push --json` prints, exactly these keys. */
-export interface PushReport {
-  key: string;
-  checksum: string;
-  added: number;
-  modified: number;
-  deleted: number;
-  filesSent: number;
-  /** File content bytes sent. */
-  bytesSent: number;
-  /** Every byte on the wire, both directions. */
-  wireBytes: number;
-  durationMs: number;
-}
+/** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
+export type PushReport = Omit<PushResult, "reused"> & { durationMs: number };
 
 /**
  * Pushes `<dir>` to a server as a snapshot: a fresh key per run and a shared key from
