@@ -13,8 +13,8 @@ import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
+import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { formatBytes } from "../units.ts";
-import { dockerignoreOf, sharedKeyOf } from "./sync.ts";
 
 /** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
 export type PushReport = Omit<PushResult, "reused"> & { durationMs: number };

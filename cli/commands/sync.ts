@@ -1,16 +1,17 @@
 /** `fscache sync`: snapshot a local directory into the cache, moving only what changed. */
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { FSCache } from "../../core/fscache.ts";
-import { MAX_KEY_LENGTH } from "../../core/identifier.ts";
 import type { CacheUpdater, CopyRequest, RemoteIdentifier, Transport } from "../../core/types.ts";
 import { LocalTransport, type SyncSummary } from "../../transports/local/local_transport.ts";
 import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
+import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { formatBytes } from "../units.ts";
 import { syncTar } from "./sync_tar.ts";
+
+// kept importable from here; they live apart so that `push` loads without the local transport
+export { dockerignoreOf, sharedKeyOf };
 
 /** What `fscache sync --json` prints, exactly these keys. */
 export interface SyncReport {
@@ -146,23 +147,6 @@ export function formatReport(r: SyncReport, global: { json: boolean; quiet: bool
     `copied    ${formatBytes(r.bytesCopied)} in ${(r.durationMs / 1000).toFixed(2)}s`,
     "",
   ].join("\n");
-}
-
-/** The default shared key: the directory's absolute path (hashed only if too long for a key). */
-export function sharedKeyOf(dir: string): string {
-  const key = `local:${dir}`;
-  if (key.length <= MAX_KEY_LENGTH) return key;
-  return `local:sha256:${createHash("sha256").update(dir).digest("hex")}`;
-}
-
-/** Patterns from `<dir>/.dockerignore`, comments and blank lines dropped. */
-export function dockerignoreOf(dir: string): string[] {
-  const file = `${dir}/.dockerignore`;
-  if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
 }
 
 /** Wraps a transport so the progress line can count changes as they are reported. */

@@ -72,98 +72,187 @@ export function packet(type: PacketTypeValue, fields: Partial<Omit<Packet, "type
  */
 export function stat(fields: Partial<Stat> & { path: string }): Stat {
   return {
-    mode: 0,
-    uid: 0,
-    gid: 0,
-    size: 0,
-    modTime: 0n,
-    linkname: "",
-    devmajor: 0,
-    devminor: 0,
-    xattrs: new Map(),
-    ...fields,
+    path: fields.path,
+    mode: fields.mode ?? 0,
+    uid: fields.uid ?? 0,
+    gid: fields.gid ?? 0,
+    size: fields.size ?? 0,
+    modTime: fields.modTime ?? 0n,
+    linkname: fields.linkname ?? "",
+    devmajor: fields.devmajor ?? 0,
+    devminor: fields.devminor ?? 0,
+    xattrs: fields.xattrs ?? new Map(),
   };
 }
 
 // ---------------------------------------------------------------- encoding
 
-class Out {
-  bytes: number[] = [];
-  parts: Uint8Array[] = [];
-  length = 0;
-  flush(): void {
-    if (this.bytes.length === 0) return;
-    this.parts.push(Uint8Array.from(this.bytes));
-    this.length += this.bytes.length;
-    this.bytes = [];
-  }
-  varint(value: number): void {
-    let v = value;
-    while (v >= 0x80) {
-      this.bytes.push((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.bytes.push(v);
-  }
-  varintBig(value: bigint): void {
-    let v = BigInt.asUintN(64, value);
-    while (v >= 0x80n) {
-      this.bytes.push(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
-    }
-    this.bytes.push(Number(v));
-  }
-  tag(field: number, wire: number): void {
-    this.varint(field * 8 + wire);
-  }
-  raw(data: Uint8Array): void {
-    this.flush();
-    this.parts.push(data);
-    this.length += data.length;
-  }
-  uintField(field: number, value: number): void {
-    this.tag(field, 0);
-    this.varint(value);
-  }
-  bigField(field: number, value: bigint): void {
-    this.tag(field, 0);
-    this.varintBig(value);
-  }
-  lengthDelimited(field: number, data: Uint8Array): void {
-    this.tag(field, 2);
-    this.varint(data.length);
-    this.raw(data);
-  }
-  finish(prefix = 0): Uint8Array {
-    this.flush();
-    const out = new Uint8Array(prefix + this.length);
-    let offset = prefix;
-    for (const p of this.parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
-  }
+/** Bytes of `value` as a varint (`value` a non-negative safe integer). */
+function varintSize(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
 }
 
-function encodeStat(s: Stat): Uint8Array {
-  const out = new Out();
-  if (s.path !== "") out.lengthDelimited(1, encoder.encode(s.path));
-  if (s.mode !== 0) out.uintField(2, s.mode >>> 0);
-  if (s.uid !== 0) out.uintField(3, s.uid >>> 0);
-  if (s.gid !== 0) out.uintField(4, s.gid >>> 0);
-  if (s.size !== 0) out.bigField(5, BigInt(s.size));
-  if (s.modTime !== 0n) out.bigField(6, s.modTime);
-  if (s.linkname !== "") out.lengthDelimited(7, encoder.encode(s.linkname));
-  if (s.devmajor !== 0) out.bigField(8, BigInt(s.devmajor));
-  if (s.devminor !== 0) out.bigField(9, BigInt(s.devminor));
-  for (const [key, value] of [...s.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const entry = new Out();
-    entry.lengthDelimited(1, encoder.encode(key));
-    entry.lengthDelimited(2, value);
-    out.lengthDelimited(10, entry.finish());
+/**
+ * Appends protobuf to one growing buffer: no per-field arrays, numbers below 2^53 without
+ * BigInt, strings encoded in place. Length-delimited messages reserve room for the
+ * longest length varint they can need and close the gap once the length is known.
+ *
+ * @example
+ * ```ts
+ * const w = new ProtoWriter();
+ * w.packet(packet(PacketType.REQ, { id: 5 }));
+ * w.take(); // Uint8Array [0x08, 0x01, 0x18, 0x05]
+ * ```
+ */
+export class ProtoWriter {
+  buf: Uint8Array;
+  pos = 0;
+
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(capacity);
   }
-  return out.finish();
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+  }
+
+  /** The bytes written so far, in a buffer of their own; the writer starts empty again. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let v = value;
+    while (v >= 0x80) {
+      buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    buf[this.pos++] = v;
+  }
+
+  /** A 64-bit varint (two's complement for negatives, as Go's int64). */
+  varint64(value: bigint): void {
+    if (value >= 0n && value <= 0x1fffffffffffffn) {
+      this.varint(Number(value));
+      return;
+    }
+    // nanosecond times exceed 2^53: the low 28 bits as four groups, then the rest (< 2^36)
+    const v = BigInt.asUintN(64, value);
+    let low = Number(v & 0xfffffffn);
+    this.ensure(14);
+    for (let i = 0; i < 4; i++) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
+    }
+    this.varint(Number(v >> 28n));
+  }
+
+  bytesField(field: number, data: Uint8Array): void {
+    this.varint(field * 8 + 2);
+    this.varint(data.length);
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  stringField(field: number, value: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const max = value.length * 3;
+    this.varint(field * 8 + 2);
+    const start = this.#open(max);
+    const { written } = encoder.encodeInto(value, this.buf.subarray(this.pos, this.pos + max));
+    this.pos += written;
+    this.#close(start, varintSize(max));
+  }
+
+  /** One `Stat` as a length-delimited field. */
+  statField(field: number, s: Stat): void {
+    this.varint(field * 8 + 2);
+    // a Stat is small unless its strings or xattrs are long: bound its size loosely
+    let max = 100 + (s.path.length + s.linkname.length) * 3;
+    for (const [key, value] of s.xattrs) max += 20 + key.length * 3 + value.length;
+    const start = this.#open(max);
+    if (s.path !== "") this.stringField(1, s.path);
+    if (s.mode !== 0) this.#uint(2, s.mode >>> 0);
+    if (s.uid !== 0) this.#uint(3, s.uid >>> 0);
+    if (s.gid !== 0) this.#uint(4, s.gid >>> 0);
+    if (s.size !== 0) {
+      this.varint(5 * 8);
+      this.varint64(BigInt(s.size));
+    }
+    if (s.modTime !== 0n) {
+      this.varint(6 * 8);
+      this.varint64(s.modTime);
+    }
+    if (s.linkname !== "") this.stringField(7, s.linkname);
+    if (s.devmajor !== 0) {
+      this.varint(8 * 8);
+      this.varint64(BigInt(s.devmajor));
+    }
+    if (s.devminor !== 0) {
+      this.varint(9 * 8);
+      this.varint64(BigInt(s.devminor));
+    }
+    if (s.xattrs.size > 0) {
+      for (const [key, value] of [...s.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        this.varint(10 * 8 + 2);
+        const entry = this.#open(20 + key.length * 3 + value.length);
+        this.stringField(1, key);
+        this.bytesField(2, value);
+        this.#close(entry, varintSize(20 + key.length * 3 + value.length));
+      }
+    }
+    this.#close(start, varintSize(max));
+  }
+
+  /** One `Packet`. */
+  packet(p: Packet): void {
+    if (p.type !== 0) this.#uint(1, p.type);
+    if (p.stat) this.statField(2, p.stat);
+    if (p.id !== 0) this.#uint(3, p.id >>> 0);
+    if (p.data.length > 0) this.bytesField(4, p.data);
+  }
+
+  #uint(field: number, value: number): void {
+    this.varint(field * 8);
+    this.varint(value);
+  }
+
+  /** Reserves room for the length varint of a message of at most `max` bytes. */
+  #open(max: number): number {
+    const room = varintSize(max);
+    this.ensure(room + max);
+    const start = this.pos;
+    this.pos += room;
+    return start;
+  }
+
+  /** Writes the length of the message begun at `start`, closing the gap left for it. */
+  #close(start: number, room: number): void {
+    const length = this.pos - start - room;
+    const size = varintSize(length);
+    if (size < room) {
+      this.buf.copyWithin(start + size, start + room, this.pos);
+      this.pos -= room - size;
+    }
+    let v = length;
+    let at = start;
+    while (v >= 0x80) {
+      this.buf[at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[at] = v;
+  }
 }
 
 /**
@@ -175,12 +264,10 @@ function encodeStat(s: Stat): Uint8Array {
  * ```
  */
 export function encodePacket(p: Packet, prefix = 0): Uint8Array {
-  const out = new Out();
-  if (p.type !== 0) out.uintField(1, p.type);
-  if (p.stat) out.lengthDelimited(2, encodeStat(p.stat));
-  if (p.id !== 0) out.uintField(3, p.id >>> 0);
-  if (p.data.length > 0) out.lengthDelimited(4, p.data);
-  return out.finish(prefix);
+  const out = new ProtoWriter(prefix + 64 + p.data.length);
+  out.pos = prefix;
+  out.packet(p);
+  return out.take();
 }
 
 // ---------------------------------------------------------------- decoding
@@ -200,6 +287,23 @@ class In {
   }
   /** A varint as a 64-bit two's-complement bigint. */
   varintBig(): bigint {
+    const start = this.pos;
+    const fast = this.#short();
+    if (fast >= 0) return BigInt(fast);
+    this.pos = start;
+    if (this.end - start > 4) {
+      // more than 7 bytes (nanosecond times): the low 28 bits, then the rest as a number
+      const b = this.buf;
+      const low =
+        ((b[start] as number) & 0x7f) |
+        (((b[start + 1] as number) & 0x7f) << 7) |
+        (((b[start + 2] as number) & 0x7f) << 14) |
+        (((b[start + 3] as number) & 0x7f) << 21);
+      this.pos = start + 4;
+      const high = this.#short();
+      if (high >= 0 && high < 2 ** 36) return (BigInt(high) << 28n) | BigInt(low);
+      this.pos = start;
+    }
     let result = 0n;
     for (let shift = 0n; shift < 70n; shift += 7n) {
       if (this.pos >= this.end) fail("truncated varint");
@@ -208,6 +312,21 @@ class In {
       if (b < 0x80) return BigInt.asUintN(64, result);
     }
     return fail("varint longer than 10 bytes");
+  }
+  /**
+   * A varint of at most 7 bytes (below 2^49, exact as a number) without BigInt, else
+   * -1 with the position left anywhere (the caller rewinds and takes the long way).
+   */
+  #short(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 7 && this.pos < this.end; i++) {
+      const b = this.buf[this.pos++] as number;
+      result += (b & 0x7f) * scale;
+      if (b < 0x80) return result;
+      scale *= 0x80;
+    }
+    return -1;
   }
   /** A varint that must fit a non-negative safe integer (tags, lengths). */
   varint(): number {
@@ -224,10 +343,18 @@ class In {
   }
   /** A uint32 field: protobuf keeps the low 32 bits of the varint. */
   uint32(): number {
+    const start = this.pos;
+    const fast = this.#short();
+    if (fast >= 0) return fast % 0x100000000;
+    this.pos = start;
     return Number(BigInt.asUintN(32, this.varintBig()));
   }
   /** An int64 field as a safe JS number. */
   int64Safe(what: string): number {
+    const start = this.pos;
+    const fast = this.#short();
+    if (fast >= 0) return fast;
+    this.pos = start;
     const v = BigInt.asIntN(64, this.varintBig());
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) fail(`${what} out of range`);
     return Number(v);

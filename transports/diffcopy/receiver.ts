@@ -10,9 +10,15 @@
 import { startEntryChecksum } from "../../core/entry_checksum.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree, Sha256 } from "../../core/types.ts";
-import { planChanges } from "./diff.ts";
+import { type ChangePlan, planChanges } from "./diff.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
-import { type DiffCopyConnection, PacketReader, PacketWriter } from "./framing.ts";
+import {
+  type DiffCopyConnection,
+  type PacketChannel,
+  type PacketReader,
+  type PacketWriter,
+  packetChannel,
+} from "./framing.ts";
 import { type Packet, PacketType, packet, packetTypeName } from "./packet.ts";
 import { SafeTree } from "./safe_tree.ts";
 import { snapshotFromDisk, snapshotFromRecord } from "./snapshot.ts";
@@ -22,8 +28,14 @@ import { type IncomingEntry, type ReceiveLimits, StatValidator } from "./stat_va
 export interface ReceiveOptions extends Partial<ReceiveLimits> {
   /** Largest frame accepted (default 4 MiB). */
   maxFrameBytes?: number;
-  /** Files requested at once (default 16); bounds open files and interleaved DATA. */
+  /**
+   * Files requested and not yet complete (default 256). A temporary file is open only
+   * while its DATA is arriving, so this bounds open files only against a sender that
+   * interleaves many files; fsutil sends at most 4 at once.
+   */
   maxFilesInFlight?: number;
+  /** Declared bytes of the files requested and not yet complete (default 16 MiB; one file may exceed it). */
+  maxBytesInFlight?: number;
 }
 
 /** Where a receive writes: the fields of a `CopyRequest` it uses. */
@@ -72,7 +84,7 @@ function protocolError(message: string, path?: string): FSCacheError {
  * ```
  */
 export async function receiveDiffCopy(
-  connection: DiffCopyConnection,
+  connection: DiffCopyConnection | PacketChannel,
   target: ReceiveTarget,
   options: ReceiveOptions = {},
 ): Promise<ReceiveResult> {
@@ -112,6 +124,24 @@ function toFSCacheError(err: unknown, signal?: AbortSignal): FSCacheError {
   });
 }
 
+/**
+ * The directories whose mtime a receive may change: those it updates, and the parents
+ * of everything it creates, replaces or removes. The others keep theirs untouched.
+ */
+function touchedDirs(plan: ChangePlan): Set<string> {
+  const out = new Set<string>();
+  const parent = (path: string) => {
+    const slash = path.lastIndexOf("/");
+    if (slash !== -1) out.add(path.slice(0, slash));
+  };
+  for (const path of plan.deletes) parent(path);
+  for (const { entry } of plan.changes) {
+    parent(entry.path);
+    if (entry.kind === "dir") out.add(entry.path);
+  }
+  return out;
+}
+
 class ReceiveSession {
   readonly reader: PacketReader;
   readonly writer: PacketWriter;
@@ -131,9 +161,10 @@ class ReceiveSession {
     wireBytesOut: 0,
   };
 
-  constructor(connection: DiffCopyConnection, target: ReceiveTarget, options: ReceiveOptions) {
-    this.reader = new PacketReader(connection.readable, options.maxFrameBytes);
-    this.writer = new PacketWriter(connection.writable);
+  constructor(connection: DiffCopyConnection | PacketChannel, target: ReceiveTarget, options: ReceiveOptions) {
+    const channel = "reader" in connection ? connection : packetChannel(connection, options.maxFrameBytes);
+    this.reader = channel.reader;
+    this.writer = channel.writer;
     this.#target = target;
     this.#options = options;
     this.#tree = new SafeTree(target.fs, target.dest);
@@ -177,7 +208,7 @@ class ReceiveSession {
     await this.#receiveFiles(files);
     const byPath = new Map(incoming.map((e) => [e.path, e]));
     for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
-    this.#restoreDirTimes(incoming);
+    this.#restoreDirTimes(incoming, touchedDirs(plan));
     await this.writer.send(packet(PacketType.FIN));
     const last = await this.reader.next();
     if (last?.type !== PacketType.FIN) throw this.#unexpected(last, "FIN");
@@ -210,7 +241,7 @@ class ReceiveSession {
     const validator = new StatValidator(this.#options);
     const incoming: IncomingEntry[] = [];
     for (;;) {
-      const p = await this.reader.next();
+      const p = this.reader.nextBuffered() ?? (await this.reader.next());
       if (p?.type !== PacketType.STAT) throw this.#unexpected(p, "STAT");
       if (!p.stat) return incoming;
       incoming.push(validator.check(p.stat));
@@ -242,21 +273,38 @@ class ReceiveSession {
     this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
   }
 
+  /**
+   * Requests files while fewer than the limits are in flight, REQs batched into one
+   * write per round; DATA already arrived is applied without waiting, and the next REQs
+   * go out before the receiver waits for more.
+   */
   async #receiveFiles(files: FileTask[]): Promise<void> {
-    const limit = Math.max(1, this.#options.maxFilesInFlight ?? 16);
+    const maxFiles = Math.max(1, this.#options.maxFilesInFlight ?? 256);
+    const maxBytes = Math.max(0, this.#options.maxBytesInFlight ?? 16 * 1024 * 1024);
     let next = 0;
-    let writeError: unknown;
+    let bytesInFlight = 0;
     const request = () => {
-      const task = files[next++] as FileTask;
-      this.#active.set(task.entry.id, task);
-      this.writer.send(packet(PacketType.REQ, { id: task.entry.id })).catch((err) => {
-        writeError ??= err;
-      });
+      // top up only once half the window is free: one REQ write per many files, not per file
+      if (this.#active.size * 2 > maxFiles || bytesInFlight * 2 > maxBytes) return;
+      while (
+        next < files.length &&
+        this.#active.size < maxFiles &&
+        (this.#active.size === 0 || bytesInFlight < maxBytes)
+      ) {
+        const task = files[next++] as FileTask;
+        this.#active.set(task.entry.id, task);
+        bytesInFlight += task.entry.stat.size;
+        this.writer.queue(packet(PacketType.REQ, { id: task.entry.id }));
+      }
+      this.writer.flushSoon();
     };
-    while (next < files.length && this.#active.size < limit) request();
+    request();
     while (this.#active.size > 0) {
-      const p = await this.reader.next();
-      if (writeError !== undefined) throw writeError;
+      let p = this.reader.nextBuffered();
+      if (p === undefined) {
+        request();
+        p = await this.reader.next();
+      }
       if (p?.type !== PacketType.DATA) throw this.#unexpected(p, "DATA");
       const task = this.#active.get(p.id);
       if (!task) throw protocolError(`DATA for unknown or unrequested id ${p.id}`);
@@ -266,7 +314,7 @@ class ReceiveSession {
       }
       this.#finishFile(task);
       this.#active.delete(p.id);
-      if (next < files.length) request();
+      bytesInFlight -= task.entry.stat.size;
     }
   }
 
@@ -325,12 +373,12 @@ class ReceiveSession {
     this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
   }
 
-  /** Directory mtimes last: creating their children changed them. */
-  #restoreDirTimes(incoming: IncomingEntry[]): void {
+  /** Directory mtimes last, of the directories this receive changed: creating their children changed them. */
+  #restoreDirTimes(incoming: IncomingEntry[], touched: Set<string>): void {
     const fs = this.#target.fs;
-    for (let i = incoming.length - 1; i >= 0; i--) {
+    for (let i = incoming.length - 1; i >= 0 && touched.size > 0; i--) {
       const entry = incoming[i] as IncomingEntry;
-      if (entry.kind !== "dir") continue;
+      if (entry.kind !== "dir" || !touched.delete(entry.path)) continue;
       const seconds = Number(entry.stat.modTime) / 1e9;
       this.#tree.assertParents(entry.path);
       if (!this.#tree.lstat(entry.path)?.isDirectory()) continue;

@@ -32,6 +32,10 @@ export class SafeTree {
   readonly fs: FileSystem;
   readonly dest: string;
   readonly #verified = new Set<string>();
+  readonly #tempBase = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) =>
+    b.toString(16).padStart(2, "0"),
+  ).join("");
+  #tempCount = 0;
 
   constructor(fs: FileSystem, dest: string) {
     this.fs = fs;
@@ -133,8 +137,10 @@ export class SafeTree {
     const slash = path.lastIndexOf("/");
     const dir = slash === -1 ? "." : path.slice(0, slash);
     for (;;) {
-      const random = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0"));
-      const temp = joinPath(this.full(dir), `${TEMP_PREFIX}${random.join("")}`);
+      // one random part per tree and a counter: O_EXCL makes any name safe, the random
+      // part only makes clashes with leftovers unlikely (a random draw per file cost more
+      // than the file's write)
+      const temp = joinPath(this.full(dir), `${TEMP_PREFIX}${this.#tempBase}-${(this.#tempCount++).toString(36)}`);
       try {
         return { temp, fd: this.fs.openSync(temp, "wx", 0o600) };
       } catch (err) {

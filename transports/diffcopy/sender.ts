@@ -11,7 +11,7 @@ import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { excludeMatcher } from "./excludes.ts";
 import { goModeFromPosix } from "./file_mode.ts";
-import { type DiffCopyConnection, PacketReader, PacketWriter } from "./framing.ts";
+import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
 import { PacketType, packet, packetTypeName, type Stat, stat } from "./packet.ts";
 
 /** Options of {@linkcode sendDiffCopy}. */
@@ -20,8 +20,6 @@ export interface SendOptions {
   /** The directory to send. */
   root: string;
   signal?: AbortSignal;
-  /** Files sent at once (default 4, as fsutil). */
-  concurrency?: number;
   /** DATA chunk size (default 32 KiB, as fsutil). */
   chunkSize?: number;
   /** Largest frame accepted from the receiver (default 4 MiB). */
@@ -114,29 +112,11 @@ export function walkSource(fs: FileSystem, root: string, excludes: readonly stri
   return out;
 }
 
-/** A queue of file ids that workers wait on. */
-class Jobs {
-  readonly #items: [number, string][] = [];
-  readonly #waiters: ((job: [number, string] | undefined) => void)[] = [];
-  #closed = false;
-  push(job: [number, string]): void {
-    const waiter = this.#waiters.shift();
-    if (waiter) waiter(job);
-    else this.#items.push(job);
-  }
-  close(): void {
-    this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter(undefined);
-  }
-  take(): Promise<[number, string] | undefined> {
-    const job = this.#items.shift();
-    if (job || this.#closed) return Promise.resolve(job);
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-}
-
 /**
- * Sends the tree at `options.root` over `connection`.
+ * Sends the tree at `options.root` over `connection` (a byte connection, or the packet
+ * channel of a session). STATs go out in large batched writes; REQs are served as they
+ * come, every file already asked for read synchronously into the next batch, so one
+ * write carries many small files and the receiver's next REQs arrive while it is sent.
  *
  * @example
  * ```ts
@@ -144,14 +124,24 @@ class Jobs {
  * result.bytesSent; // 0 when the receiver already had everything
  * ```
  */
-export async function sendDiffCopy(connection: DiffCopyConnection, options: SendOptions): Promise<SendResult> {
+export async function sendDiffCopy(
+  connection: DiffCopyConnection | PacketChannel,
+  options: SendOptions,
+): Promise<SendResult> {
   const { fs, signal } = options;
-  const reader = new PacketReader(connection.readable, options.maxFrameBytes);
-  const writer = new PacketWriter(connection.writable);
+  const { reader, writer } = "reader" in connection ? connection : packetChannel(connection, options.maxFrameBytes);
   const result: SendResult = { entries: 0, filesSent: 0, bytesSent: 0, wireBytesOut: 0, wireBytesIn: 0 };
-  const jobs = new Jobs();
   let failure: FSCacheError | undefined;
   let stopping: Promise<void> | undefined;
+  // ids asked for and not yet served, and a wake-up for the pump waiting on them
+  const asked: [id: number, full: string][] = [];
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   const fail = (err: unknown) => {
     if (failure) return;
     failure = signal?.aborted
@@ -159,7 +149,7 @@ export async function sendDiffCopy(connection: DiffCopyConnection, options: Send
       : err instanceof FSCacheError
         ? err
         : new FSCacheError("ERR_TRANSPORT", describeError(err), { cause: err });
-    jobs.close();
+    poke();
     stopping = (async () => {
       if (failure.code === "ERR_REMOTE") await writer.abort(failure);
       else await writer.sendAndAbort(packet(PacketType.ERR, { data: encoder.encode(failure.message) }), failure);
@@ -171,13 +161,15 @@ export async function sendDiffCopy(connection: DiffCopyConnection, options: Send
   try {
     const entries = walkSource(fs, options.root, options.excludes);
     result.entries = entries.length;
-    const files = new Map<number, string>();
+    // by id: the full path of each regular file not yet asked for
+    const files: (string | undefined)[] = new Array(entries.length);
     entries.forEach((entry, id) => {
-      if ((entry.stat.mode & 0x8f280000) === 0) files.set(id, entry.full);
+      if ((entry.stat.mode & 0x8f280000) === 0) files[id] = entry.full;
     });
     const readLoop = async () => {
       for (;;) {
-        const p = await reader.next();
+        const p = reader.nextBuffered() ?? (await reader.next());
+        if (failure) return;
         if (!p) throw new FSCacheError("ERR_PROTOCOL", "connection closed before FIN");
         if (p.type === PacketType.FIN) return;
         if (p.type === PacketType.ERR) {
@@ -186,52 +178,72 @@ export async function sendDiffCopy(connection: DiffCopyConnection, options: Send
         if (p.type !== PacketType.REQ) {
           throw new FSCacheError("ERR_PROTOCOL", `unexpected ${packetTypeName(p.type)} packet from the receiver`);
         }
-        const full = files.get(p.id);
+        const full = files[p.id];
         if (full === undefined) throw new FSCacheError("ERR_PROTOCOL", `REQ for unknown or repeated id ${p.id}`);
-        files.delete(p.id);
-        jobs.push([p.id, full]);
+        files[p.id] = undefined;
+        asked.push([p.id, full]);
+        poke();
       }
-    };
-    const sendStats = async () => {
-      for (const entry of entries) {
-        if (failure) return;
-        await writer.send(packet(PacketType.STAT, { stat: entry.stat }));
-      }
-      await writer.send(packet(PacketType.STAT));
     };
     const chunkSize = options.chunkSize ?? 32 * 1024;
-    const worker = async () => {
-      const buf = new Uint8Array(chunkSize);
-      for (let job = await jobs.take(); job && !failure; job = await jobs.take()) {
-        const [id, full] = job;
-        let fd: number | undefined;
+    const buf = new Uint8Array(chunkSize);
+    const sendFile = async (id: number, full: string) => {
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(full, "r");
+      } catch {
+        // vanished since the walk: an empty file, as fsutil does; the receiver sees the size differ
+      }
+      if (fd !== undefined) {
         try {
-          fd = fs.openSync(full, "r");
-        } catch {
-          // vanished since the walk: an empty file, as fsutil does; the receiver sees the size differ
-        }
-        if (fd !== undefined) {
-          try {
-            for (
-              let n = fs.readSync(fd, buf, 0, chunkSize, null);
-              n > 0;
-              n = fs.readSync(fd, buf, 0, chunkSize, null)
-            ) {
-              if (failure) return;
-              await writer.send(packet(PacketType.DATA, { id, data: buf.subarray(0, n) }));
-              result.bytesSent += n;
-              options.onData?.(n);
-            }
-          } finally {
-            fs.closeSync(fd);
+          for (let n = fs.readSync(fd, buf, 0, chunkSize, null); n > 0; n = fs.readSync(fd, buf, 0, chunkSize, null)) {
+            // the chunk is copied into the batch before `buf` is read into again
+            const filled = writer.queue(packet(PacketType.DATA, { id, data: buf.subarray(0, n) }));
+            if (filled) await filled;
+            if (failure) return;
+            result.bytesSent += n;
+            options.onData?.(n);
           }
+        } finally {
+          fs.closeSync(fd);
         }
-        await writer.send(packet(PacketType.DATA, { id }));
-        result.filesSent++;
+      }
+      const filled = writer.queue(packet(PacketType.DATA, { id }));
+      if (filled) await filled;
+      result.filesSent++;
+    };
+    const pump = async () => {
+      for (const entry of entries) {
+        const filled = writer.queue(packet(PacketType.STAT, { stat: entry.stat }));
+        if (filled) await filled;
+        if (failure) return;
+      }
+      writer.queue(packet(PacketType.STAT));
+      await writer.flush();
+      while (!failure) {
+        if (asked.length === 0) {
+          if (finished) return;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          continue;
+        }
+        // everything asked for so far goes into as few writes as it fills
+        for (let i = 0; i < asked.length && !failure; i++) {
+          const [id, full] = asked[i] as [number, string];
+          await sendFile(id, full);
+        }
+        asked.length = 0;
+        await writer.flush();
       }
     };
-    const workers = Array.from({ length: Math.max(1, options.concurrency ?? 4) }, () => worker().catch(fail));
-    await Promise.all([readLoop().then(() => jobs.close(), fail), sendStats().catch(fail), ...workers]);
+    await Promise.all([
+      readLoop().then(() => {
+        finished = true;
+        poke();
+      }, fail),
+      pump().catch(fail),
+    ]);
     if (!failure) {
       await writer.send(packet(PacketType.FIN));
       await writer.close();

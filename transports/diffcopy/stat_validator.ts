@@ -56,6 +56,24 @@ function kindOf(mode: number, stat: Stat): EntryKind {
   }
 }
 
+/** Every `/`-separated segment non-empty and neither `.` nor `..`, in one pass without arrays. */
+function checkSegments(path: string): void {
+  let start = 0;
+  let dotDot = false;
+  let unclean = false;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+    const length = i - start;
+    const dots =
+      length <= 2 && path.charCodeAt(start) === 0x2e && (length === 1 || path.charCodeAt(start + 1) === 0x2e);
+    if (length === 2 && dots) dotDot = true;
+    if (length === 0 || (length === 1 && dots)) unclean = true;
+    start = i + 1;
+  }
+  if (dotDot) reject(path, "path contains ..");
+  if (unclean) reject(path, "path is not clean");
+}
+
 /**
  * Checks STATs one by one, in the order they arrive.
  *
@@ -85,9 +103,7 @@ export class StatValidator {
     if (path === "") reject(path, "empty path");
     if (path.includes("\0")) reject(path, "path contains a NUL byte");
     if (path.startsWith("/")) reject(path, "absolute path");
-    const parts = path.split("/");
-    if (parts.includes("..")) reject(path, "path contains ..");
-    if (parts.some((p) => p === "" || p === ".")) reject(path, "path is not clean");
+    checkSegments(path);
     if (this.#last !== undefined && compareWalkOrder(this.#last, path) >= 0) {
       reject(path, `out of order (after ${JSON.stringify(this.#last)})`);
     }

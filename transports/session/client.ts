@@ -45,21 +45,6 @@ export interface PushResult {
   wireBytes: number;
 }
 
-/** A connection whose two directions count the bytes passing. */
-function counted(connection: DiffCopyConnection): { connection: DiffCopyConnection; bytes(): number } {
-  let n = 0;
-  const count = () =>
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        n += chunk.length;
-        controller.enqueue(chunk);
-      },
-    });
-  const out = count();
-  out.readable.pipeTo(connection.writable).catch(() => undefined);
-  return { connection: { readable: connection.readable.pipeThrough(count()), writable: out.writable }, bytes: () => n };
-}
-
 /** The next control message, skipping diff-copy frames still in flight after a failed transfer. */
 async function nextControl(frames: FrameReader): Promise<ServerMessage | undefined> {
   for (;;) {
@@ -78,10 +63,16 @@ async function nextControl(frames: FrameReader): Promise<ServerMessage | undefin
  * result.bytesSent; // 0 when nothing changed since the last push
  * ```
  */
-export async function pushTree(raw: DiffCopyConnection, options: PushOptions): Promise<PushResult> {
-  const { connection, bytes } = counted(raw);
+export async function pushTree(connection: DiffCopyConnection, options: PushOptions): Promise<PushResult> {
   const frames = new FrameReader(connection.readable, options.maxFrameBytes);
-  const writer = connection.writable.getWriter();
+  const streamWriter = connection.writable.getWriter();
+  let written = 0;
+  const writer = {
+    write(bytes: Uint8Array): Promise<void> {
+      written += bytes.length;
+      return streamWriter.write(bytes);
+    },
+  };
   const onAbort = () => void frames.cancel(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -117,7 +108,7 @@ export async function pushTree(raw: DiffCopyConnection, options: PushOptions): P
     }
     if (reply.type === "error") throw remoteError(reply);
     if (reply.type !== "result") throw new FSCacheError("ERR_PROTOCOL", `unexpected "${reply.type}" from the server`);
-    await writer.close().catch(() => undefined);
+    await streamWriter.close().catch(() => undefined);
     return {
       key: reply.key,
       checksum: reply.checksum,
@@ -127,7 +118,7 @@ export async function pushTree(raw: DiffCopyConnection, options: PushOptions): P
       deleted: reply.deleted,
       filesSent: sent?.filesSent ?? 0,
       bytesSent: sent?.bytesSent ?? 0,
-      wireBytes: bytes(),
+      wireBytes: frames.wireBytes + written,
     };
   } catch (err) {
     if (options.signal?.aborted) {
@@ -136,7 +127,7 @@ export async function pushTree(raw: DiffCopyConnection, options: PushOptions): P
     throw err;
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
-    await writer.abort().catch(() => undefined);
+    await streamWriter.abort().catch(() => undefined);
     await frames.cancel();
   }
 }

@@ -8,7 +8,15 @@
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
-import { DEFAULT_MAX_FRAME_BYTES, type DiffCopyConnection, FrameReader } from "../diffcopy/framing.ts";
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameReader,
+  type FrameSink,
+  type FrameSource,
+  type PacketChannel,
+  PacketReader,
+  PacketWriter,
+} from "../diffcopy/framing.ts";
 
 export { FrameReader };
 
@@ -66,44 +74,64 @@ export function parseControl(payload: Uint8Array): Record<string, unknown> {
 }
 
 /**
- * The diff-copy part of a session as a connection of its own. Its readable hands out
- * one frame per read and only when asked, so the diff-copy reader, which stops after
- * FIN, never swallows the control frame that follows; closing or aborting its writable
- * leaves the session stream open for that frame.
+ * The diff-copy part of a session as a packet channel of its own. Its reader ends at
+ * the first control frame (leaving it for the session to read: the peer ended the
+ * diff-copy part early with a failure report, or the transfer is over), and its
+ * writer's close and abort leave the session stream open for the control frame that
+ * follows. Frames pass through as they are, without copies.
  *
  * @example
  * ```ts
- * const inner = diffCopyChannel(frames, writer);
- * await sendDiffCopy(inner, { fs, root });
+ * await sendDiffCopy(diffCopyChannel(frames, writer), { fs, root });
  * const result = await frames.next(); // the server's result
  * ```
  */
 export function diffCopyChannel(
   frames: FrameReader,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-): DiffCopyConnection {
+  writer: { write(bytes: Uint8Array): Promise<void> },
+): PacketChannel {
   let open = true;
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const payload = open ? await frames.next() : undefined;
-        if (payload === undefined) controller.close();
-        else if (isControl(payload)) {
-          // The peer ended the diff-copy part early (a failure report): to the diff-copy
-          // reader the stream ends here; the session reads the report itself.
-          open = false;
-          frames.putBack(payload);
-          controller.close();
-        } else controller.enqueue(frame(payload));
-      },
-      cancel() {
-        open = false;
-      },
+  const take = (payload: Uint8Array | undefined): Uint8Array | undefined => {
+    if (payload === undefined || !isControl(payload)) return payload;
+    open = false;
+    frames.putBack(payload);
+    return undefined;
+  };
+  const source: FrameSource = {
+    get wireBytes() {
+      return frames.wireBytes;
     },
-    { highWaterMark: 0 },
-  );
-  const writable = new WritableStream<Uint8Array>({
-    write: (chunk) => writer.write(chunk),
-  });
-  return { readable, writable };
+    async next() {
+      return open ? take(await frames.next()) : undefined;
+    },
+    nextBuffered() {
+      return open ? take(frames.nextBuffered()) : undefined;
+    },
+    async cancel() {
+      open = false;
+    },
+    async drainThenCancel(_reason: unknown, ms = 1000) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      });
+      const drain = (async () => {
+        while (open && (await frames.next().then(take)) !== undefined) {
+          // discarded: the session is failing anyway
+        }
+      })().catch(() => undefined);
+      try {
+        await Promise.race([drain, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+      open = false;
+    },
+  };
+  const sink: FrameSink = {
+    write: (bytes) => writer.write(bytes),
+    close: async () => undefined,
+    abort: async () => undefined,
+  };
+  return { reader: new PacketReader(source), writer: new PacketWriter(sink) };
 }
