@@ -320,7 +320,7 @@ const COPY_BELOW = 16 * 1024;
  */
 export class PacketWriter {
   readonly #sink: FrameSink;
-  #out = new ProtoWriter(BATCH_BYTES + 64 * 1024);
+  #out = new ProtoWriter(BATCH_BYTES + 40 * 1024);
   #error: unknown;
   /** Bytes handed to the wire so far. */
   wireBytes = 0;
@@ -346,6 +346,8 @@ export class PacketWriter {
     let bytes: Uint8Array;
     if (out.pos < COPY_BELOW) bytes = out.take();
     else {
+      // handed over, not reused: a stream may still hold the view after its write resolved
+      // (a TransformStream passes it on as it is)
       bytes = out.buf.subarray(0, out.pos);
       this.#out = new ProtoWriter(out.buf.length);
     }

@@ -19,7 +19,11 @@ import type { DiffCopyConnection } from "./framing.ts";
  */
 export function nodeConnection(input: Readable, output: Writable): DiffCopyConnection {
   return {
-    readable: Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>,
+    // Counted in bytes, up to 4 MiB: the default (a few chunks) paused and resumed the
+    // socket for nearly every 64 KiB read.
+    readable: Readable.toWeb(input, {
+      strategy: { highWaterMark: 4 * 1024 * 1024, size: (chunk: Uint8Array) => chunk.byteLength },
+    }) as unknown as ReadableStream<Uint8Array>,
     writable: Writable.toWeb(output) as unknown as WritableStream<Uint8Array>,
   };
 }

@@ -104,10 +104,19 @@ export class SafeTree {
   /** Makes `path` a directory with `mode` (replacing whatever else is there). */
   mkdir(path: string, mode: number): void {
     this.assertParents(path);
-    const st = this.lstat(path);
-    if (st && !st.isDirectory()) this.remove(path);
-    if (!st?.isDirectory()) this.fs.mkdirSync(this.full(path), { mode: 0o700 });
-    this.fs.chmodSync(this.full(path), mode & 0o7777);
+    const full = this.full(path);
+    // mkdir first: a failed lstat (the common case, a new directory) costs an exception
+    try {
+      this.fs.mkdirSync(full, { mode: 0o700 });
+    } catch (err) {
+      if (errorCode(err) !== "EEXIST") throw err;
+      if (!this.lstat(path)?.isDirectory()) {
+        this.remove(path);
+        this.fs.mkdirSync(full, { mode: 0o700 });
+      }
+    }
+    this.fs.chmodSync(full, mode & 0o7777);
+    this.#verified.add(path);
   }
 
   /** Makes `path` a symlink to `target`. */
@@ -149,11 +158,18 @@ export class SafeTree {
     }
   }
 
-  /** Moves a finished temporary file to `path`, replacing a file or link there. */
+  /** Moves a finished temporary file to `path`, replacing a file, link or directory there. */
   commitTemp(temp: string, path: string): void {
     this.assertParents(path);
-    const st = this.lstat(path);
-    if (st?.isDirectory()) this.remove(path);
+    // rename replaces a file or link atomically and fails on a directory: look only then
+    try {
+      this.fs.renameSync(temp, this.full(path));
+      return;
+    } catch (err) {
+      const code = errorCode(err);
+      if (code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOTDIR") throw err;
+    }
+    if (this.lstat(path)?.isDirectory()) this.remove(path);
     this.fs.renameSync(temp, this.full(path));
   }
 }
