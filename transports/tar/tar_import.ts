@@ -6,7 +6,9 @@
  * order, so content that must be written is spooled (hashed as it streams) into a
  * private temporary directory inside the destination, and the entry list is sorted,
  * validated and applied once the archive has ended. Entry checksums are computed from
- * the tar headers exactly as `fscache tarsum --entries` does.
+ * the tar headers exactly as `fscache tarsum --entries` does — PAX `SCHILY.xattr.*`
+ * records included, although they are not written to disk (no xattr call exists in
+ * `node:fs` or Deno) and never make an entry differ from the snapshot's.
  * @module
  */
 import { readTarEntries, type TarInput } from "../../backends/tarsum_stream.ts";
