@@ -1,8 +1,8 @@
 /**
  * The sending end of the diff-copy protocol (SPEC §5.2): walks a directory in walk
  * order, sends one STAT per entry (numbered from 0) and an empty STAT, then serves
- * REQ{id} with DATA chunks and an empty DATA, a few files at a time, until the
- * receiver's FIN, which it answers with FIN.
+ * REQ{id} with DATA chunks and an empty DATA, file after file into large batched
+ * writes, until the receiver's FIN, which it answers with FIN.
  * @module
  */
 import { describeError, FSCacheError } from "../../core/errors.ts";
