@@ -299,6 +299,42 @@ function isWritable(x: WritableStream<Uint8Array> | FrameSink): x is WritableStr
   return typeof (x as WritableStream<Uint8Array>).getWriter === "function";
 }
 
+function varintSize(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/** Frame header plus the fields before the data of a DATA packet: what `encodeFrame` writes. */
+function dataHeaderSize(id: number, length: number): number {
+  return 4 + 2 + (id === 0 ? 0 : 1 + varintSize(id)) + 1 + varintSize(length);
+}
+
+function writeDataHeader(buf: Uint8Array, start: number, frameBytes: number, id: number, length: number): void {
+  const size = frameBytes - 4;
+  buf[start] = size >>> 24;
+  buf[start + 1] = (size >>> 16) & 0xff;
+  buf[start + 2] = (size >>> 8) & 0xff;
+  buf[start + 3] = size & 0xff;
+  let at = start + 4;
+  buf[at++] = 0x08; // field 1 (type), varint
+  buf[at++] = 2; // DATA
+  const varint = (value: number) => {
+    let v = value;
+    while (v >= 0x80) {
+      buf[at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    buf[at++] = v;
+  };
+  if (id !== 0) {
+    buf[at++] = 0x18; // field 3 (id), varint
+    varint(id);
+  }
+  buf[at++] = 0x22; // field 4 (data), length-delimited
+  varint(length);
+}
+
 /** A batch is written once it holds this much: large writes, few syscalls and promise hops. */
 const BATCH_BYTES = 256 * 1024;
 /** Smaller batches are copied out; larger ones hand their buffer over and start a new one. */
@@ -337,6 +373,32 @@ export class PacketWriter {
     if (this.#error !== undefined) throw this.#error;
     this.wireBytes += appendFrame(this.#out, p);
     return this.#out.pos >= BATCH_BYTES ? this.flush() : undefined;
+  }
+
+  /**
+   * Queues one DATA frame for `id` whose bytes `read(buffer, offset, length)` puts
+   * straight into the batch, without a copy; `expected` is how many it should give
+   * (the frame header is sized for that and moved if fewer came). Returns the bytes
+   * read (0: nothing was queued) and, when the batch filled, its write to await.
+   */
+  queueRead(
+    id: number,
+    expected: number,
+    read: (buffer: Uint8Array, offset: number, length: number) => number,
+  ): { bytes: number; filled: Promise<void> | undefined } {
+    if (this.#error !== undefined) throw this.#error;
+    const out = this.#out;
+    const head = dataHeaderSize(id, expected);
+    out.ensure(head + expected);
+    const start = out.pos;
+    const n = read(out.buf, start + head, expected);
+    if (n <= 0) return { bytes: 0, filled: undefined };
+    const actual = dataHeaderSize(id, n);
+    if (actual !== head) out.buf.copyWithin(start + actual, start + head, start + head + n);
+    writeDataHeader(out.buf, start, actual + n, id, n);
+    out.pos = start + actual + n;
+    this.wireBytes += actual + n;
+    return { bytes: n, filled: out.pos >= BATCH_BYTES ? this.flush() : undefined };
   }
 
   /** Writes what is batched; resolves when the stream has taken it. */

@@ -186,7 +186,6 @@ export async function sendDiffCopy(
       }
     };
     const chunkSize = options.chunkSize ?? 32 * 1024;
-    const buf = new Uint8Array(chunkSize);
     const sendFile = async (id: number, full: string) => {
       let fd: number | undefined;
       try {
@@ -195,17 +194,25 @@ export async function sendDiffCopy(
         // vanished since the walk: an empty file, as fsutil does; the receiver sees the size differ
       }
       if (fd !== undefined) {
+        const handle = fd;
+        const read = (buffer: Uint8Array, offset: number, length: number) =>
+          fs.readSync(handle, buffer, offset, length, null);
+        const size = (entries[id] as SourceEntry).stat.size;
         try {
-          for (let n = fs.readSync(fd, buf, 0, chunkSize, null); n > 0; n = fs.readSync(fd, buf, 0, chunkSize, null)) {
-            // the chunk is copied into the batch before `buf` is read into again
-            const filled = writer.queue(packet(PacketType.DATA, { id, data: buf.subarray(0, n) }));
+          for (let sent = 0; ; ) {
+            // chunks sized to what is left, so the frame header is rarely moved; past the
+            // declared size (a growing file), whole chunks until the end as before
+            const expected = size - sent > 0 ? Math.min(chunkSize, size - sent) : chunkSize;
+            const { bytes, filled } = writer.queueRead(id, expected, read);
+            if (bytes === 0) break;
             if (filled) await filled;
             if (failure) return;
-            result.bytesSent += n;
-            options.onData?.(n);
+            sent += bytes;
+            result.bytesSent += bytes;
+            options.onData?.(bytes);
           }
         } finally {
-          fs.closeSync(fd);
+          fs.closeSync(handle);
         }
       }
       const filled = writer.queue(packet(PacketType.DATA, { id }));
