@@ -69,10 +69,18 @@ interface SourceState {
   tree?: SnapshotTree;
   /** `tree` is known to be what the MetaStore holds for this source (no need to write it again). */
   treeStored?: boolean;
+  /** When (by the cache's clock) a successful transfer last wrote the record. */
+  savedAt?: number;
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
 const GC_DELETE_CONCURRENCY = 8;
+/**
+ * A release this soon after the sync that wrote the record does not write `lastUsed`
+ * again (it is kept in memory, and goes out with the record's next write): a CLI sync
+ * releases its source milliseconds after saving it, and each record write is two fsyncs.
+ */
+const RECENTLY_SAVED_MS = 1000;
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -421,7 +429,8 @@ export class FSCache {
         unchanged = baseStored && updater.changes.length === 0;
         // Known from the reported stats, so releasing the source need not walk the snapshot
         // to size it. A scanned tree cannot tell hard links apart, so its size stays unknown.
-        size = tree.contentSize() ?? null;
+        // Nothing changed: the size recorded for this very directory still holds.
+        size = unchanged && state.record.size !== null ? state.record.size : (tree.contentSize() ?? null);
       } else {
         tree = SnapshotTree.of(await this.#scanner.scan(fs, state.dir, this.#sha256, signal), this.#sha256);
       }
@@ -435,6 +444,7 @@ export class FSCache {
       });
       state.tree = tree;
       state.treeStored = true;
+      state.savedAt = record.lastUsed;
     } catch (err) {
       state.record = { ...state.record, size: null, stale: true };
       const record = { ...state.record };
@@ -458,7 +468,14 @@ export class FSCache {
   /** Last reference gone: refresh `lastUsed` (so GC is really LRU) and collect in the background. */
   #becameIdle(state: SourceState): void {
     if (this.#closed) return;
-    state.record = { ...state.record, lastUsed: this.#clock() };
+    const now = this.#clock();
+    state.record = { ...state.record, lastUsed: now };
+    const saved = state.savedAt;
+    state.savedAt = undefined;
+    if (saved !== undefined && now - saved >= 0 && now - saved < RECENTLY_SAVED_MS) {
+      this.#scheduleGc();
+      return;
+    }
     const record = { ...state.record };
     this.#metaQueue
       .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
