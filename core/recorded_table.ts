@@ -19,6 +19,13 @@ const S_IFLNK = 0o120000;
 const INDEX_BITS = 2 ** 21;
 const HEX = "0123456789abcdef";
 const HEX_DIGIT = new TextEncoder().encode(HEX);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
+const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
+  const first = HEX_DIGIT[b >> 4] as number;
+  const second = HEX_DIGIT[b & 15] as number;
+  return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
+});
 /** Two hex digits per byte value. */
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
 
@@ -171,19 +178,22 @@ export class RecordedTable implements RecordedTree {
     if (this.#digest !== undefined) return this.#digest;
     const n = this.paths.length;
     const order = sortedChecksums(this.sums, n);
-    const out = new Uint8Array(Math.max(0, n * 65 - 1));
-    let o = 0;
+    // One buffer: every checksum's hex by index (written two digits at a time), then the
+    // sorted, comma-joined output assembled from it with native copies. This runs once per
+    // CLI process, mostly before the JIT has optimized it: fewer, bigger steps matter.
+    const buf = new Uint8Array(n * 64 + Math.max(0, n * 65 - 1));
+    const pairs = new Uint16Array(buf.buffer, 0, n * 32);
+    const sums = this.sums;
+    for (let b = 0; b < n * 32; b++) pairs[b] = HEX_PAIR16[sums[b] as number] as number;
+    const start = n * 64;
     for (let k = 0; k < n; k++) {
-      if (k > 0) out[o++] = 0x2c;
-      const base = (order[k] as number) * 32;
-      for (let b = base; b < base + 32; b++) {
-        const v = this.sums[b] as number;
-        out[o++] = HEX_DIGIT[v >> 4] as number;
-        out[o++] = HEX_DIGIT[v & 15] as number;
-      }
+      const o = start + k * 65;
+      if (k > 0) buf[o - 1] = 0x2c;
+      const from = (order[k] as number) * 64;
+      buf.copyWithin(o, from, from + 64);
     }
     const hash = sha256();
-    hash.update(out);
+    hash.update(buf.subarray(start));
     this.#digest = hash.digest();
     return this.#digest;
   }
@@ -220,20 +230,38 @@ export class RecordedTable implements RecordedTree {
     const columns = allocate(this.paths.length + added.length);
     let n = 0;
     let a = 0;
+    // Kept entries are copied in runs: one typed-array copy per run, not two per entry.
+    let runFrom = 0;
+    let runTo = 0;
+    const flush = () => {
+      n = this.#copyRun(runFrom, runTo, columns, n);
+    };
     for (let i = 0; i < this.paths.length; i++) {
       const path = this.paths[i] as string;
-      while (a < added.length && compareWalkOrder((added[a] as [string, RecordedEntry])[0], path) < 0) {
-        const [p, e] = added[a++] as [string, RecordedEntry];
-        put(columns, n++, p, e);
+      const next = a < added.length ? (added[a] as [string, RecordedEntry])[0] : undefined;
+      if (next !== undefined && (next === path || compareWalkOrder(next, path) < 0)) {
+        flush();
+        while (a < added.length && compareWalkOrder((added[a] as [string, RecordedEntry])[0], path) < 0) {
+          const [p, e] = added[a++] as [string, RecordedEntry];
+          put(columns, n++, p, e);
+        }
+        if (a < added.length && (added[a] as [string, RecordedEntry])[0] === path) {
+          const [p, e] = added[a++] as [string, RecordedEntry];
+          put(columns, n++, p, e);
+          runFrom = runTo = i + 1;
+          continue;
+        }
+        runFrom = runTo = i;
       }
-      if (a < added.length && (added[a] as [string, RecordedEntry])[0] === path) {
-        const [p, e] = added[a++] as [string, RecordedEntry];
-        put(columns, n++, p, e);
+      if (sets.has(path) || deletedAt(path) >= 0) {
+        // Replaced, then deleted: gone.
+        flush();
+        runFrom = runTo = i + 1;
         continue;
       }
-      if (sets.has(path) || deletedAt(path) >= 0) continue; // replaced, then deleted: gone
-      copy(this, i, columns, n++);
+      runTo = i + 1;
     }
+    flush();
     while (a < added.length) {
       const [p, e] = added[a++] as [string, RecordedEntry];
       put(columns, n++, p, e);
@@ -244,6 +272,18 @@ export class RecordedTable implements RecordedTree {
       stats: columns.stats.slice(0, n * TABLE_STAT_FIELDS),
       links: columns.links,
     });
+  }
+
+  /** Copies entries `[from, to)` to `columns` at `at`; returns the next free index. */
+  #copyRun(from: number, to: number, columns: TableColumns, at: number): number {
+    if (to <= from) return at;
+    for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
+    columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
+    columns.stats.set(this.stats.subarray(from * TABLE_STAT_FIELDS, to * TABLE_STAT_FIELDS), at * TABLE_STAT_FIELDS);
+    if (this.links.size > 0) {
+      for (const [i, link] of this.links) if (i >= from && i < to) columns.links.set(at + i - from, link);
+    }
+    return at + to - from;
   }
 }
 
@@ -274,14 +314,6 @@ function put(columns: TableColumns, i: number, path: string, entry: RecordedEntr
   columns.stats[o + 3] = stat.size;
   columns.stats[o + 4] = stat.mtimeMs;
   if (stat.linkname !== undefined) columns.links.set(i, stat.linkname);
-}
-
-function copy(from: RecordedTable, i: number, to: TableColumns, j: number): void {
-  to.paths[j] = from.paths[i] as string;
-  to.sums.set(from.sums.subarray(i * 32, i * 32 + 32), j * 32);
-  to.stats.set(from.stats.subarray(i * TABLE_STAT_FIELDS, (i + 1) * TABLE_STAT_FIELDS), j * TABLE_STAT_FIELDS);
-  const link = from.links.get(i);
-  if (link !== undefined) to.links.set(j, link);
 }
 
 function hexValue(c: number): number {

@@ -83,10 +83,11 @@ function concatWalks(walks: WalkResult[]): WalkResult {
     stats.set(w.stats, at);
     at += w.stats.length;
   }
+  const [first, ...rest] = walks as [WalkResult, ...WalkResult[]];
   return {
-    paths: walks.flatMap((w) => w.paths),
+    paths: first.paths.concat(...rest.map((w) => w.paths)),
     stats,
-    links: walks.flatMap((w) => w.links),
-    skipped: walks.flatMap((w) => w.skipped),
+    links: first.links.concat(...rest.map((w) => w.links)),
+    skipped: first.skipped.concat(...rest.map((w) => w.skipped)),
   };
 }
