@@ -333,16 +333,18 @@ function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
   return out;
 }
 
-function batchOf(src: WalkResult, entries: readonly { index: number }[]): EntryBatch {
+function batchOf(src: WalkResult, entries: readonly { index: number; kind?: PlannedEntry["kind"] }[]): EntryBatch {
   const stats = new Float64Array(entries.length * STAT_FIELDS);
+  const added = new Uint8Array(entries.length);
   const paths: string[] = [];
   const links: string[] = [];
-  entries.forEach(({ index }, i) => {
+  entries.forEach(({ index, kind }, i) => {
     paths.push(src.paths[index] as string);
     links.push(src.links[index] as string);
-    stats.set(src.stats.subarray(index * STAT_FIELDS, (index + 1) * STAT_FIELDS), i * STAT_FIELDS);
+    if (kind === "add") added[i] = 1;
+    for (let f = 0; f < STAT_FIELDS; f++) stats[i * STAT_FIELDS + f] = src.stats[index * STAT_FIELDS + f] as number;
   });
-  return { paths, stats, links };
+  return { paths, stats, links, added };
 }
 
 function statOf(src: WalkResult, index: number): EntryStat {
