@@ -160,7 +160,7 @@ function writeEntry(
   link: string,
   fresh: boolean,
 ): WriteResult {
-  const { src, dst } = ctx;
+  const { dst } = ctx;
   const type = (stat[0] as number) & S_IFMT;
   if (fresh && type === S_IFREG) {
     const result = copyFile(ctx, path, from, to, stat, undefined);
