@@ -123,10 +123,12 @@ export class ByteReader {
   }
 }
 
-let crcTable: Uint32Array | undefined;
+let crcTables: Uint32Array[] | undefined;
 
 /**
- * CRC-32 (IEEE), enough to tell a damaged record from a good one.
+ * CRC-32 (IEEE), enough to tell a damaged record from a good one. Slicing-by-8: eight
+ * bytes per step through eight tables, several times fewer steps than a byte at a time
+ * over a 100k-entry tree's megabytes.
  *
  * @example
  * ```ts
@@ -134,15 +136,56 @@ let crcTable: Uint32Array | undefined;
  * ```
  */
 export function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
+  const t = (crcTables ??= makeCrcTables());
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = t as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
+  let crc = 0xffffffff;
+  let i = 0;
+  const end8 = data.length - (data.length % 8);
+  for (; i < end8; i += 8) {
+    const a =
+      (crc ^
+        ((data[i] as number) |
+          ((data[i + 1] as number) << 8) |
+          ((data[i + 2] as number) << 16) |
+          ((data[i + 3] as number) << 24))) >>>
+      0;
+    crc =
+      (t7[a & 0xff] as number) ^
+      (t6[(a >>> 8) & 0xff] as number) ^
+      (t5[(a >>> 16) & 0xff] as number) ^
+      (t4[a >>> 24] as number) ^
+      (t3[data[i + 4] as number] as number) ^
+      (t2[data[i + 5] as number] as number) ^
+      (t1[data[i + 6] as number] as number) ^
+      (t0[data[i + 7] as number] as number);
+  }
+  for (; i < data.length; i++) crc = (t0[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function makeCrcTables(): Uint32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const t0 = tables[0] as Uint32Array;
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t0[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t0[n] as number;
+    for (let k = 1; k < 8; k++) {
+      c = (t0[c & 0xff] as number) ^ (c >>> 8);
+      (tables[k] as Uint32Array)[n] = c >>> 0;
     }
   }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = (crcTable[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
+  return tables;
 }

@@ -5,7 +5,8 @@
  * one per entry), and the walk order is checked on the bytes as they are rebuilt.
  * @module
  */
-import { ByteReader, ByteWriter, corrupt, crc32 } from "./byte_io.ts";
+import { ByteReader, corrupt, crc32 } from "./byte_io.ts";
+import { FSCacheError } from "./errors.ts";
 import { HAS_LINK, HAS_STAT, MAGIC, VERSION } from "./hash_tree_codec.ts";
 import { decodeName, encodeName } from "./names.ts";
 import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
@@ -19,54 +20,78 @@ import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
  * ```
  */
 export function encodeRecordedTable(table: RecordedTable): Uint8Array {
-  const out = new ByteWriter();
-  for (const b of MAGIC) out.byte(b);
-  out.byte(VERSION);
   const n = table.size;
-  out.varint(n);
   // Every name encoded at once; NUL separates them (no name holds one).
   const names = encodeName(table.paths.join("\0"));
+  const links = new Map<number, Uint8Array>();
+  let linkBytes = 0;
+  for (const [i, link] of table.links) {
+    const bytes = encodeName(link);
+    links.set(i, bytes);
+    linkBytes += bytes.length + 8;
+  }
+  // Written straight into a buffer of the largest size it can take (varints ≤ 8 bytes
+  // for safe integers), with no call per byte: this runs once per sync that changed
+  // something, mostly before the JIT has optimized it.
+  const out = new Uint8Array(5 + 8 + names.length + n * (8 + 8 + 32 + 1 + 4 * 8 + 8) + linkBytes + 4);
+  const view = new DataView(out.buffer);
+  let o = 0;
+  const varint = (value: number) => {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
+    }
+    let v = value;
+    while (v >= 0x80) {
+      out[o++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    out[o++] = v;
+  };
+  for (const b of MAGIC) out[o++] = b;
+  out[o++] = VERSION;
+  varint(n);
   const s = table.stats;
+  const sums = table.sums;
   let start = 0;
   let previousStart = 0;
   let previousLength = 0;
   for (let i = 0; i < n; i++) {
-    let end = start;
-    while (end < names.length && names[end] !== 0) end++;
+    let end = names.indexOf(0, start);
+    if (end === -1) end = names.length;
     const length = end - start;
     let shared = 0;
     const max = Math.min(length, previousLength);
     while (shared < max && names[start + shared] === names[previousStart + shared]) shared++;
-    out.varint(shared);
-    out.varint(length - shared);
-    out.bytes(names.subarray(start + shared, end));
+    varint(shared);
+    varint(length - shared);
+    out.set(names.subarray(start + shared, end), o);
+    o += length - shared;
     previousStart = start;
     previousLength = length;
     start = end + 1;
-    out.bytes(table.sums.subarray(i * 32, i * 32 + 32));
-    const o = i * TABLE_STAT_FIELDS;
-    if (Number.isNaN(s[o])) {
-      out.byte(0);
+    out.set(sums.subarray(i * 32, i * 32 + 32), o);
+    o += 32;
+    const f = i * TABLE_STAT_FIELDS;
+    if (Number.isNaN(s[f])) {
+      out[o++] = 0;
       continue;
     }
-    const link = table.links.get(i);
-    out.byte(HAS_STAT | (link !== undefined ? HAS_LINK : 0));
-    out.varint(s[o] as number);
-    out.varint(s[o + 1] as number);
-    out.varint(s[o + 2] as number);
-    out.varint(s[o + 3] as number);
-    out.float64(s[o + 4] as number);
+    const link = links.get(i);
+    out[o++] = HAS_STAT | (link !== undefined ? HAS_LINK : 0);
+    varint(s[f] as number);
+    varint(s[f + 1] as number);
+    varint(s[f + 2] as number);
+    varint(s[f + 3] as number);
+    view.setFloat64(o, s[f + 4] as number, true);
+    o += 8;
     if (link !== undefined) {
-      const bytes = encodeName(link);
-      out.varint(bytes.length);
-      out.bytes(bytes);
+      varint(link.length);
+      out.set(link, o);
+      o += link.length;
     }
   }
-  const body = out.finish();
-  const result = new Uint8Array(body.length + 4);
-  result.set(body);
-  new DataView(result.buffer).setUint32(body.length, crc32(body));
-  return result;
+  view.setUint32(o, crc32(out.subarray(0, o)));
+  return out.slice(0, o + 4);
 }
 
 /**
