@@ -136,8 +136,8 @@ let crcTables: Uint32Array[] | undefined;
  * ```
  */
 export function crc32(data: Uint8Array): number {
-  const t = (crcTables ??= makeCrcTables());
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = t as [
+  crcTables ??= makeCrcTables();
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = crcTables as [
     Uint32Array,
     Uint32Array,
     Uint32Array,
