@@ -215,7 +215,7 @@ function copyFile(
   const mode = (stat[0] as number) & 0o7777;
   const size = stat[3] as number;
   const seconds = (stat[4] as number) / 1000;
-  let timesSet = false;
+  let modeSet = false;
   try {
     let output: number;
     try {
@@ -246,12 +246,12 @@ function copyFile(
         bytes += n;
       }
       hashed = hash.digest();
-      // Through the descriptor, which spares resolving the path again; the mode and
-      // times of a copy that turns out stale are overwritten when it is copied again.
-      if (dst.fchmodSync && dst.futimesSync) {
+      // Through the descriptor, which spares resolving the path again; the mode of a copy
+      // that turns out stale is set again when it is copied again. (Times stay by path:
+      // Deno's futimesSync drops a millisecond of some fractional-second times.)
+      if (dst.fchmodSync) {
         if (!inPlace || (inPlace.mode & 0o7777) !== mode) dst.fchmodSync(output, mode);
-        dst.futimesSync(output, seconds, seconds);
-        timesSet = true;
+        modeSet = true;
       }
     } finally {
       dst.closeSync(output);
@@ -264,10 +264,8 @@ function copyFile(
   if (bytes !== size || now.size !== size || now.mtimeMs !== stat[4] || (now.mode & S_IFMT) !== S_IFREG) {
     return { kind: "changed", now, link: now.isSymbolicLink() ? src.readlinkSync(from) : "" };
   }
-  if (!timesSet) {
-    if (!inPlace || (inPlace.mode & 0o7777) !== mode) dst.chmodSync(to, mode);
-    dst.utimesSync(to, seconds, seconds);
-  }
+  if (!modeSet && (!inPlace || (inPlace.mode & 0o7777) !== mode)) dst.chmodSync(to, mode);
+  dst.utimesSync(to, seconds, seconds);
   return { kind: "done", checksum: hashed, bytes };
 }
 

@@ -9,8 +9,8 @@ import type { FileStats } from "../../core/file_system.ts";
 /**
  * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
  * the file system lacks them, symlink mtimes and owners are left as created. The
- * descriptor calls (`fchmodSync`, `fchownSync`, `futimesSync`) are optional too: they
- * only spare resolving a copied file's path again, and the path calls stand in.
+ * descriptor calls (`fchmodSync`, `fchownSync`) are optional too: they only spare
+ * resolving a copied file's path again, and the path calls stand in.
  *
  * @example
  * ```ts
@@ -36,7 +36,6 @@ export interface SyncFs {
   closeSync(fd: number): void;
   fchmodSync?(fd: number, mode: number): void;
   fchownSync?(fd: number, uid: number, gid: number): void;
-  futimesSync?(fd: number, atime: number | Date, mtime: number | Date): void;
 }
 
 /** The `code` of a thrown file-system error, if any. */
