@@ -4,6 +4,7 @@
  * the page's functions (pushFolder over `File`s, pullInto a second cache).
  */
 import assert from "node:assert/strict";
+import { posix } from "node:path";
 import { describe, it } from "node:test";
 import { WebSocket as WsWebSocket } from "ws";
 import { FSCacheError } from "../core/errors.ts";
@@ -17,6 +18,7 @@ import { tokenVerifier } from "../transports/session/token.ts";
 import { pullInto, pushFolder } from "../transports/websocket/browser_session.ts";
 import { connectWebSocket, type WebSocketLike } from "../transports/websocket/connection.ts";
 import { listenSessionsAndWebSockets } from "../transports/websocket/listener.ts";
+import { normalize, sep } from "../transports/websocket/posix_path.ts";
 import { assertSameTree, disk, listTree, recordingUpdater, tempDir, writeTree } from "./_diffcopy.ts";
 import { recordingLogger } from "./_helpers.ts";
 import { sessionFixture, snapshotOf } from "./_session.ts";
@@ -41,6 +43,13 @@ function originSocket(origin: string): new (url: string) => WebSocketLike {
 }
 
 describe("WebSocket sessions", () => {
+  it("the browser build's path shim normalizes as node's posix path does", () => {
+    for (const p of ["a//b/../c/.", "/../x/", "", "./", "..//a/..", "a/b/", "/", "../../a", "a/./b//"]) {
+      assert.equal(normalize(p), posix.normalize(p), p);
+    }
+    assert.equal(sep, "/");
+  });
+
   it("push over a WebSocket and over TCP on one port; a wrong token is refused on both ends", async () => {
     const outcomes: SessionOutcome[] = [];
     await using f = await sessionFixture({
