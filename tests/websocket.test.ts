@@ -21,6 +21,7 @@ import { listenSessionsAndWebSockets } from "../transports/websocket/listener.ts
 import { normalize, sep } from "../transports/websocket/posix_path.ts";
 import { assertSameTree, disk, listTree, recordingUpdater, tempDir, writeTree } from "./_diffcopy.ts";
 import { recordingLogger } from "./_helpers.ts";
+import { spawnCli } from "./_processes.ts";
 import { sessionFixture, snapshotOf } from "./_session.ts";
 
 const Ws = WsWebSocket as unknown as new (url: string) => WebSocketLike;
@@ -215,6 +216,46 @@ describe("WebSocket sessions", () => {
     } finally {
       await listener.close();
     }
+  });
+});
+
+describe("fscache serve over WebSocket (the CLI, under this test's runtime)", () => {
+  it("accepts a WebSocket push; without a token it refuses pages (an Origin) but not other clients", async () => {
+    using tmp = tempDir();
+    disk.mkdirSync(`${tmp.dir}/src`);
+    writeTree(disk, `${tmp.dir}/src`, tree);
+    const serve = spawnCli(["--root", `${tmp.dir}/cache`, "serve", "--listen", "127.0.0.1:0"]);
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        serve.child.stdout?.on("data", (d) => {
+          out += String(d);
+          const match = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+          if (match) resolve(Number(match[1]));
+        });
+        serve.child.once("close", (code) => reject(new Error(`fscache serve exited with ${code}`)));
+      });
+      const url = `ws://127.0.0.1:${port}/`;
+      const pushed = await pushTree(await connectWebSocket(url, { WebSocket: Ws }), {
+        fs: disk,
+        root: `${tmp.dir}/src`,
+        key: "cli-ws",
+      });
+      assert.equal(pushed.added, 5);
+      assert.equal(pushed.checksum, await hashDir(`${tmp.dir}/src`));
+      await assert.rejects(
+        connectWebSocket(url, { WebSocket: originSocket("http://any-site.example") }),
+        (err: unknown) => err instanceof FSCacheError && err.code === "ERR_CONNECT",
+      );
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    const { code, stderr } = await serve.exit;
+    // Deno reports a child sent a signal as killed by it (null) even when it exited 0.
+    assert.ok(code === 0 || ("Deno" in globalThis && code === null), `exit code ${code}: ${stderr}`);
+    assert.match(stderr, /stopped\n$/);
+    assert.match(stderr, /session key=cli-ws: 5 added/);
+    assert.match(stderr, /refused a WebSocket request: WebSocket origin "http:\/\/any-site.example" is not allowed/);
   });
 });
 
