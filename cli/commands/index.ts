@@ -41,7 +41,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: "serve",
-    summary: "receive pushed directories into the cache (TCP, or --stdio)",
+    summary: "receive pushed directories into the cache (TCP and WebSocket, or --stdio)",
     load: async () => (await import("./serve.ts")).serve,
   },
   {
