@@ -49,4 +49,9 @@ export const commands: CommandEntry[] = [
     summary: "send a directory to an 'fscache serve' (only changes move)",
     load: async () => (await import("./push.ts")).push,
   },
+  {
+    name: "pull",
+    summary: "receive a source cached by an 'fscache serve' into a directory",
+    load: async () => (await import("./pull.ts")).pull,
+  },
 ];
