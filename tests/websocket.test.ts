@@ -6,9 +6,12 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 import { describe, it } from "node:test";
+import { Volume } from "memfs";
+import { nodeToFsa } from "memfs/lib/node-to-fsa/index.js";
 import { WebSocket as WsWebSocket } from "ws";
 import { FSCacheError } from "../core/errors.ts";
 import { FSCache } from "../mod.ts";
+import type { PickedDirectory } from "../transports/browser_folder.ts";
 import { receiveDiffCopy } from "../transports/diffcopy/receiver.ts";
 import { pushTree } from "../transports/session/client.ts";
 import { pullSession } from "../transports/session/pull.ts";
@@ -140,6 +143,25 @@ describe("WebSocket sessions", () => {
 
       const again = await pushFolder(picked, { ...options, key: "p2" });
       assert.deepEqual([again.filesSent, again.bytesSent, again.checksum], [0, 0, first.checksum]);
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it("pushFolder sends a directory handle (File System Access API), empty directories included", async () => {
+    await using f = await sessionFixture();
+    const listener = await listenSessionsAndWebSockets(f.server, "127.0.0.1", 0);
+    try {
+      const vol = new Volume();
+      vol.mkdirSync("/picked/src/empty", { recursive: true });
+      vol.writeFileSync("/picked/src/main.ts", "main();\n");
+      vol.writeFileSync("/picked/README", "read me\n");
+      const handle = nodeToFsa(vol as never, "/picked", { mode: "read" }) as unknown as PickedDirectory;
+      const pushed = await pushFolder(handle, { url: `ws://127.0.0.1:${listener.port}/`, WebSocket: Ws, key: "h1" });
+      assert.equal(pushed.added, 4);
+      const snap = await snapshotOf(f.cache, "h1");
+      assert.deepEqual(disk.readdirSync(`${snap}/src`).sort(), ["empty", "main.ts"]);
+      assert.equal(new TextDecoder().decode(disk.readFileSync(`${snap}/README`)), "read me\n");
     } finally {
       await listener.close();
     }

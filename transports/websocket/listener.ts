@@ -1,8 +1,8 @@
 /**
  * One port for both kinds of session: a TCP listener that looks at each connection's
  * first byte. A TCP session starts with a frame length (its first byte is 0: frames are
- * far below 16 MiB); an HTTP request starts with a letter. `G` (`GET`) is parsed as an
- * HTTP request head and, when it asks for `Upgrade: websocket`, upgraded with the `ws`
+ * far below 16 MiB); an HTTP request starts with its method's capital letter. Its head
+ * is parsed here and, when it asks for `Upgrade: websocket`, upgraded with the `ws`
  * package; the WebSocket then carries the same byte stream as TCP (see connection.ts)
  * into the same {@linkcode SessionServer}. No `node:http` is involved, so this runs the
  * same on Node and on Deno's node compatibility (whose `node:http` server cannot be
@@ -73,7 +73,8 @@ export function listenSessionsAndWebSockets(
     socket.on("error", () => undefined); // reported through the session's streams
     socket.once("data", (first: Uint8Array) => {
       socket.pause();
-      if (first[0] !== 0x47 /* G */) {
+      const byte = first[0] ?? 0;
+      if (byte < 0x41 || byte > 0x5a /* not A-Z: not an HTTP method */) {
         socket.unshift(first);
         serveTcp(socket);
         socket.resume();
