@@ -21,6 +21,7 @@ import { tokenVerifier } from "../transports/session/token.ts";
 import { pullInto, pushFolder } from "../transports/websocket/browser_session.ts";
 import { connectWebSocket, type WebSocketLike } from "../transports/websocket/connection.ts";
 import { listenSessionsAndWebSockets } from "../transports/websocket/listener.ts";
+import { MemoryFileSystem } from "../transports/websocket/memory_fs.ts";
 import { normalize, sep } from "../transports/websocket/posix_path.ts";
 import { assertSameTree, disk, listTree, recordingUpdater, tempDir, writeTree } from "./_diffcopy.ts";
 import { recordingLogger } from "./_helpers.ts";
@@ -52,6 +53,28 @@ describe("WebSocket sessions", () => {
       assert.equal(normalize(p), posix.normalize(p), p);
     }
     assert.equal(sep, "/");
+  });
+
+  it("MemoryFileSystem: a blob-backed file is readable once loaded, and dropped after a read", async () => {
+    const fs = new MemoryFileSystem({ unloadAfterRead: true, uid: 7 });
+    fs.mkdirSync("/a/b", { recursive: true });
+    fs.addBlob("/a/b/f", new Blob(["content"]), { mtimeMs: 1000 });
+    assert.deepEqual([fs.lstatSync("/a/b/f").size, fs.lstatSync("/a/b/f").uid], [7, 7]);
+    assert.throws(() => fs.openSync("/a/b/f", "r"), { code: "EAGAIN" });
+    await fs.load("/a/b/f");
+    const fd = fs.openSync("/a/b/f", "r");
+    const buf = new Uint8Array(16);
+    assert.equal(fs.readSync(fd, buf, 0, 16, null), 7);
+    fs.closeSync(fd);
+    assert.throws(() => fs.openSync("/a/b/f", "r"), { code: "EAGAIN" }, "dropped after the read");
+    const w = fs.openSync("/a/b/g", "wx", 0o600);
+    fs.writeSync(w, new TextEncoder().encode("written"));
+    fs.closeSync(w);
+    assert.equal(fs.readFileSync("/a/b/g", "utf8"), "written");
+    assert.equal(fs.lstatSync("/a/b/g").mode & 0o777, 0o600);
+    assert.throws(() => fs.rmSync("/a"), { code: "ENOTEMPTY" });
+    fs.renameSync("/a/b/g", "/a/g");
+    assert.deepEqual(fs.readdirSync("/a").sort(), ["b", "g"]);
   });
 
   it("push over a WebSocket and over TCP on one port; a wrong token is refused on both ends", async () => {

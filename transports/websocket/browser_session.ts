@@ -66,7 +66,7 @@ export interface PushFolderOptions extends ServerOptions {
  * ```
  */
 export async function pushFolder(folder: PickedFolder, options: PushFolderOptions): Promise<PushResult> {
-  const fs = new MemoryFileSystem({ uid: options.uid ?? 0, gid: options.gid ?? 0 });
+  const fs = new MemoryFileSystem({ uid: options.uid ?? 0, gid: options.gid ?? 0, unloadAfterRead: true });
   const root = "/folder";
   fs.mkdirSync(root);
   for (const [path, entry] of [...(await listPicked(folder))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
@@ -94,12 +94,11 @@ export async function pushFolder(folder: PickedFolder, options: PushFolderOption
 
 /**
  * Passes the server's frames through, reading a file's content into memory before the
- * REQ for it reaches the sender (whose reads are synchronous), and dropping it again once
- * read: memory holds only the files in flight, never the whole folder.
+ * REQ for it reaches the sender (whose reads are synchronous); the file system drops it
+ * once the sender has read it: memory holds only the files in flight, never the folder.
  */
 function loadOnRequest(connection: DiffCopyConnection, fs: MemoryFileSystem, byId: string[]): DiffCopyConnection {
   const frames = new FrameReader(connection.readable);
-  const loaded: string[] = [];
   const readable = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -111,13 +110,8 @@ function loadOnRequest(connection: DiffCopyConnection, fs: MemoryFileSystem, byI
         if (!isControl(payload)) {
           const p = decodePacket(payload);
           const path = p.type === PacketType.REQ ? byId[p.id] : undefined;
-          if (path !== undefined) {
-            await fs.load(path);
-            loaded.push(path);
-            // The sender reads a file as soon as it is asked for and at most a few at a
-            // time: by the time 32 more were requested, the oldest ones are long sent.
-            if (loaded.length > 32) fs.unload(loaded.shift() as string);
-          }
+          // read here, dropped when the sender closes it (unloadAfterRead)
+          if (path !== undefined) await fs.load(path);
         }
         controller.enqueue(frame(payload));
       },

@@ -74,10 +74,13 @@ class MemoryStats implements FileStats {
   }
 }
 
-/** Owner and modes new entries get. */
+/** Options of {@linkcode MemoryFileSystem}. */
 export interface MemoryFileSystemOptions {
+  /** Owner new entries get (default 0). */
   uid?: number;
   gid?: number;
+  /** Drop a blob-backed file's loaded content when a read descriptor on it closes. */
+  unloadAfterRead?: boolean;
 }
 
 /**
@@ -98,10 +101,12 @@ export class MemoryFileSystem implements FileSystem {
   #nextIno = 1;
   readonly #uid: number;
   readonly #gid: number;
+  readonly #unloadAfterRead: boolean;
 
   constructor(options: MemoryFileSystemOptions = {}) {
     this.#uid = options.uid ?? 0;
     this.#gid = options.gid ?? 0;
+    this.#unloadAfterRead = options.unloadAfterRead ?? false;
     this.#root = this.#node(S_IFDIR | 0o755);
   }
 
@@ -173,12 +178,6 @@ export class MemoryFileSystem implements FileSystem {
   async load(path: string): Promise<void> {
     const node = this.#lookup(path, "open");
     if (node.data === undefined && node.blob) node.data = new Uint8Array(await node.blob.arrayBuffer());
-  }
-
-  /** The blob-backed file's content is dropped again (it is re-read on the next load). */
-  unload(path: string): void {
-    const node = this.#lookup(path, "open");
-    if (node.blob) node.data = undefined;
   }
 
   readFileSync(path: string): Uint8Array;
@@ -339,6 +338,7 @@ export class MemoryFileSystem implements FileSystem {
       open.node.data = open.node.data.slice(0, open.node.size);
     }
     this.#fds.delete(fd);
+    if (!open.writing && open.node.blob && this.#unloadAfterRead) open.node.data = undefined;
   }
 
   readFile(path: string): Promise<Uint8Array>;
