@@ -7,7 +7,7 @@
  */
 import { FSCacheError } from "../../core/errors.ts";
 import type { FSCache } from "../../core/fscache.ts";
-import type { DiffCopyConnection } from "../diffcopy/framing.ts";
+import type { DiffCopyConnection, PacketChannel } from "../diffcopy/framing.ts";
 import { sendDiffCopy } from "../diffcopy/sender.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
 import {
@@ -94,7 +94,7 @@ export interface PullSessionOptions {
 export async function pullSession<T>(
   connection: DiffCopyConnection,
   options: PullSessionOptions,
-  receive: (channel: DiffCopyConnection, announced: PullMessage) => Promise<T>,
+  receive: (channel: PacketChannel, announced: PullMessage) => Promise<T>,
 ): Promise<{ announced: PullMessage; value: T }> {
   const frames = new FrameReader(connection.readable, options.maxFrameBytes);
   const writer = connection.writable.getWriter();
