@@ -149,6 +149,9 @@ export async function readTarEntries(
       handlerError ??= { error };
       next(error as Error);
     };
+    // Listened to at once: the entry can fail (the archive ends inside it) while the
+    // handler below is still awaiting, and an unheard "error" would crash the process.
+    stream.on("error", (err: Error) => next(err));
     (async () => {
       await flushGlobals();
       const sink = await onEntry(header);
@@ -156,20 +159,27 @@ export async function readTarEntries(
         try {
           sink.data(chunk as Uint8Array);
         } catch (error) {
-          stream.destroy();
+          // Failed first, so the extractor is destroyed *with* the error: an entry stream
+          // destroyed without one takes the extractor down silently (no "error", no
+          // "finish"), and the import would wait forever.
           fail(error);
+          stream.destroy(error as Error);
         }
       });
       stream.on("end", () => {
-        Promise.resolve(sink.end()).then(() => next(), fail);
+        // `end()` may throw synchronously (a failing close): that must fail the import too.
+        Promise.resolve()
+          .then(() => sink.end())
+          .then(() => next(), fail);
       });
-      stream.on("error", (err: Error) => next(err));
     })().catch(fail);
   });
 
   const done = new Promise<void>((resolve, reject) => {
     ex.on("error", reject);
     ex.on("finish", () => resolve());
+    // Destroyed without an error, the extractor emits only "close": never wait on it then.
+    ex.on("close", () => reject(handlerError?.error ?? new Error("the tar reader stopped")));
   });
   // Without a listener an early parse error would be unhandled while we are still writing.
   done.catch(() => undefined);

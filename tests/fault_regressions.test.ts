@@ -1,0 +1,67 @@
+/** Bugs the fault campaign found, each pinned by the smallest case that showed it. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Volume } from "memfs";
+import { FSCacheError } from "../core/errors.ts";
+import { fileSystemFrom } from "../core/file_system.ts";
+import { importTar } from "../transports/tar/tar_import.ts";
+import { recordingUpdater } from "./_diffcopy.ts";
+import { FaultInjector, faultyFileSystem } from "./_faults.ts";
+import { tarArchive } from "./_tar_writer.ts";
+
+const encoder = new TextEncoder();
+const archive = tarArchive([
+  { name: "a.txt", content: encoder.encode("hello") },
+  { name: "b.txt", content: encoder.encode("x".repeat(3000)) },
+]);
+
+/** Settles `promise`, or reports that it hung. */
+function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | "hung"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<"hung">((resolve) => {
+      timer = setTimeout(() => resolve("hung"), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function memoryDest() {
+  const base = fileSystemFrom(new Volume());
+  base.mkdirSync("/dest", { recursive: true });
+  return base;
+}
+
+describe("tar import under faults", () => {
+  for (const code of ["ENOSPC", "EIO"] as const) {
+    it(`a write failing with ${code} fails the import with that code (it used to hang forever)`, async () => {
+      const base = memoryDest();
+      const fs = faultyFileSystem(base, new FaultInjector({ at: [1], methods: ["writeSync"], codes: [code] }));
+      const outcome = await settleWithin(
+        importTar([archive], { fs, dest: "/dest", updater: recordingUpdater() }).catch((err: unknown) => err),
+        5000,
+      );
+      assert.notEqual(outcome, "hung");
+      assert.equal((outcome as { code?: string }).code, code);
+      assert.deepEqual(base.readdirSync("/dest"), [], "no spool left");
+    });
+  }
+
+  it("a failing close reports its own error, not EBADF from closing twice", async () => {
+    const base = memoryDest();
+    const fs = faultyFileSystem(base, new FaultInjector({ at: [1], methods: ["closeSync"], codes: ["EIO"] }));
+    await assert.rejects(importTar([archive], { fs, dest: "/dest", updater: recordingUpdater() }), { code: "EIO" });
+    assert.deepEqual(base.readdirSync("/dest"), []);
+  });
+
+  it("an archive that ends inside an entry's content is ERR_INVALID_TAR (it used to crash the process)", async () => {
+    for (const cut of [512 + 3, 1024 + 512 + 100, 1024 + 512 + 2999]) {
+      const base = memoryDest();
+      await assert.rejects(
+        importTar([archive.subarray(0, cut)], { fs: base, dest: "/dest", updater: recordingUpdater() }),
+        (err: unknown) => err instanceof FSCacheError && err.code === "ERR_INVALID_TAR",
+      );
+      assert.deepEqual(base.readdirSync("/dest"), []);
+    }
+  });
+});
