@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { FSCacheError } from "../core/errors.ts";
 import { fileSystemFrom } from "../core/file_system.ts";
+import { FSCache, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { recordingUpdater } from "./_diffcopy.ts";
 import { FaultInjector, faultyFileSystem } from "./_faults.ts";
@@ -63,5 +64,61 @@ describe("tar import under faults", () => {
       );
       assert.deepEqual(base.readdirSync("/dest"), []);
     }
+  });
+});
+
+describe("local transport on memfs never follows a symlink it removes", () => {
+  async function syncTwice(first: (fs: ReturnType<typeof fileSystemFrom>) => void, then: typeof first) {
+    const volume = new Volume();
+    const fs = fileSystemFrom(volume);
+    fs.mkdirSync("/src", { recursive: true });
+    fs.mkdirSync("/outside", { recursive: true });
+    fs.writeFileSync("/outside/keep", "keep");
+    first(fs);
+    const cache = await FSCache.open({
+      backend: new MemoryBackend({ volume }),
+      metaStore: new MemoryMetaStore(),
+      gcInterval: 0,
+    });
+    cache.registerTransport("local", new LocalTransport({ sourceFs: fs }));
+    await (await cache.syncFrom({ key: "k1", sharedKey: "s", transport: "local", path: "/src" })).close();
+    then(fs);
+    const source = await cache.syncFrom({ key: "k2", sharedKey: "s", transport: "local", path: "/src" });
+    return { fs, cache, source };
+  }
+
+  it("replacing a link by a file leaves the link's target in the snapshot alone", async () => {
+    const { fs, cache, source } = await syncTwice(
+      (fs) => {
+        fs.writeFileSync("/src/a.txt", "kept");
+        fs.symlinkSync("a.txt", "/src/l");
+      },
+      (fs) => {
+        fs.unlinkSync("/src/l");
+        fs.writeFileSync("/src/l", "now a file");
+      },
+    );
+    assert.equal(new TextDecoder().decode(fs.readFileSync(`${source.root}/a.txt`)), "kept");
+    assert.equal(new TextDecoder().decode(fs.readFileSync(`${source.root}/l`)), "now a file");
+    await source.close();
+    await cache.close();
+  });
+
+  it("deleting a link that points outside the snapshot leaves its target alone", async () => {
+    const { fs, cache, source } = await syncTwice(
+      (fs) => {
+        fs.symlinkSync("/outside/keep", "/src/out");
+        fs.symlinkSync("/outside", "/src/dir-out");
+      },
+      (fs) => {
+        fs.unlinkSync("/src/out");
+        fs.unlinkSync("/src/dir-out");
+        fs.mkdirSync("/src/dir-out");
+      },
+    );
+    assert.equal(new TextDecoder().decode(fs.readFileSync("/outside/keep")), "keep");
+    assert.deepEqual(fs.readdirSync(source.root), ["dir-out"]);
+    await source.close();
+    await cache.close();
   });
 });
