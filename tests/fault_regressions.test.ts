@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { FSCacheError } from "../core/errors.ts";
 import { fileSystemFrom } from "../core/file_system.ts";
-import { FSCache, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
+import { FSCache, FsBackend, LocalTransport, MemoryBackend, MemoryMetaStore, MemoryTransport } from "../mod.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { recordingUpdater } from "./_diffcopy.ts";
 import { FaultInjector, faultyFileSystem } from "./_faults.ts";
@@ -118,6 +118,30 @@ describe("local transport on memfs never follows a symlink it removes", () => {
     );
     assert.equal(new TextDecoder().decode(fs.readFileSync("/outside/keep")), "keep");
     assert.deepEqual(fs.readdirSync(source.root), ["dir-out"]);
+    await source.close();
+    await cache.close();
+  });
+});
+
+describe("memory transport under faults", () => {
+  it("an lstat failing while it deletes fails the sync (it used to report success with the entry left)", async () => {
+    const base = fileSystemFrom(new Volume());
+    const injector = new FaultInjector({ at: [2], methods: ["lstat"], paths: /\/old$/, codes: ["EIO"] });
+    injector.armed = false;
+    const cache = await FSCache.open({
+      backend: new FsBackend(faultyFileSystem(base, injector), "/snapshots"),
+      metaStore: new MemoryMetaStore(),
+      gcInterval: 0,
+    });
+    cache.registerTransport("mem", new MemoryTransport());
+    const sync = (key: string, tree: Record<string, string>) =>
+      cache.syncFrom({ key, sharedKey: "s", transport: "mem", tree });
+    await (await sync("k1", { old: "old", keep: "keep" })).close();
+    injector.armed = true;
+    await assert.rejects(sync("k2", { keep: "keep" }), { code: "EIO" });
+    injector.armed = false;
+    const source = await sync("k2", { keep: "keep" });
+    assert.deepEqual(base.readdirSync(source.root), ["keep"]);
     await source.close();
     await cache.close();
   });
