@@ -146,3 +146,45 @@ describe("memory transport under faults", () => {
     await cache.close();
   });
 });
+
+describe("tar import of hostile archives the fuzzer found", () => {
+  const importBytes = (bytes: Uint8Array, chunk = 512) => {
+    const parts: Uint8Array[] = [];
+    for (let o = 0; o < bytes.length; o += chunk) parts.push(bytes.subarray(o, o + chunk));
+    return importTar(parts, { fs: memoryDest(), dest: "/dest", updater: recordingUpdater() });
+  };
+  const pax = (record: string) => {
+    const body = ` ${record}\n`;
+    let n = body.length + 1;
+    while (`${n}${body}`.length !== n) n = `${n}${body}`.length;
+    return { name: "PaxHeader", typeflag: "x", content: encoder.encode(`${n}${body}`) };
+  };
+
+  it("a directory header with a non-zero size is read as header-only (it used to hang forever)", async () => {
+    const outcome = await settleWithin(
+      importBytes(tarArchive([{ name: "d", typeflag: "5", mode: 0o755, content: encoder.encode("x") }], false)).catch(
+        (e: unknown) => e,
+      ),
+      5000,
+    );
+    assert.notEqual(outcome, "hung");
+  });
+
+  it("a malformed header in a chunked archive is ERR_INVALID_TAR, never a bare Error", async () => {
+    const big = 200_192; // a multiple of 512: the second header follows the content directly
+    const bytes = tarArchive([
+      { name: "big", content: new Uint8Array(big) },
+      { name: "b", content: encoder.encode("x") },
+    ]);
+    const bad = bytes.slice();
+    bad.set(encoder.encode("garbage!"), 512 + big + 148); // the second header's checksum
+    await assert.rejects(importBytes(bad, 1 << 16), { code: "ERR_INVALID_TAR" });
+  });
+
+  for (const record of ["mtime=yesterday", "uid=/abs", "gid=99999999999999999999"]) {
+    it(`a PAX record ${record} is ERR_INVALID_TAR (NaN used to reach BigInt and crash the import)`, async () => {
+      const bytes = tarArchive([pax(record), { name: "a", content: encoder.encode("x") }]);
+      await assert.rejects(importBytes(bytes), { code: "ERR_INVALID_TAR" });
+    });
+  }
+});
