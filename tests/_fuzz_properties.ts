@@ -12,6 +12,7 @@ import { FSCacheError } from "../core/errors.ts";
 import { fileSystemFrom } from "../core/file_system.ts";
 import { HashTree } from "../core/hash_tree.ts";
 import { deserializeHashTree, serializeHashTree } from "../core/hash_tree_codec.ts";
+import { hasLoneSurrogate } from "../core/names.ts";
 import { FSCache, MemoryBackend, MemoryMetaStore, MemoryTransport, nodeSha256 } from "../mod.ts";
 import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, encodePacket, type Packet, PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
@@ -372,8 +373,8 @@ export const fuzzProperties: FuzzProperty[] = [
       try {
         await fc.assert(
           fc.asyncProperty(arbHostileString, arbHostileString, arbHostileString, async (key, shared, path) => {
-            const valid = key !== "" && key.length <= 1024 && !key.includes("\0");
-            const sharedValid = shared.length <= 1024 && !shared.includes("\0");
+            const valid = key !== "" && key.length <= 1024 && !key.includes("\0") && !hasLoneSurrogate(key);
+            const sharedValid = shared.length <= 1024 && !shared.includes("\0") && !hasLoneSurrogate(shared);
             let source: Awaited<ReturnType<FSCache["syncFrom"]>>;
             try {
               source = await noHang(cache.syncFrom({ key, sharedKey: shared, transport: "mem" }), "syncFrom");

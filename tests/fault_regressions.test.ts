@@ -6,7 +6,7 @@ import { FSCacheError } from "../core/errors.ts";
 import { fileSystemFrom } from "../core/file_system.ts";
 import { FSCache, FsBackend, LocalTransport, MemoryBackend, MemoryMetaStore, MemoryTransport } from "../mod.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
-import { recordingUpdater } from "./_diffcopy.ts";
+import { recordingUpdater, tempDir } from "./_diffcopy.ts";
 import { FaultInjector, faultyFileSystem } from "./_faults.ts";
 import { tarArchive } from "./_tar_writer.ts";
 
@@ -187,4 +187,29 @@ describe("tar import of hostile archives the fuzzer found", () => {
       await assert.rejects(importBytes(bytes), { code: "ERR_INVALID_TAR" });
     });
   }
+});
+
+describe("keys the fuzzer found", () => {
+  it("a key with a lone surrogate is ERR_INVALID_KEY (on disk it came back as U+FFFD, losing its snapshot)", async () => {
+    using tmp = tempDir();
+    const cache = await FSCache.open({ root: `${tmp.dir}/cache`, gcInterval: 0 });
+    cache.registerTransport("mem", new MemoryTransport({ a: "a" }));
+    try {
+      for (const key of ["a\udcff", "\ud800", "x\udc80y"]) {
+        await assert.rejects(cache.syncFrom({ key, transport: "mem" }), { code: "ERR_INVALID_KEY" });
+        await assert.rejects(cache.syncFrom({ key: "ok", sharedKey: key, transport: "mem" }), {
+          code: "ERR_INVALID_KEY",
+        });
+      }
+      await (await cache.syncFrom({ key: "emoji 😀 é", transport: "mem" })).close();
+    } finally {
+      await cache.close();
+    }
+    const reopened = await FSCache.open({ root: `${tmp.dir}/cache`, gcInterval: 0 });
+    assert.deepEqual(
+      (await reopened.sources()).map((s) => s.key),
+      ["emoji 😀 é"],
+    );
+    await reopened.close();
+  });
 });
