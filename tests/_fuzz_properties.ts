@@ -414,7 +414,7 @@ export const fuzzProperties: FuzzProperty[] = [
   },
   {
     name: "CLI arguments: hostile keys, shared keys and paths for sync, hash and ls; keys survive on disk",
-    weight: 0.05,
+    weight: 0.3,
     async run(numRuns, seed) {
       using tmp = tempDir();
       disk.mkdirSync(`${tmp.dir}/src/d`, { recursive: true });
@@ -422,7 +422,6 @@ export const fuzzProperties: FuzzProperty[] = [
       const root = ["--root", `${tmp.dir}/cache`];
       // argv cannot hold NUL; the rest of the hostile strings can reach the CLI.
       const arg = arbHostileString.filter((s) => !s.includes("\0"));
-      const synced = new Set<string>();
       await fc.assert(
         fc.asyncProperty(arg, arg, arg, async (key, shared, path) => {
           const sync = await cli(["sync", `${tmp.dir}/src`, "--key", key, "--shared-key", shared, "--json", ...root]);
@@ -433,7 +432,12 @@ export const fuzzProperties: FuzzProperty[] = [
             return;
           }
           assert.equal(JSON.parse(sync.stdout).key, key);
-          synced.add(key);
+          // Read back by a fresh open of the cache from disk: the key came back exactly.
+          // (Only right after the sync: a later sync with the same shared key takes it over.)
+          const ls = await cli(["ls", "--json", ...root]);
+          assert.equal(ls.code, 0, ls.stderr);
+          const listed = (JSON.parse(ls.stdout) as { key: string }[]).map((s) => s.key);
+          assert.ok(listed.includes(key), `key ${JSON.stringify(key)} lost on disk`);
           const hash = await cli(["hash", key, path, "--json", ...root]);
           assert.ok([0, 1, 2].includes(hash.code), `exit ${hash.code}`);
           assert.doesNotMatch(hash.stderr, /ERR_UNEXPECTED/);
@@ -441,11 +445,6 @@ export const fuzzProperties: FuzzProperty[] = [
         }),
         { numRuns, seed },
       );
-      // Every key synced is listed again, exactly, by a fresh process-level open of the cache.
-      const ls = await cli(["ls", "--json", ...root]);
-      assert.equal(ls.code, 0, ls.stderr);
-      const listed = new Set((JSON.parse(ls.stdout) as { key: string }[]).map((s) => s.key));
-      for (const key of synced) assert.ok(listed.has(key), `key ${JSON.stringify(key)} lost on disk`);
     },
   },
 ];
