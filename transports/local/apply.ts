@@ -17,6 +17,11 @@ export interface EntryBatch {
   paths: string[];
   stats: Float64Array;
   links: string[];
+  /**
+   * 1 where the plan found no snapshot entry at the path: the file is created without
+   * looking first (`wx` still refuses anything that is there after all).
+   */
+  added?: Uint8Array;
 }
 
 /** What writing a batch gave, per entry. */
@@ -95,7 +100,8 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
     let link = batch.links[i] as string;
     let restated = false;
     for (let attempt = 0; ; attempt++) {
-      const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link);
+      const fresh = batch.added?.[i] === 1 && attempt === 0;
+      const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link, fresh);
       if (result.kind === "done") {
         out.checksums.push(result.checksum);
         out.restated.push(restated ? stat : null);
@@ -152,9 +158,14 @@ function writeEntry(
   to: string,
   stat: number[],
   link: string,
+  fresh: boolean,
 ): WriteResult {
-  const { src, dst } = ctx;
+  const { dst } = ctx;
   const type = (stat[0] as number) & S_IFMT;
+  if (fresh && type === S_IFREG) {
+    const result = copyFile(ctx, path, from, to, stat, undefined);
+    if (result !== "exists") return result;
+  }
   const have = lstatOrUndefined(dst, to);
   if (type === S_IFLNK) {
     if (have) removeEntry(dst, to, have);
@@ -175,6 +186,22 @@ function writeEntry(
     have.nlink === 1 &&
     (ctx.owners || (have.mode & 0o200) !== 0);
   if (have && !inPlace) removeEntry(dst, to, have);
+  return copyFile(ctx, path, from, to, stat, inPlace ? (have as FileStats) : undefined) as WriteResult;
+}
+
+/**
+ * Copies a regular file, hashing what it reads; `inPlace` is the plain file being
+ * overwritten, else the file is created (`"exists"` when something is there).
+ */
+function copyFile(
+  ctx: ApplyContext,
+  path: string,
+  from: string,
+  to: string,
+  stat: number[],
+  inPlace: FileStats | undefined,
+): WriteResult | "exists" {
+  const { src, dst } = ctx;
   let input: number;
   try {
     input = src.openSync(from, "r");
@@ -187,17 +214,30 @@ function writeEntry(
   let hashed: string;
   const mode = (stat[0] as number) & 0o7777;
   const size = stat[3] as number;
+  const seconds = (stat[4] as number) / 1000;
+  let modeSet = false;
   try {
-    const output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+    let output: number;
     try {
-      if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+      output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+    } catch (err) {
+      if (errnoOf(err) === "EEXIST") return "exists";
+      throw err;
+    }
+    try {
+      if (ctx.owners) {
+        if (dst.fchownSync) dst.fchownSync(output, stat[1] as number, stat[2] as number);
+        else dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+      }
       const owner = ctx.owners ? undefined : dst.lstatSync(to);
       const hash = startEntryChecksum(
         ctx.sha256,
         headerOf(path, stat, 0, "", owner) as NonNullable<ReturnType<typeof headerOf>>,
       );
       if (scratch.length < Math.min(size + 1, CHUNK)) scratch = new Uint8Array(Math.min(size + 1, CHUNK));
-      for (;;) {
+      // Reading stops at the size the walk saw: a file that grew meanwhile fails the
+      // check after the copy and is copied again, so the read that would see EOF is saved.
+      while (bytes < size) {
         const n = src.readSync(input, scratch, 0, scratch.length, null);
         if (n === 0) break;
         const chunk = scratch.subarray(0, n);
@@ -206,6 +246,13 @@ function writeEntry(
         bytes += n;
       }
       hashed = hash.digest();
+      // Through the descriptor, which spares resolving the path again; the mode of a copy
+      // that turns out stale is set again when it is copied again. (Times stay by path:
+      // Deno's futimesSync drops a millisecond of some fractional-second times.)
+      if (dst.fchmodSync) {
+        if (!inPlace || (inPlace.mode & 0o7777) !== mode) dst.fchmodSync(output, mode);
+        modeSet = true;
+      }
     } finally {
       dst.closeSync(output);
     }
@@ -217,8 +264,7 @@ function writeEntry(
   if (bytes !== size || now.size !== size || now.mtimeMs !== stat[4] || (now.mode & S_IFMT) !== S_IFREG) {
     return { kind: "changed", now, link: now.isSymbolicLink() ? src.readlinkSync(from) : "" };
   }
-  if (!inPlace || ((have as FileStats).mode & 0o7777) !== mode) dst.chmodSync(to, mode);
-  const seconds = (stat[4] as number) / 1000;
+  if (!modeSet && (!inPlace || (inPlace.mode & 0o7777) !== mode)) dst.chmodSync(to, mode);
   dst.utimesSync(to, seconds, seconds);
   return { kind: "done", checksum: hashed, bytes };
 }

@@ -8,7 +8,9 @@ import type { FileStats } from "../../core/file_system.ts";
 
 /**
  * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
- * the file system lacks them, symlink mtimes and owners are left as created.
+ * the file system lacks them, symlink mtimes and owners are left as created. The
+ * descriptor calls (`fchmodSync`, `fchownSync`) are optional too: they only spare
+ * resolving a copied file's path again, and the path calls stand in.
  *
  * @example
  * ```ts
@@ -33,6 +35,8 @@ export interface SyncFs {
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
   closeSync(fd: number): void;
+  fchmodSync?(fd: number, mode: number): void;
+  fchownSync?(fd: number, uid: number, gid: number): void;
 }
 
 /** The `code` of a thrown file-system error, if any. */
