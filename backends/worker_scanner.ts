@@ -1,25 +1,41 @@
 /**
  * The fast full scan for snapshots on the real disk: directories are listed and files
  * hashed synchronously in worker threads, one per core (measured on 2-core machines: a sync fs call
- * costs ~1 µs, an awaited one ~50 µs). Each directory is one task and big
- * directories are split, so the work spreads however the tree is shaped.
+ * costs ~1 µs, an awaited one ~50 µs). A task walks a directory and, while its budget
+ * lasts, the directories below it; what it leaves, and the files of big directories,
+ * become new tasks, so the work spreads however the tree is shaped.
  * @module
  */
 import * as nodeFs from "node:fs";
+import { availableParallelism } from "node:os";
 import { setImmediate } from "node:timers";
 import type { FileSystem } from "../core/file_system.ts";
 import { HashTree } from "../core/hash_tree.ts";
 import { inlineScanner, type TreeScanner } from "../core/tree_scan.ts";
 import type { EntryStat, Sha256Factory } from "../core/types.ts";
+import { dirChecksumOfPacked } from "./dir_checksum.ts";
 import { DIR_BATCH, runScanTask, type ScanBatch, type ScanTask } from "./scan_task.ts";
 import { siblingModule, WorkerPool } from "./worker_pool.ts";
 
+/** Hex digits of one entry checksum in a packed batch. */
+const SUM = 64;
 let sharedPool: WorkerPool | undefined;
+let helperPool: WorkerPool | undefined;
 
-/** The process-wide scan pool; its idle workers never keep the process alive. */
-function pool(): WorkerPool {
-  sharedPool ??= new WorkerPool(siblingModule(import.meta.url, "scan_worker"));
-  return sharedPool;
+/**
+ * The process-wide scan pool, one worker per core, or with `helping` one fewer (the
+ * calling thread scans too); idle workers never keep the process alive.
+ */
+function pool(helping: boolean): WorkerPool | undefined {
+  const url = siblingModule(import.meta.url, "scan_worker");
+  if (!helping) {
+    sharedPool ??= new WorkerPool(url);
+    return sharedPool;
+  }
+  const size = availableParallelism() - 1;
+  if (size < 1) return undefined;
+  helperPool ??= new WorkerPool(url, size);
+  return helperPool;
 }
 
 /**
@@ -59,8 +75,9 @@ export interface WorkerScanOptions {
   signal?: AbortSignal;
   /**
    * Let the calling thread scan too, from the start (while workers boot, ~50–300 ms
-   * each) and whenever work is queued. For a CLI that has nothing else to do; a
-   * server keeps its event loop free (the default).
+   * each) and between worker replies, beside one worker fewer than there are cores.
+   * For a CLI that has nothing else to do; a server keeps its event loop free (the
+   * default).
    */
   useCallingThread?: boolean;
 }
@@ -78,15 +95,69 @@ export async function scanWithWorkers(
   sha256: Sha256Factory,
   options: WorkerScanOptions = {},
 ): Promise<HashTree> {
+  const tree = new HashTree(sha256);
+  await runScan(root, true, options, (batch) => {
+    const { sums, stats: s } = batch;
+    const links = new Map(batch.links);
+    for (let i = 0; i < batch.paths.length; i++) {
+      const stat: EntryStat = {
+        mode: s[i * 5] as number,
+        uid: s[i * 5 + 1] as number,
+        gid: s[i * 5 + 2] as number,
+        size: s[i * 5 + 3] as number,
+        mtimeMs: s[i * 5 + 4] as number,
+      };
+      const link = links.get(i);
+      if (link !== undefined) stat.linkname = link;
+      tree.apply("add", batch.paths[i] as string, sums.slice(i * SUM, (i + 1) * SUM), stat);
+    }
+  });
+  return tree;
+}
+
+/** What {@linkcode checksumWithWorkers} finds. */
+export interface DirChecksum {
+  /** `dir:<hex>`, as `HashTree.hash(".")` of the same scan. */
+  checksum: string;
+  /** Entries below the root. */
+  entries: number;
+}
+
+/**
+ * The `dir:` checksum of `root` (a path of the real disk), scanned in worker threads
+ * like {@linkcode scanWithWorkers} but keeping only the entry checksums: no paths,
+ * stats or tree to build, send or hold.
+ *
+ * @example
+ * ```ts
+ * const { checksum, entries } = await checksumWithWorkers("/srv/context", { useCallingThread: true });
+ * ```
+ */
+export async function checksumWithWorkers(root: string, options: WorkerScanOptions = {}): Promise<DirChecksum> {
+  const packed: string[] = [];
+  let length = 0;
+  await runScan(root, false, options, (batch) => {
+    packed.push(batch.sums);
+    length += batch.sums.length;
+  });
+  return { checksum: dirChecksumOfPacked(packed), entries: length / SUM };
+}
+
+/** Runs every task of a scan of `root` on the pool (and this thread if asked), handing each result to `absorb`. */
+async function runScan(
+  root: string,
+  withStats: boolean,
+  options: WorkerScanOptions,
+  absorb: (batch: ScanBatch) => void,
+): Promise<void> {
   const { signal, useCallingThread = false } = options;
   signal?.throwIfAborted();
   // Throws ENOENT/ENOTDIR with the path, as an inline scan would.
   if (!nodeFs.statSync(root).isDirectory()) nodeFs.readdirSync(root);
-  const workers = pool();
-  const tree = new HashTree(sha256);
-  const queue: ScanTask[] = [{ op: "dir", root, dir: "." }];
+  const workers = pool(useCallingThread);
+  const queue: ScanTask[] = [{ op: "dir", root, dir: ".", stats: withStats }];
   // Tasks in flight per worker: two hide the message round trip.
-  let capacity = useCallingThread ? 0 : workers.size * 2;
+  let capacity = useCallingThread ? 0 : (workers as WorkerPool).size * 2;
   let running = 0;
   let failure: unknown;
   let wake: (() => void) | undefined;
@@ -95,10 +166,17 @@ export async function scanWithWorkers(
     wake = undefined;
     w?.();
   };
-  if (useCallingThread) {
+  const take = (batch: ScanBatch) => {
+    absorb(batch);
+    for (const dir of batch.dirs) queue.push({ op: "dir", root, dir, stats: withStats });
+    for (let i = 0; i < batch.files.length; i += DIR_BATCH) {
+      queue.push({ op: "files", root, paths: batch.files.slice(i, i + DIR_BATCH), stats: withStats });
+    }
+  };
+  if (useCallingThread && workers) {
     // Hand work to a worker only once it is up; until then this thread does it all.
     for (let i = 0; i < workers.size; i++) {
-      workers.run({ op: "files", root, paths: [] }).then(
+      workers.run({ op: "files", root, paths: [], stats: false }).then(
         () => {
           capacity += 2;
           notify();
@@ -112,12 +190,12 @@ export async function scanWithWorkers(
   }
   for (;;) {
     if (failure === undefined && signal?.aborted) failure = signal.reason;
-    while (failure === undefined && running < capacity && queue.length > 0) {
+    while (workers && failure === undefined && running < capacity && queue.length > 0) {
       running++;
       workers.run<ScanBatch>(queue.shift() as ScanTask).then(
         (batch) => {
           running--;
-          if (failure === undefined) absorb(tree, batch, root, queue);
+          if (failure === undefined) take(batch);
           notify();
         },
         (err) => {
@@ -129,12 +207,12 @@ export async function scanWithWorkers(
     }
     if (failure === undefined && useCallingThread && queue.length > 0) {
       try {
-        absorb(tree, runScanTask(queue.shift() as ScanTask), root, queue);
+        take(runScanTask(queue.shift() as ScanTask));
       } catch (err) {
         failure = err;
       }
       // Let worker replies and new capacity in between tasks.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (workers) await new Promise<void>((resolve) => setImmediate(resolve));
       continue;
     }
     if (running === 0 && (queue.length === 0 || failure !== undefined)) break;
@@ -143,7 +221,6 @@ export async function scanWithWorkers(
     });
   }
   if (failure !== undefined) throw failure;
-  return tree;
 }
 
 /**
@@ -156,28 +233,8 @@ export async function scanWithWorkers(
  * ```
  */
 export async function closeScanWorkers(): Promise<void> {
-  const p = sharedPool;
+  const pools = [sharedPool, helperPool];
   sharedPool = undefined;
-  await p?.close();
-}
-
-function absorb(tree: HashTree, batch: ScanBatch, root: string, queue: ScanTask[]): void {
-  const links = new Map(batch.links);
-  for (let i = 0; i < batch.paths.length; i++) {
-    const s = batch.stats;
-    const stat: EntryStat = {
-      mode: s[i * 5] as number,
-      uid: s[i * 5 + 1] as number,
-      gid: s[i * 5 + 2] as number,
-      size: s[i * 5 + 3] as number,
-      mtimeMs: s[i * 5 + 4] as number,
-    };
-    const link = links.get(i);
-    if (link !== undefined) stat.linkname = link;
-    tree.apply("add", batch.paths[i] as string, batch.checksums[i] as string, stat);
-  }
-  for (const dir of batch.dirs) queue.push({ op: "dir", root, dir });
-  for (let i = 0; i < batch.files.length; i += DIR_BATCH) {
-    queue.push({ op: "files", root, paths: batch.files.slice(i, i + DIR_BATCH) });
-  }
+  helperPool = undefined;
+  await Promise.all(pools.map((p) => p?.close()));
 }
