@@ -3,8 +3,7 @@
  * directory on, hashed in worker threads.
  * @module
  */
-import { nodeSha256 } from "../../backends/node_sha256.ts";
-import { checksumWithWorkers, closeScanWorkers, scanWithWorkers } from "../../backends/worker_scanner.ts";
+import { checksumWithWorkers, closeScanWorkers } from "../../backends/scan_pool.ts";
 import { type Command, UsageError } from "../command.ts";
 
 /**
@@ -38,6 +37,11 @@ Options:
         io.stdout(global.json ? `${JSON.stringify({ checksum, entries })}\n` : `${checksum}\n`);
         return 0;
       }
+      // Only --entries needs the tree (and its modules, loaded here so the plain checksum starts sooner).
+      const [{ scanWithWorkers }, { nodeSha256 }] = await Promise.all([
+        import("../../backends/worker_scanner.ts"),
+        import("../../backends/node_sha256.ts"),
+      ]);
       const tree = await scanWithWorkers(root, nodeSha256, { useCallingThread: true });
       const checksum = tree.hash(".") as string;
       if (global.json) {
