@@ -1,10 +1,9 @@
 /**
  * The `dir:` checksum of a whole scan (SPEC §4.2: sha256 of the sorted, comma-joined
- * entry checksums) straight from the packed hex a scan produces, with no string or
- * tree node per entry: for `fscache checksum`, which needs nothing else.
+ * entry checksums) straight from the packed hex a scan produces, with no tree node
+ * per entry: for `fscache checksum`, which needs nothing else.
  * @module
  */
-import { Buffer } from "node:buffer";
 import { sha256Hex } from "./node_sha256.ts";
 
 const SUM = 64;
@@ -21,36 +20,38 @@ const INDEX_BITS = 2 ** 21;
  * ```
  */
 export function dirChecksumOfPacked(packed: string[]): string {
-  const bytes = Buffer.from(packed.join(""), "latin1");
-  const n = Math.floor(bytes.length / SUM);
-  const order = sortedOrder(bytes, n);
-  const out = Buffer.allocUnsafe(Math.max(0, n * (SUM + 1) - 1));
+  // One flat string; the per-entry work below stays in string built-ins (slice, join),
+  // where copying bytes one call per entry cost ~5 µs an entry.
+  const all = packed.join("");
+  const n = Math.floor(all.length / SUM);
+  const order = sortedOrder(all, n);
+  const sorted = new Array<string>(n);
   for (let i = 0; i < n; i++) {
-    const at = i * (SUM + 1);
     const from = (order[i] as number) * SUM;
-    bytes.copy(out, at, from, from + SUM);
-    if (i + 1 < n) out[at + SUM] = 0x2c;
+    sorted[i] = all.slice(from, from + SUM);
   }
-  return `dir:${sha256Hex(out)}`;
+  return `dir:${sha256Hex(sorted.join(","))}`;
 }
 
-function compareSums(bytes: Buffer, a: number, b: number): number {
-  return bytes.compare(bytes, b * SUM, b * SUM + SUM, a * SUM, a * SUM + SUM);
+function compareSums(all: string, a: number, b: number): number {
+  const x = all.slice(a * SUM, a * SUM + SUM);
+  const y = all.slice(b * SUM, b * SUM + SUM);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /**
  * Indices of the checksums in string order: sorted as numbers keyed by their first 32
- * bits (plus the index, so keys are unique); equal prefixes settled byte by byte.
+ * bits (plus the index, so keys are unique); equal prefixes settled by full comparison.
  * Sorting 100k strings with a comparator costs several times more.
  */
-function sortedOrder(bytes: Buffer, n: number): Uint32Array {
+function sortedOrder(all: string, n: number): Uint32Array {
   const order = new Uint32Array(n);
   if (n > INDEX_BITS) {
-    order.set(Array.from({ length: n }, (_, i) => i).sort((a, b) => compareSums(bytes, a, b)));
+    order.set(Array.from({ length: n }, (_, i) => i).sort((a, b) => compareSums(all, a, b)));
     return order;
   }
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = hexPrefix(bytes, i * SUM) * INDEX_BITS + i;
+  for (let i = 0; i < n; i++) keys[i] = hexPrefix(all, i * SUM) * INDEX_BITS + i;
   keys.sort();
   for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % INDEX_BITS;
   for (let i = 0; i < n; ) {
@@ -59,7 +60,7 @@ function sortedOrder(bytes: Buffer, n: number): Uint32Array {
     while (j < n && Math.floor((keys[j] as number) / INDEX_BITS) === prefix) j++;
     if (j - i > 1)
       order.set(
-        Array.from(order.subarray(i, j)).sort((a, b) => compareSums(bytes, a, b)),
+        Array.from(order.subarray(i, j)).sort((a, b) => compareSums(all, a, b)),
         i,
       );
     i = j;
@@ -68,10 +69,10 @@ function sortedOrder(bytes: Buffer, n: number): Uint32Array {
 }
 
 /** The first 8 hex digits at `at` as a number. */
-function hexPrefix(bytes: Buffer, at: number): number {
+function hexPrefix(all: string, at: number): number {
   let v = 0;
   for (let i = at; i < at + 8; i++) {
-    const c = bytes[i] as number;
+    const c = all.charCodeAt(i);
     v = v * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
   }
   return v;
