@@ -9,7 +9,7 @@ import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.t
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
-import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
+import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
 /** Entries to write, in the compact shape of a walk: paths, 5 stat numbers each, link targets. */
@@ -55,7 +55,7 @@ let scratch = new Uint8Array(256 * 1024);
  * ```
  */
 export function applyDeletes(dst: SyncFs, dest: string, paths: readonly string[]): void {
-  for (const path of paths) dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+  for (const path of paths) removeEntry(dst, `${dest}/${path}`);
 }
 
 /**
@@ -75,7 +75,7 @@ export function applyDirs(ctx: ApplyContext, dest: string, batch: EntryBatch): B
     const o = i * STAT_FIELDS;
     const target = `${dest}/${path}`;
     const have = lstatOrUndefined(dst, target);
-    if (have && (have.mode & S_IFMT) !== S_IFDIR) dst.rmSync(target, { recursive: true, force: true });
+    if (have && (have.mode & S_IFMT) !== S_IFDIR) removeEntry(dst, target, have);
     if (!have || (have.mode & S_IFMT) !== S_IFDIR) dst.mkdirSync(target, { mode: 0o700 });
     checksums.push(checksum(ctx, path, batch.stats, o, "", target));
   }
@@ -109,7 +109,7 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
         break;
       }
       if (result.kind === "gone") {
-        ctx.dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+        removeEntry(ctx.dst, `${dest}/${path}`);
         out.checksums.push(null);
         out.restated.push(null);
         break;
@@ -168,7 +168,7 @@ function writeEntry(
   }
   const have = lstatOrUndefined(dst, to);
   if (type === S_IFLNK) {
-    if (have) dst.rmSync(to, { recursive: true, force: true });
+    if (have) removeEntry(dst, to, have);
     dst.symlinkSync(link, to);
     if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
     const seconds = (stat[4] as number) / 1000;
@@ -185,7 +185,7 @@ function writeEntry(
     (have.mode & S_IFMT) === S_IFREG &&
     have.nlink === 1 &&
     (ctx.owners || (have.mode & 0o200) !== 0);
-  if (have && !inPlace) dst.rmSync(to, { recursive: true, force: true });
+  if (have && !inPlace) removeEntry(dst, to, have);
   return copyFile(ctx, path, from, to, stat, inPlace ? (have as FileStats) : undefined) as WriteResult;
 }
 

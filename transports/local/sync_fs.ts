@@ -30,6 +30,7 @@ export interface SyncFs {
   lchownSync?(path: string, uid: number, gid: number): void;
   symlinkSync(target: string, path: string): void;
   rmSync(path: string, options?: { recursive?: boolean; force?: boolean }): void;
+  unlinkSync(path: string): void;
   openSync(path: string, flags: string, mode?: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
@@ -52,5 +53,29 @@ export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefine
     const code = errnoOf(err);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw err;
+  }
+}
+
+/**
+ * Removes `path` (with everything below it when it is a directory); a missing path is
+ * fine. Anything but a directory is unlinked, never handed to `rmSync`: memfs's
+ * `rmSync` on a symlink deletes what the link points to (a file elsewhere in the
+ * snapshot, or outside it) and leaves the link. `stats` is the path's `lstat`, when known.
+ *
+ * @example
+ * ```ts
+ * removeEntry(fs, "/cache/snap/old-link");
+ * ```
+ */
+export function removeEntry(fs: SyncFs, path: string, stats: FileStats | undefined = lstatOrUndefined(fs, path)): void {
+  if (!stats) return;
+  if (stats.isDirectory()) {
+    fs.rmSync(path, { recursive: true, force: true });
+    return;
+  }
+  try {
+    fs.unlinkSync(path);
+  } catch (err) {
+    if (errnoOf(err) !== "ENOENT") throw err;
   }
 }
