@@ -87,6 +87,20 @@ async function resultWithin(child: ChildProcess, result: Promise<ChildResult>, m
   return outcome;
 }
 
+/** Resolves true once `root/lock` names `pid` (the victim has opened the cache), false after `ms`. */
+async function lockTakenBy(root: string, pid: number | undefined, ms: number): Promise<boolean> {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    try {
+      if (JSON.parse(nodeFs.readFileSync(`${root}/lock`, "utf8")).pid === pid) return true;
+    } catch {
+      // not there yet, or being replaced
+    }
+    await sleep(3);
+  }
+  return false;
+}
+
 class KillRun {
   readonly random: () => number;
   readonly report: KillRunReport;
@@ -96,6 +110,8 @@ class KillRun {
   readonly clients = [join(this.#tmp, "client0"), join(this.#tmp, "client1")];
   #syncMs = 0;
   #fullSyncMs = 0;
+  /** From spawn until a sync holds the lock. */
+  #openMs = 0;
   #serveStartMs = 0;
   #pushMs = 0;
 
@@ -145,6 +161,11 @@ class KillRun {
       return performance.now() - started;
     };
     this.#fullSyncMs = await time(["sync", this.src, "--root", this.root, "--json"]);
+    const opening = performance.now();
+    const child = spawnCliProcess(["sync", this.src, "--root", this.root, "--json"]);
+    const synced = childResult(child);
+    if (await lockTakenBy(this.root, child.pid, 30_000)) this.#openMs = performance.now() - opening;
+    await synced;
     this.#syncMs = await time(["sync", this.src, "--root", this.root, "--json"]);
     const started = performance.now();
     const serve = spawnCliProcess(["serve", "--root", this.root, "--listen", "127.0.0.1:0", "-q"]);
@@ -157,7 +178,8 @@ class KillRun {
     serve.kill("SIGTERM");
     await served;
     this.log(
-      `calibrated: full sync ${this.#fullSyncMs.toFixed(0)} ms, resync ${this.#syncMs.toFixed(0)} ms, ` +
+      `calibrated: full sync ${this.#fullSyncMs.toFixed(0)} ms, resync ${this.#syncMs.toFixed(0)} ms ` +
+        `(${this.#openMs.toFixed(0)} ms to open the cache), ` +
         `serve start ${this.#serveStartMs.toFixed(0)} ms, two pushes ${this.#pushMs.toFixed(0)} ms`,
     );
   }
@@ -166,10 +188,15 @@ class KillRun {
     const edits = editTree(this.src, this.random, 1 + Math.floor(this.random() * 8));
     // Three rounds in ten start a new shared key: a full copy, a wide window to die in.
     const full = this.random() < 0.3;
-    const delay = this.random() * 1.2 * (full ? this.#fullSyncMs : this.#syncMs);
+    // Two kills in three wait until the cache is open (start-up is most of a short sync's life).
+    const afterOpen = this.random() < 2 / 3;
+    const span = (full ? this.#fullSyncMs : this.#syncMs) - (afterOpen ? this.#openMs : 0);
+    const delay = this.random() * 1.2 * Math.max(span, 50);
     const args = ["sync", this.src, "--root", this.root, "--json", ...(full ? ["--shared-key", `fresh-${round}`] : [])];
+    const staleBefore = await this.staleKeys(round);
     const victim = spawnCliProcess(args);
     const result = childResult(victim);
+    if (afterOpen) await lockTakenBy(this.root, victim.pid, 30_000);
     await sleep(delay);
     victim.kill("SIGKILL");
     const { signal, code, stdout, stderr } = await result;
@@ -182,9 +209,9 @@ class KillRun {
     }
     this.log(
       `round ${round}: sync ${full ? "full" : "incremental"} after [${edits.join(" ")}], ` +
-        `${signal === "SIGKILL" ? "killed" : "finished"} at ${delay.toFixed(0)} ms`,
+        `${signal === "SIGKILL" ? "killed" : "finished"} at ${delay.toFixed(0)} ms${afterOpen ? " after open" : ""}`,
     );
-    await this.afterKill(round, signal === "SIGKILL", acknowledged, async () => {
+    await this.afterKill(round, signal === "SIGKILL", staleBefore, acknowledged, async () => {
       const r = await cli(["sync", this.src, "--root", this.root, "--json"]);
       if (r.code !== 0) return this.fail(`round ${round}: resync exited ${r.code}: ${r.stderr.trim()}`);
       await this.verify(`round ${round}: resync`, JSON.parse(r.stdout), this.src);
@@ -193,6 +220,7 @@ class KillRun {
 
   async serveRound(round: number): Promise<void> {
     for (const dir of this.clients) editTree(dir, this.random, Math.floor(this.random() * 6), { maxFiles: 40 });
+    const staleBefore = await this.staleKeys(round);
     const victim = spawnCliProcess(["serve", "--root", this.root, "--listen", "127.0.0.1:0"]);
     const result = childResult(victim);
     const pushes: { child: ChildProcess; result: Promise<ChildResult>; dir: string }[] = [];
@@ -230,7 +258,7 @@ class KillRun {
       `round ${round}: serve killed at ${delay.toFixed(0)} ms ${early ? "while starting" : "under pushes"}, ` +
         `${acknowledged.length}/${pushes.length} pushes acknowledged`,
     );
-    await this.afterKill(round, signal === "SIGKILL", acknowledged, () => this.repush(round));
+    await this.afterKill(round, signal === "SIGKILL", staleBefore, acknowledged, () => this.repush(round));
   }
 
   /** Restarts the server, pushes every client again, stops it, and checks the snapshots. */
@@ -272,13 +300,23 @@ class KillRun {
     }
   }
 
+  async staleKeys(round: number): Promise<Set<string>> {
+    return new Set((await this.ls(round))?.filter((s) => s.stale).map((s) => s.key));
+  }
+
   /** The checks every kill is followed by. */
-  async afterKill(round: number, killed: boolean, acknowledged: Acknowledged[], resync: () => Promise<void>) {
+  async afterKill(
+    round: number,
+    killed: boolean,
+    staleBefore: Set<string>,
+    acknowledged: Acknowledged[],
+    resync: () => Promise<void>,
+  ) {
     const listed = await this.ls(round);
     if (listed) {
       const held = listed.filter((s) => s.refs > 0);
       if (held.length > 0) this.fail(`round ${round}: references held after the kill: ${JSON.stringify(held)}`);
-      if (killed && listed.some((s) => s.stale)) this.report.staleAfterKill++;
+      if (killed && listed.some((s) => s.stale && !staleBefore.has(s.key))) this.report.staleAfterKill++;
       for (const ack of acknowledged) {
         const source = listed.find((s) => s.key === ack.key);
         if (!source || source.stale) {
