@@ -9,12 +9,12 @@ import { runKills } from "./reliability/kill_runner.ts";
 
 // Deno starts a CLI process several times slower than Node: a smaller run of the same code there.
 const deno = "Deno" in globalThis;
-const SYNC_KILLS = deno ? 6 : 30;
-const SERVE_KILLS = deno ? 4 : 12;
+const SYNC_KILLS = deno ? 6 : 24;
+const SERVE_KILLS = deno ? 3 : 10;
 
 describe("the CLI under SIGKILL", () => {
   it(`${SYNC_KILLS} sync and ${SERVE_KILLS} serve kills: ls works, acknowledged work survives, resyncs equal the source`, {
-    timeout: 600_000,
+    timeout: 1_200_000,
   }, async () => {
     const report = await runKills({ seed: 0x6b111, syncKills: SYNC_KILLS, serveKills: SERVE_KILLS });
     assert.deepEqual(report.failures, []);

@@ -6,7 +6,8 @@
  */
 import * as nodeFs from "node:fs";
 import { fileSystemFrom } from "../../core/file_system.ts";
-import { generateTree } from "../_local_helpers.ts";
+import { listTree } from "../_diffcopy.ts";
+import { assertSameTree, generateTree } from "../_local_helpers.ts";
 
 const MODES = [0o644, 0o755, 0o600, 0o640, 0o444];
 
@@ -139,4 +140,49 @@ export function editTree(
     }
   }
   return done;
+}
+
+/**
+ * The message of a failed tree comparison (`assertSameTree`): only the entries that differ,
+ * snapshot first, then source, each cut short; other errors as they are.
+ *
+ * @example
+ * ```ts
+ * try { assertSameTree(disk, src, disk, snap); } catch (err) { console.log(mismatch(err)); }
+ * ```
+ */
+export function mismatch(err: unknown): string {
+  const { actual, expected, message } = err as { actual?: unknown; expected?: unknown; message?: string };
+  if (!(actual instanceof Map) || !(expected instanceof Map)) return String(message ?? err).slice(0, 800);
+  const cut = (v: unknown) => (v === undefined ? "(absent)" : String(v).slice(0, 60));
+  const keys = [...new Set([...actual.keys(), ...expected.keys()])].filter((k) => actual.get(k) !== expected.get(k));
+  return keys
+    .slice(0, 6)
+    .map((k) => `${k}: snapshot ${cut(actual.get(k))} / source ${cut(expected.get(k))}`)
+    .join("; ");
+}
+
+const disk = fileSystemFrom(nodeFs);
+
+/**
+ * Under Deno a pushed snapshot's file mtimes are off by up to a few milliseconds (its
+ * `utimes`/`lstat` keep whole milliseconds; see docs/RELIABILITY.md): pushes are compared
+ * there without mtimes. Everywhere else, and for local syncs, mtimes are compared too.
+ */
+export const PUSH_MTIMES: boolean = !("Deno" in globalThis);
+
+/**
+ * Throws unless the snapshot at `snapshot` equals the source at `dir`: kinds, modes,
+ * contents, link targets and, with `mtimes`, file and directory mtimes.
+ *
+ * @example
+ * ```ts
+ * assertSnapshotOf("/src", "/cache/snapshots/ab12", true);
+ * ```
+ */
+export function assertSnapshotOf(dir: string, snapshot: string, mtimes: boolean): void {
+  if (mtimes) assertSameTree(disk, dir, disk, snapshot, false);
+  else if (JSON.stringify(listTree(disk, snapshot, false)) !== JSON.stringify(listTree(disk, dir, false))) {
+    assertSameTree(disk, dir, disk, snapshot, false); // throws, with the entries that differ
+  }
 }

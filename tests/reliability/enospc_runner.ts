@@ -8,20 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import * as nodeFs from "node:fs";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileSystemFrom } from "../../core/file_system.ts";
 import { cli } from "../_cli.ts";
 import { seededRandom } from "../_helpers.ts";
-import { assertSameTree } from "../_local_helpers.ts";
 import { listeningPort, spawnCli } from "../_processes.ts";
+import { assertSnapshotOf, mismatch, PUSH_MTIMES } from "./_workload.ts";
 
 const MiB = 1024 * 1024;
 const TMPFS_SIZE = "16m";
-const disk = fileSystemFrom(nodeFs);
 
 /**
  * Why a tmpfs cannot be mounted here, or undefined when it can (probed with a real mount).
@@ -95,15 +92,15 @@ export async function runEnospc(): Promise<EnospcReport> {
   mkdirSync(root);
   execFileSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE}`, "tmpfs", root], { stdio: "pipe" });
   const report: EnospcReport = { syncError: "", pushError: "", verified: 0, freed: 0, dataLost: [] };
-  const verify = async (what: string, path: string, dir: string) => {
+  const verify = async (what: string, path: string, dir: string, mtimes = true) => {
     try {
-      assertSameTree(disk, dir, disk, path, false);
+      assertSnapshotOf(dir, path, mtimes);
       const want = JSON.parse((await cli(["checksum", dir, "--json"])).stdout).checksum;
       const got = JSON.parse((await cli(["checksum", path, "--json"])).stdout).checksum;
       assert.equal(got, want, "checksum");
       report.verified++;
     } catch (err) {
-      report.dataLost.push(`${what}: ${String((err as Error).message).slice(0, 500)}`);
+      report.dataLost.push(`${what}: ${mismatch(err)}`);
     }
   };
   try {
@@ -165,7 +162,7 @@ export async function runEnospc(): Promise<EnospcReport> {
       listed = await ls(root);
       const s = listed.find((x) => x.key === key);
       if (!s || s.stale) report.dataLost.push(`pushed ${key} is ${s ? "stale" : "gone"}`);
-      else await verify("push after GC", s.path, big);
+      else await verify("push after GC", s.path, big, PUSH_MTIMES);
     } finally {
       serve.child.kill("SIGKILL");
     }

@@ -16,13 +16,11 @@ import * as nodeFs from "node:fs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileSystemFrom } from "../../core/file_system.ts";
 import { type ChildResult, childResult } from "../_child.ts";
 import { cli } from "../_cli.ts";
 import { seededRandom } from "../_helpers.ts";
-import { assertSameTree } from "../_local_helpers.ts";
 import { cliCommand, listeningPort } from "../_processes.ts";
-import { editTree, makeSource } from "./_workload.ts";
+import { assertSnapshotOf, editTree, makeSource, mismatch, PUSH_MTIMES } from "./_workload.ts";
 
 /** How many kills of each kind, and from which seed. */
 export interface KillRunOptions {
@@ -62,10 +60,11 @@ export interface KillRunReport {
 interface Acknowledged {
   key: string;
   dir: string;
+  /** Compare mtimes (see {@linkcode PUSH_MTIMES}). */
+  mtimes: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const disk = fileSystemFrom(nodeFs);
 
 function spawnCliProcess(args: string[]): ChildProcess {
   const [command, prefix] = cliCommand();
@@ -204,7 +203,7 @@ class KillRun {
     if (signal === "SIGKILL") this.report.syncKills++;
     else {
       this.report.finishedFirst++;
-      if (code === 0) acknowledged.push({ key: JSON.parse(stdout).key, dir: this.src });
+      if (code === 0) acknowledged.push({ key: JSON.parse(stdout).key, dir: this.src, mtimes: true });
       else this.fail(`round ${round}: sync failed by itself (${code}): ${stderr.trim()}`);
     }
     this.log(
@@ -233,7 +232,7 @@ class KillRun {
       if (port === undefined)
         return this.fail(`round ${round}: serve exited before listening: ${(await result).stderr}`);
       for (const dir of this.clients) {
-        const fresh = this.random() < 0.3 ? ["--shared-key", `fresh-${round}`] : [];
+        const fresh = this.random() < 0.3 ? ["--shared-key", `fresh-${round}-${pushes.length}`] : [];
         const child = spawnCliProcess(["push", dir, "--to", `127.0.0.1:${port}`, "--json", ...fresh]);
         pushes.push({ child, result: childResult(child), dir });
       }
@@ -251,7 +250,7 @@ class KillRun {
       // A client whose server died must fail promptly, not hang.
       const r = await resultWithin(push.child, push.result, 60_000);
       if (r === undefined) this.fail(`round ${round}: push hung after its server was killed`);
-      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir });
+      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir, mtimes: PUSH_MTIMES });
       else this.report.pushesInterrupted++;
     }
     this.log(
@@ -282,7 +281,7 @@ class KillRun {
     for (const p of pushed) {
       const path = listed?.find((s) => s.key === p.key)?.path;
       if (path === undefined) this.report.dataLost.push(`round ${round}: re-pushed ${p.key} is not listed`);
-      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir);
+      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir, PUSH_MTIMES);
     }
   }
 
@@ -324,7 +323,7 @@ class KillRun {
           continue;
         }
         this.report.acknowledgedChecked++;
-        await this.verify(`round ${round}: acknowledged ${ack.key}`, { path: source.path }, ack.dir);
+        await this.verify(`round ${round}: acknowledged ${ack.key}`, { path: source.path }, ack.dir, ack.mtimes);
       }
     }
     await resync();
@@ -333,9 +332,9 @@ class KillRun {
   }
 
   /** A snapshot equals its source: bytes, modes, symlinks, mtimes, and the checksum when one was reported. */
-  async verify(what: string, snapshot: { path: string; checksum?: string }, dir: string): Promise<void> {
+  async verify(what: string, snapshot: { path: string; checksum?: string }, dir: string, mtimes = true): Promise<void> {
     try {
-      assertSameTree(disk, dir, disk, snapshot.path, false);
+      assertSnapshotOf(dir, snapshot.path, mtimes);
       const expected = JSON.parse((await cli(["checksum", dir, "--json"])).stdout).checksum;
       const fresh = JSON.parse((await cli(["checksum", snapshot.path, "--json"])).stdout).checksum;
       if (fresh !== expected) throw new Error(`snapshot scans to ${fresh}, source to ${expected}`);
@@ -344,7 +343,7 @@ class KillRun {
       }
       this.report.verified++;
     } catch (err) {
-      const message = String((err as Error).message).slice(0, 800);
+      const message = mismatch(err);
       this.report.dataLost.push(`${what}: ${message}`);
       this.log(`DATA LOST: ${what}: ${message}`);
     }

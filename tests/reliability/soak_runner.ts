@@ -12,13 +12,11 @@ import * as nodeFs from "node:fs";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileSystemFrom } from "../../core/file_system.ts";
 import { childResult } from "../_child.ts";
 import { cli } from "../_cli.ts";
 import { seededRandom } from "../_helpers.ts";
-import { assertSameTree } from "../_local_helpers.ts";
 import { cliCommand, listeningPort } from "../_processes.ts";
-import { editTree, makeSource } from "./_workload.ts";
+import { assertSnapshotOf, editTree, makeSource, mismatch, PUSH_MTIMES } from "./_workload.ts";
 
 /** The soak's size. */
 export interface SoakOptions {
@@ -55,7 +53,6 @@ export interface SoakReport {
 
 const MAX_FILE = 40_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const disk = fileSystemFrom(nodeFs);
 
 function spawnCliProcess(args: string[]): ChildProcess {
   const [command, prefix] = cliCommand();
@@ -199,12 +196,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       try {
         if (source.stale) throw new Error("listed stale");
-        assertSameTree(disk, dir, disk, source.path, false);
+        assertSnapshotOf(dir, source.path, PUSH_MTIMES);
         const [want, got] = [await checksumOf(dir), await checksumOf(source.path)];
         if (want !== got) throw new Error(`snapshot scans to ${got}, source to ${want}`);
         report.verified++;
       } catch (err) {
-        report.dataLost.push(`client ${i}, ${key}: ${String((err as Error).message).slice(0, 500)}`);
+        report.dataLost.push(`client ${i}, ${key}: ${mismatch(err)}`);
       }
     }
   } finally {
