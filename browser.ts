@@ -1,9 +1,11 @@
 /**
  * fscache for browsers: the same core, with snapshots in the Origin Private File
  * System ({@linkcode OpfsBackend}), records in IndexedDB ({@linkcode IdbMetaStore}),
- * a WebAssembly SHA-256, and a transport from a folder the user picks
- * ({@linkcode BrowserFolderTransport}). Nothing reachable from here imports `node:`
- * modules; `npm run build:browser` bundles it to `dist/browser/fscache.js`.
+ * a WebAssembly SHA-256, a transport from a folder the user picks
+ * ({@linkcode BrowserFolderTransport}), and sessions with an `fscache serve` over a
+ * WebSocket: {@linkcode pushFolder} sends a picked folder, {@linkcode pullInto} fills
+ * this cache from the server's. Nothing reachable from here imports `node:` modules;
+ * `npm run build:browser` bundles it to `dist/browser/fscache.js`.
  *
  * @example
  * ```ts
@@ -48,6 +50,24 @@ export {
 } from "./transports/browser_folder.ts";
 export type { FileSpec, SymlinkSpec, TreeSpec } from "./transports/memory.ts";
 export { MemoryTransport } from "./transports/memory.ts";
+export type { PushResult } from "./transports/session/client.ts";
+export {
+  PULL_TRANSPORT,
+  type PullIntoOptions,
+  type PullIntoResult,
+  type PushFolderOptions,
+  pullInto,
+  pushFolder,
+  type ServerOptions,
+  WebSocketPullTransport,
+} from "./transports/websocket/browser_session.ts";
+export {
+  connectWebSocket,
+  type WebSocketConnectionOptions,
+  type WebSocketLike,
+  webSocketConnection,
+} from "./transports/websocket/connection.ts";
+export { MemoryFileSystem, type MemoryFileSystemOptions } from "./transports/websocket/memory_fs.ts";
 
 /** Options of {@linkcode FSCache.open}; `sha256` defaults to the WebAssembly one. */
 export type { FSCacheOptions };

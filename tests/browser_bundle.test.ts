@@ -6,6 +6,8 @@ import { build } from "esbuild";
 import { projectRoot } from "./_helpers.ts";
 
 const root = projectRoot();
+/** As `npm run build:browser`: the `.dockerignore` matcher's `path` import gets a POSIX shim. */
+const alias = { path: "./transports/websocket/posix_path.ts" };
 
 /** Bundles `entry` as the browser build does; esbuild fails on a `node:` import it cannot resolve there. */
 async function bundle(entry: string) {
@@ -18,6 +20,8 @@ async function bundle(entry: string) {
     write: false,
     metafile: true,
     logLevel: "silent",
+    absWorkingDir: root,
+    alias,
   });
 }
 
@@ -49,6 +53,8 @@ describe("browser bundle", () => {
       write: false,
       metafile: true,
       logLevel: "silent",
+      absWorkingDir: root,
+      alias,
     });
     const inputs = Object.keys(result.metafile.inputs);
     assert.ok(inputs.includes("dist/browser.js"), inputs.join(", "));

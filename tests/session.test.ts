@@ -87,7 +87,7 @@ describe("push sessions", () => {
   it("refuses an unknown session version and a non-hello first frame", async () => {
     await using f = await sessionFixture();
     for (const [hello, code] of [
-      [{ v: 2, type: "hello", key: "k" }, "ERR_VERSION"],
+      [{ v: 99, type: "hello", key: "k" }, "ERR_VERSION"],
       [{ v: 1, type: "hi", key: "k" }, "ERR_PROTOCOL"],
       [{ v: 1, type: "hello", key: "" }, "ERR_INVALID_KEY"],
     ] as const) {

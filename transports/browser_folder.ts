@@ -52,7 +52,8 @@ function isStreaming(fs: FileSystem): fs is StreamingFs {
   return typeof candidate.writeStream === "function" && typeof candidate.getFile === "function";
 }
 
-type Wanted = { type: "dir" } | { type: "file"; file: PickedFile };
+/** One entry of a picked folder. */
+export type Wanted = { type: "dir" } | { type: "file"; file: PickedFile };
 
 /**
  * Makes a snapshot equal to a picked folder. Set `transport.folder` before a sync, or
@@ -213,8 +214,15 @@ function statsLike(t: Template, size: number): Awaited<ReturnType<FileSystem["ls
   };
 }
 
-/** Every entry of the picked folder, its directories implied by its files' paths. */
-async function listPicked(folder: PickedFolder): Promise<Map<string, Wanted>> {
+/**
+ * Every entry of the picked folder, its directories implied by its files' paths.
+ *
+ * @example
+ * ```ts
+ * for (const [path, entry] of await listPicked(input.files!)) console.log(path, entry.type);
+ * ```
+ */
+export async function listPicked(folder: PickedFolder): Promise<Map<string, Wanted>> {
   const out = new Map<string, Wanted>();
   const addParents = (path: string) => {
     const parts = path.split("/");

@@ -41,12 +41,17 @@ export const commands: CommandEntry[] = [
   },
   {
     name: "serve",
-    summary: "receive pushed directories into the cache (TCP, or --stdio)",
+    summary: "receive pushed directories into the cache (TCP and WebSocket, or --stdio)",
     load: async () => (await import("./serve.ts")).serve,
   },
   {
     name: "push",
     summary: "send a directory to an 'fscache serve' (only changes move)",
     load: async () => (await import("./push.ts")).push,
+  },
+  {
+    name: "pull",
+    summary: "receive a source cached by an 'fscache serve' into a directory",
+    load: async () => (await import("./pull.ts")).pull,
   },
 ];

@@ -8,8 +8,9 @@ import { FSCacheError } from "../../core/errors.ts";
 import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import type { ReceiveOptions } from "../../transports/diffcopy/receiver.ts";
 import { type SessionOutcome, SessionServer } from "../../transports/session/server.ts";
-import { isLoopback, listenSessions, parseHostPort } from "../../transports/session/tcp.ts";
+import { isLoopback, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile, tokenVerifier } from "../../transports/session/token.ts";
+import { listenSessionsAndWebSockets } from "../../transports/websocket/listener.ts";
 import { type CliIO, type Command, positionalArgs, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { formatBytes, parseDuration, parseSize } from "../units.ts";
@@ -27,15 +28,21 @@ const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
  */
 export const serve: Command = {
   name: "serve",
-  summary: "receive pushed directories into the cache (TCP, or --stdio)",
-  usage: `Usage: fscache serve [--listen HOST:PORT] [--token-file F] [--stdio] [--max-bytes SIZE]
-                     [--max-entries N] [--max-size SIZE] [--keep DURATION] [--grace DURATION]
+  summary: "receive pushed directories into the cache (TCP and WebSocket, or --stdio)",
+  usage: `Usage: fscache serve [--listen HOST:PORT] [--token-file F] [--allow-origin O]... [--stdio]
+                     [--max-bytes SIZE] [--max-entries N] [--max-size SIZE] [--keep DURATION]
+                     [--grace DURATION]
 
 Accepts 'fscache push' sessions and stores each pushed tree as a cached snapshot,
-receiving only what changed since the last push with the same shared key.
+receiving only what changed since the last push with the same shared key. The same
+port accepts WebSocket sessions (ws://HOST:PORT/) from browser pages, which can push
+a folder and pull a cached source (see docs/BROWSER.md).
 
   --listen HOST:PORT  address to listen on (default 127.0.0.1:7373; port 0 picks one)
   --token-file F      clients must present the token in F; required unless HOST is loopback
+  --allow-origin O    only WebSocket requests from page origin O (e.g. https://ide.example)
+                      are accepted (repeatable). Without it any origin may try, and the
+                      token is what protects; without a token, pages are refused
   --stdio             serve one session on stdin/stdout, then exit
   --max-bytes SIZE    refuse trees with more file content than SIZE (e.g. 2GiB)
   --max-entries N     refuse trees with more than N entries
@@ -55,6 +62,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     "max-size": { type: "string" },
     keep: { type: "string" },
     grace: { type: "string", default: "10s" },
+    "allow-origin": { type: "string", multiple: true },
   },
   async run({ global, io, positionals, values }) {
     positionalArgs(positionals, []);
@@ -88,7 +96,10 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
       const outcome = await server.handle(stdioConnection());
       return outcome.ok ? 0 : 1;
     }
-    const listener = await listenSessions(server, host, port);
+    const listener = await listenSessionsAndWebSockets(server, host, port, {
+      allowOrigin: originPolicy((values["allow-origin"] as string[] | undefined) ?? [], token !== undefined),
+      onRefused: (reason) => global.quiet || io.stderr(`refused a WebSocket request: ${reason}\n`),
+    });
     io.stdout(
       global.json
         ? `${JSON.stringify({ listening: `${host}:${listener.port}` })}\n`
@@ -117,6 +128,17 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
   },
 };
 
+/**
+ * Which page origins may open WebSocket sessions. Any page can open a WebSocket to
+ * localhost, so a server without a token must not let pages in at all (any site the
+ * user visits could fill or read the cache); with a token, the token decides.
+ * Non-browser clients send no `Origin` and are treated like TCP clients.
+ */
+function originPolicy(allowed: string[], hasToken: boolean): (origin: string | undefined) => boolean {
+  if (allowed.length > 0) return (origin) => origin === undefined || allowed.includes(origin);
+  return (origin) => origin === undefined || hasToken;
+}
+
 function resolvePath(io: CliIO, path: string): string {
   return path.startsWith("/") ? path : `${io.cwd.replace(/\/$/, "")}/${path}`;
 }
@@ -125,6 +147,10 @@ function describeOutcome(outcome: SessionOutcome): string {
   if (!outcome.ok) {
     const key = outcome.key === undefined ? "" : ` key=${outcome.key}`;
     return `session failed${key}: ${outcome.error.code}: ${outcome.error.message}`;
+  }
+  if ("pulled" in outcome) {
+    const p = outcome.pulled;
+    return `pull key=${p.key}: ${p.filesSent} files, ${formatBytes(p.bytesSent)} sent, ${p.checksum}`;
   }
   const r = outcome.result;
   if (r.reused) return `session key=${r.key}: reused ${r.checksum}`;

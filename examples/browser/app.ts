@@ -1,10 +1,12 @@
 /**
  * The example page's script (bundled by `npm run build:browser` into
  * `dist/browser/example.js`): pick a folder, sync it into the in-browser cache, list
- * the sources with their checksums and sizes, `du` and `prune`.
+ * the sources with their checksums and sizes, `du` and `prune`; push the picked folder
+ * to an `fscache serve` over a WebSocket, or pull a source from it into this cache.
  *
- * `?uid=N&gid=N` in the page's address set the owner every snapshot entry reports, so
- * the checksums equal those a Linux host computes for the same files owned by N.
+ * `?uid=N&gid=N` in the page's address set the owner every snapshot entry reports (and
+ * every pushed entry), so the checksums equal those a Linux host computes for the same
+ * files owned by N. `?server=ws://HOST:PORT/` fills in the server's address.
  * @module
  */
 import {
@@ -14,6 +16,8 @@ import {
   OpfsBackend,
   type PickedDirectory,
   type PickedFolder,
+  pullInto,
+  pushFolder,
 } from "../../browser.ts";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -91,7 +95,12 @@ function run(action: () => Promise<void>): void {
     });
 }
 
+/** The folder picked last, for "push". */
+let picked: { folder: PickedFolder; name: string } | undefined;
+
 async function sync(folder: PickedFolder, name: string): Promise<void> {
+  picked = { folder, name };
+  $<HTMLButtonElement>("push").disabled = false;
   setStatus(`syncing ${name}…`);
   transport.folder = folder;
   const started = performance.now();
@@ -130,6 +139,59 @@ if (typeof picker === "function") {
     run(() => sync(handle, handle.name));
   });
 }
+
+function server(): { url: string; token?: string } {
+  const url = $<HTMLInputElement>("server").value.trim();
+  const token = $<HTMLInputElement>("token").value;
+  return token === "" ? { url } : { url, token };
+}
+
+$<HTMLInputElement>("server").value = params.get("server") ?? "ws://127.0.0.1:7373/";
+
+$("push").addEventListener("click", () =>
+  run(async () => {
+    if (!picked) throw new Error("pick a folder first");
+    setStatus(`pushing ${picked.name}…`);
+    const started = performance.now();
+    const result = await pushFolder(picked.folder, {
+      ...server(),
+      uid: owner("uid"),
+      gid: owner("gid"),
+      sharedKey: `folder:${picked.name}`,
+    });
+    const out = $("push-result");
+    out.textContent = `${result.key} ${result.checksum}`;
+    out.dataset.key = result.key;
+    out.dataset.checksum = result.checksum;
+    $<HTMLInputElement>("pull-key").value = result.key;
+    setStatus(
+      `pushed ${picked.name}: ${result.added} added, ${result.modified} modified, ${result.deleted} deleted, ` +
+        `${result.bytesSent} bytes sent in ${Math.round(performance.now() - started)} ms`,
+    );
+  }),
+);
+
+$("pull").addEventListener("click", () =>
+  run(async () => {
+    const key = $<HTMLInputElement>("pull-key").value.trim();
+    if (key === "") throw new Error("enter the key of a source on the server");
+    setStatus(`pulling ${key}…`);
+    const started = performance.now();
+    const result = await pullInto(cache, { ...server(), key });
+    const out = $("pull-result");
+    out.textContent = result.checksum;
+    out.dataset.checksum = result.checksum;
+    out.dataset.serverChecksum = result.serverChecksum ?? "";
+    setStatus(
+      result.reused
+        ? `${key} was in this cache already`
+        : `pulled ${key}: ${result.filesReceived} files, ${result.bytesReceived} bytes received in ` +
+            `${Math.round(performance.now() - started)} ms` +
+            (result.checksum === result.serverChecksum ? "" : " (checksum differs from the server's: modes or owner)"),
+    );
+    await renderSources();
+  }),
+);
 
 $("du").addEventListener("click", () =>
   run(async () => {

@@ -2,42 +2,15 @@
  * The example page in a real Chromium (Debian's, driven by playwright-core; nothing is
  * downloaded): pick a folder, sync it into OPFS + IndexedDB, compare the checksum with
  * the CLI's for the same files, sync a change, reload (everything still there), `du`,
- * `prune`. Runs under Node only (`npm run test:browser`); it screenshots the page into
- * docs/browser-example.png.
+ * `prune`. Runs under Node only (`npm run test:browser`). The WebSocket test
+ * (websocket.browser.ts) takes the docs' screenshot.
  */
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
-import { cli } from "../_cli.ts";
-import { type Chromium, root, startChromium } from "./_chromium.ts";
-
-/** Writes `files` below `dir` with plain modes (0644 files, 0755 directories). */
-function writeTree(dir: string, files: Record<string, string | Uint8Array>): void {
-  for (const [path, content] of Object.entries(files)) {
-    const full = join(dir, path);
-    nodeFs.mkdirSync(join(full, ".."), { recursive: true, mode: 0o755 });
-    nodeFs.writeFileSync(full, content);
-    nodeFs.chmodSync(full, 0o644);
-  }
-  for (const d of nodeFs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (d.isDirectory()) nodeFs.chmodSync(join(d.parentPath, d.name), 0o755);
-  }
-}
-
-async function cliChecksum(dir: string): Promise<string> {
-  const out = await cli(["checksum", "--json", dir]);
-  assert.equal(out.code, 0, out.stderr);
-  return JSON.parse(out.stdout).checksum as string;
-}
-
-/** Waits until the page has finished `count` actions, and fails on an error it shows. */
-async function settled(page: Page, count: number): Promise<void> {
-  await page.waitForFunction((n) => Number(document.body.dataset.done ?? 0) >= n, count, { timeout: 60_000 });
-  const status = page.locator("#status");
-  assert.ok(!(await status.getAttribute("class"))?.includes("error"), `page error: ${await status.textContent()}`);
-}
+import { type Chromium, cliChecksum, settled, startChromium, writeTree } from "./_chromium.ts";
 
 async function sourceRows(page: Page): Promise<{ key: string; size: number; checksum: string }[]> {
   return await page.$$eval("#sources tr[data-key]", (rows) =>
@@ -108,10 +81,6 @@ describe("the example page in Chromium", () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0]?.checksum, changed);
     const key = rows[0]?.key;
-
-    const png = await page.screenshot({ fullPage: true });
-    nodeFs.writeFileSync(join(root, "docs", "browser-example.png"), png);
-    assert.ok(png.length > 10_000, "the screenshot is suspiciously small");
 
     // OPFS and IndexedDB persist: after a reload the source is still listed, same checksum.
     await page.reload();

@@ -3,14 +3,26 @@
  * key, shared key and token; the server answers `send` (start diff-copy, client as
  * sender), `result` (done: the key was cached or another client's transfer of it just
  * finished) or `error`. After a transfer the server sends `result` or `error`.
+ * Version 2 adds `direction: "pull"`: the server answers `pull` and sends the cached
+ * source with the diff-copy sender, the client receiving. Version 1 hellos (pushes from
+ * older clients) are served as before; every reply carries the hello's version.
  * Messages are JSON control frames (see frames.ts). Runtime-agnostic.
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
 import { parseControl } from "./frames.ts";
 
-/** The session protocol version this code speaks. */
+/** The session version of a push hello (kept at 1 so older servers still accept pushes). */
 export const SESSION_VERSION = 1;
+
+/** The first session version with a `direction`: pulls are sent as version 2. */
+export const PULL_SESSION_VERSION = 2;
+
+/** The session versions a server and client here understand. */
+export const SUPPORTED_SESSION_VERSIONS: readonly number[] = [1, 2];
+
+/** Which way the tree moves: `push` (client → server, the default) or `pull` (server → client). */
+export type SessionDirection = "push" | "pull";
 
 /** Client → server, the first frame. */
 export interface Hello {
@@ -19,6 +31,17 @@ export interface Hello {
   key: string;
   sharedKey?: string;
   token?: string;
+  /** Version 2 and later; absent means `push`. */
+  direction?: SessionDirection;
+}
+
+/** Server → client (version 2, pull sessions): the source exists; diff-copy follows, server as sender. */
+export interface PullMessage {
+  v: number;
+  type: "pull";
+  key: string;
+  /** `dir:<hex>` checksum of the source being sent, for the client to check its copy against. */
+  checksum: string;
 }
 
 /** Server → client: start the diff-copy transfer now. */
@@ -53,7 +76,7 @@ export interface ErrorMessage {
 }
 
 /** Anything the server sends. */
-export type ServerMessage = SendMessage | ResultMessage | ErrorMessage;
+export type ServerMessage = SendMessage | ResultMessage | ErrorMessage | PullMessage;
 
 function invalid(what: string): never {
   throw new FSCacheError("ERR_PROTOCOL", `invalid session message: ${what}`);
@@ -79,22 +102,28 @@ function optionalString(m: Record<string, unknown>, field: string): string | und
 export function parseHello(payload: Uint8Array | undefined): Hello {
   if (payload === undefined) throw new FSCacheError("ERR_PROTOCOL", "connection closed before the session hello");
   const m = parseControl(payload);
-  if (m.v !== SESSION_VERSION) {
+  if (!SUPPORTED_SESSION_VERSIONS.includes(m.v as number)) {
     throw new FSCacheError(
       "ERR_VERSION",
-      `unsupported session version ${JSON.stringify(m.v)}; this server speaks version ${SESSION_VERSION}`,
+      `unsupported session version ${JSON.stringify(m.v)}; this server speaks versions ${SUPPORTED_SESSION_VERSIONS.join(", ")}`,
     );
   }
+  const v = m.v as number;
   if (m.type !== "hello") invalid(`expected "hello", got ${JSON.stringify(m.type)}`);
   if (typeof m.key !== "string") invalid("key must be a string");
   const sharedKey = optionalString(m, "sharedKey");
   const token = optionalString(m, "token");
+  const direction = optionalString(m, "direction");
+  if (direction !== undefined && (v < PULL_SESSION_VERSION || (direction !== "push" && direction !== "pull"))) {
+    invalid(`direction ${JSON.stringify(direction)} in a version ${v} hello`);
+  }
   return {
-    v: SESSION_VERSION,
+    v,
     type: "hello",
     key: m.key,
     ...(sharedKey === undefined ? {} : { sharedKey }),
     ...(token === undefined ? {} : { token }),
+    ...(direction === undefined ? {} : { direction: direction as SessionDirection }),
   };
 }
 
@@ -112,13 +141,19 @@ const RESULT_NUMBERS = ["entries", "added", "modified", "deleted", "filesReceive
 export function parseServerMessage(payload: Uint8Array | undefined): ServerMessage {
   if (payload === undefined) throw new FSCacheError("ERR_PROTOCOL", "the server closed the session without a reply");
   const m = parseControl(payload);
-  if (m.v !== SESSION_VERSION) invalid(`version ${JSON.stringify(m.v)} (this client speaks ${SESSION_VERSION})`);
+  if (!SUPPORTED_SESSION_VERSIONS.includes(m.v as number)) {
+    invalid(`version ${JSON.stringify(m.v)} (this client speaks ${SUPPORTED_SESSION_VERSIONS.join(", ")})`);
+  }
+  const v = m.v as number;
   switch (m.type) {
     case "send":
-      return { v: SESSION_VERSION, type: "send" };
+      return { v, type: "send" };
+    case "pull":
+      if (typeof m.key !== "string" || typeof m.checksum !== "string") invalid("pull without key or checksum");
+      return { v, type: "pull", key: m.key, checksum: m.checksum };
     case "error":
       return {
-        v: SESSION_VERSION,
+        v,
         type: "error",
         code: typeof m.code === "string" ? m.code : "ERR_REMOTE",
         message: typeof m.message === "string" ? m.message : "the server reported an error",
@@ -128,7 +163,7 @@ export function parseServerMessage(payload: Uint8Array | undefined): ServerMessa
       for (const field of RESULT_NUMBERS) {
         if (!Number.isSafeInteger(m[field]) || (m[field] as number) < 0) invalid(`result.${field} is not a count`);
       }
-      return { ...(m as unknown as ResultMessage), v: SESSION_VERSION, reused: m.reused === true };
+      return { ...(m as unknown as ResultMessage), v, reused: m.reused === true };
     }
     default:
       return invalid(`unknown type ${JSON.stringify(m.type)}`);

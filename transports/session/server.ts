@@ -14,6 +14,7 @@ import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { type ReceiveOptions, type ReceiveResult, receiveDiffCopy } from "../diffcopy/receiver.ts";
 import { controlFrame, diffCopyChannel, FrameReader } from "./frames.ts";
 import { type ErrorMessage, type Hello, parseHello, type ResultMessage, SESSION_VERSION } from "./handshake.ts";
+import { type PullReport, servePull } from "./pull.ts";
 
 /** Options of {@linkcode SessionServer}. */
 export interface SessionServerOptions {
@@ -27,8 +28,11 @@ export interface SessionServerOptions {
   onSession?(outcome: SessionOutcome): void;
 }
 
-/** How one session ended. */
-export type SessionOutcome = { ok: true; result: ResultMessage } | { ok: false; error: FSCacheError; key?: string };
+/** How one session ended: a push's `result`, a pull's `pulled`, or the error. */
+export type SessionOutcome =
+  | { ok: true; result: ResultMessage }
+  | { ok: true; pulled: PullReport }
+  | { ok: false; error: FSCacheError; key?: string };
 
 interface SessionState {
   frames: FrameReader;
@@ -127,9 +131,13 @@ export class SessionServer {
       if (this.#options.verifyToken && !this.#options.verifyToken(hello.token)) {
         throw new FSCacheError("ERR_AUTH", "invalid or missing token", { key: hello.key });
       }
-      const result = await this.#sync(hello, session, signal);
-      await writer.write(controlFrame(result));
-      outcome = { ok: true, result };
+      if (hello.direction === "pull") {
+        outcome = { ok: true, pulled: await servePull(this.#cache, hello, frames, writer, signal) };
+      } else {
+        const result = await this.#sync(hello, session, signal);
+        await writer.write(controlFrame(result));
+        outcome = { ok: true, result };
+      }
     } catch (err) {
       const error = asError(err, signal);
       const message: ErrorMessage = { v: SESSION_VERSION, type: "error", code: error.code, message: error.message };
