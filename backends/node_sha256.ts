@@ -3,7 +3,7 @@
  * the same module). The fastest hasher on Node and Deno by far.
  * @module
  */
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
 import type { Sha256, Sha256Factory } from "../core/types.ts";
 
 /**
@@ -17,7 +17,7 @@ import type { Sha256, Sha256Factory } from "../core/types.ts";
  * ```
  */
 export const nodeSha256: Sha256Factory = (): Sha256 => {
-  const hash = createHash("sha256");
+  const hash = crypto.createHash("sha256");
   return {
     update(data) {
       hash.update(data);
@@ -27,3 +27,21 @@ export const nodeSha256: Sha256Factory = (): Sha256 => {
     },
   };
 };
+
+type OneShot = (algorithm: string, data: string | Uint8Array, encoding: "hex") => string;
+/** `crypto.hash` (Node ≥ 20.12, Deno): no Hash object, stream or second call per digest. */
+const oneShot: OneShot | undefined = (crypto as unknown as { hash?: OneShot }).hash;
+
+/**
+ * SHA-256 hex of `data` in one call: for many small inputs, where building a streaming
+ * hash per input costs more than hashing it.
+ *
+ * @example
+ * ```ts
+ * sha256Hex("data"); // "3a6eb079…"
+ * ```
+ */
+export function sha256Hex(data: string | Uint8Array): string {
+  if (oneShot) return oneShot("sha256", data, "hex");
+  return crypto.createHash("sha256").update(data).digest("hex");
+}

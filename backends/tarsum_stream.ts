@@ -144,38 +144,66 @@ export async function readTarEntries(
     const records = pax ?? [];
     pax = undefined;
     const raw = block?.[156] ?? 0x30;
-    const header = goHeader(h, records, raw);
     const fail = (error: unknown) => {
       handlerError ??= { error };
       next(error as Error);
     };
+    // Listened to at once: the entry can fail (the archive ends inside it, or its header
+    // is refused just below) before the handler has attached its listeners, and an
+    // unheard "error" would crash the process.
+    stream.on("error", (err: Error) => next(err));
+    let header: EntryHeader;
+    try {
+      header = goHeader(h, records, raw);
+    } catch (error) {
+      fail(error);
+      return;
+    }
     (async () => {
       await flushGlobals();
       const sink = await onEntry(header);
+      if ((h as { type?: string }).type === "directory" && h.size > 0) {
+        // A directory is header-only (as Go reads it): tar-stream reads no data for it, but
+        // its entry stream ends only when the size field is 0, so waiting would hang.
+        await sink.end();
+        next();
+        return;
+      }
       stream.on("data", (chunk) => {
         try {
           sink.data(chunk as Uint8Array);
         } catch (error) {
-          stream.destroy();
+          // Failed first, so the extractor is destroyed *with* the error: an entry stream
+          // destroyed without one takes the extractor down silently (no "error", no
+          // "finish"), and the import would wait forever.
           fail(error);
+          stream.destroy(error as Error);
         }
       });
       stream.on("end", () => {
-        Promise.resolve(sink.end()).then(() => next(), fail);
+        // `end()` may throw synchronously (a failing close): that must fail the import too.
+        Promise.resolve()
+          .then(() => sink.end())
+          .then(() => next(), fail);
       });
-      stream.on("error", (err: Error) => next(err));
     })().catch(fail);
   });
 
   const done = new Promise<void>((resolve, reject) => {
     ex.on("error", reject);
     ex.on("finish", () => resolve());
+    // Destroyed without an error, the extractor emits only "close": never wait on it then.
+    ex.on("close", () => reject(handlerError?.error ?? new Error("the tar reader stopped")));
   });
-  // Without a listener an early parse error would be unhandled while we are still writing.
-  done.catch(() => undefined);
+  // Noted here, not thrown while writing: a parse error must reach the `catch` below that
+  // turns it into ERR_INVALID_TAR (while the input's own errors, a cut upload, pass as they are).
+  let failed = false;
+  const stopped = done.catch(() => {
+    failed = true;
+  });
   for await (const chunk of input as AsyncIterable<Uint8Array>) {
-    if (ex.destroyed) break;
-    if (!ex.write(chunk)) await Promise.race([new Promise<void>((r) => ex.once("drain", () => r())), done]);
+    if (failed || ex.destroyed) break;
+    if (!ex.write(chunk)) await Promise.race([new Promise<void>((r) => ex.once("drain", () => r())), stopped]);
   }
   ex.end(undefined as never);
   try {
@@ -202,12 +230,25 @@ function goHeader(
   let typeflag = String.fromCharCode(rawTypeflag);
   // Go reads the pre-POSIX "regular file" flag NUL as '0', or as a directory when the name ends in '/'.
   if (rawTypeflag === 0) typeflag = name[name.length - 1] === 0x2f ? "5" : "0";
+  // A PAX number that does not parse is a bad header, as in Go (strconv fails, ErrHeader):
+  // NaN must not reach checksums or the importer's BigInt mtime.
+  const invalid = (key: string, text: string): never => {
+    throw new FSCacheError("ERR_INVALID_TAR", `invalid PAX ${key} record ${JSON.stringify(text.slice(0, 40))}`);
+  };
   const number = (key: string, fallback: number) => {
     const v = rec.get(key);
-    return v === undefined ? fallback : Number.parseInt(utf8.decode(v), 10);
+    if (v === undefined) return fallback;
+    const text = utf8.decode(v);
+    const n = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+    return Number.isSafeInteger(n) ? n : invalid(key, text);
   };
   const mtimeRecord = rec.get("mtime");
-  const mtime = mtimeRecord ? Math.floor(Number(utf8.decode(mtimeRecord))) : Math.floor(h.mtime.getTime() / 1000);
+  let mtime = Math.floor(h.mtime.getTime() / 1000);
+  if (mtimeRecord) {
+    const text = utf8.decode(mtimeRecord);
+    const seconds = /^-?\d+(\.\d*)?$/.test(text) ? Math.floor(Number(text)) : Number.NaN;
+    mtime = Number.isSafeInteger(seconds) ? seconds : invalid("mtime", text);
+  }
   return {
     name,
     mode: h.mode,

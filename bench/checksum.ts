@@ -1,9 +1,13 @@
 /**
  * Benchmark: `fscache checksum` (the built CLI) against `find | xargs openssl dgst
  * -sha256` (the physical-limit tool) and `find | xargs sha256sum`, on generated trees,
- * in the same run. Prints medians (with min–max) and ratios to openssl.
+ * in the same run. Prints medians (with min–max) and ratios to openssl, of wall time
+ * and of CPU time (user + system, the command's whole process tree): on a shared
+ * machine the CPU time is the steadier of the two.
  *
- *   npm run build && npm run bench:checksum [-- --runs 7]
+ *   npm run build && npm run bench:checksum [-- --runs 7] [--compare other/dist/cli/main.js]
+ *
+ * `--compare` times another build of the CLI too (say, main's), in the same run.
  * @module
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -14,6 +18,8 @@ import process from "node:process";
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg === -1 ? 7 : Number(process.argv[runsArg + 1]);
+const compareArg = process.argv.indexOf("--compare");
+const comparePath = compareArg === -1 ? undefined : (process.argv[compareArg + 1] as string);
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "").replace(/\/\.test-build$/, "");
 const cliPath = join(root, "dist/cli/main.js");
 if (!fs.existsSync(cliPath)) throw new Error("run `npm run build` first");
@@ -44,11 +50,19 @@ function generate(dir: string, files: number, size: () => number): number {
   return total;
 }
 
-function time(cmd: string[]): number {
+/** CPU seconds (user + system) of this process's waited-for children so far (Linux). */
+function childCpu(): number {
+  const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+  // cutime and cstime are fields 16 and 17 of stat(5); this list starts at field 3.
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+function time(cmd: string[]): { wall: number; cpu: number } {
+  const cpu = childCpu();
   const start = process.hrtime.bigint();
   const r = spawnSync(cmd[0] as string, cmd.slice(1), { stdio: ["ignore", "ignore", "inherit"] });
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed`);
-  return Number(process.hrtime.bigint() - start) / 1e9;
+  return { wall: Number(process.hrtime.bigint() - start) / 1e9, cpu: childCpu() - cpu };
 }
 
 function stats(xs: number[]): { median: number; min: number; max: number } {
@@ -74,28 +88,40 @@ try {
   for (const [name, dir, bytes] of trees) {
     const commands: [string, string[]][] = [
       ["fscache checksum", [process.execPath, cliPath, "checksum", dir]],
+      ...(comparePath === undefined
+        ? []
+        : [
+            ["fscache checksum (--compare build)", [process.execPath, comparePath, "checksum", dir]] as [
+              string,
+              string[],
+            ],
+          ]),
       [
         "find | xargs openssl dgst -sha256",
         ["sh", "-c", `find ${dir} -type f -print0 | xargs -0 openssl dgst -sha256 >/dev/null`],
       ],
       ["find | xargs sha256sum", ["sh", "-c", `find ${dir} -type f -print0 | xargs -0 sha256sum >/dev/null`]],
     ];
-    const samples = new Map<string, number[]>(commands.map(([label]) => [label, []]));
+    const samples = new Map<string, { wall: number; cpu: number }[]>(commands.map(([label]) => [label, []]));
     for (const [, cmd] of commands) time(cmd); // warm the page cache and the binaries
     // Interleave the peers, so drift on a shared machine hits them all alike.
     for (let r = 0; r < RUNS; r++) for (const [label, cmd] of commands) samples.get(label)?.push(time(cmd));
     const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] as string;
-    const openssl = stats(samples.get("find | xargs openssl dgst -sha256") as number[]).median;
+    const of = (label: string) => samples.get(label) as { wall: number; cpu: number }[];
+    const openssl = of("find | xargs openssl dgst -sha256");
+    const opensslWall = stats(openssl.map((x) => x.wall)).median;
+    const opensslCpu = stats(openssl.map((x) => x.cpu)).median;
     for (const [label] of commands) {
-      const s = stats(samples.get(label) as number[]);
+      const s = stats(of(label).map((x) => x.wall));
+      const cpu = stats(of(label).map((x) => x.cpu)).median;
       rows.push(
-        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / openssl).toFixed(2)}× | ${load} |`,
+        `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / opensslWall).toFixed(2)}× | ${cpu.toFixed(2)} s | ${(cpu / opensslCpu).toFixed(2)}× | ${load} |`,
       );
     }
   }
   console.log(`runs per command: ${RUNS} (medians), node ${process.version}`);
-  console.log("| tree | command | median | min–max | vs openssl | load avg |");
-  console.log("|---|---|---|---|---|---|");
+  console.log("| tree | command | median | min–max | vs openssl | CPU | CPU vs openssl | load avg |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const row of rows) console.log(row);
 } finally {
   fs.rmSync(work, { recursive: true, force: true });

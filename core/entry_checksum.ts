@@ -129,16 +129,22 @@ export function encodeEntryHeader(header: EntryHeader, encoding: HeaderEncoding 
  */
 export function startEntryChecksum(sha256: Sha256Factory, header: EntryHeader, encoding?: HeaderEncoding): Sha256 {
   const hash = sha256();
-  hash.update(headerText(header, encoding) ?? encodeEntryHeader(header, encoding));
+  hash.update(entryHeaderText(header, encoding) ?? encodeEntryHeader(header, encoding));
   return hash;
 }
 
 /**
- * The header as one string when it is plain text (no byte names, no xattrs): the
- * hasher encodes it natively, where building bytes field by field costs more than
- * hashing a small file.
+ * The header as one string when it is plain text (no byte names, no xattrs), else
+ * `undefined`: the hasher encodes it natively, where building bytes field by field
+ * costs more than hashing a small file. Its UTF-8 bytes are {@linkcode encodeEntryHeader}'s.
+ *
+ * @example
+ * ```ts
+ * entryHeaderText({ name: "foo", mode: 0o100644, uid: 0, gid: 0, size: 4, typeflag: "0" });
+ * // "namefoomode33188uid0gid0size4typeflag0linknameunamegnamedevmajor0devminor0"
+ * ```
  */
-function headerText(h: EntryHeader, encoding: HeaderEncoding = {}): string | undefined {
+export function entryHeaderText(h: EntryHeader, encoding: HeaderEncoding = {}): string | undefined {
   const { name, linkname = "" } = h;
   if (typeof name !== "string" || typeof linkname !== "string") return undefined;
   if (h.xattrs && h.xattrs.length > 0 && encoding.version !== 0) return undefined;

@@ -5,14 +5,13 @@
  */
 import { describeError, FSCacheError, wrapStoreError, wrapTransferError } from "./errors.ts";
 import { type GcCandidate, resolveGcPolicy, selectGcVictims } from "./gc_policy.ts";
-import { HashTree } from "./hash_tree.ts";
-import { deserializeHashTree, serializeHashTree } from "./hash_tree_codec.ts";
 import { validateIdentifier, validateKey } from "./identifier.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { cleanRelativePath, joinPath } from "./path.ts";
 import { isValidRecord } from "./record.ts";
 import { type FlightContext, SingleFlight } from "./singleflight.ts";
 import { snapshotSize } from "./snapshot_size.ts";
+import { SnapshotTree } from "./snapshot_tree.ts";
 import { CachedSource } from "./source.ts";
 import { inlineScanner, type TreeScanner } from "./tree_scan.ts";
 import { TreeUpdater } from "./tree_updater.ts";
@@ -67,13 +66,21 @@ interface SourceState {
   transferring: boolean;
   deleting: boolean;
   /** The hash tree once loaded or built; absent until needed, and during a transfer. */
-  tree?: HashTree;
+  tree?: SnapshotTree;
   /** `tree` is known to be what the MetaStore holds for this source (no need to write it again). */
   treeStored?: boolean;
+  /** When (by the cache's clock) a successful transfer last wrote the record. */
+  savedAt?: number;
 }
 
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
 const GC_DELETE_CONCURRENCY = 8;
+/**
+ * A release this soon after the sync that wrote the record does not write `lastUsed`
+ * again (it is kept in memory, and goes out with the record's next write): a CLI sync
+ * releases its source milliseconds after saving it, and each record write is two fsyncs.
+ */
+const RECENTLY_SAVED_MS = 1000;
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -306,7 +313,7 @@ export class FSCache {
       return existing;
     }
     let state: SourceState;
-    let base: HashTree | undefined;
+    let base: SnapshotTree | undefined;
     let fresh = false;
     if (existing) {
       // A failed sync left this snapshot half-updated: transfer again (and rescan) to repair it.
@@ -317,7 +324,7 @@ export class FSCache {
       if (rebased) ({ state, base } = rebased);
       else {
         state = await this.#create(id);
-        base = new HashTree(this.#sha256);
+        base = SnapshotTree.empty(this.#sha256);
         fresh = true;
       }
     }
@@ -329,7 +336,7 @@ export class FSCache {
   }
 
   /** Takes over the most recently used idle source with the shared key, with its recorded tree. */
-  async #rebase(id: RemoteIdentifier): Promise<{ state: SourceState; base: HashTree | undefined } | undefined> {
+  async #rebase(id: RemoteIdentifier): Promise<{ state: SourceState; base: SnapshotTree | undefined } | undefined> {
     if (!id.sharedKey) return undefined;
     let best: SourceState | undefined;
     for (const state of this.#idle()) {
@@ -399,7 +406,7 @@ export class FSCache {
     id: RemoteIdentifier,
     transport: Transport,
     signal: AbortSignal,
-    base: HashTree | undefined,
+    base: SnapshotTree | undefined,
     fresh: boolean,
   ): Promise<void> {
     const baseStored = base !== undefined && base === state.tree && state.treeStored === true;
@@ -410,10 +417,10 @@ export class FSCache {
     const updater = new TreeUpdater(this.#sha256);
     const fs = this.#backend.fs;
     try {
-      const previous = fresh ? undefined : base;
+      const previous = fresh ? undefined : base?.recorded();
       await transport.copy({ id, dest: state.dir, fs, updater, signal, ...(previous ? { previous } : {}) });
       if (signal.aborted) throw signal.reason;
-      let tree: HashTree;
+      let tree: SnapshotTree;
       let size: number | null = null;
       let unchanged = false;
       if (updater.supported && base) {
@@ -422,20 +429,22 @@ export class FSCache {
         unchanged = baseStored && updater.changes.length === 0;
         // Known from the reported stats, so releasing the source need not walk the snapshot
         // to size it. A scanned tree cannot tell hard links apart, so its size stays unknown.
-        size = tree.contentSize() ?? null;
+        // Nothing changed: the size recorded for this very directory still holds.
+        size = unchanged && state.record.size !== null ? state.record.size : (tree.contentSize() ?? null);
       } else {
-        tree = await this.#scanner.scan(fs, state.dir, this.#sha256, signal);
+        tree = SnapshotTree.of(await this.#scanner.scan(fs, state.dir, this.#sha256, signal), this.#sha256);
       }
       state.record = { ...state.record, size, lastUsed: this.#clock(), stale: false };
       const record = { ...state.record };
       // A sync that changed nothing leaves the stored tree as it was (rebase moved it along).
-      const bytes = unchanged ? undefined : serializeHashTree(tree);
+      const bytes = unchanged ? undefined : tree.serialize();
       await this.#metaQueue.run([record.key], async () => {
         if (bytes) await this.#meta.putHashTree(record.key, bytes);
         await this.#meta.put(record);
       });
       state.tree = tree;
       state.treeStored = true;
+      state.savedAt = record.lastUsed;
     } catch (err) {
       state.record = { ...state.record, size: null, stale: true };
       const record = { ...state.record };
@@ -459,7 +468,14 @@ export class FSCache {
   /** Last reference gone: refresh `lastUsed` (so GC is really LRU) and collect in the background. */
   #becameIdle(state: SourceState): void {
     if (this.#closed) return;
-    state.record = { ...state.record, lastUsed: this.#clock() };
+    const now = this.#clock();
+    state.record = { ...state.record, lastUsed: now };
+    const saved = state.savedAt;
+    state.savedAt = undefined;
+    if (saved !== undefined && now - saved >= 0 && now - saved < RECENTLY_SAVED_MS) {
+      this.#scheduleGc();
+      return;
+    }
     const record = { ...state.record };
     this.#metaQueue
       .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
@@ -562,20 +578,20 @@ export class FSCache {
   }
 
   /** The tree recorded after the last successful sync, loaded from the MetaStore if need be. */
-  #storedTree(state: SourceState): Promise<HashTree | undefined> {
+  #storedTree(state: SourceState): Promise<SnapshotTree | undefined> {
     return state.record.stale ? Promise.resolve(undefined) : this.#loadTree(state);
   }
 
   /** The tree cached in memory or stored under the source's key, whatever the record says. */
-  async #loadTree(state: SourceState): Promise<HashTree | undefined> {
+  async #loadTree(state: SourceState): Promise<SnapshotTree | undefined> {
     if (state.tree) return state.tree;
     const key = state.record.key;
     const generation = state.generation;
-    let tree: HashTree;
+    let tree: SnapshotTree;
     try {
       const data = await this.#meta.getHashTree(key);
       if (!data) return undefined;
-      tree = deserializeHashTree(data, this.#sha256);
+      tree = SnapshotTree.decode(data, this.#sha256);
     } catch (err) {
       this.#logger.warn(
         `ignoring the stored hash tree of key ${JSON.stringify(key)}; the snapshot will be rescanned`,
@@ -591,15 +607,15 @@ export class FSCache {
   }
 
   /** The tree of a synced snapshot: recorded, or scanned now (and saved) when none was. */
-  async #treeFor(state: SourceState): Promise<HashTree> {
+  async #treeFor(state: SourceState): Promise<SnapshotTree> {
     const stored = await this.#storedTree(state);
     if (stored) return stored;
     const generation = state.generation;
-    const tree = await this.#scanner.scan(this.#backend.fs, state.dir, this.#sha256);
+    const tree = SnapshotTree.of(await this.#scanner.scan(this.#backend.fs, state.dir, this.#sha256), this.#sha256);
     if (state.generation !== generation || state.transferring || state.deleting) return tree;
     state.tree ??= tree;
     const key = state.record.key;
-    const bytes = serializeHashTree(tree);
+    const bytes = tree.serialize();
     this.#metaQueue
       .run([key], () => (state.deleting ? Promise.resolve() : this.#meta.putHashTree(key, bytes)))
       .catch((err) => this.#logger.warn(`could not record the hash tree of key ${JSON.stringify(key)}`, err));

@@ -204,6 +204,8 @@ export class HashTree implements RecordedTree {
       const node = stack.pop() as Node;
       if (node.children) for (const child of node.children.values()) stack.push(child);
       if (node === this.#root) continue;
+      // A node left behind by a deleted child, with nothing below it, is no entry at all.
+      if (node.entry === undefined && !node.children?.size) continue;
       const stat = node.entry?.stat;
       if (!stat) return undefined;
       const type = stat.mode & S_IFMT;

@@ -11,15 +11,16 @@
  * length varint, bytes].
  * @module
  */
+import { ByteReader, ByteWriter, corrupt, crc32 } from "./byte_io.ts";
 import { FSCacheError } from "./errors.ts";
 import { HashTree } from "./hash_tree.ts";
 import { compareWalkOrder, decodeName, encodeName } from "./names.ts";
 import type { EntryStat, RecordedEntry, Sha256Factory } from "./types.ts";
 
-const MAGIC = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
-const VERSION = 1;
-const HAS_STAT = 1;
-const HAS_LINK = 2;
+export const MAGIC: readonly number[] = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
+export const VERSION = 1;
+export const HAS_STAT = 1;
+export const HAS_LINK = 2;
 
 /**
  * Encodes a tree for {@linkcode MetaStore.putHashTree}.
@@ -165,118 +166,3 @@ const HEX_DIGIT = new TextEncoder().encode("0123456789abcdef");
 /** The value of a lowercase hex digit by char code (checksums are validated lowercase hex). */
 const HEX_VALUE = new Uint8Array(128);
 for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
-
-function corrupt(why: string, cause?: unknown): never {
-  throw new FSCacheError("ERR_CORRUPT", `stored hash tree is corrupt: ${why}`, { cause });
-}
-
-class ByteWriter {
-  #buf = new Uint8Array(1024);
-  #len = 0;
-
-  #reserve(n: number): void {
-    if (this.#len + n <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
-  }
-
-  byte(b: number): void {
-    this.#reserve(1);
-    this.#buf[this.#len++] = b;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.#reserve(b.length);
-    this.#buf.set(b, this.#len);
-    this.#len += b.length;
-  }
-
-  /** Unsigned LEB128 for any safe integer (arithmetic, not 32-bit shifts). */
-  varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
-    }
-    let v = value;
-    while (v >= 0x80) {
-      this.byte((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.byte(v);
-  }
-
-  float64(value: number): void {
-    this.#reserve(8);
-    new DataView(this.#buf.buffer).setFloat64(this.#len, value, true);
-    this.#len += 8;
-  }
-
-  finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
-  }
-}
-
-class ByteReader {
-  readonly #buf: Uint8Array;
-  #pos: number;
-
-  constructor(buf: Uint8Array, pos: number) {
-    this.#buf = buf;
-    this.#pos = pos;
-  }
-
-  get position(): number {
-    return this.#pos;
-  }
-
-  get done(): boolean {
-    return this.#pos === this.#buf.length;
-  }
-
-  byte(): number {
-    if (this.#pos >= this.#buf.length) corrupt("truncated");
-    return this.#buf[this.#pos++] as number;
-  }
-
-  bytes(n: number): Uint8Array {
-    if (this.#pos + n > this.#buf.length) corrupt("truncated");
-    const out = this.#buf.subarray(this.#pos, this.#pos + n);
-    this.#pos += n;
-    return out;
-  }
-
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      value += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-      if (scale > 2 ** 53) corrupt("number too large");
-    }
-    return value;
-  }
-
-  float64(): number {
-    const b = this.bytes(8);
-    return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
-  }
-}
-
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE), enough to tell a damaged record from a good one. */
-function crc32(data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < data.length; i++) crc = (crcTable[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}

@@ -4,6 +4,7 @@
  * @module
  */
 import { FSCacheError } from "./errors.ts";
+import { hasLoneSurrogate } from "./names.ts";
 import type { RemoteIdentifier } from "./types.ts";
 
 /** Longest key or shared key accepted, in UTF-16 code units. */
@@ -11,7 +12,7 @@ export const MAX_KEY_LENGTH = 1024;
 
 /**
  * Throws `ERR_INVALID_KEY` unless `key` is a non-empty string of at most
- * {@linkcode MAX_KEY_LENGTH} characters without NUL. `allowEmpty` is for shared keys.
+ * {@linkcode MAX_KEY_LENGTH} characters without NUL or lone surrogates. `allowEmpty` is for shared keys.
  *
  * @example
  * ```ts
@@ -30,6 +31,9 @@ export function validateKey(key: unknown, what = "key", allowEmpty = false): ass
   if (k.length === 0 && !allowEmpty) fail("it is empty");
   if (k.length > MAX_KEY_LENGTH) fail(`it is ${k.length} characters long (at most ${MAX_KEY_LENGTH})`);
   if (k.includes("\0")) fail("it contains a NUL character");
+  // Stored as UTF-8 (record files, IndexedDB, wire frames): a lone surrogate would come
+  // back as U+FFFD, so after a restart the key would no longer find its own snapshot.
+  if (hasLoneSurrogate(k)) fail("it is not valid Unicode (a lone surrogate)");
 }
 
 /** Validates a whole identifier: key, optional shared key, transport name. */

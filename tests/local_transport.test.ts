@@ -23,8 +23,9 @@ for (const threads of [true, false]) {
     };
     before(() => {
       tmp = mkdtempSync(join(tmpdir(), "fscache-"));
-      // `smallSync: 0 files` sends even these small syncs to the workers.
-      transport = new LocalTransport({ threads, concurrency: 2, smallSync: { files: 0 } });
+      // `smallSync: 0 files` sends even these small syncs to the workers, and `parallelWalk: 1`
+      // splits every walk against a recorded tree between this thread and a worker.
+      transport = new LocalTransport({ threads, concurrency: 2, smallSync: { files: 0 }, parallelWalk: 1 });
     });
     after(async () => {
       await transport.close();

@@ -5,7 +5,7 @@
  * @module
  */
 import { headerFromStats, startEntryChecksum } from "../core/entry_checksum.ts";
-import { FSCacheError } from "../core/errors.ts";
+import { errorCode, FSCacheError } from "../core/errors.ts";
 import type { FileSystem } from "../core/file_system.ts";
 import { cleanRelativePath, joinPath } from "../core/path.ts";
 import type { CopyRequest, Transport } from "../core/types.ts";
@@ -166,8 +166,12 @@ async function kindOf(fs: FileSystem, path: string): Promise<Wanted["type"] | un
   try {
     const stats = await fs.lstat(path);
     return stats.isSymbolicLink() ? "symlink" : stats.isDirectory() ? "dir" : "file";
-  } catch {
-    return undefined;
+  } catch (err) {
+    // Only "not there" means gone: any other failure (EIO, EACCES) read as gone would
+    // leave the entry in place and report the sync complete.
+    const code = errorCode(err);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
   }
 }
 

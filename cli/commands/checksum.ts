@@ -3,8 +3,7 @@
  * directory on, hashed in worker threads.
  * @module
  */
-import { nodeSha256 } from "../../backends/node_sha256.ts";
-import { closeScanWorkers, scanWithWorkers } from "../../backends/worker_scanner.ts";
+import { checksumWithWorkers, closeScanWorkers } from "../../backends/scan_pool.ts";
 import { type Command, UsageError } from "../command.ts";
 
 /**
@@ -31,21 +30,31 @@ Options:
     if (positionals.length !== 1) throw new UsageError("expected one directory");
     const dir = positionals[0] as string;
     const root = dir.startsWith("/") ? dir : `${io.cwd.replace(/\/$/, "")}/${dir}`;
-    let tree: Awaited<ReturnType<typeof scanWithWorkers>>;
     try {
-      tree = await scanWithWorkers(root, nodeSha256, { useCallingThread: true });
+      // The plain checksum needs no paths, stats or tree: the scan keeps checksums only.
+      if (!values.entries) {
+        const { checksum, entries } = await checksumWithWorkers(root, { useCallingThread: true });
+        io.stdout(global.json ? `${JSON.stringify({ checksum, entries })}\n` : `${checksum}\n`);
+        return 0;
+      }
+      // Only --entries needs the tree (and its modules, loaded here so the plain checksum starts sooner).
+      const [{ scanWithWorkers }, { nodeSha256 }] = await Promise.all([
+        import("../../backends/worker_scanner.ts"),
+        import("../../backends/node_sha256.ts"),
+      ]);
+      const tree = await scanWithWorkers(root, nodeSha256, { useCallingThread: true });
+      const checksum = tree.hash(".") as string;
+      if (global.json) {
+        io.stdout(`${JSON.stringify({ checksum, entries: tree.size })}\n`);
+        return 0;
+      }
+      const lines: string[] = [];
+      for (const [path, entry] of tree.entries()) lines.push(`${entry.checksum} ${path}\n`);
+      lines.push(`${checksum}\n`);
+      io.stdout(lines.join(""));
     } finally {
       await closeScanWorkers();
     }
-    const checksum = tree.hash(".") as string;
-    if (global.json) {
-      io.stdout(`${JSON.stringify({ checksum, entries: tree.size })}\n`);
-      return 0;
-    }
-    const lines: string[] = [];
-    if (values.entries) for (const [path, entry] of tree.entries()) lines.push(`${entry.checksum} ${path}\n`);
-    lines.push(`${checksum}\n`);
-    io.stdout(lines.join(""));
     return 0;
   },
 };

@@ -293,8 +293,10 @@ class ReceiveSession {
     if (task.fd === undefined) Object.assign(task, this.#tree.createTemp(entry.path));
     const fs = this.#target.fs;
     const temp = task.temp as string;
-    fs.closeSync(task.fd as number);
+    const fd = task.fd as number;
+    // Forgotten first: a failing close has still released it, and must not be closed twice.
     task.fd = undefined;
+    fs.closeSync(fd);
     fs.chmodSync(temp, entry.mode & 0o7777);
     const seconds = Number(entry.stat.modTime) / 1e9;
     fs.utimesSync(temp, seconds, seconds);

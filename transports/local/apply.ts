@@ -9,7 +9,7 @@ import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.t
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
-import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
+import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
 /** Entries to write, in the compact shape of a walk: paths, 5 stat numbers each, link targets. */
@@ -17,6 +17,11 @@ export interface EntryBatch {
   paths: string[];
   stats: Float64Array;
   links: string[];
+  /**
+   * 1 where the plan found no snapshot entry at the path: the file is created without
+   * looking first (`wx` still refuses anything that is there after all).
+   */
+  added?: Uint8Array;
 }
 
 /** What writing a batch gave, per entry. */
@@ -50,7 +55,7 @@ let scratch = new Uint8Array(256 * 1024);
  * ```
  */
 export function applyDeletes(dst: SyncFs, dest: string, paths: readonly string[]): void {
-  for (const path of paths) dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+  for (const path of paths) removeEntry(dst, `${dest}/${path}`);
 }
 
 /**
@@ -70,7 +75,7 @@ export function applyDirs(ctx: ApplyContext, dest: string, batch: EntryBatch): B
     const o = i * STAT_FIELDS;
     const target = `${dest}/${path}`;
     const have = lstatOrUndefined(dst, target);
-    if (have && (have.mode & S_IFMT) !== S_IFDIR) dst.rmSync(target, { recursive: true, force: true });
+    if (have && (have.mode & S_IFMT) !== S_IFDIR) removeEntry(dst, target, have);
     if (!have || (have.mode & S_IFMT) !== S_IFDIR) dst.mkdirSync(target, { mode: 0o700 });
     checksums.push(checksum(ctx, path, batch.stats, o, "", target));
   }
@@ -95,7 +100,8 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
     let link = batch.links[i] as string;
     let restated = false;
     for (let attempt = 0; ; attempt++) {
-      const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link);
+      const fresh = batch.added?.[i] === 1 && attempt === 0;
+      const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link, fresh);
       if (result.kind === "done") {
         out.checksums.push(result.checksum);
         out.restated.push(restated ? stat : null);
@@ -103,7 +109,7 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
         break;
       }
       if (result.kind === "gone") {
-        ctx.dst.rmSync(`${dest}/${path}`, { recursive: true, force: true });
+        removeEntry(ctx.dst, `${dest}/${path}`);
         out.checksums.push(null);
         out.restated.push(null);
         break;
@@ -152,12 +158,17 @@ function writeEntry(
   to: string,
   stat: number[],
   link: string,
+  fresh: boolean,
 ): WriteResult {
-  const { src, dst } = ctx;
+  const { dst } = ctx;
   const type = (stat[0] as number) & S_IFMT;
+  if (fresh && type === S_IFREG) {
+    const result = copyFile(ctx, path, from, to, stat, undefined);
+    if (result !== "exists") return result;
+  }
   const have = lstatOrUndefined(dst, to);
   if (type === S_IFLNK) {
-    if (have) dst.rmSync(to, { recursive: true, force: true });
+    if (have) removeEntry(dst, to, have);
     dst.symlinkSync(link, to);
     if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
     const seconds = (stat[4] as number) / 1000;
@@ -174,7 +185,23 @@ function writeEntry(
     (have.mode & S_IFMT) === S_IFREG &&
     have.nlink === 1 &&
     (ctx.owners || (have.mode & 0o200) !== 0);
-  if (have && !inPlace) dst.rmSync(to, { recursive: true, force: true });
+  if (have && !inPlace) removeEntry(dst, to, have);
+  return copyFile(ctx, path, from, to, stat, inPlace ? (have as FileStats) : undefined) as WriteResult;
+}
+
+/**
+ * Copies a regular file, hashing what it reads; `inPlace` is the plain file being
+ * overwritten, else the file is created (`"exists"` when something is there).
+ */
+function copyFile(
+  ctx: ApplyContext,
+  path: string,
+  from: string,
+  to: string,
+  stat: number[],
+  inPlace: FileStats | undefined,
+): WriteResult | "exists" {
+  const { src, dst } = ctx;
   let input: number;
   try {
     input = src.openSync(from, "r");
@@ -187,17 +214,30 @@ function writeEntry(
   let hashed: string;
   const mode = (stat[0] as number) & 0o7777;
   const size = stat[3] as number;
+  const seconds = (stat[4] as number) / 1000;
+  let modeSet = false;
   try {
-    const output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+    let output: number;
     try {
-      if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+      output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+    } catch (err) {
+      if (errnoOf(err) === "EEXIST") return "exists";
+      throw err;
+    }
+    try {
+      if (ctx.owners) {
+        if (dst.fchownSync) dst.fchownSync(output, stat[1] as number, stat[2] as number);
+        else dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
+      }
       const owner = ctx.owners ? undefined : dst.lstatSync(to);
       const hash = startEntryChecksum(
         ctx.sha256,
         headerOf(path, stat, 0, "", owner) as NonNullable<ReturnType<typeof headerOf>>,
       );
       if (scratch.length < Math.min(size + 1, CHUNK)) scratch = new Uint8Array(Math.min(size + 1, CHUNK));
-      for (;;) {
+      // Reading stops at the size the walk saw: a file that grew meanwhile fails the
+      // check after the copy and is copied again, so the read that would see EOF is saved.
+      while (bytes < size) {
         const n = src.readSync(input, scratch, 0, scratch.length, null);
         if (n === 0) break;
         const chunk = scratch.subarray(0, n);
@@ -206,6 +246,13 @@ function writeEntry(
         bytes += n;
       }
       hashed = hash.digest();
+      // Through the descriptor, which spares resolving the path again; the mode of a copy
+      // that turns out stale is set again when it is copied again. (Times stay by path:
+      // Deno's futimesSync drops a millisecond of some fractional-second times.)
+      if (dst.fchmodSync) {
+        if (!inPlace || (inPlace.mode & 0o7777) !== mode) dst.fchmodSync(output, mode);
+        modeSet = true;
+      }
     } finally {
       dst.closeSync(output);
     }
@@ -217,8 +264,7 @@ function writeEntry(
   if (bytes !== size || now.size !== size || now.mtimeMs !== stat[4] || (now.mode & S_IFMT) !== S_IFREG) {
     return { kind: "changed", now, link: now.isSymbolicLink() ? src.readlinkSync(from) : "" };
   }
-  if (!inPlace || ((have as FileStats).mode & 0o7777) !== mode) dst.chmodSync(to, mode);
-  const seconds = (stat[4] as number) / 1000;
+  if (!modeSet && (!inPlace || (inPlace.mode & 0o7777) !== mode)) dst.chmodSync(to, mode);
   dst.utimesSync(to, seconds, seconds);
   return { kind: "done", checksum: hashed, bytes };
 }

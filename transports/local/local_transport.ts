@@ -13,6 +13,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import type { CacheUpdater, CopyRequest, EntryStat, Logger, RemoteIdentifier, Transport } from "../../core/types.ts";
 import type { BatchResult, EntryBatch } from "./apply.ts";
+import { walkSource } from "./parallel_walk.ts";
 import { type Plan, type PlannedEntry, planAgainstRecord, planAgainstWalk } from "./plan.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
@@ -37,6 +38,11 @@ export interface LocalTransportOptions {
    * starting workers costs tens of milliseconds. Default `{ files: 512, bytes: 16 MiB }`.
    */
   smallSync?: { files?: number; bytes?: number };
+  /**
+   * A source whose last sync recorded at least this many entries is walked by several
+   * threads at once. Default 20,000.
+   */
+  parallelWalk?: number;
   /** Receives a warning for each device, fifo or socket left out. Default: `console.warn`. */
   logger?: Logger;
   /** Called after each successful sync with what it did. */
@@ -55,8 +61,13 @@ export interface SyncSummary {
   skipped: string[];
 }
 
-interface Runner {
+/** Where tasks run: here, or in worker threads. */
+export interface Runner {
   run(task: Task): Promise<unknown>;
+  /** Runs a task in a worker thread even where `run` would run it here (walks). */
+  offload?(task: Task): Promise<unknown>;
+  /** The source's file system, as seen from this thread. */
+  src: SyncFs;
   parallel: number;
   /** The same work on the calling thread, for syncs too small to be worth starting workers. */
   inline?: Runner;
@@ -103,7 +114,7 @@ export class LocalTransport implements Transport {
     const runner = this.#runner(request.fs, updater);
     const walkOptions = { excludes, followRootSymlink: this.#options.followRootSymlink ?? true };
     const [src, dst] = (await Promise.all([
-      runner.run({ op: "walk", side: "src", root: source, options: walkOptions }),
+      walkSource(runner, source, walkOptions, previous, this.#options.parallelWalk),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -256,6 +267,7 @@ export class LocalTransport implements Transport {
     };
     const context: TaskContext = { src, dst, sha256: updater.sha256 };
     const inline: Runner = {
+      src,
       parallel: 1,
       run: async (task) => {
         if (task.op === "walk") return walk(task);
@@ -266,14 +278,16 @@ export class LocalTransport implements Transport {
     const onDisk = isDisk(src) && isDisk(dst);
     if (!onDisk || this.#options.threads === false) return inline;
     const size = this.#options.concurrency ?? availableParallelism();
+    const offload = (task: Task) => {
+      this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+      return this.#pool.run(task as unknown as Record<string, unknown>);
+    };
     return {
+      src,
       parallel: size,
       inline,
-      run: (task) => {
-        if (task.op === "walk") return walk(task);
-        this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
-        return this.#pool.run(task as unknown as Record<string, unknown>);
-      },
+      offload,
+      run: (task) => (task.op === "walk" ? walk(task) : offload(task)),
     };
   }
 }
@@ -319,16 +333,18 @@ function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
   return out;
 }
 
-function batchOf(src: WalkResult, entries: readonly { index: number }[]): EntryBatch {
+function batchOf(src: WalkResult, entries: readonly { index: number; kind?: PlannedEntry["kind"] }[]): EntryBatch {
   const stats = new Float64Array(entries.length * STAT_FIELDS);
+  const added = new Uint8Array(entries.length);
   const paths: string[] = [];
   const links: string[] = [];
-  entries.forEach(({ index }, i) => {
+  entries.forEach(({ index, kind }, i) => {
     paths.push(src.paths[index] as string);
     links.push(src.links[index] as string);
-    stats.set(src.stats.subarray(index * STAT_FIELDS, (index + 1) * STAT_FIELDS), i * STAT_FIELDS);
+    if (kind === "add") added[i] = 1;
+    for (let f = 0; f < STAT_FIELDS; f++) stats[i * STAT_FIELDS + f] = src.stats[index * STAT_FIELDS + f] as number;
   });
-  return { paths, stats, links };
+  return { paths, stats, links, added };
 }
 
 function statOf(src: WalkResult, index: number): EntryStat {

@@ -5,6 +5,7 @@
  * owner when running as root) are left alone.
  * @module
  */
+import { RecordedTable } from "../../core/recorded_table.ts";
 import type { RecordedTree } from "../../core/types.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from "./walk.ts";
 
@@ -41,20 +42,24 @@ export interface CompareOptions {
   linkTimes: boolean;
 }
 
-/** The state a source tree is compared with. */
+/**
+ * The state a source tree is compared with, in columns: paths in walk order and
+ * {@linkcode STAT_FIELDS} numbers per entry (`NaN` mode: recorded without a stat, so
+ * rewritten).
+ */
 interface Baseline {
-  size: number;
-  get(path: string): BaselineEntry | undefined;
-  paths(): Iterable<string>;
-}
-
-interface BaselineEntry {
-  /** Absent when the recorded entry has no stat: then it is rewritten. */
-  stat?: { mode: number; uid: number; gid: number; size: number; mtimeMs: number; linkname?: string };
+  paths: readonly string[];
+  stats: Float64Array;
+  /** Symlink target of entry `i` (`""` when none). */
+  link(i: number): string;
+  /** Index of `path`, or -1 (only asked when the entries stop lining up). */
+  indexOf(path: string): number;
 }
 
 /**
- * Plans a sync against the recorded tree of the last successful sync.
+ * Plans a sync against the recorded tree of the last successful sync. The source walk
+ * and the record are both in walk order, so entries are matched by position and a
+ * lookup is needed only where they stop lining up.
  *
  * @example
  * ```ts
@@ -62,14 +67,14 @@ interface BaselineEntry {
  * ```
  */
 export function planAgainstRecord(source: WalkResult, previous: RecordedTree, options: CompareOptions): Plan {
+  const table = previous instanceof RecordedTable ? previous : RecordedTable.fromEntries(previous.entries());
   return plan(
     source,
     {
-      size: previous.size,
-      get: (path) => previous.get(path),
-      *paths() {
-        for (const [path] of previous.entries()) yield path;
-      },
+      paths: table.paths,
+      stats: table.stats,
+      link: (i) => table.links.get(i) ?? "",
+      indexOf: (path) => table.indexOf(path),
     },
     options,
   );
@@ -84,29 +89,20 @@ export function planAgainstRecord(source: WalkResult, previous: RecordedTree, op
  * ```
  */
 export function planAgainstWalk(source: WalkResult, dest: WalkResult, options: CompareOptions): Plan {
-  const index = new Map<string, number>();
-  for (let i = 0; i < dest.paths.length; i++) index.set(dest.paths[i] as string, i);
+  let index: Map<string, number> | undefined;
   return plan(
     source,
     {
-      size: dest.paths.length,
-      get(path) {
-        const i = index.get(path);
-        if (i === undefined) return undefined;
-        const s = dest.stats;
-        const o = i * STAT_FIELDS;
-        return {
-          stat: {
-            mode: s[o] as number,
-            uid: s[o + 1] as number,
-            gid: s[o + 2] as number,
-            size: s[o + 3] as number,
-            mtimeMs: s[o + 4] as number,
-            linkname: dest.links[i],
-          },
-        };
+      paths: dest.paths,
+      stats: dest.stats,
+      link: (i) => dest.links[i] as string,
+      indexOf(path) {
+        if (!index) {
+          index = new Map();
+          for (let i = 0; i < dest.paths.length; i++) index.set(dest.paths[i] as string, i);
+        }
+        return index.get(path) ?? -1;
       },
-      paths: () => dest.paths,
     },
     options,
   );
@@ -124,23 +120,28 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
     const parent = dirIndex.get(path.slice(0, slash));
     if (parent !== undefined) touchedDirs.add(parent);
   };
+  const had = baseline.stats;
+  const seen = new Uint8Array(baseline.paths.length);
   let matched = 0;
+  let cursor = 0;
   for (let i = 0; i < paths.length; i++) {
     const path = paths[i] as string;
     const o = i * STAT_FIELDS;
     const mode = stats[o] as number;
     const type = mode & S_IFMT;
     if (type === S_IFDIR) dirIndex.set(path, i);
-    const base = baseline.get(path);
+    const j = baseline.paths[cursor] === path ? cursor : baseline.indexOf(path);
     let kind: PlannedEntry["kind"] = "add";
-    if (base) {
+    if (j >= 0) {
+      cursor = j + 1;
+      seen[j] = 1;
       matched++;
-      const had = base.stat;
-      if (had && (had.mode & S_IFMT) !== type) {
+      const hadMode = had[j * STAT_FIELDS] as number;
+      if (!Number.isNaN(hadMode) && (hadMode & S_IFMT) !== type) {
         // A change of kind: remove the old entry (and its subtree) before writing the new one.
         out.deletes.push(path);
         removed.add(path);
-      } else if (had && equal(stats, o, links[i] as string, had, options)) {
+      } else if (!Number.isNaN(hadMode) && equal(stats, o, links[i] as string, baseline, j, options)) {
         out.unchanged++;
         continue;
       } else kind = "modify";
@@ -154,10 +155,10 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
     // moves its directory's mtime: the directory's mtime is set again at the end.
     if (kind === "add" || type !== S_IFDIR) touchParent(path);
   }
-  if (matched < baseline.size) {
-    const present = new Set(paths);
-    for (const path of baseline.paths()) {
-      if (present.has(path) || underRemoved(path, removed)) continue;
+  if (matched < baseline.paths.length) {
+    for (let j = 0; j < baseline.paths.length; j++) {
+      const path = baseline.paths[j] as string;
+      if (seen[j] === 1 || underRemoved(path, removed)) continue;
       out.deletes.push(path);
       removed.add(path);
       touchParent(path);
@@ -171,19 +172,22 @@ function equal(
   stats: Float64Array,
   o: number,
   link: string,
-  had: NonNullable<BaselineEntry["stat"]>,
+  baseline: Baseline,
+  j: number,
   options: CompareOptions,
 ): boolean {
+  const had = baseline.stats;
+  const h = j * STAT_FIELDS;
   const mode = stats[o] as number;
   const type = mode & S_IFMT;
-  if (options.owners && (had.uid !== stats[o + 1] || had.gid !== stats[o + 2])) return false;
+  if (options.owners && (had[h + 1] !== stats[o + 1] || had[h + 2] !== stats[o + 2])) return false;
   if (type === S_IFLNK) {
-    if ((had.linkname ?? "") !== link) return false;
-    return !options.linkTimes || Math.abs(had.mtimeMs - (stats[o + 4] as number)) <= options.mtimeSlack;
+    if (baseline.link(j) !== link) return false;
+    return !options.linkTimes || Math.abs((had[h + 4] as number) - (stats[o + 4] as number)) <= options.mtimeSlack;
   }
-  if ((had.mode & 0o7777) !== (mode & 0o7777)) return false;
-  if (type === S_IFREG && had.size !== stats[o + 3]) return false;
-  return Math.abs(had.mtimeMs - (stats[o + 4] as number)) <= options.mtimeSlack;
+  if (((had[h] as number) & 0o7777) !== (mode & 0o7777)) return false;
+  if (type === S_IFREG && had[h + 3] !== stats[o + 3]) return false;
+  return Math.abs((had[h + 4] as number) - (stats[o + 4] as number)) <= options.mtimeSlack;
 }
 
 /** True when an ancestor of `path` is already being removed. */

@@ -8,7 +8,9 @@ import type { FileStats } from "../../core/file_system.ts";
 
 /**
  * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
- * the file system lacks them, symlink mtimes and owners are left as created.
+ * the file system lacks them, symlink mtimes and owners are left as created. The
+ * descriptor calls (`fchmodSync`, `fchownSync`) are optional too: they only spare
+ * resolving a copied file's path again, and the path calls stand in.
  *
  * @example
  * ```ts
@@ -28,10 +30,13 @@ export interface SyncFs {
   lchownSync?(path: string, uid: number, gid: number): void;
   symlinkSync(target: string, path: string): void;
   rmSync(path: string, options?: { recursive?: boolean; force?: boolean }): void;
+  unlinkSync(path: string): void;
   openSync(path: string, flags: string, mode?: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
   closeSync(fd: number): void;
+  fchmodSync?(fd: number, mode: number): void;
+  fchownSync?(fd: number, uid: number, gid: number): void;
 }
 
 /** The `code` of a thrown file-system error, if any. */
@@ -48,5 +53,29 @@ export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefine
     const code = errnoOf(err);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw err;
+  }
+}
+
+/**
+ * Removes `path` (with everything below it when it is a directory); a missing path is
+ * fine. Anything but a directory is unlinked, never handed to `rmSync`: memfs's
+ * `rmSync` on a symlink deletes what the link points to (a file elsewhere in the
+ * snapshot, or outside it) and leaves the link. `stats` is the path's `lstat`, when known.
+ *
+ * @example
+ * ```ts
+ * removeEntry(fs, "/cache/snap/old-link");
+ * ```
+ */
+export function removeEntry(fs: SyncFs, path: string, stats: FileStats | undefined = lstatOrUndefined(fs, path)): void {
+  if (!stats) return;
+  if (stats.isDirectory()) {
+    fs.rmSync(path, { recursive: true, force: true });
+    return;
+  }
+  try {
+    fs.unlinkSync(path);
+  } catch (err) {
+    if (errnoOf(err) !== "ENOENT") throw err;
   }
 }

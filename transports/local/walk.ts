@@ -40,6 +40,11 @@ export interface WalkOptions {
   excludes?: readonly string[];
   /** When the root is a symlink to a directory, walk its target (else it is an error). */
   followRootSymlink?: boolean;
+  /**
+   * Walk only these names of the root's (sorted, as {@linkcode rootNames} gives them):
+   * one share of a walk split between threads.
+   */
+  only?: readonly string[];
 }
 
 type IgnoreFactory = () => Ignore;
@@ -76,7 +81,8 @@ export class TreeWalker {
   readonly #hasExceptions: boolean;
   readonly #stack: Frame[] = [];
   readonly #paths: string[] = [];
-  readonly #stats: number[] = [];
+  /** {@linkcode STAT_FIELDS} numbers per entry, grown by doubling (a number[] of 500k cost more). */
+  #stats = new Float64Array(STAT_FIELDS * 1024);
   readonly #links: string[] = [];
   readonly #skipped: string[] = [];
 
@@ -85,13 +91,8 @@ export class TreeWalker {
     const patterns = (options.excludes ?? []).filter((p) => p.trim() !== "" && !p.startsWith("#"));
     this.#matcher = patterns.length > 0 ? makeIgnore().add(patterns) : undefined;
     this.#hasExceptions = patterns.some((p) => p.trim().startsWith("!"));
-    let stats = lstatOrUndefined(fs, root);
-    if (stats?.isSymbolicLink() && options.followRootSymlink !== false) stats = statOrUndefined(fs, root);
-    if (!stats) throw new FSCacheError("ENOENT", `source directory not found: ${root}`, { path: root });
-    if (!stats.isDirectory()) {
-      throw new FSCacheError("ERR_NOT_A_DIRECTORY", `source is not a directory: ${root}`, { path: root });
-    }
-    this.#stack.push({ rel: "", abs: root, names: readNames(fs, root), next: 0, index: -1, excluded: false });
+    const names = options.only ? [...options.only] : rootNames(fs, root, options);
+    this.#stack.push({ rel: "", abs: root, names, next: 0, index: -1, excluded: false });
   }
 
   /** Walks up to about `budget` more entries; true when the walk is complete. */
@@ -118,7 +119,8 @@ export class TreeWalker {
 
   /** The walk so far (complete once `step` returned true). */
   result(): WalkResult {
-    return { paths: this.#paths, stats: Float64Array.from(this.#stats), links: this.#links, skipped: this.#skipped };
+    const stats = this.#stats.slice(0, this.#paths.length * STAT_FIELDS);
+    return { paths: this.#paths, stats, links: this.#links, skipped: this.#skipped };
   }
 
   #visit(rel: string, abs: string, excluded: boolean, attempt: number): void {
@@ -171,16 +173,28 @@ export class TreeWalker {
   }
 
   #push(rel: string, stats: FileStats, link: string): number {
+    const i = this.#paths.length;
+    let o = i * STAT_FIELDS;
+    if (o + STAT_FIELDS > this.#stats.length) {
+      const bigger = new Float64Array(this.#stats.length * 2);
+      bigger.set(this.#stats);
+      this.#stats = bigger;
+    }
+    const out = this.#stats;
+    out[o++] = stats.mode;
+    out[o++] = stats.uid;
+    out[o++] = stats.gid;
+    out[o++] = stats.size;
+    out[o] = stats.mtimeMs;
     this.#paths.push(rel);
-    this.#stats.push(stats.mode, stats.uid, stats.gid, stats.size, stats.mtimeMs);
     this.#links.push(link);
-    return this.#paths.length - 1;
+    return i;
   }
 
   #pop(): void {
     this.#paths.pop();
     this.#links.pop();
-    this.#stats.length -= STAT_FIELDS;
+    // Its stats are overwritten by the next push; result() copies only the live part.
   }
 }
 
@@ -196,6 +210,25 @@ export function walkTree(fs: SyncFs, root: string, options?: WalkOptions): WalkR
   const walker = new TreeWalker(fs, root, options);
   walker.step(Number.POSITIVE_INFINITY);
   return walker.result();
+}
+
+/**
+ * The sorted names in a walk's root, after checking that it is a directory (or, with
+ * `followRootSymlink`, a symlink to one).
+ *
+ * @example
+ * ```ts
+ * const [first, ...rest] = rootNames(fs, "/src/project", {});
+ * ```
+ */
+export function rootNames(fs: SyncFs, root: string, options: WalkOptions): string[] {
+  let stats = lstatOrUndefined(fs, root);
+  if (stats?.isSymbolicLink() && options.followRootSymlink !== false) stats = statOrUndefined(fs, root);
+  if (!stats) throw new FSCacheError("ENOENT", `source directory not found: ${root}`, { path: root });
+  if (!stats.isDirectory()) {
+    throw new FSCacheError("ERR_NOT_A_DIRECTORY", `source is not a directory: ${root}`, { path: root });
+  }
+  return readNames(fs, root);
 }
 
 function readNames(fs: SyncFs, dir: string): string[] {

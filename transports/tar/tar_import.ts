@@ -141,8 +141,10 @@ export async function importTar(
           result.bytesWritten += chunk.length;
         },
         end() {
-          if (fd !== undefined) fs.closeSync(fd);
+          // Forgotten before closing: a close that fails has still released the descriptor,
+          // and closing it again would hide the real error behind EBADF.
           openFd = undefined;
+          if (fd !== undefined) fs.closeSync(fd);
           item.checksum = hash.digest();
         },
       };

@@ -1,0 +1,191 @@
+/**
+ * The byte-level reading and writing the stored hash tree is made of: varints, raw
+ * bytes, float64s, and the CRC-32 trailer. Shared by the tree codecs (trie and columns),
+ * which must write the same bytes.
+ * @module
+ */
+import { FSCacheError } from "./errors.ts";
+
+/** Throws the `ERR_CORRUPT` every decoding failure of a stored tree becomes. */
+export function corrupt(why: string, cause?: unknown): never {
+  throw new FSCacheError("ERR_CORRUPT", `stored hash tree is corrupt: ${why}`, { cause });
+}
+
+/**
+ * A growing byte buffer.
+ *
+ * @example
+ * ```ts
+ * const w = new ByteWriter();
+ * w.varint(300);
+ * w.finish(); // Uint8Array [0xac, 0x02]
+ * ```
+ */
+export class ByteWriter {
+  #buf = new Uint8Array(1024);
+  #len = 0;
+
+  #reserve(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
+    next.set(this.#buf.subarray(0, this.#len));
+    this.#buf = next;
+  }
+
+  byte(b: number): void {
+    this.#reserve(1);
+    this.#buf[this.#len++] = b;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.#reserve(b.length);
+    this.#buf.set(b, this.#len);
+    this.#len += b.length;
+  }
+
+  /** Unsigned LEB128 for any safe integer (arithmetic, not 32-bit shifts). */
+  varint(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
+    }
+    let v = value;
+    while (v >= 0x80) {
+      this.byte((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    this.byte(v);
+  }
+
+  float64(value: number): void {
+    this.#reserve(8);
+    new DataView(this.#buf.buffer).setFloat64(this.#len, value, true);
+    this.#len += 8;
+  }
+
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#len);
+  }
+}
+
+/**
+ * Reads what {@linkcode ByteWriter} wrote; running past the end is `ERR_CORRUPT`.
+ *
+ * @example
+ * ```ts
+ * new ByteReader(new Uint8Array([0xac, 0x02]), 0).varint(); // 300
+ * ```
+ */
+export class ByteReader {
+  readonly #buf: Uint8Array;
+  #pos: number;
+
+  constructor(buf: Uint8Array, pos: number) {
+    this.#buf = buf;
+    this.#pos = pos;
+  }
+
+  get position(): number {
+    return this.#pos;
+  }
+
+  get done(): boolean {
+    return this.#pos === this.#buf.length;
+  }
+
+  byte(): number {
+    if (this.#pos >= this.#buf.length) corrupt("truncated");
+    return this.#buf[this.#pos++] as number;
+  }
+
+  bytes(n: number): Uint8Array {
+    if (this.#pos + n > this.#buf.length) corrupt("truncated");
+    const out = this.#buf.subarray(this.#pos, this.#pos + n);
+    this.#pos += n;
+    return out;
+  }
+
+  varint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 53) corrupt("number too large");
+    }
+    return value;
+  }
+
+  float64(): number {
+    const b = this.bytes(8);
+    return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
+  }
+}
+
+let crcTables: Uint32Array[] | undefined;
+
+/**
+ * CRC-32 (IEEE), enough to tell a damaged record from a good one. Slicing-by-8: eight
+ * bytes per step through eight tables, several times fewer steps than a byte at a time
+ * over a 100k-entry tree's megabytes.
+ *
+ * @example
+ * ```ts
+ * crc32(new TextEncoder().encode("123456789")); // 0xcbf43926
+ * ```
+ */
+export function crc32(data: Uint8Array): number {
+  crcTables ??= makeCrcTables();
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = crcTables as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
+  let crc = 0xffffffff;
+  let i = 0;
+  const end8 = data.length - (data.length % 8);
+  for (; i < end8; i += 8) {
+    const a =
+      (crc ^
+        ((data[i] as number) |
+          ((data[i + 1] as number) << 8) |
+          ((data[i + 2] as number) << 16) |
+          ((data[i + 3] as number) << 24))) >>>
+      0;
+    crc =
+      (t7[a & 0xff] as number) ^
+      (t6[(a >>> 8) & 0xff] as number) ^
+      (t5[(a >>> 16) & 0xff] as number) ^
+      (t4[a >>> 24] as number) ^
+      (t3[data[i + 4] as number] as number) ^
+      (t2[data[i + 5] as number] as number) ^
+      (t1[data[i + 6] as number] as number) ^
+      (t0[data[i + 7] as number] as number);
+  }
+  for (; i < data.length; i++) crc = (t0[(crc ^ (data[i] as number)) & 0xff] as number) ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function makeCrcTables(): Uint32Array[] {
+  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
+  const t0 = tables[0] as Uint32Array;
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t0[n] = c >>> 0;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t0[n] as number;
+    for (let k = 1; k < 8; k++) {
+      c = (t0[c & 0xff] as number) ^ (c >>> 8);
+      (tables[k] as Uint32Array)[n] = c >>> 0;
+    }
+  }
+  return tables;
+}

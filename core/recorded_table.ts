@@ -1,0 +1,373 @@
+/**
+ * A recorded tree in columns: paths in walk order, raw checksums and stats in typed
+ * arrays. What a repeat sync needs of the last sync's tree — compare stats, list what
+ * is gone, fold in the few changes, store it again, give the root checksum — takes one
+ * pass over these columns; building the path trie of {@linkcode HashTree} for the same
+ * 100k entries cost several times the sync itself. The trie is built only when a
+ * caller asks for something only it answers (a sub-directory's checksum).
+ * @module
+ */
+import { compareWalkOrder, encodeName } from "./names.ts";
+import type { ChangeKind, EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
+
+/** Numbers per entry in {@linkcode RecordedTable.stats}: mode, uid, gid, size, mtimeMs. */
+export const TABLE_STAT_FIELDS = 5;
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const INDEX_BITS = 2 ** 21;
+const HEX = "0123456789abcdef";
+const HEX_DIGIT = new TextEncoder().encode(HEX);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
+const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
+  const first = HEX_DIGIT[b >> 4] as number;
+  const second = HEX_DIGIT[b & 15] as number;
+  return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
+});
+/** Two hex digits per byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
+
+/** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
+export interface TableColumns {
+  paths: string[];
+  /** 32 bytes per entry. */
+  sums: Uint8Array;
+  stats: Float64Array;
+  /** `stat.linkname` by entry index, for the entries that have one. */
+  links: Map<number, string>;
+}
+
+/** One change as the cache records it (already validated by the updater). */
+export interface TableChange {
+  kind: ChangeKind;
+  path: string;
+  checksum?: string;
+  stat?: EntryStat;
+}
+
+/**
+ * An immutable recorded tree in columns, entries in SPEC §5.2 walk order.
+ *
+ * @example
+ * ```ts
+ * const table = RecordedTable.fromEntries([["a", { checksum: sum }]]);
+ * table.get("a")?.checksum === sum; // true
+ * const next = table.withChanges([{ kind: "delete", path: "a" }]);
+ * next.size; // 0
+ * ```
+ */
+export class RecordedTable implements RecordedTree {
+  readonly paths: string[];
+  readonly sums: Uint8Array;
+  readonly stats: Float64Array;
+  readonly links: Map<number, string>;
+  #index: Map<string, number> | undefined;
+  #digest: string | undefined;
+
+  constructor(columns: TableColumns) {
+    this.paths = columns.paths;
+    this.sums = columns.sums;
+    this.stats = columns.stats;
+    this.links = columns.links;
+  }
+
+  /** A table without entries. */
+  static empty(): RecordedTable {
+    return new RecordedTable({ paths: [], sums: new Uint8Array(0), stats: new Float64Array(0), links: new Map() });
+  }
+
+  /** A table of entries given in strict walk order (as `HashTree.entries()` yields them). */
+  static fromEntries(entries: Iterable<[path: string, entry: RecordedEntry]>): RecordedTable {
+    const list = [...entries];
+    const columns = allocate(list.length);
+    list.forEach(([path, entry], i) => {
+      put(columns, i, path, entry);
+    });
+    return new RecordedTable(columns);
+  }
+
+  get size(): number {
+    return this.paths.length;
+  }
+
+  /** Index of `path`, or -1. The path → index map is built on first use only. */
+  indexOf(path: string): number {
+    if (!this.#index) {
+      this.#index = new Map();
+      for (let i = 0; i < this.paths.length; i++) this.#index.set(this.paths[i] as string, i);
+    }
+    return this.#index.get(path) ?? -1;
+  }
+
+  get(path: string): RecordedEntry | undefined {
+    const i = this.indexOf(path);
+    return i < 0 ? undefined : this.entry(i);
+  }
+
+  /** The entry at index `i`, as a fresh object. */
+  entry(i: number): RecordedEntry {
+    const stat = this.stat(i);
+    return stat === undefined ? { checksum: this.checksum(i) } : { checksum: this.checksum(i), stat };
+  }
+
+  /** The stat of entry `i`, if it was recorded with one. */
+  stat(i: number): EntryStat | undefined {
+    const o = i * TABLE_STAT_FIELDS;
+    const s = this.stats;
+    if (Number.isNaN(s[o])) return undefined;
+    const stat: EntryStat = {
+      mode: s[o] as number,
+      uid: s[o + 1] as number,
+      gid: s[o + 2] as number,
+      size: s[o + 3] as number,
+      mtimeMs: s[o + 4] as number,
+    };
+    const link = this.links.get(i);
+    if (link !== undefined) stat.linkname = link;
+    return stat;
+  }
+
+  /** The entry checksum of entry `i`, hex. */
+  checksum(i: number): string {
+    let out = "";
+    for (let b = i * 32; b < i * 32 + 32; b++) {
+      out += HEX_PAIRS[this.sums[b] as number] as string;
+    }
+    return out;
+  }
+
+  *entries(): IterableIterator<[path: string, entry: RecordedEntry]> {
+    for (let i = 0; i < this.paths.length; i++) yield [this.paths[i] as string, this.entry(i)];
+  }
+
+  /**
+   * Bytes the entries hold, as `HashTree.contentSize` counts them: `undefined` when an
+   * entry has no stat, is a hard link, or a directory is only implied by entries below it.
+   */
+  contentSize(): number | undefined {
+    const s = this.stats;
+    // Ancestors of the current entry that are entries themselves (walk order keeps them on a chain).
+    const chain: string[] = [];
+    let total = 0;
+    for (let i = 0; i < this.paths.length; i++) {
+      const path = this.paths[i] as string;
+      while (chain.length > 0 && !isBelow(path, chain[chain.length - 1] as string)) chain.pop();
+      const slash = path.lastIndexOf("/");
+      if (slash >= 0 && chain[chain.length - 1] !== path.slice(0, slash)) return undefined;
+      chain.push(path);
+      const mode = s[i * TABLE_STAT_FIELDS] as number;
+      if (Number.isNaN(mode)) return undefined;
+      const type = mode & S_IFMT;
+      if (type === S_IFREG) {
+        if (this.links.has(i)) return undefined;
+        total += s[i * TABLE_STAT_FIELDS + 3] as number;
+      } else if (type === S_IFLNK) {
+        total += encodeName(this.links.get(i) ?? "").length;
+      }
+    }
+    return total;
+  }
+
+  /**
+   * The root's `dir:` digest (hex, without the prefix): sha256 of every entry checksum,
+   * sorted and comma-joined, exactly as `HashTree.hash(".")` computes it.
+   */
+  digest(sha256: Sha256Factory): string {
+    if (this.#digest !== undefined) return this.#digest;
+    const n = this.paths.length;
+    const order = sortedChecksums(this.sums, n);
+    // One buffer: every checksum's hex by index (written two digits at a time), then the
+    // sorted, comma-joined output assembled from it with native copies. This runs once per
+    // CLI process, mostly before the JIT has optimized it: fewer, bigger steps matter.
+    const buf = new Uint8Array(n * 64 + Math.max(0, n * 65 - 1));
+    const pairs = new Uint16Array(buf.buffer, 0, n * 32);
+    const sums = this.sums;
+    for (let b = 0; b < n * 32; b++) pairs[b] = HEX_PAIR16[sums[b] as number] as number;
+    const start = n * 64;
+    for (let k = 0; k < n; k++) {
+      const o = start + k * 65;
+      if (k > 0) buf[o - 1] = 0x2c;
+      const from = (order[k] as number) * 64;
+      buf.copyWithin(o, from, from + 64);
+    }
+    const hash = sha256();
+    hash.update(buf.subarray(start));
+    this.#digest = hash.digest();
+    return this.#digest;
+  }
+
+  /**
+   * This table with `changes` applied in order, as `HashTree.apply` would: `add` and
+   * `modify` set an entry, `delete` removes an entry and everything below it.
+   */
+  withChanges(changes: readonly TableChange[]): RecordedTable {
+    if (changes.length === 0) return this;
+    // Last set and last delete of each path, by position in `changes`.
+    const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
+    const deletes = new Map<string, number>();
+    changes.forEach((c, seq) => {
+      if (c.kind === "delete") deletes.set(c.path, seq);
+      else {
+        const entry: RecordedEntry = { checksum: c.checksum as string };
+        if (c.stat !== undefined) entry.stat = c.stat;
+        sets.set(c.path, { seq, entry });
+      }
+    });
+    /** The latest delete of `path` or an ancestor, or -1. */
+    const deletedAt = (path: string): number => {
+      if (deletes.size === 0) return -1;
+      let latest = deletes.get(path) ?? -1;
+      for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+        latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
+      }
+      return latest;
+    };
+    const added: [string, RecordedEntry][] = [];
+    for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
+    sortWalkOrder(added);
+    const columns = allocate(this.paths.length + added.length);
+    let n = 0;
+    let a = 0;
+    // Kept entries are copied in runs: one typed-array copy per run, not two per entry.
+    let runFrom = 0;
+    let runTo = 0;
+    const flush = () => {
+      n = this.#copyRun(runFrom, runTo, columns, n);
+    };
+    for (let i = 0; i < this.paths.length; i++) {
+      const path = this.paths[i] as string;
+      const next = a < added.length ? (added[a] as [string, RecordedEntry])[0] : undefined;
+      if (next !== undefined && (next === path || compareWalkOrder(next, path) < 0)) {
+        flush();
+        while (a < added.length && compareWalkOrder((added[a] as [string, RecordedEntry])[0], path) < 0) {
+          const [p, e] = added[a++] as [string, RecordedEntry];
+          put(columns, n++, p, e);
+        }
+        if (a < added.length && (added[a] as [string, RecordedEntry])[0] === path) {
+          const [p, e] = added[a++] as [string, RecordedEntry];
+          put(columns, n++, p, e);
+          runFrom = runTo = i + 1;
+          continue;
+        }
+        runFrom = runTo = i;
+      }
+      if (sets.has(path) || deletedAt(path) >= 0) {
+        // Replaced, then deleted: gone.
+        flush();
+        runFrom = runTo = i + 1;
+        continue;
+      }
+      runTo = i + 1;
+    }
+    flush();
+    while (a < added.length) {
+      const [p, e] = added[a++] as [string, RecordedEntry];
+      put(columns, n++, p, e);
+    }
+    return new RecordedTable({
+      paths: columns.paths,
+      sums: columns.sums.slice(0, n * 32),
+      stats: columns.stats.slice(0, n * TABLE_STAT_FIELDS),
+      links: columns.links,
+    });
+  }
+
+  /** Copies entries `[from, to)` to `columns` at `at`; returns the next free index. */
+  #copyRun(from: number, to: number, columns: TableColumns, at: number): number {
+    if (to <= from) return at;
+    for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
+    columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
+    columns.stats.set(this.stats.subarray(from * TABLE_STAT_FIELDS, to * TABLE_STAT_FIELDS), at * TABLE_STAT_FIELDS);
+    if (this.links.size > 0) {
+      for (const [i, link] of this.links) if (i >= from && i < to) columns.links.set(at + i - from, link);
+    }
+    return at + to - from;
+  }
+}
+
+function allocate(n: number): TableColumns {
+  return {
+    paths: [],
+    sums: new Uint8Array(n * 32),
+    stats: new Float64Array(n * TABLE_STAT_FIELDS),
+    links: new Map(),
+  };
+}
+
+function put(columns: TableColumns, i: number, path: string, entry: RecordedEntry): void {
+  columns.paths[i] = path;
+  const sum = entry.checksum;
+  for (let b = 0; b < 32; b++) {
+    columns.sums[i * 32 + b] = (hexValue(sum.charCodeAt(b * 2)) << 4) | hexValue(sum.charCodeAt(b * 2 + 1));
+  }
+  const o = i * TABLE_STAT_FIELDS;
+  const stat = entry.stat;
+  if (!stat) {
+    columns.stats[o] = Number.NaN;
+    return;
+  }
+  columns.stats[o] = stat.mode;
+  columns.stats[o + 1] = stat.uid;
+  columns.stats[o + 2] = stat.gid;
+  columns.stats[o + 3] = stat.size;
+  columns.stats[o + 4] = stat.mtimeMs;
+  if (stat.linkname !== undefined) columns.links.set(i, stat.linkname);
+}
+
+function hexValue(c: number): number {
+  return c <= 0x39 ? c - 0x30 : c - 0x57;
+}
+
+/**
+ * Sorts entries into walk order. With `/` swapped for NUL (which no name holds) plain
+ * string order is walk order as long as no character is a surrogate or above (where
+ * UTF-16 and UTF-8 orders differ); only then the byte-wise comparison is used.
+ */
+function sortWalkOrder(entries: [string, RecordedEntry][]): void {
+  if (entries.length < 2) return;
+  if (entries.some(([path]) => /[\ud800-\uffff]/.test(path))) {
+    entries.sort((x, y) => compareWalkOrder(x[0], y[0]));
+    return;
+  }
+  const keyed = entries.map((entry) => ({ key: entry[0].replaceAll("/", "\0"), entry }));
+  keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  keyed.forEach(({ entry }, i) => {
+    entries[i] = entry;
+  });
+}
+
+/** Entry indices ordered by their checksums' bytes (which is the hex strings' order). */
+function sortedChecksums(sums: Uint8Array, n: number): Uint32Array {
+  const order = new Uint32Array(n);
+  const view = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
+  const compare = (a: number, b: number) => {
+    for (let k = 0; k < 32; k++) {
+      const d = (sums[a * 32 + k] as number) - (sums[b * 32 + k] as number);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  if (n > INDEX_BITS) {
+    order.set(Array.from({ length: n }, (_, i) => i).sort(compare));
+    return order;
+  }
+  // Keyed by the first 32 bits plus the index, sorted as numbers; equal prefixes settled in full.
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = view.getUint32(i * 32) * INDEX_BITS + i;
+  keys.sort();
+  for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % INDEX_BITS;
+  for (let i = 0; i < n; ) {
+    const prefix = Math.floor((keys[i] as number) / INDEX_BITS);
+    let j = i + 1;
+    while (j < n && Math.floor((keys[j] as number) / INDEX_BITS) === prefix) j++;
+    if (j - i > 1) order.set(Array.from(order.subarray(i, j)).sort(compare), i);
+    i = j;
+  }
+  return order;
+}
+
+function isBelow(path: string, dir: string): boolean {
+  return path.length > dir.length && path.charCodeAt(dir.length) === 0x2f && path.startsWith(dir);
+}
