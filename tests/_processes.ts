@@ -80,3 +80,16 @@ export function connect(a: Peer, b: Peer): void {
   a.child.stdout!.pipe(b.child.stdin!);
   b.child.stdout!.pipe(a.child.stdin!);
 }
+
+/** Resolves with the port once the child prints "listening on HOST:PORT". */
+export function listeningPort(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    child.stdout?.on("data", (d) => {
+      seen += String(d);
+      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(seen);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("close", () => reject(new Error(`serve exited before listening: ${seen}`)));
+  });
+}

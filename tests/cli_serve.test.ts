@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
-import { cliCommand, spawnCli } from "./_processes.ts";
+import { cliCommand, listeningPort, spawnCli } from "./_processes.ts";
 
 const PUSH_KEYS = [
   "added",
@@ -16,19 +16,6 @@ const PUSH_KEYS = [
   "modified",
   "wireBytes",
 ];
-
-/** Resolves with the port once the child prints "listening on HOST:PORT". */
-function listeningPort(child: ReturnType<typeof spawnCli>["child"]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let seen = "";
-    child.stdout?.on("data", (d) => {
-      seen += String(d);
-      const match = /listening on 127\.0\.0\.1:(\d+)/.exec(seen);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on("close", () => reject(new Error(`serve exited before listening: ${seen}`)));
-  });
-}
 
 /**
  * A clean exit after the shutdown signal. Deno's `child_process` reports a child that
@@ -70,6 +57,32 @@ describe("fscache serve / push", () => {
       serve.child.kill("SIGTERM");
     }
     assertStopped(await serve.exit);
+  });
+
+  it("--max-size is the GC budget: after a session, idle snapshots beyond it are collected, oldest first", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "x/": "", "x/f": "x".repeat(50_000), "y/": "", "y/f": "y".repeat(50_000) });
+    const root = `${tmp.dir}/cache`;
+    const serve = spawnCli(["serve", "--root", root, "--listen", "127.0.0.1:0", "--max-size", "60KB", "--keep", "1d"]);
+    const keys: string[] = [];
+    try {
+      const port = await listeningPort(serve.child);
+      for (const dir of ["x", "y"]) {
+        const r = await cli(["push", `${tmp.dir}/${dir}`, "--to", `127.0.0.1:${port}`, "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        keys.push(JSON.parse(r.stdout).key);
+      }
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    assertStopped(await serve.exit);
+    const ls = await cli(["ls", "--root", root, "--json"]);
+    assert.deepEqual(
+      JSON.parse(ls.stdout).map((s: { key: string }) => s.key),
+      [keys[1]],
+    );
+    const bad = await cli(["serve", "--root", root, "--max-size", "lots"]);
+    assert.equal(bad.code, 2);
   });
 
   it("push --exec speaks to 'serve --stdio' over pipes", async () => {

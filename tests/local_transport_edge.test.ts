@@ -148,3 +148,31 @@ describe("LocalTransport with a source that moves", () => {
     }
   });
 });
+
+describe("LocalTransport: rewriting an entry keeps its directory's mtime", () => {
+  it("a symlink rewritten because its recorded stat differs (as after a stale snapshot was rescanned) leaves the parent's mtime as the source's", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    try {
+      const src = join(tmp, "src");
+      const dest = join(tmp, "dest");
+      fs.mkdirSync(`${src}/a`, { recursive: true });
+      fs.mkdirSync(dest);
+      fs.writeFileSync(`${src}/a/f`, "f");
+      fs.symlinkSync("f", `${src}/a/link`);
+      fs.utimesSync(`${src}/a`, 1_600_000_000, 1_600_000_000);
+      const transport = new LocalTransport();
+      const tree = await syncOnce(transport, src, dest, disk, new RecordingTree());
+      assertSameTree(disk, src, disk, dest);
+      // A record whose stat of the link is a hair off (a scan of the snapshot reads back
+      // the mtime utimes rounded): the link is rewritten, which moves a/'s mtime.
+      const link = tree.get("a/link");
+      assert.ok(link?.stat);
+      tree.handleChange("modify", "a/link", link.checksum, { ...link.stat, mtimeMs: link.stat.mtimeMs + 0.001 });
+      await syncOnce(transport, src, dest, disk, tree, { previous: true });
+      assert.deepEqual(tree.summary(), ["modify a/link"]);
+      assertSameTree(disk, src, disk, dest);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

@@ -30,7 +30,8 @@ export const serve: Command = {
   name: "serve",
   summary: "receive pushed directories into the cache (TCP and WebSocket, or --stdio)",
   usage: `Usage: fscache serve [--listen HOST:PORT] [--token-file F] [--allow-origin O]... [--stdio]
-                     [--max-bytes SIZE] [--max-entries N] [--grace DURATION]
+                     [--max-bytes SIZE] [--max-entries N] [--max-size SIZE] [--keep DURATION]
+                     [--grace DURATION]
 
 Accepts 'fscache push' sessions and stores each pushed tree as a cached snapshot,
 receiving only what changed since the last push with the same shared key. The same
@@ -45,6 +46,9 @@ a folder and pull a cached source (see docs/BROWSER.md).
   --stdio             serve one session on stdin/stdout, then exit
   --max-bytes SIZE    refuse trees with more file content than SIZE (e.g. 2GiB)
   --max-entries N     refuse trees with more than N entries
+  --max-size SIZE     GC budget: after each session, idle snapshots beyond SIZE are
+                      collected, least recently used first (default 512MiB)
+  --keep DURATION     GC: idle snapshots unused for longer are collected (default 7d)
   --grace DURATION    on SIGINT/SIGTERM, how long sessions may finish before they are
                       aborted (default 10s; a second signal aborts at once)
 
@@ -55,6 +59,8 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     stdio: { type: "boolean", default: false },
     "max-bytes": { type: "string" },
     "max-entries": { type: "string" },
+    "max-size": { type: "string" },
+    keep: { type: "string" },
     grace: { type: "string", default: "10s" },
     "allow-origin": { type: "string", multiple: true },
   },
@@ -77,7 +83,10 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
         `refusing to listen on ${host} without --token-file: anyone who can reach it could fill the cache`,
       );
     }
-    await using cache = await openCache(global);
+    const gcPolicy: { maxSize?: number; maxKeepDuration?: number } = {};
+    if (typeof values["max-size"] === "string") gcPolicy.maxSize = parseSize(values["max-size"], "--max-size");
+    if (typeof values.keep === "string") gcPolicy.maxKeepDuration = parseDuration(values.keep, "--keep");
+    await using cache = await openCache(global, gcPolicy);
     const server = new SessionServer(cache, {
       receive,
       ...(token ? { verifyToken: tokenVerifier(token) } : {}),

@@ -151,7 +151,9 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
       out.dirs.push(entry);
       touchedDirs.add(i);
     } else out.files.push(entry);
-    if (kind === "add") touchParent(path);
+    // A written file or symlink may replace the old entry (a symlink always does), which
+    // moves its directory's mtime: the directory's mtime is set again at the end.
+    if (kind === "add" || type !== S_IFDIR) touchParent(path);
   }
   if (matched < baseline.paths.length) {
     for (let j = 0; j < baseline.paths.length; j++) {
