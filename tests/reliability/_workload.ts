@@ -165,13 +165,6 @@ export function mismatch(err: unknown): string {
 const disk = fileSystemFrom(nodeFs);
 
 /**
- * Under Deno a pushed snapshot's file mtimes are off by up to a few milliseconds (its
- * `utimes`/`lstat` keep whole milliseconds; see docs/RELIABILITY.md): pushes are compared
- * there without mtimes. Everywhere else, and for local syncs, mtimes are compared too.
- */
-export const PUSH_MTIMES: boolean = !("Deno" in globalThis);
-
-/**
  * Throws unless the snapshot at `snapshot` equals the source at `dir`: kinds, modes,
  * contents, link targets and, with `mtimes`, file and directory mtimes.
  *

@@ -20,7 +20,7 @@ import { type ChildResult, childResult } from "../_child.ts";
 import { cli } from "../_cli.ts";
 import { seededRandom } from "../_helpers.ts";
 import { cliCommand, listeningPort } from "../_processes.ts";
-import { assertSnapshotOf, editTree, makeSource, mismatch, PUSH_MTIMES } from "./_workload.ts";
+import { assertSnapshotOf, editTree, makeSource, mismatch } from "./_workload.ts";
 
 /** How many kills of each kind, and from which seed. */
 export interface KillRunOptions {
@@ -60,7 +60,7 @@ export interface KillRunReport {
 interface Acknowledged {
   key: string;
   dir: string;
-  /** Compare mtimes (see {@linkcode PUSH_MTIMES}). */
+  /** Compare mtimes (see {@linkcode true}). */
   mtimes: boolean;
 }
 
@@ -250,7 +250,7 @@ class KillRun {
       // A client whose server died must fail promptly, not hang.
       const r = await resultWithin(push.child, push.result, 60_000);
       if (r === undefined) this.fail(`round ${round}: push hung after its server was killed`);
-      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir, mtimes: PUSH_MTIMES });
+      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir, mtimes: true });
       else this.report.pushesInterrupted++;
     }
     this.log(
@@ -281,7 +281,7 @@ class KillRun {
     for (const p of pushed) {
       const path = listed?.find((s) => s.key === p.key)?.path;
       if (path === undefined) this.report.dataLost.push(`round ${round}: re-pushed ${p.key} is not listed`);
-      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir, PUSH_MTIMES);
+      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir, true);
     }
   }
 

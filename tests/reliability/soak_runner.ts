@@ -16,7 +16,7 @@ import { childResult } from "../_child.ts";
 import { cli } from "../_cli.ts";
 import { seededRandom } from "../_helpers.ts";
 import { cliCommand, listeningPort } from "../_processes.ts";
-import { assertSnapshotOf, editTree, makeSource, mismatch, PUSH_MTIMES } from "./_workload.ts";
+import { assertSnapshotOf, editTree, makeSource, mismatch } from "./_workload.ts";
 
 /** The soak's size. */
 export interface SoakOptions {
@@ -196,7 +196,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       try {
         if (source.stale) throw new Error("listed stale");
-        assertSnapshotOf(dir, source.path, PUSH_MTIMES);
+        assertSnapshotOf(dir, source.path, true);
         const [want, got] = [await checksumOf(dir), await checksumOf(source.path)];
         if (want !== got) throw new Error(`snapshot scans to ${got}, source to ${want}`);
         report.verified++;

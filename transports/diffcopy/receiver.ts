@@ -10,6 +10,7 @@
 import { startEntryChecksum } from "../../core/entry_checksum.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree, Sha256 } from "../../core/types.ts";
+import { fileTime } from "../file_time.ts";
 import { type ChangePlan, planChanges } from "./diff.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
 import {
@@ -346,8 +347,8 @@ class ReceiveSession {
     task.fd = undefined;
     fs.closeSync(fd);
     fs.chmodSync(temp, entry.mode & 0o7777);
-    const seconds = Number(entry.stat.modTime) / 1e9;
-    fs.utimesSync(temp, seconds, seconds);
+    const time = fileTime(entry.stat.modTime);
+    fs.utimesSync(temp, time, time);
     this.#tree.commitTemp(temp, entry.path);
     task.temp = undefined;
     this.#result.filesReceived++;
@@ -381,10 +382,10 @@ class ReceiveSession {
     for (let i = incoming.length - 1; i >= 0 && touched.size > 0; i--) {
       const entry = incoming[i] as IncomingEntry;
       if (entry.kind !== "dir" || !touched.delete(entry.path)) continue;
-      const seconds = Number(entry.stat.modTime) / 1e9;
+      const time = fileTime(entry.stat.modTime);
       this.#tree.assertParents(entry.path);
       if (!this.#tree.lstat(entry.path)?.isDirectory()) continue;
-      fs.utimesSync(this.#tree.full(entry.path), seconds, seconds);
+      fs.utimesSync(this.#tree.full(entry.path), time, time);
     }
   }
 }

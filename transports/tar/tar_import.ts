@@ -29,6 +29,7 @@ import {
   type ReceiveLimits,
   StatValidator,
 } from "../diffcopy/stat_validator.ts";
+import { fileTime } from "../file_time.ts";
 
 /** What a tar import did. */
 export interface TarImportResult {
@@ -255,8 +256,8 @@ function apply(
     else if (item.root?.startsWith("disk:")) tree.link(entry.path, item.root.slice(5));
     else if (item.spool !== undefined) {
       fs.chmodSync(item.spool, entry.mode & 0o7777);
-      const seconds = Number(entry.stat.modTime) / 1e9;
-      fs.utimesSync(item.spool, seconds, seconds);
+      const time = fileTime(entry.stat.modTime);
+      fs.utimesSync(item.spool, time, time);
       tree.commitTemp(item.spool, entry.path);
     } else throw new FSCacheError("ERR_PROTOCOL", "file content missing from the archive", { path: entry.path });
   }
@@ -270,8 +271,8 @@ function apply(
   for (let i = incoming.length - 1; i >= 0; i--) {
     const entry = incoming[i] as IncomingEntry;
     if (entry.kind !== "dir" || !changed.has(entry.path)) continue;
-    const seconds = Number(entry.stat.modTime) / 1e9;
-    fs.utimesSync(tree.full(entry.path), seconds, seconds);
+    const time = fileTime(entry.stat.modTime);
+    fs.utimesSync(tree.full(entry.path), time, time);
   }
   updater.markSupported(true);
   for (const entry of incoming) {
