@@ -4,11 +4,10 @@
  * per entry: for `fscache checksum`, which needs nothing else.
  * @module
  */
+import { hexPrefix, orderByPrefix } from "../core/checksum_order.ts";
 import { sha256Hex } from "./node_sha256.ts";
 
 const SUM = 64;
-/** Indices fit below this in a packed sort key (a 32-bit prefix times this stays exact). */
-const INDEX_BITS = 2 ** 21;
 
 /**
  * `dir:` + the digest of every checksum in `packed` (each a string of 64-hex-digit
@@ -24,7 +23,11 @@ export function dirChecksumOfPacked(packed: string[]): string {
   // where copying bytes one call per entry cost ~5 µs an entry.
   const all = packed.join("");
   const n = Math.floor(all.length / SUM);
-  const order = sortedOrder(all, n);
+  const order = orderByPrefix(
+    n,
+    (i) => hexPrefix(all, i * SUM),
+    (a, b) => compareSums(all, a, b),
+  );
   const sorted = new Array<string>(n);
   for (let i = 0; i < n; i++) {
     const from = (order[i] as number) * SUM;
@@ -37,43 +40,4 @@ function compareSums(all: string, a: number, b: number): number {
   const x = all.slice(a * SUM, a * SUM + SUM);
   const y = all.slice(b * SUM, b * SUM + SUM);
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/**
- * Indices of the checksums in string order: sorted as numbers keyed by their first 32
- * bits (plus the index, so keys are unique); equal prefixes settled by full comparison.
- * Sorting 100k strings with a comparator costs several times more.
- */
-function sortedOrder(all: string, n: number): Uint32Array {
-  const order = new Uint32Array(n);
-  if (n > INDEX_BITS) {
-    order.set(Array.from({ length: n }, (_, i) => i).sort((a, b) => compareSums(all, a, b)));
-    return order;
-  }
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = hexPrefix(all, i * SUM) * INDEX_BITS + i;
-  keys.sort();
-  for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % INDEX_BITS;
-  for (let i = 0; i < n; ) {
-    const prefix = Math.floor((keys[i] as number) / INDEX_BITS);
-    let j = i + 1;
-    while (j < n && Math.floor((keys[j] as number) / INDEX_BITS) === prefix) j++;
-    if (j - i > 1)
-      order.set(
-        Array.from(order.subarray(i, j)).sort((a, b) => compareSums(all, a, b)),
-        i,
-      );
-    i = j;
-  }
-  return order;
-}
-
-/** The first 8 hex digits at `at` as a number. */
-function hexPrefix(all: string, at: number): number {
-  let v = 0;
-  for (let i = at; i < at + 8; i++) {
-    const c = all.charCodeAt(i);
-    v = v * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
-  }
-  return v;
 }

@@ -8,6 +8,7 @@
  * directory's checksum therefore costs its own subtree once, never the whole tree.
  * @module
  */
+import { hexPrefix, orderByPrefix } from "./checksum_order.ts";
 import { FSCacheError } from "./errors.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
 import { cleanRelativePath } from "./path.ts";
@@ -317,7 +318,11 @@ export function validateChange(kind: ChangeKind, path: string, checksum?: string
 function joinSorted(sums: string[]): Uint8Array {
   const n = sums.length;
   const out = new Uint8Array(Math.max(0, n * 65 - 1));
-  const order = sortedOrder(sums);
+  const order = orderByPrefix(
+    n,
+    (i) => hexPrefix(sums[i] as string, 0),
+    (a, b) => compareStrings(sums[a], sums[b]),
+  );
   let o = 0;
   for (let i = 0; i < n; i++) {
     if (i > 0) out[o++] = 0x2c;
@@ -325,46 +330,6 @@ function joinSorted(sums: string[]): Uint8Array {
     for (let c = 0; c < 64; c++) out[o++] = sum.charCodeAt(c);
   }
   return out;
-}
-
-const INDEX_BITS = 2 ** 21;
-
-/** Indices of `sums` in string order. */
-function sortedOrder(sums: string[]): Uint32Array {
-  const n = sums.length;
-  const order = new Uint32Array(n);
-  if (n > INDEX_BITS) {
-    // Too many for the packed keys (not a tree anyone syncs): plain comparison sort.
-    order.set(Array.from(sums.keys()).sort((a, b) => compareStrings(sums[a], sums[b])));
-    return order;
-  }
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = hexPrefix(sums[i] as string) * INDEX_BITS + i;
-  keys.sort();
-  for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % INDEX_BITS;
-  // Equal 32-bit prefixes (about one pair in 100k entries) are ordered by the whole string.
-  for (let i = 0; i < n; ) {
-    const prefix = Math.floor((keys[i] as number) / INDEX_BITS);
-    let j = i + 1;
-    while (j < n && Math.floor((keys[j] as number) / INDEX_BITS) === prefix) j++;
-    if (j - i > 1)
-      order.set(
-        Array.from(order.subarray(i, j)).sort((a, b) => compareStrings(sums[a], sums[b])),
-        i,
-      );
-    i = j;
-  }
-  return order;
-}
-
-/** The first 8 hex digits of a checksum as a number. */
-function hexPrefix(sum: string): number {
-  let v = 0;
-  for (let i = 0; i < 8; i++) {
-    const c = sum.charCodeAt(i);
-    v = v * 16 + (c <= 0x39 ? c - 0x30 : c - 0x57);
-  }
-  return v;
 }
 
 function compareStrings(a: string | undefined, b: string | undefined): number {

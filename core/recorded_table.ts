@@ -7,6 +7,7 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
+import { orderByPrefix } from "./checksum_order.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
 import type { ChangeKind, EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
 
@@ -16,7 +17,6 @@ export const TABLE_STAT_FIELDS = 5;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
-const INDEX_BITS = 2 ** 21;
 const HEX = "0123456789abcdef";
 const HEX_DIGIT = new TextEncoder().encode(HEX);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -340,7 +340,6 @@ function sortWalkOrder(entries: [string, RecordedEntry][]): void {
 
 /** Entry indices ordered by their checksums' bytes (which is the hex strings' order). */
 function sortedChecksums(sums: Uint8Array, n: number): Uint32Array {
-  const order = new Uint32Array(n);
   const view = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
   const compare = (a: number, b: number) => {
     for (let k = 0; k < 32; k++) {
@@ -349,23 +348,7 @@ function sortedChecksums(sums: Uint8Array, n: number): Uint32Array {
     }
     return 0;
   };
-  if (n > INDEX_BITS) {
-    order.set(Array.from({ length: n }, (_, i) => i).sort(compare));
-    return order;
-  }
-  // Keyed by the first 32 bits plus the index, sorted as numbers; equal prefixes settled in full.
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = view.getUint32(i * 32) * INDEX_BITS + i;
-  keys.sort();
-  for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % INDEX_BITS;
-  for (let i = 0; i < n; ) {
-    const prefix = Math.floor((keys[i] as number) / INDEX_BITS);
-    let j = i + 1;
-    while (j < n && Math.floor((keys[j] as number) / INDEX_BITS) === prefix) j++;
-    if (j - i > 1) order.set(Array.from(order.subarray(i, j)).sort(compare), i);
-    i = j;
-  }
-  return order;
+  return orderByPrefix(n, (i) => view.getUint32(i * 32), compare);
 }
 
 function isBelow(path: string, dir: string): boolean {
