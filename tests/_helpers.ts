@@ -81,3 +81,21 @@ export function projectRoot(): string {
   }
   return dir.replace(/\/$/, "");
 }
+
+/** The chunks of a byte stream (e.g. a `tar-stream` pack) joined into one array. */
+export async function collectBytes(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunks) parts.push(c);
+  return concatBytes(parts);
+}
+
+/** `parts` one after the other in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

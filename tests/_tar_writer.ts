@@ -3,6 +3,7 @@
  * field — type bits in `mode` as Docker writes them, or malformed fields, giant sizes,
  * bad checksums — which a packing library would normalize or refuse.
  */
+import { concatBytes } from "./_helpers.ts";
 
 /** One archive entry; `raw` overrides header bytes at offsets after the fields are written. */
 export interface RawTarEntry {
@@ -65,11 +66,5 @@ export function tarEntry(entry: RawTarEntry): Uint8Array {
 export function tarArchive(entries: readonly RawTarEntry[], end = true): Uint8Array {
   const parts = entries.map(tarEntry);
   if (end) parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

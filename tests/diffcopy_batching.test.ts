@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encodeFrame, FrameReader, type FrameSink, PacketWriter } from "../transports/diffcopy/framing.ts";
 import { PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
+import { concatBytes } from "./_helpers.ts";
 
 function recordingSink(): FrameSink & { writes: Uint8Array[] } {
   const writes: Uint8Array[] = [];
@@ -14,16 +15,6 @@ function recordingSink(): FrameSink & { writes: Uint8Array[] } {
     close: async () => undefined,
     abort: async () => undefined,
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 describe("diff-copy batching", () => {
@@ -40,8 +31,8 @@ describe("diff-copy batching", () => {
       if (filled) await filled;
     }
     await writer.send(packet(PacketType.STAT));
-    const expected = concat([...packets.map(encodeFrame), encodeFrame(packet(PacketType.STAT))]);
-    assert.deepEqual(concat(sink.writes), expected);
+    const expected = concatBytes([...packets.map(encodeFrame), encodeFrame(packet(PacketType.STAT))]);
+    assert.deepEqual(concatBytes(sink.writes), expected);
     assert.ok(sink.writes.length <= 3, `${sink.writes.length} writes for ${expected.length} bytes`);
     assert.equal(writer.wireBytes, expected.length);
   });
@@ -58,12 +49,12 @@ describe("diff-copy batching", () => {
     assert.equal(bytes, 5);
     assert.equal(writer.queueRead(300, 10, () => 0).bytes, 0, "nothing queued at end of file");
     await writer.flush();
-    assert.deepEqual(concat(sink.writes), encodeFrame(packet(PacketType.DATA, { id: 300, data: content })));
+    assert.deepEqual(concatBytes(sink.writes), encodeFrame(packet(PacketType.DATA, { id: 300, data: content })));
   });
 
   it("nextBuffered hands out only frames that have fully arrived", async () => {
     const frames = [encodeFrame(packet(PacketType.REQ, { id: 1 })), encodeFrame(packet(PacketType.REQ, { id: 2 }))];
-    const bytes = concat(frames);
+    const bytes = concatBytes(frames);
     const stream = new TransformStream<Uint8Array, Uint8Array>();
     const reader = new FrameReader(stream.readable);
     const w = stream.writable.getWriter();

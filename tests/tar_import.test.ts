@@ -9,6 +9,7 @@ import type { ReceiveLimits } from "../transports/diffcopy/stat_validator.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { cli } from "./_cli.ts";
 import { disk, listTree, recordingUpdater, tempDir } from "./_diffcopy.ts";
+import { collectBytes } from "./_helpers.ts";
 
 interface E {
   name: string;
@@ -28,15 +29,7 @@ async function tarOf(entries: E[]): Promise<Uint8Array> {
     else archive.entry({ ...header, ...(e.linkname === undefined ? {} : { linkname: e.linkname }) });
   }
   archive.finalize();
-  const chunks: Uint8Array[] = [];
-  for await (const c of archive as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return collectBytes(archive as unknown as AsyncIterable<Uint8Array>);
 }
 
 const sample: E[] = [

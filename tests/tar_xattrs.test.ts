@@ -9,6 +9,7 @@ import { pack } from "tar-stream";
 import { tarSum } from "../backends/tarsum_stream.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { disk, recordingUpdater, tempDir } from "./_diffcopy.ts";
+import { collectBytes } from "./_helpers.ts";
 
 async function tarWith(xattrs: Record<string, string> | undefined): Promise<Uint8Array> {
   const archive = pack();
@@ -18,15 +19,7 @@ async function tarWith(xattrs: Record<string, string> | undefined): Promise<Uint
   archive.entry({ ...base, name: "dir/tagged.txt", type: "file", mode: 0o644, ...(pax ? { pax } : {}) }, "content");
   archive.entry({ ...base, name: "plain.txt", type: "file", mode: 0o644 }, "plain");
   archive.finalize();
-  const chunks: Uint8Array[] = [];
-  for await (const c of archive as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return collectBytes(archive as unknown as AsyncIterable<Uint8Array>);
 }
 
 async function entrySums(tar: Uint8Array): Promise<Map<string, string>> {
