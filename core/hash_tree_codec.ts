@@ -80,13 +80,7 @@ export function serializeHashTree(tree: HashTree): Uint8Array {
  * ```
  */
 export function deserializeHashTree(data: Uint8Array, sha256: Sha256Factory): HashTree {
-  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
-  if (data[4] !== VERSION) corrupt(`unsupported hash tree version ${data[4]}`);
-  const body = data.subarray(0, data.length - 4);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
-  const input = new ByteReader(body, 5);
-  const count = input.varint();
+  const { body, input, count } = openRecord(data);
   const entries = decodeEntries(input, count, hexChecksums(body, input.position, count));
   let tree: HashTree;
   try {
@@ -166,3 +160,22 @@ const HEX_DIGIT = new TextEncoder().encode("0123456789abcdef");
 /** The value of a lowercase hex digit by char code (checksums are validated lowercase hex). */
 const HEX_VALUE = new Uint8Array(128);
 for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
+
+/**
+ * Checks a stored tree's magic, version and CRC, and reads its entry count: what both
+ * decoders (this trie and the columnar `decodeRecordedTable`) start with.
+ *
+ * @example
+ * ```ts
+ * const { input, count } = openRecord(bytes); // then `count` entries from `input`
+ * ```
+ */
+export function openRecord(data: Uint8Array): { body: Uint8Array; input: ByteReader; count: number } {
+  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
+  if (data[4] !== VERSION) corrupt(`unsupported hash tree version ${data[4]}`);
+  const body = data.subarray(0, data.length - 4);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
+  const input = new ByteReader(body, 5);
+  return { body, input, count: input.varint() };
+}

@@ -5,9 +5,9 @@
  * one per entry), and the walk order is checked on the bytes as they are rebuilt.
  * @module
  */
-import { ByteReader, corrupt, crc32 } from "./byte_io.ts";
+import { corrupt, crc32 } from "./byte_io.ts";
 import { FSCacheError } from "./errors.ts";
-import { HAS_LINK, HAS_STAT, MAGIC, VERSION } from "./hash_tree_codec.ts";
+import { HAS_LINK, HAS_STAT, MAGIC, openRecord, VERSION } from "./hash_tree_codec.ts";
 import { decodeName, encodeName } from "./names.ts";
 import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
 
@@ -105,13 +105,7 @@ export function encodeRecordedTable(table: RecordedTable): Uint8Array {
  * ```
  */
 export function decodeRecordedTable(data: Uint8Array): RecordedTable {
-  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
-  if (data[4] !== VERSION) corrupt(`unsupported hash tree version ${data[4]}`);
-  const body = data.subarray(0, data.length - 4);
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
-  const input = new ByteReader(body, 5);
-  const count = input.varint();
+  const { body, input, count } = openRecord(data);
   // Each entry takes at least 35 bytes: a count beyond that is a lie, not a reason to allocate.
   if (count * 35 > body.length) corrupt("truncated");
   const sums = new Uint8Array(count * 32);
