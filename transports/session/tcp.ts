@@ -67,20 +67,47 @@ export function listenSessions(server: SessionServer, host: string, port: number
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined); // reported through the session's streams
-    socket.setNoDelay(true);
-    void server.handle(nodeConnection(socket, socket)).finally(() => socket.destroy());
+    serveSocket(server, socket);
   });
+  return listening(tcp, host, port, () => new Promise<void>((done) => tcp.close(() => done())));
+}
+
+/**
+ * Serves one session on an accepted TCP socket, destroying the socket when it ends.
+ *
+ * @example
+ * ```ts
+ * createServer({ allowHalfOpen: true }, (socket) => serveSocket(server, socket));
+ * ```
+ */
+export function serveSocket(server: SessionServer, socket: Socket): void {
+  socket.setNoDelay(true);
+  void server.handle(nodeConnection(socket, socket)).finally(() => socket.destroy());
+}
+
+/**
+ * Starts `tcp` listening on `host:port` (port 0: any free one) and resolves with the
+ * bound address; `close` stops what the listener serves.
+ *
+ * @example
+ * ```ts
+ * const listener = await listening(tcp, "127.0.0.1", 0, () => new Promise((done) => tcp.close(() => done())));
+ * listener.port; // the bound port
+ * ```
+ */
+export function listening(
+  tcp: Server,
+  host: string,
+  port: number,
+  close: () => Promise<void>,
+): Promise<SessionListener> {
   return new Promise((resolve, reject) => {
     tcp.once("error", reject);
     tcp.listen(port, host, () => {
       tcp.off("error", reject);
       const address = tcp.address();
       const bound = typeof address === "object" && address ? address.port : port;
-      resolve({
-        host,
-        port: bound,
-        close: () => new Promise<void>((done) => tcp.close(() => done())),
-      });
+      resolve({ host, port: bound, close });
     });
   });
 }

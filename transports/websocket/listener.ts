@@ -12,9 +12,8 @@
 import { Buffer } from "node:buffer";
 import { createServer, type Server, type Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
-import { nodeConnection } from "../diffcopy/node_streams.ts";
 import type { SessionServer } from "../session/server.ts";
-import type { SessionListener } from "../session/tcp.ts";
+import { listening, type SessionListener, serveSocket } from "../session/tcp.ts";
 import { webSocketConnection } from "./connection.ts";
 
 /** Options of {@linkcode listenSessionsAndWebSockets}. */
@@ -60,10 +59,6 @@ export function listenSessionsAndWebSockets(
 ): Promise<SessionListener> {
   const sockets = new Set<Socket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? 8 * 1024 * 1024 });
-  const serveTcp = (socket: Socket) => {
-    socket.setNoDelay(true);
-    void server.handle(nodeConnection(socket, socket)).finally(() => socket.destroy());
-  };
   const serveWebSocket = (ws: WebSocket) => {
     void server.handle(webSocketConnection(ws)).finally(() => ws.terminate());
   };
@@ -76,7 +71,7 @@ export function listenSessionsAndWebSockets(
       const byte = first[0] ?? 0;
       if (byte < 0x41 || byte > 0x5a /* not A-Z: not an HTTP method */) {
         socket.unshift(first);
-        serveTcp(socket);
+        serveSocket(server, socket);
         socket.resume();
         return;
       }
@@ -99,23 +94,16 @@ export function listenSessionsAndWebSockets(
         });
     });
   });
-  return new Promise((resolve, reject) => {
-    tcp.once("error", reject);
-    tcp.listen(port, host, () => {
-      tcp.off("error", reject);
-      const address = tcp.address();
-      const bound = typeof address === "object" && address ? address.port : port;
-      resolve({
-        host,
-        port: bound,
-        close: () =>
-          new Promise<void>((done) => {
-            wss.close();
-            tcp.close(() => done());
-          }),
-      });
-    });
-  });
+  return listening(
+    tcp,
+    host,
+    port,
+    () =>
+      new Promise<void>((done) => {
+        wss.close();
+        tcp.close(() => done());
+      }),
+  );
 }
 
 /** Reads up to the end of the request head; `rest` is what followed it (WebSocket bytes). */
