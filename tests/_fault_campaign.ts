@@ -64,9 +64,9 @@ type Outcome = { name: string; error?: unknown; sources: [string, Source][]; pus
 
 const PROJECTS = 3;
 
-/** Runs one seeded campaign. */
-export async function runCampaign(options: CampaignOptions): Promise<CampaignStats> {
-  const stats: CampaignStats = {
+/** A campaign's figures before it runs: every count 0, every list empty. */
+export function emptyStats(): CampaignStats {
+  return {
     faultsInjected: 0,
     calls: 0,
     operations: 0,
@@ -82,6 +82,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignSta
     dataLost: [],
     leaks: [],
   };
+}
+
+/** Runs one seeded campaign. */
+export async function runCampaign(options: CampaignOptions): Promise<CampaignStats> {
+  const stats = emptyStats();
   const world = new FaultWorld(options.medium, options.seed, options.rate);
   const random = seededRandom(options.seed * 7919 + 17);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import process from "node:process";
-import { type CampaignStats, runCampaign } from "../_fault_campaign.ts";
+import { emptyStats, runCampaign } from "../_fault_campaign.ts";
 import { projectRoot } from "../_helpers.ts";
 
 const runs = Number(process.env.FSCACHE_FAULT_RUNS ?? 120);
@@ -19,19 +19,8 @@ for (let i = 0; i < runs; i++)
   plan.push({ medium: "memory", seed: first + i, rate: [0.005, 0.02, 0.05][i % 3] as number });
 for (let i = 0; i < Math.max(1, Math.floor(runs / 10)); i++) plan.push({ medium: "disk", seed: first + i, rate: 0.02 });
 
-const total: Omit<CampaignStats, "unclear" | "hangs" | "dataLost" | "leaks"> & { problems: string[] } = {
-  faultsInjected: 0,
-  calls: 0,
-  operations: 0,
-  succeeded: 0,
-  clearErrors: 0,
-  unwrapped: 0,
-  connectionsCut: 0,
-  reopens: 0,
-  verified: 0,
-  repaired: 0,
-  problems: [],
-};
+const { unclear: _u, hangs: _h, dataLost: _d, leaks: _l, ...counts } = emptyStats();
+const total = { ...counts, problems: [] as string[] };
 let dataLost = 0;
 let unclear = 0;
 const started = Date.now();
