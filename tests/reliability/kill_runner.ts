@@ -60,8 +60,6 @@ export interface KillRunReport {
 interface Acknowledged {
   key: string;
   dir: string;
-  /** Compare mtimes (see {@linkcode true}). */
-  mtimes: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -203,7 +201,7 @@ class KillRun {
     if (signal === "SIGKILL") this.report.syncKills++;
     else {
       this.report.finishedFirst++;
-      if (code === 0) acknowledged.push({ key: JSON.parse(stdout).key, dir: this.src, mtimes: true });
+      if (code === 0) acknowledged.push({ key: JSON.parse(stdout).key, dir: this.src });
       else this.fail(`round ${round}: sync failed by itself (${code}): ${stderr.trim()}`);
     }
     this.log(
@@ -250,7 +248,7 @@ class KillRun {
       // A client whose server died must fail promptly, not hang.
       const r = await resultWithin(push.child, push.result, 60_000);
       if (r === undefined) this.fail(`round ${round}: push hung after its server was killed`);
-      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir, mtimes: true });
+      else if (r.code === 0) acknowledged.push({ key: JSON.parse(r.stdout).key, dir: push.dir });
       else this.report.pushesInterrupted++;
     }
     this.log(
@@ -281,7 +279,7 @@ class KillRun {
     for (const p of pushed) {
       const path = listed?.find((s) => s.key === p.key)?.path;
       if (path === undefined) this.report.dataLost.push(`round ${round}: re-pushed ${p.key} is not listed`);
-      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir, true);
+      else await this.verify(`round ${round}: re-push`, { path, checksum: p.checksum }, p.dir);
     }
   }
 
@@ -323,7 +321,7 @@ class KillRun {
           continue;
         }
         this.report.acknowledgedChecked++;
-        await this.verify(`round ${round}: acknowledged ${ack.key}`, { path: source.path }, ack.dir, ack.mtimes);
+        await this.verify(`round ${round}: acknowledged ${ack.key}`, { path: source.path }, ack.dir);
       }
     }
     await resync();
@@ -332,9 +330,9 @@ class KillRun {
   }
 
   /** A snapshot equals its source: bytes, modes, symlinks, mtimes, and the checksum when one was reported. */
-  async verify(what: string, snapshot: { path: string; checksum?: string }, dir: string, mtimes = true): Promise<void> {
+  async verify(what: string, snapshot: { path: string; checksum?: string }, dir: string): Promise<void> {
     try {
-      assertSnapshotOf(dir, snapshot.path, mtimes);
+      assertSnapshotOf(dir, snapshot.path);
       const expected = JSON.parse((await cli(["checksum", dir, "--json"])).stdout).checksum;
       const fresh = JSON.parse((await cli(["checksum", snapshot.path, "--json"])).stdout).checksum;
       if (fresh !== expected) throw new Error(`snapshot scans to ${fresh}, source to ${expected}`);

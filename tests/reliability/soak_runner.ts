@@ -196,7 +196,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       }
       try {
         if (source.stale) throw new Error("listed stale");
-        assertSnapshotOf(dir, source.path, true);
+        assertSnapshotOf(dir, source.path);
         const [want, got] = [await checksumOf(dir), await checksumOf(source.path)];
         if (want !== got) throw new Error(`snapshot scans to ${got}, source to ${want}`);
         report.verified++;
