@@ -21,6 +21,8 @@ export interface ChangePlan {
   deletes: string[];
   /** Entries to create or update, in walk order. */
   changes: PlannedChange[];
+  /** Directories equal but for their mtime (a cut transfer moved it): only their time is set. */
+  retimes: string[];
 }
 
 /** Options of {@linkcode planChanges}. */
@@ -82,12 +84,17 @@ export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapsh
     deletes.push(path);
   }
   const changes: PlannedChange[] = [];
+  const retimes: string[] = [];
   for (const entry of incoming) {
     const existed = snapshot.has(entry.path);
-    if (existed && sameEntry(entry, snapshot.get(entry.path), options)) continue;
+    const have = snapshot.get(entry.path);
+    if (existed && sameEntry(entry, have, options)) {
+      if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
+      continue;
+    }
     changes.push({ entry, existed });
   }
-  return { deletes, changes };
+  return { deletes, changes, retimes };
 }
 
 function hasDeletedAncestor(path: string, deleted: Set<string>): boolean {

@@ -126,8 +126,8 @@ function toFSCacheError(err: unknown, signal?: AbortSignal): FSCacheError {
 }
 
 /**
- * The directories whose mtime a receive may change: those it updates, and the parents
- * of everything it creates, replaces or removes. The others keep theirs untouched.
+ * The directories whose mtime a receive may change: those it updates or only retimes, and
+ * the parents of everything it creates, replaces or removes. The others keep theirs untouched.
  */
 function touchedDirs(plan: ChangePlan): Set<string> {
   const out = new Set<string>();
@@ -135,6 +135,7 @@ function touchedDirs(plan: ChangePlan): Set<string> {
     const slash = path.lastIndexOf("/");
     if (slash !== -1) out.add(path.slice(0, slash));
   };
+  for (const path of plan.retimes) out.add(path);
   for (const path of plan.deletes) parent(path);
   for (const { entry } of plan.changes) {
     parent(entry.path);
