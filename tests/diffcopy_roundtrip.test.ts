@@ -95,6 +95,49 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assertSameTree(disk, dst, src, disk);
   });
 
+  it("creates new files in place, replaces existing ones through a renamed temporary file", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    writeTree(disk, src, { "a.txt": "one", "b.txt": "two", "d/": "", "d/c.txt": "three" });
+    const renames: string[] = [];
+    const counting = new Proxy(disk, {
+      get(target, name, receiver) {
+        if (name === "renameSync") {
+          return (from: string, to: string) => {
+            renames.push(to.slice(dst.length + 1));
+            target.renameSync(from, to);
+          };
+        }
+        return Reflect.get(target, name, receiver);
+      },
+    });
+    const first = await pipeSync({ fs: disk, root: src }, { fs: counting, dest: dst });
+    assert.equal(first.received.filesReceived, 3);
+    assert.deepEqual(renames, [], "a first receive renames nothing");
+    disk.writeFileSync(`${src}/b.txt`, "TWO!");
+    // The record the next receive is given does not know e.txt, but the disk has a leftover there.
+    disk.writeFileSync(`${src}/e.txt`, "five");
+    const recorded = new Map(first.updater.changes.map((c) => [c.path, { checksum: c.checksum!, stat: c.stat }]));
+    const previous = {
+      size: recorded.size,
+      get: (p: string) => recorded.get(p),
+      entries: () => [...recorded].sort(([a], [b]) => (a < b ? -1 : 1)),
+    };
+    disk.writeFileSync(`${dst}/e.txt`, "stale leftover");
+    const second = await pipeSync({ fs: disk, root: src }, { fs: counting, dest: dst, previous });
+    assert.deepEqual(renames.sort(), ["b.txt", "e.txt"], "replaced through a temporary file");
+    assert.deepEqual(second.updater.changes.map((c) => `${c.kind} ${c.path}`).sort(), ["add e.txt", "modify b.txt"]);
+    assertSameTree(disk, dst, src, disk);
+    assert.deepEqual(
+      disk.readdirSync(dst).filter((n) => n.startsWith(".")),
+      [],
+      "no temporary file left",
+    );
+  });
+
   it("receives into an in-memory file system (memfs)", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;

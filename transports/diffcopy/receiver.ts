@@ -62,7 +62,10 @@ export interface ReceiveResult {
 interface FileTask {
   entry: IncomingEntry;
   existed: boolean;
+  /** Where the content is being written: a temporary file, or for a new path the path itself. */
   temp?: string;
+  /** `temp` is the entry's own path (nothing was there): no rename at the end. */
+  direct?: boolean;
   fd?: number;
   received: number;
   hash: Sha256;
@@ -225,7 +228,7 @@ class ReceiveSession {
     return this.#result;
   }
 
-  /** Removes the temporary files of transfers cut short. */
+  /** Removes the temporary files (and the files begun in place) of transfers cut short. */
   discardTemps(): void {
     for (const task of this.#active.values()) {
       try {
@@ -328,7 +331,7 @@ class ReceiveSession {
     if (task.received + data.length > entry.stat.size) {
       throw protocolError(`more data than the declared ${entry.stat.size} bytes`, entry.path);
     }
-    if (task.fd === undefined) Object.assign(task, this.#tree.createTemp(entry.path));
+    if (task.fd === undefined) this.#open(task);
     const fs = this.#target.fs;
     for (let offset = 0; offset < data.length; ) {
       offset += fs.writeSync(task.fd as number, data, offset, data.length - offset);
@@ -338,12 +341,26 @@ class ReceiveSession {
     this.#result.bytesReceived += data.length;
   }
 
+  /**
+   * Opens where a file's content goes: a path nothing held is created in place (O_EXCL:
+   * never through a link), saving a rename per file of a first push; a path that held
+   * something gets a temporary file renamed over it at the end. Content cut off midway
+   * is no risk either way: the transfer fails, the snapshot stays stale, and the next
+   * receive compares against the disk.
+   */
+  #open(task: FileTask): void {
+    const path = task.entry.path;
+    const direct = task.existed ? undefined : this.#tree.createFile(path);
+    if (direct === undefined) Object.assign(task, this.#tree.createTemp(path), { direct: false });
+    else Object.assign(task, direct, { direct: true });
+  }
+
   #finishFile(task: FileTask): void {
     const { entry } = task;
     if (task.received !== entry.stat.size) {
       throw protocolError(`received ${task.received} of the declared ${entry.stat.size} bytes`, entry.path);
     }
-    if (task.fd === undefined) Object.assign(task, this.#tree.createTemp(entry.path));
+    if (task.fd === undefined) this.#open(task);
     const fs = this.#target.fs;
     const temp = task.temp as string;
     const fd = task.fd as number;
@@ -353,7 +370,7 @@ class ReceiveSession {
     fs.chmodSync(temp, entry.mode & 0o7777);
     const time = fileTime(entry.stat.modTime);
     fs.utimesSync(temp, time, time);
-    this.#tree.commitTemp(temp, entry.path);
+    if (!task.direct) this.#tree.commitTemp(temp, entry.path);
     task.temp = undefined;
     this.#result.filesReceived++;
     this.#report(task.existed ? "modify" : "add", entry.path, task.hash.digest(), entry);

@@ -140,6 +140,21 @@ export class SafeTree {
     this.fs.linkSync(this.full(target), this.full(path));
   }
 
+  /**
+   * Creates `path` itself as a new file (O_EXCL); `undefined` when something is already
+   * there (then write a temporary file and {@linkcode commitTemp} it).
+   */
+  createFile(path: string): { temp: string; fd: number } | undefined {
+    this.assertParents(path);
+    const full = this.full(path);
+    try {
+      return { temp: full, fd: this.fs.openSync(full, "wx", 0o600) };
+    } catch (err) {
+      if (errorCode(err) === "EEXIST") return undefined;
+      throw err;
+    }
+  }
+
   /** Creates a fresh temporary file beside `path`; returns its full path and descriptor. */
   createTemp(path: string): { temp: string; fd: number } {
     this.assertParents(path);
