@@ -32,8 +32,11 @@ const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b &
 /** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
 export interface TableColumns {
   paths: string[];
-  /** 32 bytes per entry. */
-  sums: Uint8Array;
+  /**
+   * 32 bytes per entry; or a function that gathers them, called on first use (a decoded
+   * table that nothing changed and that is not stored again never needs its checksums).
+   */
+  sums: Uint8Array | (() => Uint8Array);
   stats: Float64Array;
   /** `stat.linkname` by entry index, for the entries that have one. */
   links: Map<number, string>;
@@ -60,17 +63,25 @@ export interface TableChange {
  */
 export class RecordedTable implements RecordedTree {
   readonly paths: string[];
-  readonly sums: Uint8Array;
   readonly stats: Float64Array;
   readonly links: Map<number, string>;
   #index: Map<string, number> | undefined;
   #digest: string | undefined;
+  #sums: Uint8Array | undefined;
+  #gatherSums: (() => Uint8Array) | undefined;
 
-  constructor(columns: TableColumns) {
+  /**
+   * `digest`, when given, is the root digest of exactly these entries (hex, as
+   * {@linkcode digest} gives it), e.g. as stored with them: it is taken as is, so a
+   * table that nothing changed answers its root checksum without sorting or hashing.
+   */
+  constructor(columns: TableColumns, digest?: string) {
     this.paths = columns.paths;
-    this.sums = columns.sums;
+    if (typeof columns.sums === "function") this.#gatherSums = columns.sums;
+    else this.#sums = columns.sums;
     this.stats = columns.stats;
     this.links = columns.links;
+    this.#digest = digest;
   }
 
   /** A table without entries. */
@@ -86,6 +97,15 @@ export class RecordedTable implements RecordedTree {
       put(columns, i, path, entry);
     });
     return new RecordedTable(columns);
+  }
+
+  /** The raw entry checksums, 32 bytes per entry. */
+  get sums(): Uint8Array {
+    if (this.#sums === undefined) {
+      this.#sums = (this.#gatherSums as () => Uint8Array)();
+      this.#gatherSums = undefined;
+    }
+    return this.#sums;
   }
 
   get size(): number {
@@ -131,9 +151,10 @@ export class RecordedTable implements RecordedTree {
 
   /** The entry checksum of entry `i`, hex. */
   checksum(i: number): string {
+    const sums = this.sums;
     let out = "";
     for (let b = i * 32; b < i * 32 + 32; b++) {
-      out += HEX_PAIRS[this.sums[b] as number] as string;
+      out += HEX_PAIRS[sums[b] as number] as string;
     }
     return out;
   }
@@ -172,7 +193,9 @@ export class RecordedTable implements RecordedTree {
 
   /**
    * The root's `dir:` digest (hex, without the prefix): sha256 of every entry checksum,
-   * sorted and comma-joined, exactly as `HashTree.hash(".")` computes it.
+   * sorted and comma-joined, exactly as `HashTree.hash(".")` computes it. Computed once
+   * per table (tables are immutable; `withChanges` makes a new one that computes its own),
+   * or given to the constructor.
    */
   digest(sha256: Sha256Factory): string {
     if (this.#digest !== undefined) return this.#digest;
@@ -275,7 +298,7 @@ export class RecordedTable implements RecordedTree {
   }
 
   /** Copies entries `[from, to)` to `columns` at `at`; returns the next free index. */
-  #copyRun(from: number, to: number, columns: TableColumns, at: number): number {
+  #copyRun(from: number, to: number, columns: Filling, at: number): number {
     if (to <= from) return at;
     for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
     columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
@@ -287,7 +310,10 @@ export class RecordedTable implements RecordedTree {
   }
 }
 
-function allocate(n: number): TableColumns {
+/** Columns being filled in. */
+type Filling = TableColumns & { sums: Uint8Array };
+
+function allocate(n: number): Filling {
   return {
     paths: [],
     sums: new Uint8Array(n * 32),
@@ -296,7 +322,7 @@ function allocate(n: number): TableColumns {
   };
 }
 
-function put(columns: TableColumns, i: number, path: string, entry: RecordedEntry): void {
+function put(columns: Filling, i: number, path: string, entry: RecordedEntry): void {
   columns.paths[i] = path;
   const sum = entry.checksum;
   for (let b = 0; b < 32; b++) {

@@ -76,7 +76,7 @@ export class SnapshotTree {
 
   /** The bytes for `MetaStore.putHashTree`, the same whichever form the tree is in. */
   serialize(): Uint8Array {
-    return this.#trie ? serializeHashTree(this.#trie) : encodeRecordedTable(this.#folded());
+    return this.#trie ? serializeHashTree(this.#trie) : encodeRecordedTable(this.#folded(), this.#sha256);
   }
 
   /** See `HashTree.kindOf`. */
@@ -85,7 +85,11 @@ export class SnapshotTree {
     return this.#toTrie().kindOf(path);
   }
 
-  /** See `HashTree.hash`; the root's checksum comes from the columns, without building the trie. */
+  /**
+   * See `HashTree.hash`; the root's checksum comes from the columns, without building the
+   * trie: decoded and unchanged, the table answers with the digest stored with it (no sort
+   * or hash over the entries); once changes are folded in, the new table computes its own.
+   */
   hash(path: string, kind?: "dir" | "file"): string | undefined {
     if (!this.#trie && cleanRelativePath(path) === ".") return `dir:${this.#folded().digest(this.#sha256)}`;
     return this.#toTrie().hash(path, kind);

@@ -66,8 +66,8 @@ describe("RecordedTable against HashTree", () => {
         const bytes = serializeHashTree(trie);
         const table = decodeRecordedTable(bytes);
         assert.deepEqual(view(table.entries()), view(trie.entries()));
-        assert.deepEqual(encodeRecordedTable(table), bytes);
-        assert.deepEqual(encodeRecordedTable(RecordedTable.fromEntries(trie.entries())), bytes);
+        assert.deepEqual(encodeRecordedTable(table, nodeSha256), bytes);
+        assert.deepEqual(encodeRecordedTable(RecordedTable.fromEntries(trie.entries()), nodeSha256), bytes);
 
         const snapshot = SnapshotTree.decode(bytes, nodeSha256);
         applyAll(trie, second);
@@ -122,11 +122,11 @@ describe("RecordedTable against HashTree", () => {
         links: new Map(),
       });
     for (const paths of [["b", "a"], ["a", "a"], ["a.b", "a/b"], ["a/../b"], ["a//b"], ["./a"]]) {
-      const bytes = encodeRecordedTable(table(paths));
+      const bytes = encodeRecordedTable(table(paths), nodeSha256);
       assert.throws(() => decodeRecordedTable(bytes), code("ERR_CORRUPT"), JSON.stringify(paths));
       assert.throws(() => deserializeHashTree(bytes, nodeSha256), code("ERR_CORRUPT"), JSON.stringify(paths));
     }
-    assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(["a", "a/b", "a.b", "a0"]))).paths, [
+    assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(["a", "a/b", "a.b", "a0"]), nodeSha256)).paths, [
       "a",
       "a/b",
       "a.b",
