@@ -124,7 +124,10 @@ function* decodeEntries(input: ByteReader, count: number, hex: string): Generato
       bigger.set(name.subarray(0, shared));
       name = bigger;
     }
-    name.set(input.bytes(suffix), shared);
+    const added = input.bytes(suffix);
+    // No name holds a NUL (the columnar decoder rejects it too); the prefix was checked before.
+    if (added.includes(0)) corrupt("bad entry path");
+    name.set(added, shared);
     length = shared + suffix;
     const path = decodeName(name.subarray(0, length));
     input.bytes(32);
@@ -207,5 +210,8 @@ export function openRecord(data: Uint8Array): OpenedRecord {
   if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
   const input = new ByteReader(body, 5);
   const digest = version === VERSION ? input.bytes(DIGEST_BYTES) : undefined;
-  return { body, input, count: input.varint(), digest };
+  const count = input.varint();
+  // Each entry takes at least 35 bytes: a count beyond that is a lie, not a reason to allocate.
+  if (count * 35 > body.length - input.position) corrupt("truncated");
+  return { body, input, count, digest };
 }

@@ -119,8 +119,6 @@ export function encodeRecordedTable(table: RecordedTable, sha256: Sha256Factory)
  */
 export function decodeRecordedTable(data: Uint8Array): RecordedTable {
   const { body, input, count, digest } = openRecord(data);
-  // Each entry takes at least 35 bytes: a count beyond that is a lie, not a reason to allocate.
-  if (count * 35 > body.length) corrupt("truncated");
   // Decoded in passes, each one small function around one loop: this runs once per
   // process, before the JIT has optimized anything, and a small loop is optimized
   // (on-stack) within a few of its iterations where one large loop runs interpreted
