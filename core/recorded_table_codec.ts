@@ -119,25 +119,23 @@ export function encodeRecordedTable(table: RecordedTable, sha256: Sha256Factory)
  */
 export function decodeRecordedTable(data: Uint8Array): RecordedTable {
   const { body, input, count, digest } = openRecord(data);
-  // Decoded in passes, each one small function around one loop: this runs once per
-  // process, before the JIT has optimized anything, and a small loop is optimized
-  // (on-stack) within a few of its iterations where one large loop runs interpreted
-  // for most of the entries while the compiler works on it.
-  const layout = new Uint32Array(count * LAYOUT);
+  // Decoded in passes, each a small function around one loop: the first notes where
+  // each entry's pieces are, so the names can be rebuilt into one buffer of the exact
+  // size and the checksums left where they are until asked for. For each entry: where
+  // its checksum is (its name's suffix ends there), its suffix's and shared prefix's lengths.
+  const sumAt = new Uint32Array(count);
+  const lengths = new Uint32Array(count * 2);
   const stats = new Float64Array(count * TABLE_STAT_FIELDS);
   const links = new Map<number, string>();
-  if (readEntries(body, input.position, count, layout, stats, links) !== body.length) {
+  if (readEntries(body, input.position, count, sumAt, lengths, stats, links) !== body.length) {
     corrupt("trailing or repeated entries");
   }
-  const paths = count === 0 ? [] : decodeNames(rebuildNames(body, layout, count));
+  const paths = count === 0 ? [] : decodeNames(rebuildNames(body, sumAt, lengths, count));
   // Gathered on first use: a sync that changes nothing needs the stored digest, not the
-  // checksums. Until then the table keeps `data` (a few bytes more than the checksums).
-  const sums = () => gatherSums(body, layout, count);
+  // checksums. Until then the table keeps `data` instead (twice the checksums' size).
+  const sums = () => gatherSums(body, sumAt, count);
   return new RecordedTable({ paths, sums, stats, links }, digest === undefined ? undefined : hex(digest));
 }
-
-/** Numbers per entry in the layout pass's output: where its name's suffix starts, its length, the shared prefix's. */
-const LAYOUT = 3;
 
 /**
  * The first pass: reads each entry's numbers (stats, link name) and notes where its
@@ -149,7 +147,8 @@ function readEntries(
   bytes: Uint8Array,
   from: number,
   count: number,
-  layout: Uint32Array,
+  sumAt: Uint32Array,
+  lengths: Uint32Array,
   stats: Float64Array,
   links: Map<number, string>,
 ): number {
@@ -173,11 +172,12 @@ function readEntries(
     if (shared > previousLength) corrupt("bad path prefix");
     // The suffix, the checksum and the flags byte.
     if (p + suffix + 33 > end) corrupt("truncated");
-    layout[n * LAYOUT] = p;
-    layout[n * LAYOUT + 1] = suffix;
-    layout[n * LAYOUT + 2] = shared;
+    p += suffix;
+    sumAt[n] = p;
+    lengths[n * 2] = suffix;
+    lengths[n * 2 + 1] = shared;
     previousLength = shared + suffix;
-    p += suffix + 32;
+    p += 32;
     const flags = bytes[p++] as number;
     const o = n * TABLE_STAT_FIELDS;
     if (!(flags & HAS_STAT)) {
@@ -212,9 +212,9 @@ function readEntries(
  * prefix is copied from the previous name, just before it) and checked as it is:
  * strictly after the previous name in walk order, and a clean relative path.
  */
-function rebuildNames(bytes: Uint8Array, layout: Uint32Array, count: number): Uint8Array {
+function rebuildNames(bytes: Uint8Array, sumAt: Uint32Array, lengths: Uint32Array, count: number): Uint8Array {
   let total = Math.max(0, count - 1);
-  for (let n = 0; n < count; n++) total += (layout[n * LAYOUT + 1] as number) + (layout[n * LAYOUT + 2] as number);
+  for (let n = 0; n < count * 2; n++) total += lengths[n] as number;
   // One string holds them all in the end, and no string is that long.
   if (total > 2 ** 29) corrupt("names too long");
   // Zero-filled: the separators are there already.
@@ -223,9 +223,9 @@ function rebuildNames(bytes: Uint8Array, layout: Uint32Array, count: number): Ui
   let previous = 0;
   let previousLength = 0;
   for (let n = 0; n < count; n++) {
-    const at = layout[n * LAYOUT] as number;
-    const suffix = layout[n * LAYOUT + 1] as number;
-    const shared = layout[n * LAYOUT + 2] as number;
+    const suffix = lengths[n * 2] as number;
+    const shared = lengths[n * 2 + 1] as number;
+    const at = (sumAt[n] as number) - suffix;
     if (n > 0 && !follows(all, previous + shared, previousLength - shared, bytes, at, suffix)) {
       corrupt("paths out of order");
     }
@@ -241,10 +241,10 @@ function rebuildNames(bytes: Uint8Array, layout: Uint32Array, count: number): Ui
 }
 
 /** The entries' checksums, 32 bytes each, from where they follow their names. */
-function gatherSums(bytes: Uint8Array, layout: Uint32Array, count: number): Uint8Array {
+function gatherSums(bytes: Uint8Array, sumAt: Uint32Array, count: number): Uint8Array {
   const sums = new Uint8Array(count * 32);
   for (let n = 0; n < count; n++) {
-    const from = (layout[n * LAYOUT] as number) + (layout[n * LAYOUT + 1] as number);
+    const from = sumAt[n] as number;
     for (let i = 0; i < 32; i++) sums[n * 32 + i] = bytes[from + i] as number;
   }
   return sums;
