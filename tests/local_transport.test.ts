@@ -158,6 +158,17 @@ for (const threads of [true, false]) {
       assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
     });
 
+    it("copies a thousand files in batches shared between this thread and a worker, each reported once", async () => {
+      const { src, dst } = fresh();
+      generateTree(disk, src, 8, 1000, 3000);
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      assertSameTree(disk, src, disk, dst);
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+      const added = tree.changes.filter((c) => c.kind === "add").map((c) => c.path);
+      assert.equal(new Set(added).size, added.length, "no entry reported twice");
+      assert.equal(added.length, freshChecksums(disk, dst).size);
+    });
+
     it("an aborted sync fails with AbortError and the next sync repairs the snapshot", async () => {
       const { src, dst } = fresh();
       generateTree(disk, src, 6, 1200, 4000);

@@ -74,6 +74,26 @@ export function sameEntry(entry: IncomingEntry, have: EntryStat | undefined, opt
  * ```
  */
 export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapshot, options: PlanOptions): ChangePlan {
+  const changes: PlannedChange[] = [];
+  const retimes: string[] = [];
+  // Incoming paths are distinct (the validator checks their order): when as many of them
+  // were found as the snapshot holds, nothing is left to delete and no set is needed.
+  let found = 0;
+  for (const entry of incoming) {
+    const existed = snapshot.has(entry.path);
+    if (existed) found++;
+    const have = snapshot.get(entry.path);
+    if (existed && sameEntry(entry, have, options)) {
+      if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
+      continue;
+    }
+    changes.push({ entry, existed });
+  }
+  return { deletes: found === snapshot.size ? [] : deletesOf(incoming, snapshot), changes, retimes };
+}
+
+/** Snapshot paths no incoming entry names, parents only. */
+function deletesOf(incoming: readonly IncomingEntry[], snapshot: Snapshot): string[] {
   const wanted = new Set<string>();
   for (const entry of incoming) wanted.add(entry.path);
   const deleted = new Set<string>();
@@ -83,18 +103,7 @@ export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapsh
     deleted.add(path);
     deletes.push(path);
   }
-  const changes: PlannedChange[] = [];
-  const retimes: string[] = [];
-  for (const entry of incoming) {
-    const existed = snapshot.has(entry.path);
-    const have = snapshot.get(entry.path);
-    if (existed && sameEntry(entry, have, options)) {
-      if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
-      continue;
-    }
-    changes.push({ entry, existed });
-  }
-  return { deletes, changes, retimes };
+  return deletes;
 }
 
 function hasDeletedAncestor(path: string, deleted: Set<string>): boolean {

@@ -174,11 +174,12 @@ class ReceiveSession {
   }
 
   async run(): Promise<ReceiveResult> {
+    // What we hold is read first: this thread is idle anyway while the sender walks.
+    const { previous, fs, dest } = this.#target;
+    const snapshot = previous ? snapshotFromRecord(previous) : snapshotFromDisk(fs, dest);
     const incoming = await this.#readStats();
     this.#checkAborted();
     this.#updater.markSupported(true);
-    const { previous, fs, dest } = this.#target;
-    const snapshot = previous ? snapshotFromRecord(previous) : snapshotFromDisk(fs, dest);
     const plan = planChanges(incoming, snapshot, { compareOwner: previous !== undefined });
     for (const path of plan.deletes) {
       this.#tree.remove(path);
@@ -208,8 +209,10 @@ class ReceiveSession {
       }
     }
     await this.#receiveFiles(files);
-    const byPath = new Map(incoming.map((e) => [e.path, e]));
-    for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
+    if (links.length > 0) {
+      const byPath = new Map(incoming.map((e) => [e.path, e]));
+      for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
+    }
     this.#restoreDirTimes(incoming, touchedDirs(plan));
     await this.writer.send(packet(PacketType.FIN));
     const last = await this.reader.next();

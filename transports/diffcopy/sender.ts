@@ -7,12 +7,11 @@
  */
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
-import { compareWalkOrder } from "../../core/names.ts";
-import { joinPath } from "../../core/path.ts";
-import { excludeMatcher } from "./excludes.ts";
-import { goModeFromPosix } from "./file_mode.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
-import { PacketType, packet, packetTypeName, type Stat, stat } from "./packet.ts";
+import { PacketType, packet, packetTypeName } from "./packet.ts";
+import { type SourceEntry, SourceWalker } from "./source_walker.ts";
+
+export { type SourceEntry, SourceWalker, walkSource } from "./source_walker.ts";
 
 /** Options of {@linkcode sendDiffCopy}. */
 export interface SendOptions {
@@ -41,80 +40,15 @@ export interface SendResult {
   wireBytesIn: number;
 }
 
-/** One entry of the sender's walk. */
-export interface SourceEntry {
-  stat: Stat;
-  /** Full path on the sender's file system. */
-  full: string;
-}
-
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
+/** Entries walked between two looks at the wire: the first STATs leave while the walk goes on. */
+const WALK_BATCH = 2000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Walks `root` (without following symlinks) into STATs in walk order. Sockets are
- * skipped; a second path to an inode already seen becomes a hard link (fsutil's rule).
- * Excluded entries are left out; an excluded directory is still entered when a `!`
- * exception could re-include something below it, and kept only if something was.
- *
- * @example
- * ```ts
- * const entries = walkSource(fs, "/home/me/project", ["node_modules"]);
- * entries[0].stat.path; // "a.txt"
- * ```
- */
-export function walkSource(fs: FileSystem, root: string, excludes: readonly string[] = []): SourceEntry[] {
-  const out: SourceEntry[] = [];
-  const inodes = new Map<string, string>();
-  const matcher = excludeMatcher(excludes);
-  const walk = (rel: string, parentExcluded: boolean) => {
-    for (const name of fs.readdirSync(joinPath(root, rel)).sort(compareWalkOrder)) {
-      const path = rel === "." ? name : `${rel}/${name}`;
-      const ignored = matcher?.ignores(path) ?? false;
-      const excluded = parentExcluded || ignored;
-      if (excluded && !matcher?.hasExceptions) continue;
-      const full = joinPath(root, path);
-      const st = fs.lstatSync(full);
-      const type = st.mode & S_IFMT;
-      if (type === S_IFSOCK) continue;
-      if (excluded && ignored && !st.isDirectory()) continue;
-      const s = stat({
-        path,
-        mode: goModeFromPosix(st.mode),
-        uid: st.uid,
-        gid: st.gid,
-        // whole microseconds: a double mtimeMs holds no more, and a receiver that stores
-        // this value and reads it back must get the same number again
-        modTime: BigInt(Math.round(st.mtimeMs * 1000)) * 1000n,
-      });
-      if (!st.isDirectory()) s.size = st.size;
-      if (st.isSymbolicLink()) s.linkname = fs.readlinkSync(full);
-      if (st.isFile() && st.nlink > 1) {
-        const key = `${st.dev}:${st.ino}`;
-        const first = inodes.get(key);
-        if (first === undefined) inodes.set(key, path);
-        // fsutil keeps the size on hard links (its mkstat sets it after the link check)
-        else s.linkname = first;
-      }
-      out.push({ stat: s, full });
-      if (st.isDirectory()) {
-        const index = out.length;
-        const dirExcluded = excluded && ignored;
-        walk(path, dirExcluded);
-        // an excluded directory nothing below was re-included from is left out again
-        if (dirExcluded && out.length === index) out.pop();
-      }
-    }
-  };
-  walk(".", false);
-  return out;
-}
-
-/**
  * Sends the tree at `options.root` over `connection` (a byte connection, or the packet
- * channel of a session). STATs go out in large batched writes; REQs are served as they
+ * channel of a session). STATs go out in large batched writes while the walk goes on
+ * (a batch every couple of thousand entries); REQs are served as they
  * come, every file already asked for read synchronously into the next batch, so one
  * write carries many small files and the receiver's next REQs arrive while it is sent.
  *
@@ -159,13 +93,10 @@ export async function sendDiffCopy(
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const entries = walkSource(fs, options.root, options.excludes);
-    result.entries = entries.length;
+    const walker = new SourceWalker(fs, options.root, options.excludes);
+    const entries: SourceEntry[] = [];
     // by id: the full path of each regular file not yet asked for
-    const files: (string | undefined)[] = new Array(entries.length);
-    entries.forEach((entry, id) => {
-      if ((entry.stat.mode & 0x8f280000) === 0) files[id] = entry.full;
-    });
+    const files: (string | undefined)[] = [];
     const readLoop = async () => {
       for (;;) {
         const p = reader.nextBuffered() ?? (await reader.next());
@@ -220,11 +151,19 @@ export async function sendDiffCopy(
       result.filesSent++;
     };
     const pump = async () => {
-      for (const entry of entries) {
-        const filled = writer.queue(packet(PacketType.STAT, { stat: entry.stat }));
-        if (filled) await filled;
+      for (let batch = walker.next(WALK_BATCH); batch; batch = walker.next(WALK_BATCH)) {
+        for (const entry of batch) {
+          files[entries.length] = (entry.stat.mode & 0x8f280000) === 0 ? entry.full : undefined;
+          entries.push(entry);
+          const filled = writer.queue(packet(PacketType.STAT, { stat: entry.stat }));
+          if (filled) await filled;
+          if (failure) return;
+        }
+        // out now, so the receiver checks these while the next batch is walked
+        await writer.flush();
         if (failure) return;
       }
+      result.entries = entries.length;
       writer.queue(packet(PacketType.STAT));
       await writer.flush();
       while (!failure) {

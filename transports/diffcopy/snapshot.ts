@@ -7,6 +7,7 @@
 import type { FileSystem } from "../../core/file_system.ts";
 import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
+import { RecordedTable } from "../../core/recorded_table.ts";
 import type { EntryStat, RecordedTree } from "../../core/types.ts";
 
 /** Path → stat (absent when the record does not know it), in walk order. */
@@ -48,6 +49,12 @@ export function snapshotFromDisk(fs: FileSystem, dest: string): Snapshot {
  */
 export function snapshotFromRecord(previous: RecordedTree): Snapshot {
   const out: Snapshot = new Map();
+  if (previous instanceof RecordedTable) {
+    // Straight from the columns: no entry object or hex checksum per path (100k of them).
+    const paths = previous.paths;
+    for (let i = 0; i < paths.length; i++) out.set(paths[i] as string, previous.stat(i));
+    return out;
+  }
   for (const [path, entry] of previous.entries()) out.set(path, entry.stat);
   return out;
 }

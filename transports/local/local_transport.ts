@@ -199,7 +199,7 @@ export class LocalTransport implements Transport {
     let next = 0;
     let failed = false;
     const batches = splitFiles(src, plan.files);
-    const lane = async () => {
+    const lane = async (runner: Runner) => {
       while (next < batches.length && !failed) {
         if (signal.aborted) failed = true;
         signal.throwIfAborted();
@@ -213,9 +213,16 @@ export class LocalTransport implements Transport {
         }
       }
     };
+    // The calling thread copies batches too, between event-loop turns, beside one worker
+    // fewer: it would otherwise idle while a worker starts (50–200 ms), and with a few
+    // hundred changed files that start-up was most of the sync.
+    const here = runner.inline;
+    const workerLanes = here ? Math.max(1, runner.parallel - 1) : runner.parallel;
+    const running = Array.from({ length: Math.min(workerLanes, batches.length) }, () => lane(runner));
+    if (here && batches.length > running.length) running.push(lane(here));
     // Wait for every batch in flight even after a failure or abort: a worker still writing
     // into the snapshot would race with the sync that repairs it.
-    const lanes = await Promise.allSettled(Array.from({ length: Math.min(runner.parallel, batches.length) }, lane));
+    const lanes = await Promise.allSettled(running);
     for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
     signal.throwIfAborted();
     if (plan.metaDirs.length > 0) {

@@ -1,0 +1,121 @@
+/**
+ * The walk of a big source shared between this thread and workers: whatever order the
+ * threads finish their runs in, the joined walk is the one a single walk gives, and a
+ * failing worker fails the walk.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { RecordedTable } from "../core/recorded_table.ts";
+import type { Runner } from "../transports/local/local_transport.ts";
+import { walkSource } from "../transports/local/parallel_walk.ts";
+import type { SyncFs } from "../transports/local/sync_fs.ts";
+import type { Task } from "../transports/local/tasks.ts";
+import { walkTree } from "../transports/local/walk.ts";
+
+const disk = fs as unknown as SyncFs;
+const SUM = "0".repeat(64);
+
+/** A runner whose "workers" answer after `offloadDelay()` ms (a late-starting thread), this thread after `hereDelay`. */
+function fakeRunner(
+  threads: number,
+  offloadDelay: () => number,
+  fail?: string,
+  hereDelay = 0,
+): Runner & { offloaded: string[][]; here: string[][] } {
+  const offloaded: string[][] = [];
+  const here: string[][] = [];
+  const runHere = (task: Task) =>
+    walkTree(disk, (task as { root: string }).root, (task as { options: object }).options);
+  return {
+    src: disk,
+    parallel: threads,
+    offloaded,
+    here,
+    run: async (task) => {
+      await new Promise((resolve) => setTimeout(resolve, hereDelay));
+      here.push([...((task as { options: { only?: string[] } }).options.only ?? ["(all)"])]);
+      return runHere(task);
+    },
+    offload: async (task) => {
+      await new Promise((resolve) => setTimeout(resolve, offloadDelay()));
+      const only = (task as { options: { only?: string[] } }).options.only ?? [];
+      if (fail !== undefined && only.includes(fail))
+        throw Object.assign(new Error(`cannot read ${fail}`), { code: "EIO" });
+      offloaded.push([...only]);
+      return runHere(task);
+    },
+  };
+}
+
+describe("walkSource shared between threads", () => {
+  let root: string;
+  let previous: RecordedTable;
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), "fscache-"));
+    // Root names of very different sizes, a file among them, and names that sort around "/".
+    const sizes: [string, number][] = [
+      ["a", 40],
+      ["b-c", 3],
+      ["b", 25],
+      ["c", 1],
+      ["d.txt", 0],
+      ["e", 60],
+      ["f", 8],
+    ];
+    for (const [name, files] of sizes) {
+      if (files === 0) {
+        fs.writeFileSync(join(root, name), "x");
+        continue;
+      }
+      for (let i = 0; i < files; i++) {
+        const dir = join(root, name, `sub${i % 4}`);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(join(dir, `f${i}`), String(i));
+      }
+    }
+    const whole = walkTree(disk, root);
+    previous = RecordedTable.fromEntries(whole.paths.map((p) => [p, { checksum: SUM }]));
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  for (const [threads, label] of [
+    [2, "one worker"],
+    [3, "two workers"],
+  ] as const) {
+    for (const [delay, when] of [
+      [() => 0, "answering at once"],
+      [() => 30, "starting late"],
+      [() => Math.floor(Math.random() * 20), "answering in random order"],
+    ] as const) {
+      it(`with ${label} ${when}, equals a single walk`, async () => {
+        const runner = fakeRunner(threads, delay);
+        const walked = await walkSource(runner, root, {}, previous, 1);
+        const single = walkTree(disk, root);
+        assert.deepEqual(walked.paths, single.paths);
+        assert.deepEqual(Array.from(walked.stats), Array.from(single.stats));
+        assert.deepEqual(walked.links, single.links);
+        // Every root name was walked exactly once, by one thread or the other.
+        const names = [...runner.here.flat(), ...runner.offloaded.flat()].sort();
+        assert.deepEqual(names, fs.readdirSync(root).sort());
+      });
+    }
+  }
+
+  it("below the threshold, walks on this thread only", async () => {
+    const runner = fakeRunner(2, () => 0);
+    const walked = await walkSource(runner, root, {}, previous, previous.size + 1);
+    assert.deepEqual(walked.paths, walkTree(disk, root).paths);
+    assert.deepEqual(runner.offloaded, []);
+    assert.deepEqual(runner.here, [["(all)"]]);
+  });
+
+  it("a worker's failure fails the walk with its error", async () => {
+    // The worker takes runs from the back: "f" (the last name) is the first it is given.
+    const runner = fakeRunner(2, () => 0, "f", 20);
+    await assert.rejects(walkSource(runner, root, {}, previous, 1), { code: "EIO", message: "cannot read f" });
+  });
+});
