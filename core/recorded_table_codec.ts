@@ -112,6 +112,9 @@ export function encodeRecordedTable(table: RecordedTable, sha256: Sha256Factory)
  * wrong digest with the entries, and whoever can write the store can as well write
  * wrong entries, which no check here could tell from right ones.
  *
+ * The table reads its checksums from `data` when first asked for them: `data` must
+ * not change after this call (the stores hand out a fresh copy on every read).
+ *
  * @example
  * ```ts
  * const table = decodeRecordedTable(await metaStore.getHashTree(key));

@@ -41,7 +41,10 @@ export class SnapshotTree {
     return new SnapshotTree(sha256, RecordedTable.empty(), undefined);
   }
 
-  /** The tree of stored bytes; throws `ERR_CORRUPT` like `deserializeHashTree`. */
+  /**
+   * The tree of stored bytes (kept, not copied: they must not change); throws
+   * `ERR_CORRUPT` like `deserializeHashTree`.
+   */
   static decode(data: Uint8Array, sha256: Sha256Factory): SnapshotTree {
     return new SnapshotTree(sha256, decodeRecordedTable(data), undefined);
   }
