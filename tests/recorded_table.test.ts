@@ -177,6 +177,21 @@ function fixtureTree(): HashTree {
   return tree;
 }
 
+describe("stored names", () => {
+  it("keep a leading U+FEFF and escaped bytes, also when only some names are not UTF-8", () => {
+    const table = (paths: string[]) =>
+      RecordedTable.fromEntries(paths.map((p) => [p, { checksum: sum(p) }] as [string, { checksum: string }]));
+    for (const paths of [
+      ["\ufeffa"],
+      ["b", "\ufeffa"],
+      ["b\udcff", "c", "\ufeffa"],
+      ["a", "a/\ufeff", "a/\ufeff/x\udc80y"],
+    ]) {
+      assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(paths), nodeSha256)).paths, paths);
+    }
+  });
+});
+
 describe("stored format versions", () => {
   it("writes version 2 with the root digest, from the trie and the table alike", () => {
     const trie = fixtureTree();
