@@ -26,6 +26,53 @@ const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
   const second = HEX_DIGIT[b & 15] as number;
   return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
 });
+/** A comma, then a hex digit, as one 16-bit word in reading order (by the digit's value). */
+const COMMA_THEN16 = Uint16Array.from({ length: 16 }, (_, d) => {
+  const digit = HEX_DIGIT[d] as number;
+  return LITTLE_ENDIAN ? 0x2c | (digit << 8) : (0x2c << 8) | digit;
+});
+/** A hex digit, then a comma, as one 16-bit word in reading order. */
+const THEN_COMMA16 = Uint16Array.from({ length: 16 }, (_, d) => {
+  const digit = HEX_DIGIT[d] as number;
+  return LITTLE_ENDIAN ? digit | (0x2c << 8) : (digit << 8) | 0x2c;
+});
+
+/**
+ * The checksums' hex in `order`, comma-joined (65 bytes per entry), written in place
+ * two digits per step: this runs once per changed sync, mostly before the JIT has
+ * optimized it, where converting every checksum and then copying each into place
+ * took twice the steps. An entry at an even offset is its bytes' digit pairs; one at an
+ * odd offset is written from the comma before it, in pairs that straddle its bytes (the
+ * low digit of one byte and the high digit of the next are the pair of the byte made of
+ * those two nibbles), ending with the comma after it.
+ */
+function sortedHex(sums: Uint8Array, order: Uint32Array): Uint8Array {
+  const n = order.length;
+  const size = Math.max(0, n * 65 - 1);
+  // Room for the comma after the last entry and a whole last word.
+  const out = new Uint8Array(size + 2);
+  const words = new Uint16Array(out.buffer, 0, out.length >> 1);
+  for (let k = 0; k < n; k++) {
+    const from = (order[k] as number) * 32;
+    const at = k * 65;
+    if ((at & 1) === 0) {
+      let w = at >> 1;
+      for (let j = 0; j < 32; j++) words[w++] = HEX_PAIR16[sums[from + j] as number] as number;
+      continue;
+    }
+    let w = (at - 1) >> 1;
+    let b = sums[from] as number;
+    words[w++] = COMMA_THEN16[b >> 4] as number;
+    for (let j = 1; j < 32; j++) {
+      const next = sums[from + j] as number;
+      words[w++] = HEX_PAIR16[((b & 15) << 4) | (next >> 4)] as number;
+      b = next;
+    }
+    words[w] = THEN_COMMA16[b & 15] as number;
+  }
+  return out.subarray(0, size);
+}
+
 /** Two hex digits per byte value. */
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
 
@@ -200,23 +247,9 @@ export class RecordedTable implements RecordedTree {
   digest(sha256: Sha256Factory): string {
     if (this.#digest !== undefined) return this.#digest;
     const n = this.paths.length;
-    const order = sortedChecksums(this.sums, n);
-    // One buffer: every checksum's hex by index (written two digits at a time), then the
-    // sorted, comma-joined output assembled from it with native copies. This runs once per
-    // CLI process, mostly before the JIT has optimized it: fewer, bigger steps matter.
-    const buf = new Uint8Array(n * 64 + Math.max(0, n * 65 - 1));
-    const pairs = new Uint16Array(buf.buffer, 0, n * 32);
     const sums = this.sums;
-    for (let b = 0; b < n * 32; b++) pairs[b] = HEX_PAIR16[sums[b] as number] as number;
-    const start = n * 64;
-    for (let k = 0; k < n; k++) {
-      const o = start + k * 65;
-      if (k > 0) buf[o - 1] = 0x2c;
-      const from = (order[k] as number) * 64;
-      buf.copyWithin(o, from, from + 64);
-    }
     const hash = sha256();
-    hash.update(buf.subarray(start));
+    hash.update(sortedHex(sums, sortedChecksums(sums, n)));
     this.#digest = hash.digest();
     return this.#digest;
   }
