@@ -144,4 +144,28 @@ describe("the fscache executable", () => {
     const bad = spawnSync(process.execPath, [...entry, "gc", "--max-size", "x"], { env, encoding: "utf8" });
     assert.equal(bad.status, 2);
   });
+
+  it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {
+    const isDeno = "Deno" in globalThis;
+    const entry = isDeno
+      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
+      : [join(projectRoot(), "dist/cli/main.js")];
+    const env = { ...process.env, FSCACHE_ROOT: join(work, "bundle-root") };
+    const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
+    // More files than a sync copies on its own thread, so the copy goes to a worker.
+    const big = join(work, "big");
+    fs.mkdirSync(big);
+    for (let i = 0; i < 700; i++) fs.writeFileSync(join(big, `f${i}.txt`), `file ${i}\n`);
+    const expected = (await json("sync", big)).checksum;
+    assert.equal(bin("checksum", big).trim(), expected, "checksum: scan worker");
+    const synced = JSON.parse(bin("sync", big, "--json"));
+    assert.equal(synced.checksum, expected);
+    assert.equal(synced.added, 700, "sync: copy worker");
+    const tar = join(work, "big.tar");
+    execFileSync("tar", ["-C", big, "-cf", tar, "."]);
+    // A tar's entries are keyed as `fscache tarsum --entries` gives them (owners, names), not as the directory.
+    const fromTar = JSON.parse(bin("sync", "--tar", tar, "--json"));
+    assert.match(fromTar.checksum, /^dir:[0-9a-f]{64}$/, "sync --tar: tar transport");
+    assert.equal(fromTar.added, 700);
+  });
 });

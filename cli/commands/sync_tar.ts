@@ -11,6 +11,11 @@ import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { sharedKeyOf, syncAndReport } from "./sync.ts";
 
+// Loaded on use so the other commands never pay for the tar parser. Kept out of the
+// function below: the compiler does not rewrite the `.ts` of a dynamic import inside a
+// function that declares `await using`.
+const loadTarTransport = () => import("../../transports/tar/tar_transport.ts");
+
 /**
  * Runs `sync --tar`; the report has the same keys as a directory sync (`path` is the
  * snapshot, `bytesCopied` the content bytes written).
@@ -28,12 +33,7 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
   const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
   const sharedKey =
     typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
-  // Loaded here so the other commands never pay for the tar parser. The specifier is built
-  // at run time: the compiler leaves a literal `.ts` in this dynamic import as it is.
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  const { TarTransport }: typeof import("../../transports/tar/tar_transport.ts") = await import(
-    `../../transports/tar/tar_transport${ext}`
-  );
+  const { TarTransport } = await loadTarTransport();
   const transport = new TarTransport(() => (full === "-" ? process.stdin : createReadStream(full)));
   await using cache = await openCache(global);
   cache.registerTransport("tar", transport);

@@ -76,6 +76,7 @@ export interface Runner {
 const FILES_PER_BATCH = 256;
 const BYTES_PER_BATCH = 8 << 20;
 const WALK_SLICE = 4000;
+const BATCHES_PER_WORKER = 8;
 /** Change sets up to this size are copied on the calling thread (in batches between turns). */
 const SMALL_SYNC_FILES = 512;
 const SMALL_SYNC_BYTES = 16 << 20;
@@ -199,8 +200,14 @@ export class LocalTransport implements Transport {
     let next = 0;
     let failed = false;
     const batches = splitFiles(src, plan.files);
-    const lane = async (runner: Runner) => {
-      while (next < batches.length && !failed) {
+    // Worker lanes that have finished a batch: their worker is up.
+    let up = 0;
+    // A worker costs about what eight batches of small files do to start: fewer lanes
+    // for a short change set, so no worker starts only to find the work gone.
+    const workerLanes = Math.min(runner.parallel, Math.ceil(batches.length / BATCHES_PER_WORKER));
+    const lane = async (runner: Runner, until: () => boolean) => {
+      let first = true;
+      while (next < batches.length && !failed && !until()) {
         if (signal.aborted) failed = true;
         signal.throwIfAborted();
         const entries = batches[next++] as PlannedEntry[];
@@ -211,15 +218,16 @@ export class LocalTransport implements Transport {
           failed = true;
           throw err;
         }
+        if (first) up++;
+        first = false;
       }
     };
-    // The calling thread copies batches too, between event-loop turns, beside one worker
-    // fewer: it would otherwise idle while a worker starts (50–200 ms), and with a few
-    // hundred changed files that start-up was most of the sync.
-    const here = runner.inline;
-    const workerLanes = here ? Math.max(1, runner.parallel - 1) : runner.parallel;
-    const running = Array.from({ length: Math.min(workerLanes, batches.length) }, () => lane(runner));
-    if (here && batches.length > running.length) running.push(lane(here));
+    const running = Array.from({ length: workerLanes }, () => lane(runner, () => false));
+    // The calling thread copies batches too (between event-loop turns) until every worker
+    // is up: it would otherwise idle while they start (50–200 ms), most of a resync of a
+    // thousand files. Then it leaves them the rest: beside them it would only slow the
+    // thread that takes in their results.
+    if (runner.inline && batches.length > workerLanes) running.push(lane(runner.inline, () => up >= workerLanes));
     // Wait for every batch in flight even after a failure or abort: a worker still writing
     // into the snapshot would race with the sync that repairs it.
     const lanes = await Promise.allSettled(running);
