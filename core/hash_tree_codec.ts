@@ -4,11 +4,16 @@
  * bytes, numbers as varints) and versioned; a CRC-32 trailer makes corruption and
  * truncation an `ERR_CORRUPT` error instead of a wrong tree.
  *
- * Layout, version 1: `"FSHT"` · version u8 · entry count varint · entries · CRC-32
- * (big-endian, of everything before it). Entry: shared-prefix length varint · suffix
- * length varint · suffix bytes · checksum (32 bytes) · flags u8 (1 = stat, 2 = link
- * name) · [stat: mode, uid, gid, size varints, mtimeMs float64 LE] · [link name:
- * length varint, bytes].
+ * Layout, version 2: `"FSHT"` · version u8 · root digest (32 bytes) · entry count
+ * varint · entries · CRC-32 (big-endian, of everything before it). Entry: shared-prefix
+ * length varint · suffix length varint · suffix bytes · checksum (32 bytes) · flags u8
+ * (1 = stat, 2 = link name) · [stat: mode, uid, gid, size varints, mtimeMs float64 LE] ·
+ * [link name: length varint, bytes].
+ *
+ * The root digest is the raw form of `hash(".")` (without `dir:`): a repeat sync that
+ * changed nothing answers it from the stored bytes instead of sorting and hashing every
+ * entry checksum again. Version 1 (written before) is the same without the digest; it is
+ * still read, and its digest is computed when asked for.
  * @module
  */
 import { ByteReader, ByteWriter, corrupt, crc32 } from "./byte_io.ts";
@@ -18,7 +23,12 @@ import { compareWalkOrder, decodeName, encodeName } from "./names.ts";
 import type { EntryStat, RecordedEntry, Sha256Factory } from "./types.ts";
 
 export const MAGIC: readonly number[] = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
-export const VERSION = 1;
+/** The version written. */
+export const VERSION = 2;
+/** The version before the stored root digest; still read. */
+export const VERSION_WITHOUT_DIGEST = 1;
+/** Bytes of the stored root digest (a raw sha256). */
+export const DIGEST_BYTES = 32;
 export const HAS_STAT = 1;
 export const HAS_LINK = 2;
 
@@ -34,6 +44,11 @@ export function serializeHashTree(tree: HashTree): Uint8Array {
   const out = new ByteWriter();
   for (const b of MAGIC) out.byte(b);
   out.byte(VERSION);
+  // `dir:` and 64 hex digits; the trie caches it, so a later `hash(".")` costs nothing more.
+  const root = tree.hash(".", "dir") as string;
+  for (let i = 4; i < 4 + 64; i += 2) {
+    out.byte(((HEX_VALUE[root.charCodeAt(i)] as number) << 4) | (HEX_VALUE[root.charCodeAt(i + 1)] as number));
+  }
   out.varint(tree.size);
   let previous: Uint8Array = new Uint8Array(0);
   for (const [path, entry] of tree.entries()) {
@@ -71,8 +86,9 @@ export function serializeHashTree(tree: HashTree): Uint8Array {
 }
 
 /**
- * Decodes {@linkcode serializeHashTree}'s bytes; throws `ERR_CORRUPT` for anything
- * else (wrong magic or version, bad CRC, truncation, paths out of order).
+ * Decodes {@linkcode serializeHashTree}'s bytes (either version); throws `ERR_CORRUPT`
+ * for anything else (wrong magic or version, bad CRC, truncation, paths out of order).
+ * The trie computes its root digest itself when asked: a stored one is not used here.
  *
  * @example
  * ```ts
@@ -108,7 +124,10 @@ function* decodeEntries(input: ByteReader, count: number, hex: string): Generato
       bigger.set(name.subarray(0, shared));
       name = bigger;
     }
-    name.set(input.bytes(suffix), shared);
+    const added = input.bytes(suffix);
+    // No name holds a NUL (the columnar decoder rejects it too); the prefix was checked before.
+    if (added.includes(0)) corrupt("bad entry path");
+    name.set(added, shared);
     length = shared + suffix;
     const path = decodeName(name.subarray(0, length));
     input.bytes(32);
@@ -161,21 +180,38 @@ const HEX_DIGIT = new TextEncoder().encode("0123456789abcdef");
 const HEX_VALUE = new Uint8Array(128);
 for (let i = 0; i < 16; i++) HEX_VALUE["0123456789abcdef".charCodeAt(i)] = i;
 
+/** What {@linkcode openRecord} finds at the start of a stored tree. */
+export interface OpenedRecord {
+  /** The bytes before the CRC. */
+  body: Uint8Array;
+  /** Positioned at the first entry. */
+  input: ByteReader;
+  count: number;
+  /** The stored root digest (version 2 on), a view into `body`. */
+  digest: Uint8Array | undefined;
+}
+
 /**
- * Checks a stored tree's magic, version and CRC, and reads its entry count: what both
- * decoders (this trie and the columnar `decodeRecordedTable`) start with.
+ * Checks a stored tree's magic, version and CRC, and reads its root digest (if the
+ * version has one) and entry count: what both decoders (this trie and the columnar
+ * `decodeRecordedTable`) start with.
  *
  * @example
  * ```ts
  * const { input, count } = openRecord(bytes); // then `count` entries from `input`
  * ```
  */
-export function openRecord(data: Uint8Array): { body: Uint8Array; input: ByteReader; count: number } {
+export function openRecord(data: Uint8Array): OpenedRecord {
   if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
-  if (data[4] !== VERSION) corrupt(`unsupported hash tree version ${data[4]}`);
+  const version = data[4];
+  if (version !== VERSION && version !== VERSION_WITHOUT_DIGEST) corrupt(`unsupported hash tree version ${version}`);
   const body = data.subarray(0, data.length - 4);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
   const input = new ByteReader(body, 5);
-  return { body, input, count: input.varint() };
+  const digest = version === VERSION ? input.bytes(DIGEST_BYTES) : undefined;
+  const count = input.varint();
+  // Each entry takes at least 35 bytes: a count beyond that is a lie, not a reason to allocate.
+  if (count * 35 > body.length - input.position) corrupt("truncated");
+  return { body, input, count, digest };
 }

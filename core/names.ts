@@ -8,7 +8,8 @@
  */
 
 const utf8 = new TextEncoder();
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// `ignoreBOM`: a name that starts with U+FEFF keeps it (by default it would be dropped).
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * The bytes a name stands for: UTF-8, except escaped bytes (U+DC80–U+DCFF) which are

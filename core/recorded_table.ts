@@ -26,14 +26,64 @@ const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
   const second = HEX_DIGIT[b & 15] as number;
   return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
 });
+/** A comma, then a hex digit, as one 16-bit word in reading order (by the digit's value). */
+const COMMA_THEN16 = Uint16Array.from({ length: 16 }, (_, d) => {
+  const digit = HEX_DIGIT[d] as number;
+  return LITTLE_ENDIAN ? 0x2c | (digit << 8) : (0x2c << 8) | digit;
+});
+/** A hex digit, then a comma, as one 16-bit word in reading order. */
+const THEN_COMMA16 = Uint16Array.from({ length: 16 }, (_, d) => {
+  const digit = HEX_DIGIT[d] as number;
+  return LITTLE_ENDIAN ? digit | (0x2c << 8) : (digit << 8) | 0x2c;
+});
+
+/**
+ * The checksums' hex in `order`, comma-joined (65 bytes per entry), written in place
+ * two digits per step: this runs once per changed sync, mostly before the JIT has
+ * optimized it, where converting every checksum and then copying each into place
+ * took twice the steps. An entry at an even offset is its bytes' digit pairs; one at an
+ * odd offset is written from the comma before it, in pairs that straddle its bytes (the
+ * low digit of one byte and the high digit of the next are the pair of the byte made of
+ * those two nibbles), ending with the comma after it.
+ */
+function sortedHex(sums: Uint8Array, order: Uint32Array): Uint8Array {
+  const n = order.length;
+  const size = Math.max(0, n * 65 - 1);
+  // Room for the comma after the last entry and a whole last word.
+  const out = new Uint8Array(size + 2);
+  const words = new Uint16Array(out.buffer, 0, out.length >> 1);
+  for (let k = 0; k < n; k++) {
+    const from = (order[k] as number) * 32;
+    const at = k * 65;
+    if ((at & 1) === 0) {
+      let w = at >> 1;
+      for (let j = 0; j < 32; j++) words[w++] = HEX_PAIR16[sums[from + j] as number] as number;
+      continue;
+    }
+    let w = (at - 1) >> 1;
+    let b = sums[from] as number;
+    words[w++] = COMMA_THEN16[b >> 4] as number;
+    for (let j = 1; j < 32; j++) {
+      const next = sums[from + j] as number;
+      words[w++] = HEX_PAIR16[((b & 15) << 4) | (next >> 4)] as number;
+      b = next;
+    }
+    words[w] = THEN_COMMA16[b & 15] as number;
+  }
+  return out.subarray(0, size);
+}
+
 /** Two hex digits per byte value. */
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
 
 /** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
 export interface TableColumns {
   paths: string[];
-  /** 32 bytes per entry. */
-  sums: Uint8Array;
+  /**
+   * 32 bytes per entry; or a function that gathers them, called on first use (a decoded
+   * table that nothing changed and that is not stored again never needs its checksums).
+   */
+  sums: Uint8Array | (() => Uint8Array);
   stats: Float64Array;
   /** `stat.linkname` by entry index, for the entries that have one. */
   links: Map<number, string>;
@@ -60,17 +110,25 @@ export interface TableChange {
  */
 export class RecordedTable implements RecordedTree {
   readonly paths: string[];
-  readonly sums: Uint8Array;
   readonly stats: Float64Array;
   readonly links: Map<number, string>;
   #index: Map<string, number> | undefined;
   #digest: string | undefined;
+  #sums: Uint8Array | undefined;
+  #gatherSums: (() => Uint8Array) | undefined;
 
-  constructor(columns: TableColumns) {
+  /**
+   * `digest`, when given, is the root digest of exactly these entries (hex, as
+   * {@linkcode digest} gives it), e.g. as stored with them: it is taken as is, so a
+   * table that nothing changed answers its root checksum without sorting or hashing.
+   */
+  constructor(columns: TableColumns, digest?: string) {
     this.paths = columns.paths;
-    this.sums = columns.sums;
+    if (typeof columns.sums === "function") this.#gatherSums = columns.sums;
+    else this.#sums = columns.sums;
     this.stats = columns.stats;
     this.links = columns.links;
+    this.#digest = digest;
   }
 
   /** A table without entries. */
@@ -86,6 +144,15 @@ export class RecordedTable implements RecordedTree {
       put(columns, i, path, entry);
     });
     return new RecordedTable(columns);
+  }
+
+  /** The raw entry checksums, 32 bytes per entry. */
+  get sums(): Uint8Array {
+    if (this.#sums === undefined) {
+      this.#sums = (this.#gatherSums as () => Uint8Array)();
+      this.#gatherSums = undefined;
+    }
+    return this.#sums;
   }
 
   get size(): number {
@@ -131,9 +198,10 @@ export class RecordedTable implements RecordedTree {
 
   /** The entry checksum of entry `i`, hex. */
   checksum(i: number): string {
+    const sums = this.sums;
     let out = "";
     for (let b = i * 32; b < i * 32 + 32; b++) {
-      out += HEX_PAIRS[this.sums[b] as number] as string;
+      out += HEX_PAIRS[sums[b] as number] as string;
     }
     return out;
   }
@@ -172,28 +240,16 @@ export class RecordedTable implements RecordedTree {
 
   /**
    * The root's `dir:` digest (hex, without the prefix): sha256 of every entry checksum,
-   * sorted and comma-joined, exactly as `HashTree.hash(".")` computes it.
+   * sorted and comma-joined, exactly as `HashTree.hash(".")` computes it. Computed once
+   * per table (tables are immutable; `withChanges` makes a new one that computes its own),
+   * or given to the constructor.
    */
   digest(sha256: Sha256Factory): string {
     if (this.#digest !== undefined) return this.#digest;
     const n = this.paths.length;
-    const order = sortedChecksums(this.sums, n);
-    // One buffer: every checksum's hex by index (written two digits at a time), then the
-    // sorted, comma-joined output assembled from it with native copies. This runs once per
-    // CLI process, mostly before the JIT has optimized it: fewer, bigger steps matter.
-    const buf = new Uint8Array(n * 64 + Math.max(0, n * 65 - 1));
-    const pairs = new Uint16Array(buf.buffer, 0, n * 32);
     const sums = this.sums;
-    for (let b = 0; b < n * 32; b++) pairs[b] = HEX_PAIR16[sums[b] as number] as number;
-    const start = n * 64;
-    for (let k = 0; k < n; k++) {
-      const o = start + k * 65;
-      if (k > 0) buf[o - 1] = 0x2c;
-      const from = (order[k] as number) * 64;
-      buf.copyWithin(o, from, from + 64);
-    }
     const hash = sha256();
-    hash.update(buf.subarray(start));
+    hash.update(sortedHex(sums, sortedChecksums(sums, n)));
     this.#digest = hash.digest();
     return this.#digest;
   }
@@ -275,7 +331,7 @@ export class RecordedTable implements RecordedTree {
   }
 
   /** Copies entries `[from, to)` to `columns` at `at`; returns the next free index. */
-  #copyRun(from: number, to: number, columns: TableColumns, at: number): number {
+  #copyRun(from: number, to: number, columns: Filling, at: number): number {
     if (to <= from) return at;
     for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
     columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
@@ -287,7 +343,10 @@ export class RecordedTable implements RecordedTree {
   }
 }
 
-function allocate(n: number): TableColumns {
+/** Columns being filled in. */
+type Filling = TableColumns & { sums: Uint8Array };
+
+function allocate(n: number): Filling {
   return {
     paths: [],
     sums: new Uint8Array(n * 32),
@@ -296,7 +355,7 @@ function allocate(n: number): TableColumns {
   };
 }
 
-function put(columns: TableColumns, i: number, path: string, entry: RecordedEntry): void {
+function put(columns: Filling, i: number, path: string, entry: RecordedEntry): void {
   columns.paths[i] = path;
   const sum = entry.checksum;
   for (let b = 0; b < 32; b++) {

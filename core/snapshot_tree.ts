@@ -41,7 +41,10 @@ export class SnapshotTree {
     return new SnapshotTree(sha256, RecordedTable.empty(), undefined);
   }
 
-  /** The tree of stored bytes; throws `ERR_CORRUPT` like `deserializeHashTree`. */
+  /**
+   * The tree of stored bytes (kept, not copied: they must not change); throws
+   * `ERR_CORRUPT` like `deserializeHashTree`.
+   */
   static decode(data: Uint8Array, sha256: Sha256Factory): SnapshotTree {
     return new SnapshotTree(sha256, decodeRecordedTable(data), undefined);
   }
@@ -76,7 +79,7 @@ export class SnapshotTree {
 
   /** The bytes for `MetaStore.putHashTree`, the same whichever form the tree is in. */
   serialize(): Uint8Array {
-    return this.#trie ? serializeHashTree(this.#trie) : encodeRecordedTable(this.#folded());
+    return this.#trie ? serializeHashTree(this.#trie) : encodeRecordedTable(this.#folded(), this.#sha256);
   }
 
   /** See `HashTree.kindOf`. */
@@ -85,7 +88,11 @@ export class SnapshotTree {
     return this.#toTrie().kindOf(path);
   }
 
-  /** See `HashTree.hash`; the root's checksum comes from the columns, without building the trie. */
+  /**
+   * See `HashTree.hash`; the root's checksum comes from the columns, without building the
+   * trie: decoded and unchanged, the table answers with the digest stored with it (no sort
+   * or hash over the entries); once changes are folded in, the new table computes its own.
+   */
   hash(path: string, kind?: "dir" | "file"): string | undefined {
     if (!this.#trie && cleanRelativePath(path) === ".") return `dir:${this.#folded().digest(this.#sha256)}`;
     return this.#toTrie().hash(path, kind);

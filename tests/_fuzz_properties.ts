@@ -8,11 +8,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Volume } from "memfs";
+import { crc32 } from "../core/byte_io.ts";
 import { FSCacheError } from "../core/errors.ts";
 import { fileSystemFrom } from "../core/file_system.ts";
 import { HashTree } from "../core/hash_tree.ts";
 import { deserializeHashTree, serializeHashTree } from "../core/hash_tree_codec.ts";
 import { hasLoneSurrogate } from "../core/names.ts";
+import { decodeRecordedTable } from "../core/recorded_table_codec.ts";
+import { SnapshotTree } from "../core/snapshot_tree.ts";
 import { FSCache, MemoryBackend, MemoryMetaStore, MemoryTransport, nodeSha256 } from "../mod.ts";
 import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, encodePacket, type Packet, PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
@@ -326,7 +329,7 @@ export const fuzzProperties: FuzzProperty[] = [
     },
   },
   {
-    name: "hash tree codec: any bytes restore or fail with ERR_CORRUPT; trees round-trip",
+    name: "hash tree codecs (trie and columns): any bytes restore or fail with ERR_CORRUPT; trees round-trip",
     weight: 2,
     async run(numRuns, seed) {
       const arbTree = fc
@@ -350,14 +353,26 @@ export const fuzzProperties: FuzzProperty[] = [
         fc.property(arbTree, fc.uint8Array({ maxLength: 80 }), fc.nat(), (tree, junk, at) => {
           const bytes = serializeHashTree(tree);
           assert.equal(deserializeHashTree(bytes, nodeSha256).hash(".", "dir"), tree.hash(".", "dir"));
+          assert.equal(SnapshotTree.decode(bytes, nodeSha256).hash(".", "dir"), tree.hash(".", "dir"));
           const damaged = bytes.slice();
           const i = at % damaged.length;
           damaged[i] = (damaged[i] as number) ^ (1 + (at % 255));
-          for (const input of [junk, damaged, bytes.subarray(0, at % bytes.length)]) {
-            try {
-              deserializeHashTree(input, nodeSha256);
-            } catch (err) {
-              assert.ok(err instanceof FSCacheError && err.code === "ERR_CORRUPT", String(err));
+          // Junk behind a valid header and CRC reaches the entry decoders themselves.
+          const sealed = new Uint8Array(5 + 32 + junk.length + 4);
+          sealed.set(bytes.subarray(0, 5 + 32));
+          sealed.set(junk, 5 + 32);
+          new DataView(sealed.buffer).setUint32(sealed.length - 4, crc32(sealed.subarray(0, sealed.length - 4)));
+          for (const input of [junk, damaged, bytes.subarray(0, at % bytes.length), sealed]) {
+            for (const decode of [
+              () => deserializeHashTree(input, nodeSha256),
+              () => decodeRecordedTable(input),
+              () => SnapshotTree.decode(input, nodeSha256).hash("."),
+            ]) {
+              try {
+                decode();
+              } catch (err) {
+                assert.ok(err instanceof FSCacheError && err.code === "ERR_CORRUPT", String(err));
+              }
             }
           }
         }),

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { encodeRecord, encodeTree } from "../backends/_meta_files.ts";
+import { decodeTree, encodeRecord, encodeTree } from "../backends/_meta_files.ts";
 import { CACHEDIR_TAG, FileMetaStore, FSCache, FSCacheError, type SourceRecord } from "../mod.ts";
 import { childResult, spawnFixture, waitForLine } from "./_child.ts";
 import { recordingLogger } from "./_helpers.ts";
@@ -227,6 +227,31 @@ describe("FileMetaStore recovery", () => {
       await store.close();
       await assert.rejects(store.loadAll(), (e) => e instanceof FSCacheError && e.code === "ERR_CLOSED");
     }));
+});
+
+describe("hash-tree files", () => {
+  it("decode to a plain Uint8Array of the stored bytes, whether the file owns its memory or not", () => {
+    const data = Uint8Array.from({ length: 5000 }, (_, i) => i % 251);
+    const file = encodeTree(data);
+    const owned = Buffer.from(file); // a Buffer of its own, as readFile gives
+    const pooled = Buffer.concat([Buffer.from("x"), Buffer.from(file)]).subarray(1); // a view into a larger one
+    assert.ok(pooled.byteOffset > 0);
+    for (const input of [file, owned, pooled]) {
+      const decoded = decodeTree(input);
+      assert.ok(decoded !== undefined);
+      assert.equal(Object.getPrototypeOf(decoded), Uint8Array.prototype);
+      assert.deepEqual(decoded, data);
+    }
+    // A view shares the file's memory; a copy does not see later writes to it.
+    const small = Buffer.concat([Buffer.from("x"), Buffer.from(encodeTree(new Uint8Array([1, 2])))]).subarray(1);
+    const copied = decodeTree(small) as Uint8Array;
+    small[small.length - 1] = 9;
+    assert.deepEqual(copied, new Uint8Array([1, 2]));
+    const altered = Buffer.from(file);
+    altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 1;
+    assert.equal(decodeTree(altered), undefined);
+    assert.equal(decodeTree(owned.subarray(0, owned.length - 1)), undefined);
+  });
 });
 
 describe("FSCache.open({ root })", () => {

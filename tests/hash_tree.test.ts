@@ -87,6 +87,10 @@ describe("walk order and names", () => {
     const name = decodeName(bytes);
     assert.equal(name, "a\udcffé\udced\udca0\udc80");
     assert.deepEqual(encodeName(name), bytes);
+    // U+FEFF is a character of the name like any other, at its start too (no byte-order mark).
+    for (const bom of ["\ufeffa", "\ufeff", "\ufeff\udcff", "a\udcff\ufeff"]) {
+      assert.equal(decodeName(encodeName(bom)), bom);
+    }
   });
 
   it("orders names by their bytes, whatever their characters", () => {

@@ -1,16 +1,20 @@
 /**
  * The columnar recorded tree must answer exactly as the trie does: same stored bytes,
  * same entries after the same changes, same root checksum and content size, and the
- * same rejections of damaged bytes.
+ * same rejections of damaged bytes. Both stored versions are read: version 1 (no root
+ * digest) from a fixture the version-1 encoder wrote.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { crc32 } from "../core/byte_io.ts";
 import { RecordedTable } from "../core/recorded_table.ts";
 import { decodeRecordedTable, encodeRecordedTable } from "../core/recorded_table_codec.ts";
 import { SnapshotTree } from "../core/snapshot_tree.ts";
 import type { ChangeKind, EntryStat } from "../core/types.ts";
 import { deserializeHashTree, FSCacheError, HashTree, nodeSha256, serializeHashTree } from "../mod.ts";
+import { projectRoot } from "./_helpers.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 const sum = (s: string) => {
@@ -66,8 +70,8 @@ describe("RecordedTable against HashTree", () => {
         const bytes = serializeHashTree(trie);
         const table = decodeRecordedTable(bytes);
         assert.deepEqual(view(table.entries()), view(trie.entries()));
-        assert.deepEqual(encodeRecordedTable(table), bytes);
-        assert.deepEqual(encodeRecordedTable(RecordedTable.fromEntries(trie.entries())), bytes);
+        assert.deepEqual(encodeRecordedTable(table, nodeSha256), bytes);
+        assert.deepEqual(encodeRecordedTable(RecordedTable.fromEntries(trie.entries()), nodeSha256), bytes);
 
         const snapshot = SnapshotTree.decode(bytes, nodeSha256);
         applyAll(trie, second);
@@ -122,15 +126,214 @@ describe("RecordedTable against HashTree", () => {
         links: new Map(),
       });
     for (const paths of [["b", "a"], ["a", "a"], ["a.b", "a/b"], ["a/../b"], ["a//b"], ["./a"]]) {
-      const bytes = encodeRecordedTable(table(paths));
+      const bytes = encodeRecordedTable(table(paths), nodeSha256);
       assert.throws(() => decodeRecordedTable(bytes), code("ERR_CORRUPT"), JSON.stringify(paths));
       assert.throws(() => deserializeHashTree(bytes, nodeSha256), code("ERR_CORRUPT"), JSON.stringify(paths));
     }
-    assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(["a", "a/b", "a.b", "a0"]))).paths, [
+    assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(["a", "a/b", "a.b", "a0"]), nodeSha256)).paths, [
       "a",
       "a/b",
       "a.b",
       "a0",
     ]);
+  });
+});
+
+/** The same entries in version 1: no root digest, version byte 1, CRC over the rest. */
+function asVersion1(v2: Uint8Array): Uint8Array {
+  assert.equal(v2[4], 2);
+  const v1 = new Uint8Array(v2.length - 32);
+  v1.set(v2.subarray(0, 5));
+  v1[4] = 1;
+  v1.set(v2.subarray(5 + 32, v2.length - 4), 5);
+  new DataView(v1.buffer).setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)));
+  return v1;
+}
+
+/** A sha256 factory that counts the hashes made with it. */
+function countingSha256(): { sha256: typeof nodeSha256; count: () => number } {
+  let made = 0;
+  return {
+    sha256: () => {
+      made++;
+      return nodeSha256();
+    },
+    count: () => made,
+  };
+}
+
+/** The tree of `tests/fixtures/hash_tree_v1.bin`, written by the version-1 encoder. */
+function fixtureTree(): HashTree {
+  const tree = new HashTree(nodeSha256);
+  tree.apply("add", "a", sum("a"), { mode: 0o40755, uid: 1000, gid: 1000, size: 0, mtimeMs: 1.5e12 + 0.25 });
+  tree.apply("add", "a/b", sum("a/b"), { mode: 0o100644, uid: 0, gid: 0, size: 2 ** 40, mtimeMs: 0 });
+  tree.apply("add", "a/l", sum("a/l"), { mode: 0o120777, uid: 0, gid: 0, size: 0, mtimeMs: 1, linkname: "b\udcff" });
+  tree.apply("add", "a.b", sum("a.b"));
+  tree.apply("add", "a0", sum("a0"), { mode: 0o100755, uid: 70000, gid: 5, size: 300, mtimeMs: 1.7e12 + 0.123 });
+  tree.apply("add", "x\udcfe", sum("x\udcfe"));
+  tree.apply("add", "é", sum("é"), { mode: 0o40700, uid: 1, gid: 1, size: 4096, mtimeMs: 2 });
+  tree.apply("add", "é/😀", sum("é/😀"), { mode: 0o100600, uid: 1, gid: 1, size: 7, mtimeMs: 3.5 });
+  tree.apply("add", "z z", sum("z z"), { mode: 0o100644, uid: 0, gid: 0, size: 128, mtimeMs: 4 });
+  return tree;
+}
+
+describe("stored names", () => {
+  it("keep a leading U+FEFF and escaped bytes, also when only some names are not UTF-8", () => {
+    const table = (paths: string[]) =>
+      RecordedTable.fromEntries(paths.map((p) => [p, { checksum: sum(p) }] as [string, { checksum: string }]));
+    for (const paths of [
+      ["\ufeffa"],
+      ["b", "\ufeffa"],
+      ["b\udcff", "c", "\ufeffa"],
+      ["a", "a/\ufeff", "a/\ufeff/x\udc80y"],
+    ]) {
+      assert.deepEqual(decodeRecordedTable(encodeRecordedTable(table(paths), nodeSha256)).paths, paths);
+    }
+  });
+});
+
+describe("stored format versions", () => {
+  it("writes version 2 with the root digest, from the trie and the table alike", () => {
+    const trie = fixtureTree();
+    const bytes = serializeHashTree(trie);
+    assert.equal(bytes[4], 2);
+    const root = trie.hash(".") as string;
+    assert.equal(
+      Array.from(bytes.subarray(5, 37), (b) => b.toString(16).padStart(2, "0")).join(""),
+      root.slice("dir:".length),
+    );
+    const table = RecordedTable.fromEntries(trie.entries());
+    assert.deepEqual(encodeRecordedTable(table, nodeSha256), bytes);
+    assert.equal(`dir:${decodeRecordedTable(bytes).digest(nodeSha256)}`, root);
+  });
+
+  it("reads version 1 as written before the digest (committed fixture)", () => {
+    const fixture = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v1.bin`));
+    assert.equal(fixture[4], 1);
+    const trie = fixtureTree();
+    // The test's version-1 writer gives the fixture's very bytes.
+    assert.deepEqual(asVersion1(serializeHashTree(trie)), fixture);
+    assert.deepEqual(view(decodeRecordedTable(fixture).entries()), view(trie.entries()));
+    assert.deepEqual(view(deserializeHashTree(fixture, nodeSha256).entries()), view(trie.entries()));
+    const counting = countingSha256();
+    const snapshot = SnapshotTree.decode(fixture, counting.sha256);
+    assert.equal(snapshot.hash("."), trie.hash("."));
+    assert.equal(counting.count(), 1, "no digest stored: computed once");
+    assert.equal(snapshot.hash("."), trie.hash("."));
+    assert.equal(counting.count(), 1);
+    // Stored again, it becomes version 2.
+    assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+    for (let n = 0; n < fixture.length; n++) {
+      assert.throws(() => decodeRecordedTable(fixture.subarray(0, n)), code("ERR_CORRUPT"));
+    }
+    for (let i = 0; i < fixture.length; i++) {
+      const bad = fixture.slice();
+      bad[i] = (bad[i] as number) ^ 0x10;
+      assert.throws(() => decodeRecordedTable(bad), code("ERR_CORRUPT"), `byte ${i}`);
+      assert.throws(() => deserializeHashTree(bad, nodeSha256), code("ERR_CORRUPT"), `byte ${i}`);
+    }
+  });
+
+  it("either version decodes to the same entries and root checksum", () => {
+    fc.assert(
+      fc.property(fc.array(changeArb, { maxLength: 30 }), (changes) => {
+        const trie = new HashTree(nodeSha256);
+        applyAll(trie, changes);
+        const v2 = serializeHashTree(trie);
+        const v1 = asVersion1(v2);
+        for (const bytes of [v1, v2]) {
+          assert.deepEqual(view(decodeRecordedTable(bytes).entries()), view(trie.entries()));
+          assert.equal(SnapshotTree.decode(bytes, nodeSha256).hash("."), trie.hash("."));
+          assert.equal(deserializeHashTree(bytes, nodeSha256).hash("."), trie.hash("."));
+          assert.deepEqual(SnapshotTree.decode(bytes, nodeSha256).serialize(), v2);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("a decoded snapshot answers the root checksum from the stored digest until it changes", () => {
+    const trie = fixtureTree();
+    const counting = countingSha256();
+    const snapshot = SnapshotTree.decode(serializeHashTree(trie), counting.sha256);
+    assert.equal(snapshot.hash("."), trie.hash("."));
+    assert.equal(snapshot.contentSize(), trie.contentSize());
+    assert.equal(counting.count(), 0, "no hash made: the stored digest answered");
+    // Stored again unchanged: the same bytes, still without hashing.
+    assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+    assert.equal(counting.count(), 0);
+    for (const [kind, path] of [
+      ["modify", "a/b"],
+      ["delete", "a"],
+      ["add", "new"],
+    ] as const) {
+      snapshot.apply(kind, path, kind === "delete" ? undefined : sum(`${path}2`));
+      trie.apply(kind, path, kind === "delete" ? undefined : sum(`${path}2`));
+      const before = counting.count();
+      assert.equal(snapshot.hash("."), trie.hash("."), `after ${kind} ${path}`);
+      assert.equal(counting.count(), before + 1, "recomputed once after a change");
+      // Encoding reuses the digest just computed.
+      assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+      assert.equal(counting.count(), before + 1);
+    }
+  });
+
+  it("takes the stored digest as is: the CRC, not a recomputation, guards it", () => {
+    const trie = fixtureTree();
+    const bytes = serializeHashTree(trie);
+    const forged = bytes.slice();
+    forged.fill(0xab, 5, 37);
+    new DataView(forged.buffer).setUint32(forged.length - 4, crc32(forged.subarray(0, forged.length - 4)));
+    assert.equal(SnapshotTree.decode(forged, nodeSha256).hash("."), `dir:${"ab".repeat(32)}`);
+    // The trie decoder computes its own.
+    assert.equal(deserializeHashTree(forged, nodeSha256).hash("."), trie.hash("."));
+    // Damage to the digest itself is caught by the CRC.
+    const damaged = bytes.slice();
+    damaged[20] = (damaged[20] as number) ^ 1;
+    assert.throws(() => decodeRecordedTable(damaged), code("ERR_CORRUPT"));
+  });
+
+  it("rejects bad numbers and names with ERR_CORRUPT even under a valid CRC", () => {
+    const reseal = (body: number[]) => {
+      const out = new Uint8Array(body.length + 4);
+      out.set(body);
+      new DataView(out.buffer).setUint32(body.length, crc32(out.subarray(0, body.length)));
+      return out;
+    };
+    const head = [0x46, 0x53, 0x48, 0x54, 2, ...new Array(32).fill(0)];
+    const entry = (shared: number[], suffix: number[], name: number[], tail: number[]) => [
+      ...shared,
+      ...suffix,
+      ...name,
+      ...new Array(32).fill(7),
+      ...tail,
+    ];
+    const cases: [string, number[]][] = [
+      ["count beyond the bytes", [...head, 5, ...entry([0], [1], [0x61], [0])]],
+      ["varint running off the end", [...head, 1, 0x80]],
+      [
+        "number too large",
+        [...head, 1, ...entry([0], [1], [0x61], [1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f])],
+      ],
+      ["stat cut short", [...head, 1, ...entry([0], [1], [0x61], [1, 1, 1, 1, 1, 0, 0])]],
+      [
+        "link length past the end",
+        [...head, 1, ...entry([0], [1], [0x61], [3, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 9])],
+      ],
+      ["prefix longer than the previous name", [...head, 1, ...entry([1], [1], [0x61], [0])]],
+      ["NUL in a name", [...head, 1, ...entry([0], [2], [0x61, 0], [0])]],
+      ["empty name", [...head, 1, ...entry([0], [0], [], [0])]],
+      ["trailing bytes", [...head, 1, ...entry([0], [1], [0x61], [0]), 0]],
+    ];
+    for (const [why, body] of cases) {
+      assert.throws(() => decodeRecordedTable(reseal(body)), code("ERR_CORRUPT"), why);
+      assert.throws(() => deserializeHashTree(reseal(body), nodeSha256), code("ERR_CORRUPT"), why);
+    }
+    // The same shapes, well-formed, decode.
+    const good = decodeRecordedTable(
+      reseal([...head, 1, ...entry([0], [1], [0x61], [1, 0x80, 0x01, 1, 1, 1, ...new Array(8).fill(0)])]),
+    );
+    assert.deepEqual(good.paths, ["a"]);
+    assert.equal(good.stat(0)?.mode, 128);
   });
 });
