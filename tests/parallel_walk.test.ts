@@ -43,8 +43,9 @@ function fakeRunner(
     offload: async (task) => {
       await new Promise((resolve) => setTimeout(resolve, offloadDelay()));
       const only = (task as { options: { only?: string[] } }).options.only ?? [];
-      if (fail !== undefined && only.includes(fail))
+      if (fail !== undefined && only.some((item) => item === fail || item.startsWith(`${fail}/`))) {
         throw Object.assign(new Error(`cannot read ${fail}`), { code: "EIO" });
+      }
       offloaded.push([...only]);
       return runHere(task);
     },
@@ -98,12 +99,31 @@ describe("walkSource shared between threads", () => {
         assert.deepEqual(walked.paths, single.paths);
         assert.deepEqual(Array.from(walked.stats), Array.from(single.stats));
         assert.deepEqual(walked.links, single.links);
-        // Every root name was walked exactly once, by one thread or the other.
-        const names = [...runner.here.flat(), ...runner.offloaded.flat()].sort();
-        assert.deepEqual(names, fs.readdirSync(root).sort());
+        // Every piece was walked once, by one thread or the other.
+        const items = [...runner.here.flat(), ...runner.offloaded.flat()];
+        assert.equal(new Set(items).size, items.length);
       });
     }
   }
+
+  it("opens a root directory holding more than a run's part one level down", async () => {
+    const runner = fakeRunner(2, () => 0);
+    await walkSource(runner, root, {}, previous, 1);
+    const items = [...runner.here.flat(), ...runner.offloaded.flat()];
+    // "e" holds the most: its own entry, then each child, as pieces of their own.
+    assert.ok(items.includes("e/") && items.includes("e/sub0") && !items.includes("e"), items.join(" "));
+    assert.ok(items.includes("d.txt") && items.includes("c"));
+  });
+
+  it("keeps an excluded directory, or any under `!` exceptions, in one piece", async () => {
+    for (const excludes of [["e"], ["*.tmp", "!keep.tmp"]]) {
+      const runner = fakeRunner(2, () => 0);
+      const walked = await walkSource(runner, root, { excludes }, previous, 1);
+      assert.deepEqual(walked.paths, walkTree(disk, root, { excludes }).paths, excludes.join(","));
+      const items = [...runner.here.flat(), ...runner.offloaded.flat()];
+      assert.ok(!items.some((item) => item.startsWith("e/")), `${excludes}: ${items.join(" ")}`);
+    }
+  });
 
   it("below the threshold, walks on this thread only", async () => {
     const runner = fakeRunner(2, () => 0);

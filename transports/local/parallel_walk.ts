@@ -7,7 +7,9 @@
  */
 import { RecordedTable } from "../../core/recorded_table.ts";
 import type { RecordedTree } from "../../core/types.ts";
+import { excludeMatcher } from "../diffcopy/excludes.ts";
 import type { Runner } from "./local_transport.ts";
+import { lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 import type { Task } from "./tasks.ts";
 import { rootNames, type WalkOptions, type WalkResult } from "./walk.ts";
 
@@ -19,9 +21,10 @@ export const PARALLEL_WALK_ENTRIES = 20_000;
 /**
  * Runs per thread. A worker joins 50–200 ms late (it has to start), so equal fixed
  * shares left the calling thread idle at the end waiting for it; with several runs
- * each, whoever is free takes the next, and the last run is short.
+ * each, whoever is free takes the next, and the last run is short (with four per
+ * thread, a worker still idled ~250 ms of a 100k-entry walk waiting for the last one).
  */
-const RUNS_PER_THREAD = 4;
+const RUNS_PER_THREAD = 8;
 
 /**
  * Walks the source: here, or — when the last sync recorded a large tree and workers may
@@ -49,7 +52,10 @@ export async function walkSource(
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
   const started = Array.from({ length: threads - 1 }, () => offload(share([])));
-  const runs = splitNames(rootNames(runner.src, root, options), previous, threads * RUNS_PER_THREAD);
+  const runs = splitUnits(
+    walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
+    threads * RUNS_PER_THREAD,
+  );
   const results = new Array<WalkResult>(runs.length);
   // This thread takes runs from the front, workers from the back; one failure stops all.
   let front = 0;
@@ -61,12 +67,31 @@ export async function walkSource(
       results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
     }
   };
+  // Two runs in flight per worker: its next run is already queued when it answers, so it
+  // does not wait for this thread (busy walking between event-loop turns) to hand one out.
   const worker = async (up: Promise<unknown>) => {
     await up;
-    while (!failed && front < back) {
-      const i = --back;
-      results[i] = (await offload(share(runs[i] as string[]))) as WalkResult;
+    let error: unknown;
+    const inFlight = new Set<Promise<void>>();
+    while (true) {
+      while (!failed && error === undefined && inFlight.size < 2 && front < back) {
+        const i = --back;
+        const run: Promise<void> = offload(share(runs[i] as string[])).then(
+          (result) => {
+            results[i] = result as WalkResult;
+            inFlight.delete(run);
+          },
+          (err) => {
+            error ??= err;
+            inFlight.delete(run);
+          },
+        );
+        inFlight.add(run);
+      }
+      if (inFlight.size === 0) break;
+      await Promise.race(inFlight);
     }
+    if (error !== undefined) throw error;
   };
   const stopOnFailure = (err: unknown) => {
     failed = true;
@@ -76,46 +101,109 @@ export async function walkSource(
   return concatWalks(results);
 }
 
+/** A piece of the walk (an `only` item, see {@linkcode WalkOptions.only}) and its recorded entries. */
+type Unit = [item: string, weight: number];
+
 /**
- * Cuts sorted root names into up to `parts` runs of about equal recorded entries (a
- * name with more than a run's part is a run of its own).
+ * The root's names in walk order, each weighed by what the record holds below it. A name
+ * holding more than a run's part is opened one level down (its own entry, then each
+ * child as a unit of its own), so that no run is big enough to leave the other threads
+ * waiting at the end: a tree under a few top directories would otherwise split poorly.
  */
-function splitNames(names: string[], previous: RecordedTree, parts: number): string[][] {
-  const weight = rootWeights(previous);
+function walkUnits(fs: SyncFs, root: string, options: WalkOptions, previous: RecordedTree, parts: number): Unit[] {
+  const weight = recordedWeights(previous);
+  const matcher = excludeMatcher(options.excludes ?? []);
+  const units: Unit[] = [];
+  const names = rootNames(fs, root, options);
   let total = 0;
   for (const name of names) total += weight.get(name) ?? 1;
-  const runs: string[][] = [[]];
-  let sum = 0;
   for (const name of names) {
     const w = weight.get(name) ?? 1;
+    // Only plain directories the excludes leave alone (an exception could re-include
+    // something below an excluded one: its subtree must stay in one walk).
+    if (w <= total / parts || matcher?.hasExceptions || matcher?.ignores(name) || !isPlainDir(fs, `${root}/${name}`)) {
+      units.push([name, w]);
+      continue;
+    }
+    let children: string[];
+    try {
+      children = fs.readdirSync(`${root}/${name}`).sort();
+    } catch {
+      // Gone or changed since it was listed: the walk itself will say what is there.
+      units.push([name, w]);
+      continue;
+    }
+    units.push([`${name}/`, 1]);
+    for (const child of children) {
+      const path = `${name}/${child}`;
+      units.push([path, weight.get(path) ?? 1]);
+    }
+  }
+  return units;
+}
+
+/** Cuts units into up to `parts` runs of about equal weight, in order. */
+function splitUnits(units: Unit[], parts: number): string[][] {
+  let total = 0;
+  for (const [, w] of units) total += w;
+  const runs: string[][] = [[]];
+  let sum = 0;
+  for (const [item, w] of units) {
     const current = runs[runs.length - 1] as string[];
     // Start the next run once this one holds its part, unless it is the last.
     if (current.length > 0 && runs.length < parts && sum + w / 2 > (total * runs.length) / parts) {
-      runs.push([name]);
-    } else current.push(name);
+      runs.push([item]);
+    } else current.push(item);
     sum += w;
   }
   return runs;
 }
 
-/** Recorded entries at and below each root name. Walk order keeps each name's entries together. */
-function rootWeights(previous: RecordedTree): Map<string, number> {
+/**
+ * Recorded entries at and below each root name and each path one level down. Walk order
+ * keeps each such subtree's entries together.
+ */
+function recordedWeights(previous: RecordedTree): Map<string, number> {
   const weight = new Map<string, number>();
   const paths = previous instanceof RecordedTable ? previous.paths : Array.from(previous.entries(), ([p]) => p);
+  const add = (key: string, count: number) => {
+    if (count > 0) weight.set(key, (weight.get(key) ?? 0) + count);
+  };
   let top = "";
-  let count = 0;
+  let topCount = 0;
+  let second = "";
+  let secondCount = 0;
   for (const path of paths) {
-    if (count > 0 && path.startsWith(top) && (path.length === top.length || path.charCodeAt(top.length) === 0x2f)) {
-      count++;
-      continue;
+    if (!within(path, top)) {
+      add(top, topCount);
+      add(second, secondCount);
+      const slash = path.indexOf("/");
+      top = slash === -1 ? path : path.slice(0, slash);
+      topCount = 0;
+      second = "";
+      secondCount = 0;
     }
-    if (count > 0) weight.set(top, (weight.get(top) ?? 0) + count);
-    const slash = path.indexOf("/");
-    top = slash === -1 ? path : path.slice(0, slash);
-    count = 1;
+    topCount++;
+    if (path.length > top.length && !within(path, second)) {
+      add(second, secondCount);
+      const slash = path.indexOf("/", top.length + 1);
+      second = slash === -1 ? path : path.slice(0, slash);
+      secondCount = 0;
+    }
+    if (path.length > top.length) secondCount++;
   }
-  if (count > 0) weight.set(top, (weight.get(top) ?? 0) + count);
+  add(top, topCount);
+  add(second, secondCount);
   return weight;
+}
+
+/** True when `path` is `dir` or below it (`dir` non-empty). */
+function within(path: string, dir: string): boolean {
+  return dir !== "" && path.startsWith(dir) && (path.length === dir.length || path.charCodeAt(dir.length) === 0x2f);
+}
+
+function isPlainDir(fs: SyncFs, path: string): boolean {
+  return lstatOrUndefined(fs, path)?.isDirectory() ?? false;
 }
 
 function concatWalks(walks: WalkResult[]): WalkResult {

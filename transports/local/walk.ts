@@ -6,9 +6,9 @@
  * big one in one go.
  * @module
  */
-import dockerignore, { type Ignore } from "@balena/dockerignore";
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
+import { type ExcludeMatcher, excludeMatcher } from "../diffcopy/excludes.ts";
 import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 
 export const S_IFMT = 0o170000;
@@ -41,16 +41,13 @@ export interface WalkOptions {
   /** When the root is a symlink to a directory, walk its target (else it is an error). */
   followRootSymlink?: boolean;
   /**
-   * Walk only these names of the root's (sorted, as {@linkcode rootNames} gives them):
-   * one share of a walk split between threads.
+   * Walk only these, in this order: names of the root's (sorted, as {@linkcode rootNames}
+   * gives them), paths below it (`dir/sub`: that subtree) and directories ending in `/`
+   * (`dir/`: its own entry, not what is below it). One share of a walk split between
+   * threads; paths below the root are only for sources without `!` exceptions.
    */
   only?: readonly string[];
 }
-
-type IgnoreFactory = () => Ignore;
-// The package is CommonJS typed as an ES default export: take whichever the runtime hands over.
-const makeIgnore = ((dockerignore as unknown as { default?: IgnoreFactory }).default ??
-  dockerignore) as unknown as IgnoreFactory;
 
 interface Frame {
   rel: string;
@@ -76,7 +73,7 @@ interface Frame {
  */
 export class TreeWalker {
   readonly #fs: SyncFs;
-  readonly #matcher: Ignore | undefined;
+  readonly #matcher: ExcludeMatcher | undefined;
   /** With `!` exceptions an excluded directory may still hold included entries. */
   readonly #hasExceptions: boolean;
   readonly #stack: Frame[] = [];
@@ -88,9 +85,8 @@ export class TreeWalker {
 
   constructor(fs: SyncFs, root: string, options: WalkOptions = {}) {
     this.#fs = fs;
-    const patterns = (options.excludes ?? []).filter((p) => p.trim() !== "" && !p.startsWith("#"));
-    this.#matcher = patterns.length > 0 ? makeIgnore().add(patterns) : undefined;
-    this.#hasExceptions = patterns.some((p) => p.trim().startsWith("!"));
+    this.#matcher = excludeMatcher(options.excludes ?? []);
+    this.#hasExceptions = this.#matcher?.hasExceptions ?? false;
     const names = options.only ? [...options.only] : rootNames(fs, root, options);
     this.#stack.push({ rel: "", abs: root, names, next: 0, index: -1, excluded: false });
   }
@@ -107,12 +103,17 @@ export class TreeWalker {
         continue;
       }
       if (done++ >= budget) return false;
-      const name = frame.names[frame.next++] as string;
+      let name = frame.names[frame.next++] as string;
+      // An `only` item `dir/` stands for the directory's own entry.
+      const entryOnly = frame.index === -1 && name.endsWith("/");
+      if (entryOnly) name = name.slice(0, -1);
       const rel = frame.rel === "" ? name : `${frame.rel}/${name}`;
       const excluded = frame.excluded || (this.#matcher?.ignores(rel) ?? false);
       if (excluded && !this.#hasExceptions) continue;
       const abs = `${frame.abs}/${name}`;
+      const depth = this.#stack.length;
       this.#visit(rel, abs, excluded, 0);
+      if (entryOnly && this.#stack.length > depth) this.#stack.pop();
     }
     return true;
   }
