@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { fileSystemFrom } from "../core/file_system.ts";
+import type { EntryStat, RecordedTree } from "../core/types.ts";
 import { assertSameTree, disk, pipeSync, scanChecksums, tempDir, writeTree } from "./_diffcopy.ts";
 
 const sample = {
@@ -20,6 +21,16 @@ const sample = {
   dangling: { symlink: "/nowhere/at/all" },
   hard: { link: "a.txt" },
 } as const;
+
+/** The tree a cache would record from a receive's reported changes (all adds). */
+function recordOf(changes: { path: string; checksum?: string; stat?: EntryStat }[]): RecordedTree {
+  const recorded = new Map(changes.map((c) => [c.path, { checksum: c.checksum as string, stat: c.stat }]));
+  return {
+    size: recorded.size,
+    get: (p: string) => recorded.get(p),
+    entries: () => [...recorded].sort(([a], [b]) => (a < b ? -1 : 1)),
+  };
+}
 
 describe("diff-copy round trip (in-memory streams)", () => {
   it("makes the destination equal to the source, with modes, mtimes, links and checksums", async () => {
@@ -79,12 +90,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
     disk.mkdirSync(dst);
     writeTree(disk, src, { "a.txt": "one", "b.txt": "two" });
     const first = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
-    const recorded = new Map(first.updater.changes.map((c) => [c.path, { checksum: c.checksum!, stat: c.stat }]));
-    const previous = {
-      size: recorded.size,
-      get: (p: string) => recorded.get(p),
-      entries: () => [...recorded].sort(([a], [b]) => (a < b ? -1 : 1)),
-    };
+    const previous = recordOf(first.updater.changes);
     disk.writeFileSync(`${src}/b.txt`, "TWO!");
     const second = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst, previous });
     assert.equal(second.sent.filesSent, 1);
@@ -120,12 +126,7 @@ describe("diff-copy round trip (in-memory streams)", () => {
     disk.writeFileSync(`${src}/b.txt`, "TWO!");
     // The record the next receive is given does not know e.txt, but the disk has a leftover there.
     disk.writeFileSync(`${src}/e.txt`, "five");
-    const recorded = new Map(first.updater.changes.map((c) => [c.path, { checksum: c.checksum!, stat: c.stat }]));
-    const previous = {
-      size: recorded.size,
-      get: (p: string) => recorded.get(p),
-      entries: () => [...recorded].sort(([a], [b]) => (a < b ? -1 : 1)),
-    };
+    const previous = recordOf(first.updater.changes);
     disk.writeFileSync(`${dst}/e.txt`, "stale leftover");
     const second = await pipeSync({ fs: disk, root: src }, { fs: counting, dest: dst, previous });
     assert.deepEqual(renames.sort(), ["b.txt", "e.txt"], "replaced through a temporary file");
