@@ -200,13 +200,20 @@ export class LocalTransport implements Transport {
     let next = 0;
     let failed = false;
     const batches = splitFiles(src, plan.files);
-    // Worker lanes that have finished a batch: their worker is up.
-    let up = 0;
     // A worker costs about what eight batches of small files do to start: fewer lanes
     // for a short change set, so no worker starts only to find the work gone.
     const workerLanes = Math.min(runner.parallel, Math.ceil(batches.length / BATCHES_PER_WORKER));
-    const lane = async (runner: Runner, until: () => boolean) => {
-      let first = true;
+    const helping = runner.inline !== undefined && batches.length > workerLanes;
+    // Worker lanes whose worker is up.
+    let up = 0;
+    const lane = async (runner: Runner, until: () => boolean, worker: boolean) => {
+      if (worker) {
+        // With the calling thread copying meanwhile, a worker takes its first batch only
+        // once it is up (an empty task answers then): a batch handed to a worker still
+        // starting left the calling thread waiting for it at the end.
+        if (helping) await runner.run({ op: "delete", dest, paths: [] });
+        up++;
+      }
       while (next < batches.length && !failed && !until()) {
         if (signal.aborted) failed = true;
         signal.throwIfAborted();
@@ -218,16 +225,17 @@ export class LocalTransport implements Transport {
           failed = true;
           throw err;
         }
-        if (first) up++;
-        first = false;
       }
     };
-    const running = Array.from({ length: workerLanes }, () => lane(runner, () => false));
+    const running = Array.from({ length: workerLanes }, () => lane(runner, () => false, true));
     // The calling thread copies batches too (between event-loop turns) until every worker
-    // is up: it would otherwise idle while they start (50–200 ms), most of a resync of a
-    // thousand files. Then it leaves them the rest: beside them it would only slow the
-    // thread that takes in their results.
-    if (runner.inline && batches.length > workerLanes) running.push(lane(runner.inline, () => up >= workerLanes));
+    // is up and has plenty left: it would otherwise idle while they start (50–200 ms), most
+    // of a resync of a thousand files. Then it leaves them the rest: beside them it would
+    // only slow the thread that takes in their results.
+    if (runner.inline && helping) {
+      const enough = () => up === workerLanes && batches.length - next >= BATCHES_PER_WORKER;
+      running.push(lane(runner.inline, enough, false));
+    }
     // Wait for every batch in flight even after a failure or abort: a worker still writing
     // into the snapshot would race with the sync that repairs it.
     const lanes = await Promise.allSettled(running);
