@@ -143,6 +143,8 @@ describe("the fscache executable", () => {
     assert.equal(JSON.parse(out).deleted, 0);
     const bad = spawnSync(process.execPath, [...entry, "gc", "--max-size", "x"], { env, encoding: "utf8" });
     assert.equal(bad.status, 2);
+    // The npm bin runs as a program of its own (shebang, executable bit), as `npx fscache` runs it.
+    if (!isDeno) assert.match(execFileSync(entry[0] as string, ["--version"], { encoding: "utf8" }), /^fscache \d/);
   });
 
   it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {
