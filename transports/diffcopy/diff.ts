@@ -80,9 +80,10 @@ export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapsh
   // were found as the snapshot holds, nothing is left to delete and no set is needed.
   let found = 0;
   for (const entry of incoming) {
-    const existed = snapshot.has(entry.path);
-    if (existed) found++;
+    // One lookup per entry; `has` only for a path recorded without a stat.
     const have = snapshot.get(entry.path);
+    const existed = have !== undefined || snapshot.has(entry.path);
+    if (existed) found++;
     if (existed && sameEntry(entry, have, options)) {
       if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
       continue;
