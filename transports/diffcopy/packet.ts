@@ -400,9 +400,26 @@ function decodeXattr(buf: Uint8Array): [string, Uint8Array] {
   return [key, value];
 }
 
+/**
+ * The xattrs of every decoded stat that has none (nearly all): one empty map shared,
+ * not one allocated per entry (100k maps were a good part of a no-op push's GC).
+ */
+const NO_XATTRS: Map<string, Uint8Array> = new Map();
+
 function decodeStat(buf: Uint8Array): Stat {
   const r = new In(buf);
-  const s = stat({ path: "" });
+  const s: Stat = {
+    path: "",
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    modTime: 0n,
+    linkname: "",
+    devmajor: 0,
+    devminor: 0,
+    xattrs: NO_XATTRS,
+  };
   while (!r.done()) {
     const [field, wire] = r.tag();
     switch (field) {
@@ -414,6 +431,7 @@ function decodeStat(buf: Uint8Array): Stat {
         else if (field === 7) s.linkname = r.string("linkname");
         else {
           const [key, value] = decodeXattr(r.bytes());
+          if (s.xattrs === NO_XATTRS) s.xattrs = new Map();
           s.xattrs.set(key, value);
         }
         break;

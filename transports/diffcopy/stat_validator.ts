@@ -89,7 +89,14 @@ export class StatValidator {
   readonly #limits: ReceiveLimits;
   #last: string | undefined;
   readonly #dirs = new Set<string>();
-  readonly #files = new Set<string>();
+  /** The parent of the last entry, known to be a directory sent before (most entries share it). */
+  #lastParent = "";
+  /**
+   * Regular files so far, for hard-link targets: a list until the first hard link needs
+   * a set (hashing 100k paths into a set cost more than any other check).
+   */
+  #fileList: string[] | undefined = [];
+  #files: Set<string> | undefined;
   #count = 0;
   /** Regular-file bytes declared so far. */
   bytes = 0;
@@ -108,15 +115,19 @@ export class StatValidator {
       reject(path, `out of order (after ${JSON.stringify(this.#last)})`);
     }
     const slash = path.lastIndexOf("/");
-    const parent = slash === -1 ? "" : path.slice(0, slash);
-    if (parent !== "" && !this.#dirs.has(parent)) reject(path, "parent was not sent as a directory");
+    const lastParent = this.#lastParent;
+    if (slash !== -1 && !(slash === lastParent.length && path.startsWith(lastParent))) {
+      const parent = path.slice(0, slash);
+      if (!this.#dirs.has(parent)) reject(path, "parent was not sent as a directory");
+      this.#lastParent = parent;
+    }
     const mode = posixModeFromGo(stat.mode);
     if (mode === undefined) reject(path, `invalid mode 0x${(stat.mode >>> 0).toString(16)}`);
     const kind = kindOf(mode, stat);
     if (stat.size < 0) reject(path, "negative size");
     if (kind === "symlink" && stat.linkname === "") reject(path, "symlink without a target");
     if (kind === "symlink" && stat.linkname.includes("\0")) reject(path, "symlink target contains a NUL byte");
-    if (kind === "hardlink" && !this.#files.has(stat.linkname)) {
+    if (kind === "hardlink" && !this.#fileSet().has(stat.linkname)) {
       reject(path, `hard link to unknown or later path ${JSON.stringify(stat.linkname)}`);
     }
     this.#count++;
@@ -128,10 +139,19 @@ export class StatValidator {
       if (this.bytes > this.#limits.maxBytes) {
         throw new FSCacheError("ERR_LIMIT", `tree exceeds the limit of ${this.#limits.maxBytes} bytes`, { path });
       }
-      this.#files.add(path);
+      if (this.#files) this.#files.add(path);
+      else (this.#fileList as string[]).push(path);
     }
     if (kind === "dir") this.#dirs.add(path);
     this.#last = path;
     return { id: this.#count - 1, path, kind, mode, stat };
+  }
+
+  #fileSet(): Set<string> {
+    if (!this.#files) {
+      this.#files = new Set(this.#fileList);
+      this.#fileList = undefined;
+    }
+    return this.#files;
   }
 }

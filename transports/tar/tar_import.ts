@@ -22,7 +22,7 @@ import { goModeFromPosix } from "../diffcopy/file_mode.ts";
 import { stat as makeStat, type Stat } from "../diffcopy/packet.ts";
 import type { ReceiveTarget } from "../diffcopy/receiver.ts";
 import { SafeTree, TEMP_PREFIX } from "../diffcopy/safe_tree.ts";
-import { snapshotFromDisk, snapshotFromRecord } from "../diffcopy/snapshot.ts";
+import { type Snapshot, snapshotFromDisk, snapshotFromRecord } from "../diffcopy/snapshot.ts";
 import {
   DEFAULT_RECEIVE_LIMITS,
   type IncomingEntry,
@@ -232,7 +232,7 @@ function sortAndValidate(items: Map<string, TarItem>, limits: ReceiveLimits): In
 function apply(
   incoming: IncomingEntry[],
   items: Map<string, TarItem>,
-  snapshot: ReturnType<typeof snapshotFromDisk>,
+  snapshot: Snapshot,
   compare: { compareOwner: boolean },
   tree: SafeTree,
   target: ReceiveTarget,
