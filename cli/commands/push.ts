@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { fileSystemFrom } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
+import { diskWalkThreads } from "../../transports/local/walk_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
 import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
@@ -82,6 +83,7 @@ durationMs }.`,
         ? { stop() {} }
         : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
     let child: ReturnType<typeof spawn> | undefined;
+    const walkThreads = diskWalkThreads();
     try {
       let connection: DiffCopyConnection;
       if (to !== undefined) {
@@ -97,6 +99,7 @@ durationMs }.`,
         key,
         sharedKey,
         excludes,
+        walkThreads,
         ...(token === undefined ? {} : { token }),
         onData: (n) => {
           counter.bytes += n;
@@ -117,6 +120,7 @@ durationMs }.`,
       io.stdout(formatReport(report, result.reused, global));
     } finally {
       progress.stop();
+      await walkThreads.close();
       if (child && child.exitCode === null) await new Promise((done) => child?.once("close", done));
     }
     return 0;

@@ -9,7 +9,8 @@ import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
 import { PacketType, packet, packetTypeName } from "./packet.ts";
-import { type SourceEntry, SourceWalker } from "./source_walker.ts";
+import { sourceBatches, type WalkThreads } from "./source_runs.ts";
+import type { SourceEntry } from "./source_walker.ts";
 
 export { type SourceEntry, SourceWalker, walkSource } from "./source_walker.ts";
 
@@ -27,6 +28,8 @@ export interface SendOptions {
   excludes?: readonly string[];
   /** Told the bytes of every DATA chunk sent, for progress displays. */
   onData?(bytes: number): void;
+  /** Other threads to walk a large tree on (see `source_runs.ts`); default: this one only. */
+  walkThreads?: WalkThreads;
 }
 
 /** What a send did. */
@@ -93,7 +96,6 @@ export async function sendDiffCopy(
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const walker = new SourceWalker(fs, options.root, options.excludes);
     const entries: SourceEntry[] = [];
     // by id: the full path of each regular file not yet asked for
     const files: (string | undefined)[] = [];
@@ -151,7 +153,8 @@ export async function sendDiffCopy(
       result.filesSent++;
     };
     const pump = async () => {
-      for (let batch = walker.next(WALK_BATCH); batch; batch = walker.next(WALK_BATCH)) {
+      const batches = sourceBatches(fs, options.root, options.excludes ?? [], WALK_BATCH, options.walkThreads);
+      for await (const batch of batches) {
         for (const entry of batch) {
           files[entries.length] = (entry.stat.mode & 0x8f280000) === 0 ? entry.full : undefined;
           entries.push(entry);

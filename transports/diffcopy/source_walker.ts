@@ -17,6 +17,23 @@ export interface SourceEntry {
   stat: Stat;
   /** Full path on the sender's file system. */
   full: string;
+  /** `dev:ino` of a regular file with more than one link (hard links are decided by it). */
+  inode?: string;
+}
+
+/** Options of {@linkcode SourceWalker}. */
+export interface SourceWalkOptions {
+  /**
+   * Walk only these, in this order: the root's names, paths below it (`dir/sub`: that
+   * subtree) and directories ending in `/` (`dir/`: its own entry only). One run of a
+   * walk shared between threads; paths below the root only without `!` exceptions.
+   */
+  only?: readonly string[];
+  /**
+   * `dev:ino` → first path seen, shared by the walks of consecutive runs so that the
+   * first path of an inode in walk order is the one the others link to.
+   */
+  inodes?: Map<string, string>;
 }
 
 interface Frame {
@@ -54,17 +71,19 @@ export class SourceWalker {
   readonly #fs: FileSystem;
   readonly #root: string;
   readonly #matcher: ExcludeMatcher | undefined;
-  readonly #inodes = new Map<string, string>();
+  readonly #inodes: Map<string, string>;
   readonly #stack: Frame[] = [];
   /** Walked entries not handed out yet; `#out` of them came before. */
   #pending: SourceEntry[] = [];
   #out = 0;
 
-  constructor(fs: FileSystem, root: string, excludes: readonly string[] = []) {
+  constructor(fs: FileSystem, root: string, excludes: readonly string[] = [], options: SourceWalkOptions = {}) {
     this.#fs = fs;
     this.#root = root;
     this.#matcher = excludeMatcher(excludes);
-    this.#stack.push({ rel: ".", names: this.#list("."), next: 0, excluded: false, tentative: -1 });
+    this.#inodes = options.inodes ?? new Map();
+    const names = options.only ? [...options.only] : this.#list(".");
+    this.#stack.push({ rel: ".", names, next: 0, excluded: false, tentative: -1 });
   }
 
   /** The next entries (about `budget` of them, maybe none yet), or `undefined` once all were given. */
@@ -80,7 +99,13 @@ export class SourceWalker {
         continue;
       }
       walked++;
-      this.#visit(frame, frame.names[frame.next++] as string);
+      const name = frame.names[frame.next++] as string;
+      // an `only` item `dir/` stands for the directory's own entry
+      if (frame.rel === "." && name.endsWith("/")) {
+        const depth = this.#stack.length;
+        this.#visit(frame, name.slice(0, -1));
+        if (this.#stack.length > depth) this.#stack.pop();
+      } else this.#visit(frame, name);
     }
     return this.#release();
   }
@@ -130,20 +155,37 @@ export class SourceWalker {
       devminor: 0,
       xattrs: NO_XATTRS,
     };
+    const entry: SourceEntry = { stat: s, full };
     if (type === S_IFREG && st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = this.#inodes.get(key);
-      if (first === undefined) this.#inodes.set(key, path);
-      // fsutil keeps the size on hard links (its mkstat sets it after the link check)
-      else s.linkname = first;
+      entry.inode = `${st.dev}:${st.ino}`;
+      linkToFirst(this.#inodes, entry);
     }
-    this.#pending.push({ stat: s, full });
+    this.#pending.push(entry);
     if (type === S_IFDIR) {
       const dirExcluded = excluded && ignored;
       const tentative = dirExcluded ? this.#out + this.#pending.length : -1;
       this.#stack.push({ rel: path, names: this.#list(path), next: 0, excluded: dirExcluded, tentative });
     }
   }
+}
+
+/**
+ * Makes `entry` (a regular file with more links) a hard link to the first path of its
+ * inode in `inodes`, or that first path itself. fsutil keeps the size on hard links (its
+ * mkstat sets it after the link check).
+ *
+ * @example
+ * ```ts
+ * linkToFirst(inodes, entry); // entry.stat.linkname: "" or the first path
+ * ```
+ */
+export function linkToFirst(inodes: Map<string, string>, entry: SourceEntry): void {
+  const key = entry.inode as string;
+  const first = inodes.get(key);
+  if (first === undefined) {
+    inodes.set(key, entry.stat.path);
+    entry.stat.linkname = "";
+  } else entry.stat.linkname = first;
 }
 
 /**

@@ -2,12 +2,14 @@
  * The source walk of a large tree shared between threads: the root's entries are cut
  * into runs of about equal size (by what the last sync recorded below them), and the
  * calling thread and the workers take runs from a common queue until it is empty. The
- * runs are joined in order (walk order is preserved: the root's names are sorted).
+ * runs are joined in order (walk order is preserved: the root's names are sorted). The
+ * queue is shared with the push client's walk (`../run_queue.ts`).
  * @module
  */
 import { RecordedTable } from "../../core/recorded_table.ts";
 import type { RecordedTree } from "../../core/types.ts";
 import { excludeMatcher } from "../diffcopy/excludes.ts";
+import { RunQueue, splitUnits, type Unit } from "../run_queue.ts";
 import type { Runner } from "./local_transport.ts";
 import { lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 import type { Task } from "./tasks.ts";
@@ -56,53 +58,21 @@ export async function walkSource(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
   );
-  const results = new Array<WalkResult>(runs.length);
-  // This thread takes runs from the front, workers from the back; one failure stops all.
-  let front = 0;
-  let back = runs.length;
-  let failed = false;
+  const queue = new RunQueue<WalkResult>(runs.length);
   const here = async () => {
-    while (!failed && front < back) {
-      const i = front++;
-      results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
+    for (let i = queue.takeFront(); i !== -1; i = queue.takeFront()) {
+      queue.results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
     }
   };
-  // Two runs in flight per worker: its next run is already queued when it answers, so it
-  // does not wait for this thread (busy walking between event-loop turns) to hand one out.
-  const worker = async (up: Promise<unknown>) => {
-    await up;
-    let error: unknown;
-    const inFlight = new Set<Promise<void>>();
-    while (true) {
-      while (!failed && error === undefined && inFlight.size < 2 && front < back) {
-        const i = --back;
-        const run: Promise<void> = offload(share(runs[i] as string[])).then(
-          (result) => {
-            results[i] = result as WalkResult;
-            inFlight.delete(run);
-          },
-          (err) => {
-            error ??= err;
-            inFlight.delete(run);
-          },
-        );
-        inFlight.add(run);
-      }
-      if (inFlight.size === 0) break;
-      await Promise.race(inFlight);
-    }
-    if (error !== undefined) throw error;
-  };
+  const worker = (up: Promise<unknown>) =>
+    queue.workerLane(up, async (i) => (await offload(share(runs[i] as string[]))) as WalkResult);
   const stopOnFailure = (err: unknown) => {
-    failed = true;
+    queue.fail();
     throw err;
   };
   await Promise.all([here(), ...started.map(worker)].map((p) => p.catch(stopOnFailure)));
-  return concatWalks(results);
+  return concatWalks(queue.results);
 }
-
-/** A piece of the walk (an `only` item, see {@linkcode WalkOptions.only}) and its recorded entries. */
-type Unit = [item: string, weight: number];
 
 /**
  * The root's names in walk order, each weighed by what the record holds below it. A name
@@ -140,23 +110,6 @@ function walkUnits(fs: SyncFs, root: string, options: WalkOptions, previous: Rec
     }
   }
   return units;
-}
-
-/** Cuts units into up to `parts` runs of about equal weight, in order. */
-function splitUnits(units: Unit[], parts: number): string[][] {
-  let total = 0;
-  for (const [, w] of units) total += w;
-  const runs: string[][] = [[]];
-  let sum = 0;
-  for (const [item, w] of units) {
-    const current = runs[runs.length - 1] as string[];
-    // Start the next run once this one holds its part, unless it is the last.
-    if (current.length > 0 && runs.length < parts && sum + w / 2 > (total * runs.length) / parts) {
-      runs.push([item]);
-    } else current.push(item);
-    sum += w;
-  }
-  return runs;
 }
 
 /**

@@ -3,7 +3,9 @@
  * inline (memory file systems, small jobs) and inside worker threads (the disk).
  * @module
  */
+import { type FileSystem, fileSystemFrom } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
+import { type SourceRunTask, walkSourceRun } from "../diffcopy/source_runs.ts";
 import { type ApplyContext, applyDeletes, applyDirMeta, applyDirs, applyFiles, type EntryBatch } from "./apply.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { type WalkOptions, type WalkResult, walkTree } from "./walk.ts";
@@ -14,7 +16,9 @@ export type Task =
   | { op: "delete"; dest: string; paths: string[] }
   | { op: "dirs"; dest: string; batch: EntryBatch; owners: boolean }
   | { op: "files"; source: string; dest: string; batch: EntryBatch; owners: boolean }
-  | { op: "meta"; dest: string; batch: EntryBatch };
+  | { op: "meta"; dest: string; batch: EntryBatch }
+  /** One run of the push client's walk (`../diffcopy/source_runs.ts`). */
+  | ({ op: "source-walk" } & SourceRunTask);
 
 /** The file systems a task runs on. */
 export interface TaskContext {
@@ -45,7 +49,21 @@ export function runTask(ctx: TaskContext, task: Task): unknown {
     case "meta":
       applyDirMeta(ctx.dst, task.dest, task.batch);
       return undefined;
+    case "source-walk":
+      return walkSourceRun(sourceFs(ctx), task);
   }
+}
+
+const sourceFileSystems = new WeakMap<SyncFs, FileSystem>();
+
+/** The source as the diff-copy walk reads it (names as bytes), made once per file system. */
+function sourceFs(ctx: TaskContext): FileSystem {
+  let fs = sourceFileSystems.get(ctx.src);
+  if (!fs) {
+    fs = fileSystemFrom(ctx.src as unknown as Parameters<typeof fileSystemFrom>[0]);
+    sourceFileSystems.set(ctx.src, fs);
+  }
+  return fs;
 }
 
 function applyContext(ctx: TaskContext, owners: boolean): ApplyContext {

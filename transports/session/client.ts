@@ -8,6 +8,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
+import type { WalkThreads } from "../diffcopy/source_runs.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
 import { parseServerMessage, remoteError, SESSION_VERSION, type ServerMessage } from "./handshake.ts";
 
@@ -26,6 +27,8 @@ export interface PushOptions {
   maxFrameBytes?: number;
   /** Told the bytes of every file chunk sent. */
   onData?(bytes: number): void;
+  /** Other threads to walk a large tree on (default: this one only). */
+  walkThreads?: WalkThreads;
 }
 
 /** What a push did: the server's result plus what went over the wire. */
@@ -95,6 +98,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
           ...(options.excludes ? { excludes: options.excludes } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.onData ? { onData: options.onData } : {}),
+          ...(options.walkThreads ? { walkThreads: options.walkThreads } : {}),
         });
       } catch (err) {
         // The server's own report says more than "receiver failed", when it got to send one.
