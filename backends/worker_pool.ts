@@ -140,6 +140,22 @@ export class WorkerPool {
   }
 }
 
+const transfers = new WeakMap<object, Transferable[]>();
+
+/**
+ * Marks a worker's answer to be sent with `transfer` moved, not copied (a buffer the
+ * caller hands back and forth, say).
+ *
+ * @example
+ * ```ts
+ * serveWorker(({ buffer }) => withTransfer({ buffer }, [(buffer as Uint8Array).buffer]));
+ * ```
+ */
+export function withTransfer<T extends object>(value: T, transfer: Transferable[]): T {
+  transfers.set(value, transfer);
+  return value;
+}
+
 /**
  * The worker side: answers each message with `handle(message)`'s result or error.
  * Call it once at the top of a worker module.
@@ -156,7 +172,8 @@ export async function serveWorker(handle: (task: Record<string, unknown>) => unk
   port.on("message", async (message: { id: number } & Record<string, unknown>) => {
     try {
       const result = await handle(message);
-      port.postMessage({ id: message.id, result } satisfies WorkerReply);
+      const transfer = typeof result === "object" && result !== null ? transfers.get(result) : undefined;
+      port.postMessage({ id: message.id, result } satisfies WorkerReply, transfer as never);
     } catch (err) {
       const e = err as { message?: string; code?: string; path?: string };
       port.postMessage({

@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { fileSystemFrom } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
-import { diskWalkThreads } from "../../transports/local/walk_threads.ts";
+import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
 import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";

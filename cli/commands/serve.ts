@@ -7,6 +7,7 @@ import process from "node:process";
 import { FSCacheError } from "../../core/errors.ts";
 import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import type { ReceiveOptions } from "../../transports/diffcopy/receiver.ts";
+import { diskWriteThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type SessionOutcome, SessionServer } from "../../transports/session/server.ts";
 import { isLoopback, parseHostPort } from "../../transports/session/tcp.ts";
 import { readTokenFile, tokenVerifier } from "../../transports/session/token.ts";
@@ -87,6 +88,10 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     if (typeof values["max-size"] === "string") gcPolicy.maxSize = parseSize(values["max-size"], "--max-size");
     if (typeof values.keep === "string") gcPolicy.maxKeepDuration = parseDuration(values.keep, "--keep");
     await using cache = await openCache(global, gcPolicy);
+    // large first pushes are written by worker threads (started with the first one)
+    const writeThreads = diskWriteThreads();
+    receive.writeThreads = writeThreads;
+    await using _threads = { [Symbol.asyncDispose]: () => writeThreads.close() };
     const server = new SessionServer(cache, {
       receive,
       ...(token ? { verifyToken: tokenVerifier(token) } : {}),

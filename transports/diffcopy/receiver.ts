@@ -9,10 +9,12 @@
  */
 import { startEntryChecksum } from "../../core/entry_checksum.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
-import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree, Sha256 } from "../../core/types.ts";
+import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree } from "../../core/types.ts";
 import { fileTime } from "../file_time.ts";
 import { type ChangePlan, planChanges } from "./diff.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
+import type { WriteThreads } from "./file_batches.ts";
+import { FileReceiver, type FileTransfer } from "./file_receiver.ts";
 import {
   type DiffCopyConnection,
   type PacketChannel,
@@ -37,6 +39,8 @@ export interface ReceiveOptions extends Partial<ReceiveLimits> {
   maxFilesInFlight?: number;
   /** Declared bytes of the files requested and not yet complete (default 16 MiB; one file may exceed it). */
   maxBytesInFlight?: number;
+  /** Other threads to write a large change set's small files on (see `file_batches.ts`). */
+  writeThreads?: WriteThreads;
 }
 
 /** Where a receive writes: the fields of a `CopyRequest` it uses. */
@@ -57,18 +61,6 @@ export interface ReceiveResult {
   /** Bytes read from and written to the wire. */
   wireBytesIn: number;
   wireBytesOut: number;
-}
-
-interface FileTask {
-  entry: IncomingEntry;
-  existed: boolean;
-  /** Where the content is being written: a temporary file, or for a new path the path itself. */
-  temp?: string;
-  /** `temp` is the entry's own path (nothing was there): no rename at the end. */
-  direct?: boolean;
-  fd?: number;
-  received: number;
-  hash: Sha256;
 }
 
 const encoder = new TextEncoder();
@@ -100,7 +92,9 @@ export async function receiveDiffCopy(
     return await session.run();
   } catch (err) {
     const error = toFSCacheError(err, signal);
-    session.discardTemps();
+    // a thread still writing into the snapshot would race with the receive that repairs it
+    await session.files.settle();
+    session.files.discard();
     if (error.code === "ERR_REMOTE" || error.code === "ERR_ABORTED") {
       await session.writer.abort(error);
       await session.reader.cancel(error);
@@ -154,7 +148,7 @@ class ReceiveSession {
   readonly #options: ReceiveOptions;
   readonly #tree: SafeTree;
   readonly #updater: CacheUpdater;
-  readonly #active = new Map<number, FileTask>();
+  readonly files: FileReceiver;
   readonly #result: ReceiveResult = {
     entries: 0,
     added: 0,
@@ -174,6 +168,21 @@ class ReceiveSession {
     this.#options = options;
     this.#tree = new SafeTree(target.fs, target.dest);
     this.#updater = target.updater;
+    this.files = new FileReceiver({
+      reader: this.reader,
+      writer: this.writer,
+      tree: this.#tree,
+      sha256: target.updater.sha256,
+      ...options,
+      done: ({ entry, existed }, checksum) => {
+        this.#result.filesReceived++;
+        this.#report(existed ? "modify" : "add", entry.path, checksum, entry);
+      },
+      received: (bytes) => {
+        this.#result.bytesReceived += bytes;
+      },
+      unexpected: (p, expected) => this.#unexpected(p, expected),
+    });
   }
 
   async run(): Promise<ReceiveResult> {
@@ -188,7 +197,7 @@ class ReceiveSession {
       this.#tree.remove(path);
       this.#report("delete", path);
     }
-    const files: FileTask[] = [];
+    const files: FileTransfer[] = [];
     const links: { entry: IncomingEntry; existed: boolean }[] = [];
     for (const { entry, existed } of plan.changes) {
       this.#checkAborted();
@@ -202,7 +211,7 @@ class ReceiveSession {
           this.#reportEntry(entry, existed);
           break;
         case "file":
-          files.push({ entry, existed, received: 0, hash: this.#startHash(entry) });
+          files.push({ entry, existed });
           break;
         case "hardlink":
           links.push({ entry, existed });
@@ -211,7 +220,7 @@ class ReceiveSession {
           throw new FSCacheError("ERR_UNSUPPORTED", `cannot create ${entry.kind} entries`, { path: entry.path });
       }
     }
-    await this.#receiveFiles(files);
+    await this.files.receive(files);
     if (links.length > 0) {
       const byPath = new Map(incoming.map((e) => [e.path, e]));
       for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
@@ -226,19 +235,6 @@ class ReceiveSession {
     this.#result.wireBytesIn = this.reader.wireBytes;
     this.#result.wireBytesOut = this.writer.wireBytes;
     return this.#result;
-  }
-
-  /** Removes the temporary files (and the files begun in place) of transfers cut short. */
-  discardTemps(): void {
-    for (const task of this.#active.values()) {
-      try {
-        if (task.fd !== undefined) this.#target.fs.closeSync(task.fd);
-        if (task.temp !== undefined) this.#target.fs.rmSync(task.temp, { force: true });
-      } catch {
-        // best effort: a leftover temp file is deleted by the next receive's diff
-      }
-    }
-    this.#active.clear();
   }
 
   #checkAborted(): void {
@@ -265,10 +261,6 @@ class ReceiveSession {
     return protocolError(`unexpected ${packetTypeName(p.type)} packet while waiting for ${expected}`);
   }
 
-  #startHash(entry: IncomingEntry): Sha256 {
-    return startEntryChecksum(this.#updater.sha256, headerOf(entry)!);
-  }
-
   #report(kind: ChangeKind, path: string, checksum?: string, entry?: IncomingEntry): void {
     if (kind === "delete") this.#result.deleted++;
     else if (kind === "add") this.#result.added++;
@@ -277,103 +269,8 @@ class ReceiveSession {
   }
 
   #reportEntry(entry: IncomingEntry, existed: boolean): void {
-    const hash = this.#startHash(entry);
+    const hash = startEntryChecksum(this.#updater.sha256, headerOf(entry)!);
     this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
-  }
-
-  /**
-   * Requests files while fewer than the limits are in flight, REQs batched into one
-   * write per round; DATA already arrived is applied without waiting, and the next REQs
-   * go out before the receiver waits for more.
-   */
-  async #receiveFiles(files: FileTask[]): Promise<void> {
-    const maxFiles = Math.max(1, this.#options.maxFilesInFlight ?? 256);
-    const maxBytes = Math.max(0, this.#options.maxBytesInFlight ?? 16 * 1024 * 1024);
-    let next = 0;
-    let bytesInFlight = 0;
-    const request = () => {
-      // top up only once half the window is free: one REQ write per many files, not per file
-      if (this.#active.size * 2 > maxFiles || bytesInFlight * 2 > maxBytes) return;
-      while (
-        next < files.length &&
-        this.#active.size < maxFiles &&
-        (this.#active.size === 0 || bytesInFlight < maxBytes)
-      ) {
-        const task = files[next++] as FileTask;
-        this.#active.set(task.entry.id, task);
-        bytesInFlight += task.entry.stat.size;
-        this.writer.queue(packet(PacketType.REQ, { id: task.entry.id }));
-      }
-      this.writer.flushSoon();
-    };
-    request();
-    while (this.#active.size > 0) {
-      let p = this.reader.nextBuffered();
-      if (p === undefined) {
-        request();
-        p = await this.reader.next();
-      }
-      if (p?.type !== PacketType.DATA) throw this.#unexpected(p, "DATA");
-      const task = this.#active.get(p.id);
-      if (!task) throw protocolError(`DATA for unknown or unrequested id ${p.id}`);
-      if (p.data.length > 0) {
-        this.#writeChunk(task, p.data);
-        continue;
-      }
-      this.#finishFile(task);
-      this.#active.delete(p.id);
-      bytesInFlight -= task.entry.stat.size;
-    }
-  }
-
-  #writeChunk(task: FileTask, data: Uint8Array): void {
-    const { entry } = task;
-    if (task.received + data.length > entry.stat.size) {
-      throw protocolError(`more data than the declared ${entry.stat.size} bytes`, entry.path);
-    }
-    if (task.fd === undefined) this.#open(task);
-    const fs = this.#target.fs;
-    for (let offset = 0; offset < data.length; ) {
-      offset += fs.writeSync(task.fd as number, data, offset, data.length - offset);
-    }
-    task.hash.update(data);
-    task.received += data.length;
-    this.#result.bytesReceived += data.length;
-  }
-
-  /**
-   * Opens where a file's content goes: a path nothing held is created in place (O_EXCL:
-   * never through a link), saving a rename per file of a first push; a path that held
-   * something gets a temporary file renamed over it at the end. Content cut off midway
-   * is no risk either way: the transfer fails, the snapshot stays stale, and the next
-   * receive compares against the disk.
-   */
-  #open(task: FileTask): void {
-    const path = task.entry.path;
-    const direct = task.existed ? undefined : this.#tree.createFile(path);
-    if (direct === undefined) Object.assign(task, this.#tree.createTemp(path), { direct: false });
-    else Object.assign(task, direct, { direct: true });
-  }
-
-  #finishFile(task: FileTask): void {
-    const { entry } = task;
-    if (task.received !== entry.stat.size) {
-      throw protocolError(`received ${task.received} of the declared ${entry.stat.size} bytes`, entry.path);
-    }
-    if (task.fd === undefined) this.#open(task);
-    const fs = this.#target.fs;
-    const temp = task.temp as string;
-    const fd = task.fd as number;
-    // Forgotten first: a failing close has still released it, and must not be closed twice.
-    task.fd = undefined;
-    fs.closeSync(fd);
-    fs.chmodSync(temp, entry.mode & 0o7777);
-    const time = fileTime(entry.stat.modTime);
-    fs.utimesSync(temp, time, time);
-    if (!task.direct) this.#tree.commitTemp(temp, entry.path);
-    task.temp = undefined;
-    this.#result.filesReceived++;
-    this.#report(task.existed ? "modify" : "add", entry.path, task.hash.digest(), entry);
   }
 
   #applyHardLink(entry: IncomingEntry, existed: boolean, byPath: Map<string, IncomingEntry>): void {

@@ -39,6 +39,8 @@ export interface WalkThreads {
   threads: number;
   /** Walks one run elsewhere; an empty run answers once that thread is up. */
   walk(task: SourceRunTask): Promise<SourceRun>;
+  /** Entries this thread walks before workers start (default {@linkcode WALK_THREADS_AFTER}). */
+  startAfter?: number;
 }
 
 const FIELDS = 5;
@@ -186,7 +188,8 @@ export async function* sourceBatches(
       const walker = new SourceWalker(fs, root, excludes, { only: runs[i] as string[], inodes });
       for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
         walked += batch.length;
-        if (lanes.length === 0 && walked >= WALK_THREADS_AFTER && queue.left >= 2) startWorkers();
+        const after = threads.startAfter ?? WALK_THREADS_AFTER;
+        if (lanes.length === 0 && walked >= after && queue.left >= 2) startWorkers();
         yield batch;
         // a turn of the event loop: the workers' answers (the first says it is up) wait for one
         if (lanes.length > 0) await nextTurn();

@@ -5,6 +5,8 @@
  */
 import { type FileSystem, fileSystemFrom } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
+import { type ReceivedFileBatch, writeReceivedFiles } from "../diffcopy/file_batches.ts";
+import { SafeTree } from "../diffcopy/safe_tree.ts";
 import { type SourceRunTask, walkSourceRun } from "../diffcopy/source_runs.ts";
 import { type ApplyContext, applyDeletes, applyDirMeta, applyDirs, applyFiles, type EntryBatch } from "./apply.ts";
 import type { SyncFs } from "./sync_fs.ts";
@@ -18,7 +20,9 @@ export type Task =
   | { op: "files"; source: string; dest: string; batch: EntryBatch; owners: boolean }
   | { op: "meta"; dest: string; batch: EntryBatch }
   /** One run of the push client's walk (`../diffcopy/source_runs.ts`). */
-  | ({ op: "source-walk" } & SourceRunTask);
+  | ({ op: "source-walk" } & SourceRunTask)
+  /** Received files of a diff-copy receive (`../diffcopy/file_batches.ts`). */
+  | { op: "receive-files"; batch: ReceivedFileBatch };
 
 /** The file systems a task runs on. */
 export interface TaskContext {
@@ -50,18 +54,35 @@ export function runTask(ctx: TaskContext, task: Task): unknown {
       applyDirMeta(ctx.dst, task.dest, task.batch);
       return undefined;
     case "source-walk":
-      return walkSourceRun(sourceFs(ctx), task);
+      return walkSourceRun(fileSystemOf(ctx.src), task);
+    case "receive-files":
+      return writeReceivedFiles(receiveTree(fileSystemOf(ctx.dst), task.batch), ctx.sha256, task.batch);
   }
 }
 
-const sourceFileSystems = new WeakMap<SyncFs, FileSystem>();
+/** The destinations of the receives this thread writes for, by receive: what each checked stays known. */
+const receiveTrees = new Map<string, SafeTree>();
 
-/** The source as the diff-copy walk reads it (names as bytes), made once per file system. */
-function sourceFs(ctx: TaskContext): FileSystem {
-  let fs = sourceFileSystems.get(ctx.src);
+function receiveTree(fs: FileSystem, batch: ReceivedFileBatch): SafeTree {
+  const key = `${batch.session}\0${batch.dest}`;
+  let tree = receiveTrees.get(key);
+  if (!tree) {
+    // a few receives at once at most; the oldest is forgotten (it only costs lstats again)
+    if (receiveTrees.size >= 8) receiveTrees.delete(receiveTrees.keys().next().value as string);
+    tree = new SafeTree(fs, batch.dest);
+    receiveTrees.set(key, tree);
+  }
+  return tree;
+}
+
+const fileSystems = new WeakMap<SyncFs, FileSystem>();
+
+/** A file system as the diff-copy code uses it (names as bytes), made once per file system. */
+function fileSystemOf(sync: SyncFs): FileSystem {
+  let fs = fileSystems.get(sync);
   if (!fs) {
-    fs = fileSystemFrom(ctx.src as unknown as Parameters<typeof fileSystemFrom>[0]);
-    sourceFileSystems.set(ctx.src, fs);
+    fs = fileSystemFrom(sync as unknown as Parameters<typeof fileSystemFrom>[0]);
+    fileSystems.set(sync, fs);
   }
   return fs;
 }

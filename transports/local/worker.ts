@@ -5,9 +5,17 @@
  */
 import * as fs from "node:fs";
 import { nodeSha256 } from "../../backends/node_sha256.ts";
-import { serveWorker } from "../../backends/worker_pool.ts";
+import { serveWorker, withTransfer } from "../../backends/worker_pool.ts";
+import type { WrittenFiles } from "../diffcopy/file_batches.ts";
 import { runTask, type Task } from "./tasks.ts";
 
 const context = { src: fs, dst: fs, sha256: nodeSha256 };
 
-await serveWorker((task) => runTask(context, task as unknown as Task));
+await serveWorker((task) => {
+  const result = runTask(context, task as unknown as Task);
+  // a received batch's buffer goes back to be filled again, moved, not copied
+  if ((task as unknown as Task).op === "receive-files") {
+    return withTransfer(result as WrittenFiles, [(result as WrittenFiles).data.buffer as ArrayBuffer]);
+  }
+  return result;
+});

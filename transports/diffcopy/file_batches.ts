@@ -1,0 +1,105 @@
+/**
+ * Received files written in batches, on another thread: the content of small files
+ * gathered whole on the receiving thread, then created, written, hashed, chmod-ed,
+ * timed and (over an old path) renamed into place with the same {@linkcode SafeTree}
+ * rules as the receiver's own writes (SPEC §5.3). Runtime-agnostic: the caller says
+ * which thread runs a batch.
+ * @module
+ */
+import { type EntryHeader, startEntryChecksum } from "../../core/entry_checksum.ts";
+import type { FileSystem } from "../../core/file_system.ts";
+import type { Sha256Factory } from "../../core/types.ts";
+import { fileTime } from "../file_time.ts";
+import type { SafeTree } from "./safe_tree.ts";
+
+/** Complete files for one thread to write below `dest`. */
+export interface ReceivedFileBatch {
+  dest: string;
+  /**
+   * One receive's own id: a writing thread may keep which directories it checked for the
+   * batches of one receive, never for another's (that one may have replaced them).
+   */
+  session: string;
+  paths: string[];
+  /** Permission bits. */
+  modes: number[];
+  /** Sender mtimes, ns. */
+  modTimes: bigint[];
+  /** The path held something before (written to a temporary file and renamed over it). */
+  existed: boolean[];
+  /** Entry headers the checksums start from. */
+  headers: EntryHeader[];
+  /** The files' content, each at its offset; handed back when written, to be filled again. */
+  data: Uint8Array;
+  offsets: number[];
+  sizes: number[];
+}
+
+/** What writing a batch answers: each file's entry checksum (hex), in order, and the batch's buffer. */
+export interface WrittenFiles {
+  sums: string[];
+  data: Uint8Array;
+}
+
+/** Where batches are written. */
+export interface WriteThreads {
+  /** Threads writing at once (0: none, everything is written on the receiving thread). */
+  lanes: number;
+  /** Change sets from this many files (default 512) or bytes (default 16 MiB) on are written elsewhere. */
+  minFiles?: number;
+  minBytes?: number;
+  /** True when batches for this file system can be written elsewhere (the disk). */
+  accepts(fs: FileSystem): boolean;
+  /** Writes a batch elsewhere (its buffer moved there and back, not copied). */
+  write(batch: ReceivedFileBatch): Promise<WrittenFiles>;
+}
+
+/**
+ * Writes a batch synchronously (what a writing thread does); answers the entry
+ * checksums. On a failure the file being written is removed (a temporary file, or the
+ * new path it was being written to), as the receiver's own cleanup does.
+ *
+ * @example
+ * ```ts
+ * const { sums } = writeReceivedFiles(new SafeTree(fs, batch.dest), nodeSha256, batch);
+ * ```
+ */
+export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch: ReceivedFileBatch): WrittenFiles {
+  const fs = tree.fs;
+  const out: string[] = [];
+  for (let i = 0; i < batch.paths.length; i++) {
+    const path = batch.paths[i] as string;
+    const at = batch.offsets[i] as number;
+    const data = batch.data.subarray(at, at + (batch.sizes[i] as number));
+    const direct = batch.existed[i] ? undefined : tree.createFile(path);
+    const { temp, fd } = direct ?? tree.createTemp(path);
+    let open = true;
+    try {
+      for (let offset = 0; offset < data.length; ) {
+        offset += fs.writeSync(fd, data, offset, data.length - offset);
+      }
+      open = false;
+      fs.closeSync(fd);
+      const hash = startEntryChecksum(sha256, batch.headers[i] as EntryHeader);
+      hash.update(data);
+      fs.chmodSync(temp, (batch.modes[i] as number) & 0o7777);
+      const time = fileTime(batch.modTimes[i] as bigint);
+      fs.utimesSync(temp, time, time);
+      if (!direct) tree.commitTemp(temp, path);
+      out.push(hash.digest());
+    } catch (err) {
+      discard(fs, open ? fd : undefined, temp);
+      throw err;
+    }
+  }
+  return { sums: out, data: batch.data };
+}
+
+function discard(fs: FileSystem, fd: number | undefined, temp: string): void {
+  try {
+    if (fd !== undefined) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+  } catch {
+    // best effort: a leftover is deleted by the next receive's diff
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Worker threads for the diff-copy ends on the disk: the push client's walk of a large
+ * tree and the receiver's writes of a large change set. They are the local transport's
+ * workers (`worker.ts`), which run these tasks too.
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import { availableParallelism } from "node:os";
+import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
+import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
+import type { ReceivedFileBatch, WriteThreads, WrittenFiles } from "../diffcopy/file_batches.ts";
+import type { SourceRun, SourceRunTask, WalkThreads } from "../diffcopy/source_runs.ts";
+
+/**
+ * Walk threads on the disk for `sendDiffCopy`'s `walkThreads`; workers start only when a
+ * walk proves large. Close it when the send is done.
+ *
+ * @example
+ * ```ts
+ * const walkThreads = diskWalkThreads();
+ * try { await sendDiffCopy(connection, { fs, root, walkThreads }); } finally { await walkThreads.close(); }
+ * ```
+ */
+export function diskWalkThreads(
+  // one core left to the rest (the kernel, a server on the same machine): with two, a
+  // second walking thread cost more CPU than it saved wall time (see docs/PROTOCOL.md)
+  threads: number = availableParallelism() - 1,
+): WalkThreads & { close(): Promise<void> } {
+  let pool: WorkerPool | undefined;
+  return {
+    threads,
+    walk(task: SourceRunTask): Promise<SourceRun> {
+      pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), Math.max(1, threads - 1));
+      return pool.run<SourceRun>({ op: "source-walk", ...task });
+    },
+    async close() {
+      await pool?.close();
+      pool = undefined;
+    },
+  };
+}
+
+/**
+ * Write threads on the disk for the receiver's `writeThreads` (a server keeps them for
+ * all its sessions: they start with the first large receive). Close it on shutdown.
+ *
+ * @example
+ * ```ts
+ * const writeThreads = diskWriteThreads();
+ * await receiveDiffCopy(connection, target, { writeThreads });
+ * await writeThreads.close();
+ * ```
+ */
+export function diskWriteThreads(
+  // the receiving thread decodes and gathers meanwhile, and a core is left to the rest:
+  // on two cores a writing thread cost more CPU than it saved wall time (docs/PROTOCOL.md)
+  lanes: number = Math.max(0, availableParallelism() - 2),
+): WriteThreads & { close(): Promise<void> } {
+  let pool: WorkerPool | undefined;
+  return {
+    lanes,
+    accepts: isDisk,
+    write(batch: ReceivedFileBatch): Promise<WrittenFiles> {
+      pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), Math.max(1, lanes));
+      return pool.run<WrittenFiles>({ op: "receive-files", batch }, [batch.data.buffer as ArrayBuffer]);
+    },
+    async close() {
+      await pool?.close();
+      pool = undefined;
+    },
+  };
+}
+
+/** True for `node:fs` itself (not a wrapper that changes some calls): workers use their own. */
+function isDisk(fs: FileSystem): boolean {
+  const module = nodeStyleModuleOf(fs) as unknown as Record<string, unknown> | undefined;
+  const disk = nodeFs as unknown as Record<string, unknown>;
+  return (
+    module !== undefined &&
+    ["openSync", "writeSync", "closeSync", "lstatSync", "renameSync", "chmodSync", "utimesSync"].every(
+      (name) => module[name] === disk[name],
+    )
+  );
+}
