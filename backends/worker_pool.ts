@@ -88,6 +88,15 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Starts workers now, up to `count` in all, so that they are up by the time tasks
+   * come (a worker takes ~100 ms to start). Idle, they do not keep the process alive.
+   */
+  start(count: number = this.size): void {
+    if (this.#closed) return;
+    while (this.#slots.length < Math.min(count, this.size)) this.#spawn();
+  }
+
   /** Terminates every worker; tasks still running are rejected. */
   async close(): Promise<void> {
     this.#closed = true;
