@@ -72,8 +72,11 @@ export interface SyncSummary {
 /** Where tasks run: here, or in worker threads. */
 export interface Runner {
   run(task: Task): Promise<unknown>;
-  /** Runs a task in a worker thread even where `run` would run it here (walks). */
-  offload?(task: Task): Promise<unknown>;
+  /**
+   * Runs a task in a worker thread even where `run` would run it here (walks); with
+   * `worker`, in that worker (numbered from 0).
+   */
+  offload?(task: Task, worker?: number): Promise<unknown>;
   /** The source's file system, as seen from this thread. */
   src: SyncFs;
   parallel: number;
@@ -333,7 +336,8 @@ export class LocalTransport implements Transport {
     };
     const size = this.#threads(destFs);
     if (size === 0) return inline;
-    const offload = (task: Task) => this.#workers(size).run(task as unknown as Record<string, unknown>);
+    const offload = (task: Task, worker?: number) =>
+      this.#workers(size).run(task as unknown as Record<string, unknown>, [], worker);
     return {
       src,
       parallel: size,

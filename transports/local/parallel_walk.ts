@@ -51,7 +51,7 @@ export async function walkSource(
   const offload = runner.offload.bind(runner);
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
-  const started = Array.from({ length: threads - 1 }, () => offload(share([])));
+  const started = Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
   const runs = splitUnits(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
@@ -69,14 +69,14 @@ export async function walkSource(
   };
   // Two runs in flight per worker: its next run is already queued when it answers, so it
   // does not wait for this thread (busy walking between event-loop turns) to hand one out.
-  const worker = async (up: Promise<unknown>) => {
+  const worker = async (up: Promise<unknown>, k: number) => {
     await up;
     let error: unknown;
     const inFlight = new Set<Promise<void>>();
     while (true) {
       while (!failed && error === undefined && inFlight.size < 2 && front < back) {
         const i = --back;
-        const run: Promise<void> = offload(share(runs[i] as string[])).then(
+        const run: Promise<void> = offload(share(runs[i] as string[]), k).then(
           (result) => {
             results[i] = result as WalkResult;
             inFlight.delete(run);
