@@ -289,42 +289,20 @@ export class RecordedTable implements RecordedTree {
    */
   withChanges(changes: readonly TableChange[]): RecordedTable {
     if (changes.length === 0) return this;
-    // Last set and last delete of each path, by position in `changes`.
-    const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
-    const deletes = new Map<string, number>();
-    changes.forEach((c, seq) => {
-      if (c.kind === "delete") deletes.set(c.path, seq);
-      else {
-        const entry: RecordedEntry = { checksum: c.checksum as string };
-        if (c.stat !== undefined) entry.stat = c.stat;
-        sets.set(c.path, { seq, entry });
-      }
-    });
-    /** The latest delete of `path` or an ancestor, or -1. */
-    const deletedAt = (path: string): number => {
-      if (deletes.size === 0) return -1;
-      let latest = deletes.get(path) ?? -1;
-      for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
-        latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
-      }
-      return latest;
-    };
-    const added: [string, RecordedEntry][] = [];
-    for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
-    sortWalkOrder(added);
+    const { added, setPaths, deletes } = finalEntries(changes);
     // Old entries that go: every set path (replaced, or deleted after it was set) and
     // every deleted path with what lies below it, a contiguous run in walk order.
     const n = this.paths.length;
     const gone = new Uint8Array(n);
     let goneCount = 0;
-    for (const path of sets.keys()) {
+    for (const path of setPaths) {
       const i = this.#lowerBound(path);
       if (i < n && this.paths[i] === path && gone[i] === 0) {
         gone[i] = 1;
         goneCount++;
       }
     }
-    for (const path of deletes.keys()) {
+    for (const path of deletes) {
       let i = this.#lowerBound(path);
       if (i < n && this.paths[i] === path) {
         goneCount += 1 - (gone[i] as number);
@@ -395,6 +373,52 @@ export class RecordedTable implements RecordedTree {
 function isWhole(encoded: EncodedEntries, n: number): boolean {
   const r = encoded.runs;
   return r.length === 3 && r[0] === 0 && r[1] === 0 && r[2] === n && encoded.starts.length === n + 1;
+}
+
+/**
+ * What `changes` leave, in walk order: the entries set last (and not deleted after),
+ * every path that was set, and every path deleted.
+ */
+function finalEntries(changes: readonly TableChange[]): {
+  added: [string, RecordedEntry][];
+  setPaths: Iterable<string>;
+  deletes: Iterable<string>;
+} {
+  const entryOf = (c: TableChange): RecordedEntry =>
+    c.stat === undefined ? { checksum: c.checksum as string } : { checksum: c.checksum as string, stat: c.stat };
+  if (!changes.some((c) => c.kind === "delete")) {
+    // Sets only (a first sync's 100k adds): sorted as they are, no map of paths. A stable
+    // sort keeps a path's sets in order, so the last of each run of equal paths wins.
+    const order = Array.from(changes.keys()).sort((a, b) =>
+      compareWalkOrder((changes[a] as TableChange).path, (changes[b] as TableChange).path),
+    );
+    const added: [string, RecordedEntry][] = [];
+    for (let k = 0; k < order.length; k++) {
+      const c = changes[order[k] as number] as TableChange;
+      if (k + 1 < order.length && (changes[order[k + 1] as number] as TableChange).path === c.path) continue;
+      added.push([c.path, entryOf(c)]);
+    }
+    return { added, setPaths: added.map(([path]) => path), deletes: [] };
+  }
+  // Last set and last delete of each path, by position in `changes`.
+  const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
+  const deletes = new Map<string, number>();
+  changes.forEach((c, seq) => {
+    if (c.kind === "delete") deletes.set(c.path, seq);
+    else sets.set(c.path, { seq, entry: entryOf(c) });
+  });
+  /** The latest delete of `path` or an ancestor, or -1. */
+  const deletedAt = (path: string): number => {
+    let latest = deletes.get(path) ?? -1;
+    for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+      latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
+    }
+    return latest;
+  };
+  const added: [string, RecordedEntry][] = [];
+  for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
+  sortWalkOrder(added);
+  return { added, setPaths: sets.keys(), deletes: deletes.keys() };
 }
 
 /** Columns being filled in. */
