@@ -15,9 +15,9 @@ import {
   decodeRecord,
   decodeTree,
   encodeRecord,
-  encodeTree,
   type StoredRecord,
   TEMP_PREFIX,
+  treeFile,
   writeFileAtomic,
 } from "./_meta_files.ts";
 import { RootLock } from "./_root_lock.ts";
@@ -175,7 +175,7 @@ export class FileMetaStore implements MetaStore {
     this.#ready();
     // A tree may arrive before its record; the slot is reserved now, its record comes later.
     const slot = this.#slotFor(key, "");
-    const file = encodeTree(data);
+    const file = treeFile(data);
     await this.#queue.run([slot], () =>
       this.#limit.run(async () => {
         await writeFileAtomic(this.dir, `${slot}${TREE_EXT}`, file);

@@ -312,6 +312,7 @@ export class FSCache {
       existing.refs += ctx.claim();
       return existing;
     }
+    transport.prepare?.({ id, fs: this.#backend.fs });
     let state: SourceState;
     let base: SnapshotTree | undefined;
     let fresh = false;

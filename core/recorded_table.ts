@@ -87,6 +87,21 @@ export interface TableColumns {
   stats: Float64Array;
   /** `stat.linkname` by entry index, for the entries that have one. */
   links: Map<number, string>;
+  /** Where these entries already are, encoded (see {@linkcode EncodedEntries}). */
+  encoded?: EncodedEntries;
+}
+
+/**
+ * Entries of a table that some stored bytes already hold, encoded: so storing a table
+ * after a few changes copies the unchanged runs of bytes instead of encoding 100k
+ * entries again (`recorded_table_codec.ts`). Entry `k` of the stored table is
+ * `bytes[starts[k], starts[k + 1])`; `runs` holds triples `at, from, to`: this table's
+ * entries `at…` are the stored entries `from…to - 1`, in order.
+ */
+export interface EncodedEntries {
+  bytes: Uint8Array;
+  starts: Uint32Array;
+  runs: number[];
 }
 
 /** One change as the cache records it (already validated by the updater). */
@@ -116,6 +131,7 @@ export class RecordedTable implements RecordedTree {
   #digest: string | undefined;
   #sums: Uint8Array | undefined;
   #gatherSums: (() => Uint8Array) | undefined;
+  #encoded: EncodedEntries | undefined;
 
   /**
    * `digest`, when given, is the root digest of exactly these entries (hex, as
@@ -128,7 +144,18 @@ export class RecordedTable implements RecordedTree {
     else this.#sums = columns.sums;
     this.stats = columns.stats;
     this.links = columns.links;
+    this.#encoded = columns.encoded;
     this.#digest = digest;
+  }
+
+  /**
+   * The stored bytes holding these entries, handed over once: the codec takes them to
+   * store this table, after which the table no longer keeps them alive.
+   */
+  takeEncoded(): EncodedEntries | undefined {
+    const encoded = this.#encoded;
+    this.#encoded = undefined;
+    return encoded;
   }
 
   /** A table without entries. */
@@ -256,82 +283,80 @@ export class RecordedTable implements RecordedTree {
 
   /**
    * This table with `changes` applied in order, as `HashTree.apply` would: `add` and
-   * `modify` set an entry, `delete` removes an entry and everything below it.
+   * `modify` set an entry, `delete` removes an entry and everything below it. Each
+   * changed path is found by binary search and the entries between are copied in runs,
+   * so a few changes to 100k entries cost no work per entry beyond copying it.
    */
   withChanges(changes: readonly TableChange[]): RecordedTable {
     if (changes.length === 0) return this;
-    // Last set and last delete of each path, by position in `changes`.
-    const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
-    const deletes = new Map<string, number>();
-    changes.forEach((c, seq) => {
-      if (c.kind === "delete") deletes.set(c.path, seq);
-      else {
-        const entry: RecordedEntry = { checksum: c.checksum as string };
-        if (c.stat !== undefined) entry.stat = c.stat;
-        sets.set(c.path, { seq, entry });
+    const { added, setPaths, deletes } = finalEntries(changes);
+    // Old entries that go: every set path (replaced, or deleted after it was set) and
+    // every deleted path with what lies below it, a contiguous run in walk order.
+    const n = this.paths.length;
+    const gone = new Uint8Array(n);
+    let goneCount = 0;
+    for (const path of setPaths) {
+      const i = this.#lowerBound(path);
+      if (i < n && this.paths[i] === path && gone[i] === 0) {
+        gone[i] = 1;
+        goneCount++;
       }
-    });
-    /** The latest delete of `path` or an ancestor, or -1. */
-    const deletedAt = (path: string): number => {
-      if (deletes.size === 0) return -1;
-      let latest = deletes.get(path) ?? -1;
-      for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
-        latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
-      }
-      return latest;
-    };
-    const added: [string, RecordedEntry][] = [];
-    for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
-    sortWalkOrder(added);
-    const columns = allocate(this.paths.length + added.length);
-    let n = 0;
-    let a = 0;
-    // Kept entries are copied in runs: one typed-array copy per run, not two per entry.
-    let runFrom = 0;
-    let runTo = 0;
-    const flush = () => {
-      n = this.#copyRun(runFrom, runTo, columns, n);
-    };
-    for (let i = 0; i < this.paths.length; i++) {
-      const path = this.paths[i] as string;
-      const next = a < added.length ? (added[a] as [string, RecordedEntry])[0] : undefined;
-      if (next !== undefined && (next === path || compareWalkOrder(next, path) < 0)) {
-        flush();
-        while (a < added.length && compareWalkOrder((added[a] as [string, RecordedEntry])[0], path) < 0) {
-          const [p, e] = added[a++] as [string, RecordedEntry];
-          put(columns, n++, p, e);
-        }
-        if (a < added.length && (added[a] as [string, RecordedEntry])[0] === path) {
-          const [p, e] = added[a++] as [string, RecordedEntry];
-          put(columns, n++, p, e);
-          runFrom = runTo = i + 1;
-          continue;
-        }
-        runFrom = runTo = i;
-      }
-      if (sets.has(path) || deletedAt(path) >= 0) {
-        // Replaced, then deleted: gone.
-        flush();
-        runFrom = runTo = i + 1;
-        continue;
-      }
-      runTo = i + 1;
     }
-    flush();
-    while (a < added.length) {
-      const [p, e] = added[a++] as [string, RecordedEntry];
-      put(columns, n++, p, e);
+    for (const path of deletes) {
+      let i = this.#lowerBound(path);
+      if (i < n && this.paths[i] === path) {
+        goneCount += 1 - (gone[i] as number);
+        gone[i++] = 1;
+      }
+      for (; i < n && isBelow(this.paths[i] as string, path); i++) {
+        goneCount += 1 - (gone[i] as number);
+        gone[i] = 1;
+      }
     }
-    return new RecordedTable({
-      paths: columns.paths,
-      sums: columns.sums.slice(0, n * 32),
-      stats: columns.stats.slice(0, n * TABLE_STAT_FIELDS),
-      links: columns.links,
-    });
+    const columns = allocate(n - goneCount + added.length);
+    const encoded = this.#encoded;
+    // Runs of entries copied as they are can be copied as stored bytes too (see `EncodedEntries`).
+    const runs = encoded && isWhole(encoded, n) ? [] : undefined;
+    let at = 0;
+    /** Copies the old entries `[from, to)` that stay. */
+    const keep = (from: number, to: number) => {
+      let run = from;
+      for (let i = from; i < to; i++) {
+        if (gone[i] === 0) continue;
+        at = this.#copyRun(run, i, columns, at, runs);
+        run = i + 1;
+      }
+      at = this.#copyRun(run, to, columns, at, runs);
+    };
+    let kept = 0;
+    for (const [path, entry] of added) {
+      const i = this.#lowerBound(path);
+      keep(kept, i);
+      kept = i;
+      put(columns, at++, path, entry);
+    }
+    keep(kept, n);
+    if (encoded && runs) columns.encoded = { bytes: encoded.bytes, starts: encoded.starts, runs };
+    return new RecordedTable(columns);
   }
 
-  /** Copies entries `[from, to)` to `columns` at `at`; returns the next free index. */
-  #copyRun(from: number, to: number, columns: Filling, at: number): number {
+  /** The index of the first entry not before `path` in walk order. */
+  #lowerBound(path: string): number {
+    let lo = 0;
+    let hi = this.paths.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareWalkOrder(this.paths[mid] as string, path) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * Copies entries `[from, to)` to `columns` at `at`, noting the run in `runs` when
+   * given; returns the next free index.
+   */
+  #copyRun(from: number, to: number, columns: Filling, at: number, runs: number[] | undefined): number {
     if (to <= from) return at;
     for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
     columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
@@ -339,8 +364,61 @@ export class RecordedTable implements RecordedTree {
     if (this.links.size > 0) {
       for (const [i, link] of this.links) if (i >= from && i < to) columns.links.set(at + i - from, link);
     }
+    runs?.push(at, from, to);
     return at + to - from;
   }
+}
+
+/** Whether `encoded` holds exactly a table's `n` entries, in order. */
+function isWhole(encoded: EncodedEntries, n: number): boolean {
+  const r = encoded.runs;
+  return r.length === 3 && r[0] === 0 && r[1] === 0 && r[2] === n && encoded.starts.length === n + 1;
+}
+
+/**
+ * What `changes` leave, in walk order: the entries set last (and not deleted after),
+ * every path that was set, and every path deleted.
+ */
+function finalEntries(changes: readonly TableChange[]): {
+  added: [string, RecordedEntry][];
+  setPaths: Iterable<string>;
+  deletes: Iterable<string>;
+} {
+  const entryOf = (c: TableChange): RecordedEntry =>
+    c.stat === undefined ? { checksum: c.checksum as string } : { checksum: c.checksum as string, stat: c.stat };
+  if (!changes.some((c) => c.kind === "delete")) {
+    // Sets only (a first sync's 100k adds): sorted as they are, no map of paths. A stable
+    // sort keeps a path's sets in order, so the last of each run of equal paths wins.
+    const order = Array.from(changes.keys()).sort((a, b) =>
+      compareWalkOrder((changes[a] as TableChange).path, (changes[b] as TableChange).path),
+    );
+    const added: [string, RecordedEntry][] = [];
+    for (let k = 0; k < order.length; k++) {
+      const c = changes[order[k] as number] as TableChange;
+      if (k + 1 < order.length && (changes[order[k + 1] as number] as TableChange).path === c.path) continue;
+      added.push([c.path, entryOf(c)]);
+    }
+    return { added, setPaths: added.map(([path]) => path), deletes: [] };
+  }
+  // Last set and last delete of each path, by position in `changes`.
+  const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
+  const deletes = new Map<string, number>();
+  changes.forEach((c, seq) => {
+    if (c.kind === "delete") deletes.set(c.path, seq);
+    else sets.set(c.path, { seq, entry: entryOf(c) });
+  });
+  /** The latest delete of `path` or an ancestor, or -1. */
+  const deletedAt = (path: string): number => {
+    let latest = deletes.get(path) ?? -1;
+    for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
+      latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
+    }
+    return latest;
+  };
+  const added: [string, RecordedEntry][] = [];
+  for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
+  sortWalkOrder(added);
+  return { added, setPaths: sets.keys(), deletes: deletes.keys() };
 }
 
 /** Columns being filled in. */
@@ -348,7 +426,7 @@ type Filling = TableColumns & { sums: Uint8Array };
 
 function allocate(n: number): Filling {
   return {
-    paths: [],
+    paths: new Array<string>(n),
     sums: new Uint8Array(n * 32),
     stats: new Float64Array(n * TABLE_STAT_FIELDS),
     links: new Map(),

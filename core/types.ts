@@ -114,9 +114,23 @@ export interface CopyRequest {
   readonly previous?: RecordedTree;
 }
 
+/** What a transport is told as soon as a copy is certain: see {@linkcode Transport.prepare}. */
+export interface PrepareRequest {
+  readonly id: RemoteIdentifier;
+  /** The file system the snapshot is on. */
+  readonly fs: FileSystem;
+}
+
 /** A way to copy a remote tree into a directory, incrementally. */
 export interface Transport {
   copy(request: CopyRequest): Promise<void>;
+  /**
+   * Optional: called as soon as the cache knows it will call `copy` for `id`, before it
+   * reads what it needs for that (loading a 100k-entry snapshot's recorded tree takes
+   * a fifth of a second): the time to start what is slow to start, such as worker
+   * threads. Must not throw; `copy` may still never come (another caller's sync failed).
+   */
+  prepare?(request: PrepareRequest): void;
 }
 
 /** The persistent record of one snapshot. */

@@ -1,7 +1,7 @@
 /** SPEC §3.1–3.2: transports and keys, GC by age and size, prune, the timer, close. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FSCache, FSCacheError, MAX_KEY_LENGTH, MemoryBackend, MemoryMetaStore } from "../mod.ts";
+import { FSCache, FSCacheError, MAX_KEY_LENGTH, MemoryBackend, MemoryMetaStore, type Transport } from "../mod.ts";
 import { manualClock, openTestCache } from "./_helpers.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
@@ -50,6 +50,42 @@ describe("transports and identifiers", () => {
     await a.close();
     assert.equal((await cache.sources())[0]?.refs, 1);
     await b.close();
+    await cache.close();
+  });
+});
+
+describe("Transport.prepare", () => {
+  it("comes once per transfer, before the recorded tree is read, and not when a key is reused", async () => {
+    const events: string[] = [];
+    const metaStore = new MemoryMetaStore();
+    const getHashTree = metaStore.getHashTree.bind(metaStore);
+    metaStore.getHashTree = (key) => {
+      events.push(`tree ${key}`);
+      return getHashTree(key);
+    };
+    const { cache: first, backend } = await openTestCache({ metaStore });
+    const transport: Transport = {
+      prepare: ({ id, fs }) => {
+        assert.equal(fs, backend.fs);
+        events.push(`prepare ${id.key}`);
+      },
+      copy: async ({ id, dest, fs }) => {
+        events.push(`copy ${id.key}`);
+        await fs.writeFile(`${dest}/f`, id.key);
+      },
+    };
+    const sync = async (cache: FSCache, key: string) => {
+      await using _ = await cache.syncFrom({ key, sharedKey: "s", transport: "prepared" });
+    };
+    first.registerTransport("prepared", transport);
+    await sync(first, "k1");
+    await sync(first, "k1"); // reused: no transfer
+    await first.close();
+    // Reopened, the cache reads the recorded tree from the store when k2 rebases onto k1.
+    const { cache } = await openTestCache({ metaStore, backend });
+    cache.registerTransport("prepared", transport);
+    await sync(cache, "k2");
+    assert.deepEqual(events, ["prepare k1", "copy k1", "prepare k2", "tree k2", "copy k2"]);
     await cache.close();
   });
 });

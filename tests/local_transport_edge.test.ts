@@ -54,6 +54,39 @@ describe("LocalTransport over memory", () => {
   });
 });
 
+describe("LocalTransport: files rewritten in place", () => {
+  for (const where of ["disk", "memory"] as const) {
+    it(`leave no old bytes when they shrink, grow or keep their size (${where})`, async () => {
+      const volume = new Volume();
+      const root = where === "disk" ? mkdtempSync(join(tmpdir(), "fscache-")) : "/w";
+      const files = where === "disk" ? disk : fileSystemFrom(volume);
+      if (where === "memory") volume.mkdirSync(root);
+      try {
+        files.mkdirSync(`${root}/src`);
+        files.mkdirSync(`${root}/snap`);
+        const before = { shrinks: "0123456789abcdef", grows: "ab", same: "abcdef", empty: "gone soon" };
+        const after = { shrinks: "xyz", grows: "0123456789abcdef", same: "ABCDEF", empty: "" };
+        for (const [name, text] of Object.entries(before)) files.writeFileSync(`${root}/src/${name}`, text);
+        const transport = new LocalTransport(where === "disk" ? {} : { sourceFs: files });
+        const tree = await syncOnce(transport, `${root}/src`, `${root}/snap`, files, new RecordingTree());
+        for (const [name, text] of Object.entries(after)) {
+          files.writeFileSync(`${root}/src/${name}`, text);
+          files.utimesSync(`${root}/src/${name}`, 1_700_000_000, 1_700_000_000);
+        }
+        await syncOnce(transport, `${root}/src`, `${root}/snap`, files, tree, { previous: true });
+        assert.deepEqual(tree.summary(), ["modify empty", "modify grows", "modify same", "modify shrinks"]);
+        for (const [name, text] of Object.entries(after)) {
+          assert.equal(new TextDecoder().decode(files.readFileSync(`${root}/snap/${name}`)), text, name);
+        }
+        assertSameTree(files, `${root}/src`, files, `${root}/snap`);
+        assert.deepEqual(tree.checksums(), freshChecksums(files, `${root}/snap`));
+      } finally {
+        if (where === "disk") rmSync(root, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 /** A disk `fs` whose `openSync` runs `hook` first for one source path: to move files under the copier's feet. */
 function meddlingFs(target: string, hook: (attempt: number) => void) {
   let attempt = 0;

@@ -14,7 +14,7 @@ import { decodeRecordedTable, encodeRecordedTable } from "../core/recorded_table
 import { SnapshotTree } from "../core/snapshot_tree.ts";
 import type { ChangeKind, EntryStat } from "../core/types.ts";
 import { deserializeHashTree, FSCacheError, HashTree, nodeSha256, serializeHashTree } from "../mod.ts";
-import { projectRoot } from "./_helpers.ts";
+import { projectRoot, seededRandom } from "./_helpers.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 const sum = (s: string) => {
@@ -102,6 +102,52 @@ describe("RecordedTable against HashTree", () => {
     applyAll(snapshot, changes);
     assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
     assert.equal(snapshot.hash("."), trie.hash("."));
+  });
+
+  it("a decoded tree stored again after a few changes has the bytes of a full encode, round after round", () => {
+    // Big enough that unchanged entries come in long runs, which are copied as stored.
+    const random = seededRandom(7);
+    const trie = new HashTree(nodeSha256);
+    const stat = (mode: number, size: number, linkname?: string): EntryStat => ({
+      mode,
+      uid: 1000,
+      gid: 1000,
+      size,
+      mtimeMs: 1.7e12 + size,
+      ...(linkname === undefined ? {} : { linkname }),
+    });
+    for (let d = 0; d < 20; d++) {
+      trie.apply("add", `d${d}`, sum(`d${d}`), stat(0o40755, 0));
+      for (let f = 0; f < 50; f++) {
+        const path = `d${d}/${f % 7 === 0 ? "\udcff" : f % 11 === 0 ? "é" : ""}f${f}`;
+        const link = f % 13 === 0 ? `../t${f}\udc80` : undefined;
+        trie.apply("add", path, sum(path), link === undefined ? stat(0o100644, f) : stat(0o120777, 0, link));
+      }
+    }
+    let snapshot = SnapshotTree.decode(serializeHashTree(trie), nodeSha256);
+    const paths = [...trie.entries()].map(([p]) => p);
+    const pick = () => paths[Math.floor(random() * paths.length)] as string;
+    for (let round = 0; round < 4; round++) {
+      const changes: Change[] = [
+        // The first and the last entry, a whole directory, a directory's first entry, new paths.
+        { kind: "modify", path: "d0", checksum: sum(`r${round}`), stat: stat(0o40700, 0) },
+        { kind: "modify", path: paths[paths.length - 1] as string, checksum: sum(`l${round}`) },
+        { kind: "delete", path: `d${3 + round}` },
+        { kind: "add", path: `d${3 + round}`, checksum: sum(`n${round}`), stat: stat(0o100600, 9) },
+        { kind: "add", path: `d9/new${round}`, checksum: sum(`a${round}`), stat: stat(0o100644, round) },
+        { kind: "add", path: `zz${round}`, checksum: sum(`z${round}`), stat: stat(0o120777, 0, "\udcfe") },
+      ];
+      for (let k = 0; k < 5; k++) changes.push({ kind: "modify", path: pick(), checksum: sum(`${round}.${k}`) });
+      for (let k = 0; k < 3; k++) changes.push({ kind: "delete", path: pick() });
+      applyAll(trie, changes);
+      applyAll(snapshot, changes);
+      const bytes = snapshot.serialize();
+      assert.deepEqual(bytes, serializeHashTree(trie), `round ${round}`);
+      assert.equal(snapshot.hash("."), trie.hash("."));
+      // Every other round goes on from the stored bytes, the others from the tree in memory.
+      if (round % 2 === 0) snapshot = SnapshotTree.decode(bytes, nodeSha256);
+      assert.deepEqual(view(snapshot.recorded().entries()), view(trie.entries()));
+    }
   });
 
   it("rejects what deserializeHashTree rejects", () => {

@@ -19,6 +19,23 @@ describe("WorkerPool", () => {
     }
   });
 
+  it("keeps tasks pinned to one worker there, however many are queued", async () => {
+    const pool = new WorkerPool(url, 2);
+    try {
+      const pinned = await Promise.all(
+        [1, 2, 3].map(() => pool.run<{ threadId: number }>({ op: "sleep", ms: 20 }, [], 0)),
+      );
+      assert.equal(new Set(pinned.map((r) => r.threadId)).size, 1);
+      // Worker 1 is another thread; a number past the pool's size means its last worker.
+      const other = await pool.run<{ threadId: number }>({ op: "sleep", ms: 0 }, [], 1);
+      const last = await pool.run<{ threadId: number }>({ op: "sleep", ms: 0 }, [], 5);
+      assert.notEqual(other.threadId, pinned[0]?.threadId);
+      assert.equal(last.threadId, other.threadId);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it("spreads concurrent tasks over its workers", async () => {
     const pool = new WorkerPool(url, 2);
     try {

@@ -219,7 +219,11 @@ function copyFile(
   try {
     let output: number;
     try {
-      output = dst.openSync(to, inPlace ? "w" : "wx", mode | 0o200);
+      // A file overwritten in place is not truncated first: truncating a file whose blocks
+      // are on disk cost ~0.2 ms here, most of a 1%-changed resync's time per file. It is
+      // cut to size after the write instead, when it was longer.
+      const overwrite = inPlace && dst.ftruncateSync ? "r+" : "w";
+      output = dst.openSync(to, inPlace ? overwrite : "wx", mode | 0o200);
     } catch (err) {
       if (errnoOf(err) === "EEXIST") return "exists";
       throw err;
@@ -246,6 +250,7 @@ function copyFile(
         bytes += n;
       }
       hashed = hash.digest();
+      if (inPlace && dst.ftruncateSync && inPlace.size > bytes) dst.ftruncateSync(output, bytes);
       // Through the descriptor, which spares resolving the path again; the mode of a copy
       // that turns out stale is set again when it is copied again. (Times stay by path:
       // Deno's futimesSync drops a millisecond of some fractional-second times.)

@@ -11,7 +11,15 @@ import { setImmediate } from "node:timers";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
 import { FSCacheError } from "../../core/errors.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
-import type { CacheUpdater, CopyRequest, EntryStat, Logger, RemoteIdentifier, Transport } from "../../core/types.ts";
+import type {
+  CacheUpdater,
+  CopyRequest,
+  EntryStat,
+  Logger,
+  PrepareRequest,
+  RemoteIdentifier,
+  Transport,
+} from "../../core/types.ts";
 import type { BatchResult, EntryBatch } from "./apply.ts";
 import { walkSource } from "./parallel_walk.ts";
 import { type Plan, type PlannedEntry, planAgainstRecord, planAgainstWalk } from "./plan.ts";
@@ -64,8 +72,11 @@ export interface SyncSummary {
 /** Where tasks run: here, or in worker threads. */
 export interface Runner {
   run(task: Task): Promise<unknown>;
-  /** Runs a task in a worker thread even where `run` would run it here (walks). */
-  offload?(task: Task): Promise<unknown>;
+  /**
+   * Runs a task in a worker thread even where `run` would run it here (walks); with
+   * `worker`, in that worker (numbered from 0).
+   */
+  offload?(task: Task, worker?: number): Promise<unknown>;
   /** The source's file system, as seen from this thread. */
   src: SyncFs;
   parallel: number;
@@ -139,6 +150,16 @@ export class LocalTransport implements Transport {
     const applier = small && runner.inline ? runner.inline : runner;
     const summary = await this.#apply(applier, plan, src, source, dest, updater, signal, owners);
     this.#options.onSummary?.(summary);
+  }
+
+  /**
+   * Starts the worker threads a large sync walks with while the cache loads the
+   * snapshot's recorded tree (see `Transport.prepare`): started when the walk begins,
+   * they joined it 100–200 ms late. The calling thread walks too, so one fewer.
+   */
+  prepare(request: PrepareRequest): void {
+    const size = this.#threads(request.fs);
+    if (size > 1) this.#workers(size).start(size - 1);
   }
 
   /** Stops the worker threads (they also stop holding the process whenever idle). */
@@ -278,9 +299,24 @@ export class LocalTransport implements Transport {
     return (nodeStyleModuleOf(fs) ?? fs) as unknown as SyncFs;
   }
 
+  #sourceFs(): SyncFs {
+    return this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (nodeFs as unknown as SyncFs);
+  }
+
+  /** Worker threads a sync into `destFs` may use: none unless both sides are the real disk. */
+  #threads(destFs: FileSystem): number {
+    if (!isDisk(this.#sourceFs()) || !isDisk(this.#syncFs(destFs)) || this.#options.threads === false) return 0;
+    return this.#options.concurrency ?? availableParallelism();
+  }
+
+  #workers(size: number): WorkerPool {
+    this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+    return this.#pool;
+  }
+
   #runner(destFs: FileSystem, updater: CacheUpdater): Runner {
     const dst = this.#syncFs(destFs);
-    const src = this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (nodeFs as unknown as SyncFs);
+    const src = this.#sourceFs();
     // Walks run here in slices between event-loop turns: starting a worker (a thread plus
     // loading modules) costs more than walking 10k entries, and a no-op sync only walks.
     const walk = async (task: Extract<Task, { op: "walk" }>) => {
@@ -298,13 +334,10 @@ export class LocalTransport implements Transport {
         return runTask(context, task);
       },
     };
-    const onDisk = isDisk(src) && isDisk(dst);
-    if (!onDisk || this.#options.threads === false) return inline;
-    const size = this.#options.concurrency ?? availableParallelism();
-    const offload = (task: Task) => {
-      this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
-      return this.#pool.run(task as unknown as Record<string, unknown>);
-    };
+    const size = this.#threads(destFs);
+    if (size === 0) return inline;
+    const offload = (task: Task, worker?: number) =>
+      this.#workers(size).run(task as unknown as Record<string, unknown>, [], worker);
     return {
       src,
       parallel: size,

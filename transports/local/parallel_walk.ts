@@ -53,7 +53,7 @@ export async function walkSource(
   const offload = runner.offload.bind(runner);
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
-  const started = Array.from({ length: threads - 1 }, () => offload(share([])));
+  const started = Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
   const runs = splitUnits(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
@@ -64,8 +64,9 @@ export async function walkSource(
       queue.results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
     }
   };
-  const worker = (up: Promise<unknown>) =>
-    queue.workerLane(up, async (i) => (await offload(share(runs[i] as string[]))) as WalkResult);
+  // Each worker's runs go to that worker (`k`): its next run is already queued there when it answers.
+  const worker = (up: Promise<unknown>, k: number) =>
+    queue.workerLane(up, async (i) => (await offload(share(runs[i] as string[]), k)) as WalkResult);
   const stopOnFailure = (err: unknown) => {
     queue.fail();
     throw err;

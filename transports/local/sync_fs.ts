@@ -37,6 +37,7 @@ export interface SyncFs {
   closeSync(fd: number): void;
   fchmodSync?(fd: number, mode: number): void;
   fchownSync?(fd: number, uid: number, gid: number): void;
+  ftruncateSync?(fd: number, length?: number): void;
 }
 
 /** The `code` of a thrown file-system error, if any. */
