@@ -400,26 +400,12 @@ function decodeXattr(buf: Uint8Array): [string, Uint8Array] {
   return [key, value];
 }
 
-/**
- * The xattrs of every decoded stat that has none (nearly all): one empty map shared,
- * not one allocated per entry (100k maps were a good part of a no-op push's GC).
- */
+/** The xattrs of every decoded stat without any: shared, not one map per entry (GC). */
 const NO_XATTRS: Map<string, Uint8Array> = new Map();
 
 function decodeStat(buf: Uint8Array): Stat {
   const r = new In(buf);
-  const s: Stat = {
-    path: "",
-    mode: 0,
-    uid: 0,
-    gid: 0,
-    size: 0,
-    modTime: 0n,
-    linkname: "",
-    devmajor: 0,
-    devminor: 0,
-    xattrs: NO_XATTRS,
-  };
+  const s = stat({ path: "", xattrs: NO_XATTRS });
   while (!r.done()) {
     const [field, wire] = r.tag();
     switch (field) {
