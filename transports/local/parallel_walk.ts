@@ -1,6 +1,7 @@
 /**
  * The source walk of a large tree shared between threads: the root's entries are cut
- * into runs of about equal size (by what the last sync recorded below them), and the
+ * into runs of about equal size (by what the last sync recorded below them, or by
+ * count when there is no record, as in a first sync), and the
  * calling thread and the workers take runs from a common queue until it is empty. The
  * runs are joined in order (walk order is preserved: the root's names are sorted).
  * @module
@@ -27,9 +28,9 @@ export const PARALLEL_WALK_ENTRIES = 20_000;
 const RUNS_PER_THREAD = 8;
 
 /**
- * Walks the source: here, or — when the last sync recorded a large tree and workers may
- * be used — on this thread and workers together, each taking runs of the root's entries
- * from a shared queue.
+ * Walks the source: here, or — when workers may be used and the last sync recorded a
+ * large tree, or nothing was recorded — on this thread and workers together, each
+ * taking runs of the root's entries from a shared queue.
  *
  * @example
  * ```ts
@@ -45,7 +46,9 @@ export async function walkSource(
 ): Promise<WalkResult> {
   const task = { op: "walk", side: "src", root, options } as const;
   const threads = runner.parallel;
-  if (!runner.offload || threads < 2 || !previous || previous.size < threshold) {
+  // Without a record (a first sync, or a repair) the size is unknown: shared all the same,
+  // since a worker that is not up when this thread has taken every run is not waited for.
+  if (!runner.offload || threads < 2 || (previous && previous.size < threshold)) {
     return (await runner.run(task)) as WalkResult;
   }
   const offload = runner.offload.bind(runner);
@@ -61,16 +64,26 @@ export async function walkSource(
   let front = 0;
   let back = runs.length;
   let failed = false;
+  let allTaken!: () => void;
+  const taken = new Promise<false>((resolve) => {
+    allTaken = () => resolve(false);
+  });
   const here = async () => {
     while (!failed && front < back) {
       const i = front++;
       results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
     }
+    allTaken();
   };
   // Two runs in flight per worker: its next run is already queued when it answers, so it
   // does not wait for this thread (busy walking between event-loop turns) to hand one out.
   const worker = async (up: Promise<unknown>, k: number) => {
-    await up;
+    // A worker still starting when this thread has taken every run has nothing left to do
+    // (a small tree): the walk does not wait for it. If it fails to start, nothing waits.
+    if ((await Promise.race([up.then(() => true), taken])) === false) {
+      up.catch(() => undefined);
+      return;
+    }
     let error: unknown;
     const inFlight = new Set<Promise<void>>();
     while (true) {
@@ -110,8 +123,15 @@ type Unit = [item: string, weight: number];
  * child as a unit of its own), so that no run is big enough to leave the other threads
  * waiting at the end: a tree under a few top directories would otherwise split poorly.
  */
-function walkUnits(fs: SyncFs, root: string, options: WalkOptions, previous: RecordedTree, parts: number): Unit[] {
-  const weight = recordedWeights(previous);
+function walkUnits(
+  fs: SyncFs,
+  root: string,
+  options: WalkOptions,
+  previous: RecordedTree | undefined,
+  parts: number,
+): Unit[] {
+  // Without a record every name weighs one: few top directories are then opened one level down.
+  const weight = previous ? recordedWeights(previous) : new Map<string, number>();
   const matcher = excludeMatcher(options.excludes ?? []);
   const units: Unit[] = [];
   const names = rootNames(fs, root, options);
