@@ -62,9 +62,9 @@ export interface RegistryDeps {
  * ```
  */
 export class SourceRegistry {
-  readonly sources = new Map<string, SourceState>();
+  readonly sources: Map<string, SourceState> = new Map();
   /** Record and tree writes, one at a time per key. */
-  readonly metaQueue = new KeyedQueue();
+  readonly metaQueue: KeyedQueue = new KeyedQueue();
   readonly #backend: Backend;
   readonly #meta: MetaStore;
   readonly #logger: Logger;

@@ -55,6 +55,9 @@ export async function walkSource(
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
   const started = Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
+  // Handled here too: the walk may fail (or end) before a lane awaits its worker, and a
+  // worker pool closed meanwhile rejects the ping.
+  for (const up of started) up.catch(() => undefined);
   const runs = splitUnits(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
@@ -80,10 +83,7 @@ export async function walkSource(
   const worker = async (up: Promise<unknown>, k: number) => {
     // A worker still starting when this thread has taken every run has nothing left to do
     // (a small tree): the walk does not wait for it. If it fails to start, nothing waits.
-    if ((await Promise.race([up.then(() => true), taken])) === false) {
-      up.catch(() => undefined);
-      return;
-    }
+    if ((await Promise.race([up.then(() => true), taken])) === false) return;
     let error: unknown;
     const inFlight = new Set<Promise<void>>();
     while (true) {
