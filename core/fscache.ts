@@ -1,18 +1,17 @@
 /**
  * The cache itself (SPEC §3): sources with reference counts, per-key singleflight,
- * rebase onto an idle source with the same shared key, and garbage collection.
+ * rebase onto an idle source with the same shared key, transfers, and when garbage is
+ * collected. What is done to one source (its record, tree, size, deletion) is in
+ * `source_registry.ts`.
  * @module
  */
-import { describeError, FSCacheError, wrapStoreError, wrapTransferError } from "./errors.ts";
-import { type GcCandidate, resolveGcPolicy, selectGcVictims } from "./gc_policy.ts";
+import { describeError, FSCacheError, wrapTransferError } from "./errors.ts";
+import { resolveGcPolicy } from "./gc_policy.ts";
 import { validateIdentifier, validateKey } from "./identifier.ts";
-import { KeyedQueue } from "./keyed_queue.ts";
-import { cleanRelativePath, joinPath } from "./path.ts";
-import { isValidRecord } from "./record.ts";
 import { type FlightContext, SingleFlight } from "./singleflight.ts";
-import { snapshotSize } from "./snapshot_size.ts";
 import { SnapshotTree } from "./snapshot_tree.ts";
 import { CachedSource } from "./source.ts";
+import { type GcResult, SourceRegistry, type SourceState } from "./source_registry.ts";
 import { inlineScanner, type TreeScanner } from "./tree_scan.ts";
 import { TreeUpdater } from "./tree_updater.ts";
 import type {
@@ -24,9 +23,10 @@ import type {
   Sha256Factory,
   Source,
   SourceInfo,
-  SourceRecord,
   Transport,
 } from "./types.ts";
+
+export type { GcResult } from "./source_registry.ts";
 
 /** How to open a cache. */
 export interface FSCacheOptions {
@@ -49,32 +49,7 @@ export interface FSCacheOptions {
   scanner?: TreeScanner;
 }
 
-/** What `gc()` did. */
-export interface GcResult {
-  /** Keys of the deleted sources. */
-  removed: string[];
-  /** Bytes freed. */
-  freed: number;
-}
-
-interface SourceState {
-  record: SourceRecord;
-  dir: string;
-  refs: number;
-  /** Bumped when a transfer starts or ends, so a size walked meanwhile is discarded. */
-  generation: number;
-  transferring: boolean;
-  deleting: boolean;
-  /** The hash tree once loaded or built; absent until needed, and during a transfer. */
-  tree?: SnapshotTree;
-  /** `tree` is known to be what the MetaStore holds for this source (no need to write it again). */
-  treeStored?: boolean;
-  /** When (by the cache's clock) a successful transfer last wrote the record. */
-  savedAt?: number;
-}
-
 const DEFAULT_GC_INTERVAL = 5 * 60 * 1000;
-const GC_DELETE_CONCURRENCY = 8;
 /**
  * A release this soon after the sync that wrote the record does not write `lastUsed`
  * again (it is kept in memory, and goes out with the record's next write): a CLI sync
@@ -109,9 +84,8 @@ export class FSCache {
   readonly #sha256: Sha256Factory;
   readonly #scanner: TreeScanner;
   readonly #transports = new Map<string, Transport>();
-  readonly #sources = new Map<string, SourceState>();
   readonly #flights = new SingleFlight<SourceState>();
-  readonly #metaQueue = new KeyedQueue();
+  readonly #registry: SourceRegistry;
   #gcRunning: Promise<void> | undefined;
   #gcAgain = false;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -130,12 +104,20 @@ export class FSCache {
     this.#logger = options.logger ?? consoleLogger;
     this.#sha256 = options.sha256;
     this.#scanner = options.scanner ?? inlineScanner;
+    this.#registry = new SourceRegistry({
+      backend: this.#backend,
+      meta: this.#meta,
+      logger: this.#logger,
+      sha256: this.#sha256,
+      scanner: this.#scanner,
+      clock: this.#clock,
+    });
   }
 
   /** Opens a cache: loads every readable record from the MetaStore and starts the GC timer. */
   static async open(options: FSCacheOptions): Promise<FSCache> {
     const cache = new this(options);
-    await cache.#load();
+    await cache.#registry.load();
     cache.#startTimer(options.gcInterval ?? DEFAULT_GC_INTERVAL);
     return cache;
   }
@@ -181,7 +163,7 @@ export class FSCache {
   async get(key: string): Promise<Source | undefined> {
     this.#assertOpen();
     validateKey(key);
-    const state = this.#sources.get(key);
+    const state = this.#registry.sources.get(key);
     if (!state || state.record.stale || state.transferring) return undefined;
     state.refs++;
     return this.#handle(state, key);
@@ -192,7 +174,7 @@ export class FSCache {
       key,
       root: state.dir,
       fs: this.#backend.fs,
-      hash: (path) => this.#hash(state, path),
+      hash: (path) => this.#registry.hash(state, path),
       release: () => this.#release(state),
     });
   }
@@ -201,8 +183,8 @@ export class FSCache {
   async diskUsage(): Promise<number> {
     this.#assertOpen();
     let total = 0;
-    for (const state of this.#idle()) {
-      const size = await this.#sizeOf(state);
+    for (const state of this.#registry.idle()) {
+      const size = await this.#registry.sizeOf(state);
       if (state.refs === 0 && !state.deleting) total += size ?? 0;
     }
     return total;
@@ -212,8 +194,8 @@ export class FSCache {
   async sources(): Promise<SourceInfo[]> {
     this.#assertOpen();
     const out: SourceInfo[] = [];
-    for (const state of [...this.#sources.values()]) {
-      const size = state.transferring ? state.record.size : await this.#sizeOf(state);
+    for (const state of [...this.#registry.sources.values()]) {
+      const size = state.transferring ? state.record.size : await this.#registry.sizeOf(state);
       const { key, sharedKey, backendId, lastUsed, stale } = state.record;
       out.push({ key, sharedKey, backendId, path: state.dir, size: size ?? 0, lastUsed, refs: state.refs, stale });
     }
@@ -225,12 +207,12 @@ export class FSCache {
     this.#assertOpen();
     const { signal } = options;
     let freed = 0;
-    for (const state of this.#idle()) {
+    for (const state of this.#registry.idle()) {
       if (signal?.aborted) break;
       if (state.refs > 0 || state.deleting) continue; // taken while earlier ones were pruned
-      const size = await this.#sizeOf(state, signal);
+      const size = await this.#registry.sizeOf(state, signal);
       if (size === undefined) break;
-      if (await this.#delete(state)) freed += size;
+      if (await this.#registry.delete(state)) freed += size;
     }
     return freed;
   }
@@ -238,7 +220,7 @@ export class FSCache {
   /** Runs garbage collection now (by age, then least recently used down to `maxSize`). */
   async gc(): Promise<GcResult> {
     this.#assertOpen();
-    return await this.#collect();
+    return await this.#registry.collect(this.#policy, this.#clock());
   }
 
   /**
@@ -247,7 +229,7 @@ export class FSCache {
    */
   async flush(): Promise<void> {
     while (this.#gcRunning) await this.#gcRunning;
-    await this.#metaQueue.drain();
+    await this.#registry.metaQueue.drain();
   }
 
   /** Stops the GC timer, waits for syncs and GC in flight, and closes the MetaStore. */
@@ -268,37 +250,6 @@ export class FSCache {
     if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed");
   }
 
-  async #load(): Promise<void> {
-    const present = new Set(await this.#backend.list());
-    const claimed = new Set<string>();
-    for (const record of await this.#meta.loadAll()) {
-      if (!isValidRecord(record)) {
-        this.#logger.warn(`skipping an unreadable record: ${JSON.stringify(record)?.slice(0, 200)}`);
-        continue;
-      }
-      if (!present.has(record.backendId) || claimed.has(record.backendId)) {
-        this.#logger.warn(`dropping record of key ${JSON.stringify(record.key)}: its snapshot directory is gone`);
-        await this.#meta.delete(record.key);
-        continue;
-      }
-      claimed.add(record.backendId);
-      const dir = await this.#backend.get(record.backendId);
-      this.#sources.set(record.key, {
-        record: { ...record },
-        dir,
-        refs: 0,
-        generation: 0,
-        transferring: false,
-        deleting: false,
-      });
-    }
-    for (const id of present) {
-      if (claimed.has(id)) continue;
-      this.#logger.warn(`removing orphaned snapshot directory ${id}`);
-      await this.#backend.remove(id);
-    }
-  }
-
   #startTimer(interval: number): void {
     if (!(interval > 0)) return;
     this.#timer = setInterval(() => this.#scheduleGc(), interval);
@@ -307,7 +258,7 @@ export class FSCache {
 
   /** The flight body for one key: find, rebase or create, then transfer. */
   async #acquire(id: RemoteIdentifier, transport: Transport, ctx: FlightContext): Promise<SourceState> {
-    const existing = this.#sources.get(id.key);
+    const existing = this.#registry.sources.get(id.key);
     if (existing && !existing.record.stale) {
       existing.refs += ctx.claim();
       return existing;
@@ -321,10 +272,10 @@ export class FSCache {
       existing.refs++;
       state = existing;
     } else {
-      const rebased = await this.#rebase(id);
+      const rebased = await this.#registry.rebase(id);
       if (rebased) ({ state, base } = rebased);
       else {
-        state = await this.#create(id);
+        state = await this.#registry.create(id);
         base = SnapshotTree.empty(this.#sha256);
         fresh = true;
       }
@@ -333,67 +284,6 @@ export class FSCache {
     await this.#transfer(state, id, transport, ctx.signal, base, fresh);
     state.refs += ctx.claim() - 1;
     if (state.refs === 0) this.#becameIdle(state);
-    return state;
-  }
-
-  /** Takes over the most recently used idle source with the shared key, with its recorded tree. */
-  async #rebase(id: RemoteIdentifier): Promise<{ state: SourceState; base: SnapshotTree | undefined } | undefined> {
-    if (!id.sharedKey) return undefined;
-    let best: SourceState | undefined;
-    for (const state of this.#idle()) {
-      if (state.record.sharedKey !== id.sharedKey) continue;
-      if (!best || state.record.lastUsed > best.record.lastUsed) best = state;
-    }
-    if (!best) return undefined;
-    const state = best;
-    const oldKey = state.record.key;
-    const previous = state.record;
-    state.refs++;
-    // A size walk that started before this takeover must not write its record back:
-    // that would persist the new key as not stale before its transfer has even begun.
-    state.generation++;
-    this.#sources.delete(oldKey);
-    // Stale in memory as on disk until the transfer succeeds: no write made meanwhile (a
-    // size, a last use) may record the new key as complete over a half-updated directory.
-    state.record = { ...previous, key: id.key, stale: true };
-    this.#sources.set(id.key, state);
-    try {
-      const record = { ...state.record };
-      await this.#metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));
-    } catch (err) {
-      this.#sources.delete(id.key);
-      state.record = previous;
-      this.#sources.set(oldKey, state);
-      state.refs--;
-      throw wrapStoreError(err, id.key, "rebase");
-    }
-    // The tree recorded for the old key (moved along by the rebase) describes the directory.
-    const base = previous.stale ? undefined : await this.#loadTree(state);
-    return { state, base };
-  }
-
-  async #create(id: RemoteIdentifier): Promise<SourceState> {
-    const record: SourceRecord = {
-      key: id.key,
-      sharedKey: id.sharedKey ?? "",
-      backendId: randomId(),
-      lastUsed: this.#clock(),
-      priority: 0,
-      size: null,
-      // Stale until the transfer succeeds: after a crash mid-transfer the record must not
-      // claim that the half-written directory is complete.
-      stale: true,
-    };
-    const state: SourceState = { record, dir: "", refs: 1, generation: 0, transferring: true, deleting: false };
-    this.#sources.set(id.key, state);
-    try {
-      state.dir = await this.#backend.get(record.backendId);
-      await this.#metaQueue.run([id.key], () => this.#meta.put({ ...record }));
-    } catch (err) {
-      this.#sources.delete(id.key);
-      await this.#backend.remove(record.backendId).catch(() => undefined);
-      throw wrapStoreError(err, id.key, "create");
-    }
     return state;
   }
 
@@ -439,7 +329,7 @@ export class FSCache {
       const record = { ...state.record };
       // A sync that changed nothing leaves the stored tree as it was (rebase moved it along).
       const bytes = unchanged ? undefined : tree.serialize();
-      await this.#metaQueue.run([record.key], async () => {
+      await this.#registry.metaQueue.run([record.key], async () => {
         if (bytes) await this.#meta.putHashTree(record.key, bytes);
         await this.#meta.put(record);
       });
@@ -449,7 +339,7 @@ export class FSCache {
     } catch (err) {
       state.record = { ...state.record, size: null, stale: true };
       const record = { ...state.record };
-      this.#metaQueue
+      this.#registry.metaQueue
         .run([record.key], () => this.#meta.put(record))
         .catch((e) => this.#logger.warn(`could not mark key ${JSON.stringify(record.key)} stale`, e));
       state.refs--;
@@ -478,7 +368,7 @@ export class FSCache {
       return;
     }
     const record = { ...state.record };
-    this.#metaQueue
+    this.#registry.metaQueue
       .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
       .catch((err) => this.#logger.warn(`could not record last use of key ${JSON.stringify(record.key)}`, err));
     this.#scheduleGc();
@@ -494,156 +384,15 @@ export class FSCache {
       try {
         do {
           this.#gcAgain = false;
-          await this.#collect().catch((err) => this.#logger.warn("garbage collection failed", err));
+          await this.#registry
+            .collect(this.#policy, this.#clock())
+            .catch((err) => this.#logger.warn("garbage collection failed", err));
         } while (this.#gcAgain && !this.#closed);
       } finally {
         this.#gcRunning = undefined;
       }
     })();
   }
-
-  async #collect(): Promise<GcResult> {
-    const candidates: GcCandidate[] = [];
-    for (const state of this.#idle()) {
-      const size = await this.#sizeOf(state);
-      // Sizing yields: a source taken meanwhile is no longer a candidate.
-      if (size === undefined || state.refs > 0 || state.deleting) continue;
-      candidates.push({ key: state.record.key, lastUsed: state.record.lastUsed, size });
-    }
-    const bySize = new Map(candidates.map((c) => [c.key, c.size]));
-    const result: GcResult = { removed: [], freed: 0 };
-    const victims = selectGcVictims(candidates, this.#policy, this.#clock());
-    // A few deletions at a time: a durable store's directory fsyncs are then shared
-    // between them instead of paid one after another. The first failure stops the rest.
-    const deleted = victims.map(() => false);
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async () => {
-      while (!failure && next < victims.length) {
-        const i = next++;
-        const state = this.#sources.get(victims[i]!);
-        try {
-          if (state) deleted[i] = await this.#delete(state);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: GC_DELETE_CONCURRENCY }, worker));
-    if (failure) throw failure.error;
-    victims.forEach((key, i) => {
-      if (!deleted[i]) return;
-      result.removed.push(key);
-      result.freed += bySize.get(key) ?? 0;
-    });
-    return result;
-  }
-
-  /** Deletes an idle source: record first, then directory. False if it was taken meanwhile. */
-  async #delete(state: SourceState): Promise<boolean> {
-    if (state.refs > 0 || state.deleting) return false;
-    const key = state.record.key;
-    state.deleting = true;
-    this.#sources.delete(key);
-    try {
-      await this.#metaQueue.run([key], () => this.#meta.delete(key));
-    } catch (err) {
-      state.deleting = false;
-      this.#sources.set(key, state);
-      throw wrapStoreError(err, key, "delete");
-    }
-    await this.#backend
-      .remove(state.record.backendId)
-      .catch((err) => this.#logger.warn(`could not remove snapshot directory of key ${JSON.stringify(key)}`, err));
-    return true;
-  }
-
-  #idle(): SourceState[] {
-    return [...this.#sources.values()].filter((s) => s.refs === 0 && !s.deleting);
-  }
-
-  /** The cached size, walking the snapshot when unknown; `undefined` if aborted. */
-  async #sizeOf(state: SourceState, signal?: AbortSignal): Promise<number | undefined> {
-    if (state.record.size !== null) return state.record.size;
-    const generation = state.generation;
-    const size = await snapshotSize(this.#backend.fs, state.dir, signal);
-    // A transfer running now (its source was taken over after this walk was asked for) owns
-    // the record: writing ours would persist its in-memory "not stale" before it succeeds.
-    if (size === undefined || state.generation !== generation || state.deleting || state.transferring) return size;
-    state.record = { ...state.record, size };
-    const record = { ...state.record };
-    this.#metaQueue
-      .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
-      .catch((err) => this.#logger.warn(`could not record size of key ${JSON.stringify(record.key)}`, err));
-    return size;
-  }
-
-  /** The tree recorded after the last successful sync, loaded from the MetaStore if need be. */
-  #storedTree(state: SourceState): Promise<SnapshotTree | undefined> {
-    return state.record.stale ? Promise.resolve(undefined) : this.#loadTree(state);
-  }
-
-  /** The tree cached in memory or stored under the source's key, whatever the record says. */
-  async #loadTree(state: SourceState): Promise<SnapshotTree | undefined> {
-    if (state.tree) return state.tree;
-    const key = state.record.key;
-    const generation = state.generation;
-    let tree: SnapshotTree;
-    try {
-      const data = await this.#meta.getHashTree(key);
-      if (!data) return undefined;
-      tree = SnapshotTree.decode(data, this.#sha256);
-    } catch (err) {
-      this.#logger.warn(
-        `ignoring the stored hash tree of key ${JSON.stringify(key)}; the snapshot will be rescanned`,
-        err,
-      );
-      return undefined;
-    }
-    if (state.generation === generation && !state.transferring && state.tree === undefined) {
-      state.tree = tree;
-      state.treeStored = true;
-    }
-    return tree;
-  }
-
-  /** The tree of a synced snapshot: recorded, or scanned now (and saved) when none was. */
-  async #treeFor(state: SourceState): Promise<SnapshotTree> {
-    const stored = await this.#storedTree(state);
-    if (stored) return stored;
-    const generation = state.generation;
-    const tree = SnapshotTree.of(await this.#scanner.scan(this.#backend.fs, state.dir, this.#sha256), this.#sha256);
-    if (state.generation !== generation || state.transferring || state.deleting) return tree;
-    state.tree ??= tree;
-    const key = state.record.key;
-    const bytes = tree.serialize();
-    this.#metaQueue
-      .run([key], () => (state.deleting ? Promise.resolve() : this.#meta.putHashTree(key, bytes)))
-      .catch((err) => this.#logger.warn(`could not record the hash tree of key ${JSON.stringify(key)}`, err));
-    return tree;
-  }
-
-  async #hash(state: SourceState, path: string): Promise<string> {
-    const clean = cleanRelativePath(path);
-    const tree = await this.#treeFor(state);
-    let kind = tree.kindOf(clean);
-    if (kind === undefined) {
-      throw new FSCacheError("ENOENT", `no such file or directory in the snapshot: ${JSON.stringify(path)}`, {
-        key: state.record.key,
-        path,
-      });
-    }
-    if (kind === "unknown") {
-      // Recorded without a stat and nothing below it: an empty directory or a file.
-      kind = (await this.#backend.fs.lstat(joinPath(state.dir, clean))).isDirectory() ? "dir" : "file";
-    }
-    return tree.hash(clean, kind) as string;
-  }
-}
-
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function unrefTimer(timer: unknown): void {

@@ -7,9 +7,12 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
-import { orderByPrefix } from "./checksum_order.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
-import type { ChangeKind, EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
+import { rootDigest } from "./root_digest.ts";
+import { finalEntries, type TableChange } from "./table_changes.ts";
+import type { EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
+
+export type { TableChange } from "./table_changes.ts";
 
 /** Numbers per entry in {@linkcode RecordedTable.stats}: mode, uid, gid, size, mtimeMs. */
 export const TABLE_STAT_FIELDS = 5;
@@ -17,63 +20,8 @@ export const TABLE_STAT_FIELDS = 5;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
-const HEX = "0123456789abcdef";
-const HEX_DIGIT = new TextEncoder().encode(HEX);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
-const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
-  const first = HEX_DIGIT[b >> 4] as number;
-  const second = HEX_DIGIT[b & 15] as number;
-  return LITTLE_ENDIAN ? first | (second << 8) : (first << 8) | second;
-});
-/** A comma, then a hex digit, as one 16-bit word in reading order (by the digit's value). */
-const COMMA_THEN16 = Uint16Array.from({ length: 16 }, (_, d) => {
-  const digit = HEX_DIGIT[d] as number;
-  return LITTLE_ENDIAN ? 0x2c | (digit << 8) : (0x2c << 8) | digit;
-});
-/** A hex digit, then a comma, as one 16-bit word in reading order. */
-const THEN_COMMA16 = Uint16Array.from({ length: 16 }, (_, d) => {
-  const digit = HEX_DIGIT[d] as number;
-  return LITTLE_ENDIAN ? digit | (0x2c << 8) : (digit << 8) | 0x2c;
-});
-
-/**
- * The checksums' hex in `order`, comma-joined (65 bytes per entry), written in place
- * two digits per step: this runs once per changed sync, mostly before the JIT has
- * optimized it, where converting every checksum and then copying each into place
- * took twice the steps. An entry at an even offset is its bytes' digit pairs; one at an
- * odd offset is written from the comma before it, in pairs that straddle its bytes (the
- * low digit of one byte and the high digit of the next are the pair of the byte made of
- * those two nibbles), ending with the comma after it.
- */
-function sortedHex(sums: Uint8Array, order: Uint32Array): Uint8Array {
-  const n = order.length;
-  const size = Math.max(0, n * 65 - 1);
-  // Room for the comma after the last entry and a whole last word.
-  const out = new Uint8Array(size + 2);
-  const words = new Uint16Array(out.buffer, 0, out.length >> 1);
-  for (let k = 0; k < n; k++) {
-    const from = (order[k] as number) * 32;
-    const at = k * 65;
-    if ((at & 1) === 0) {
-      let w = at >> 1;
-      for (let j = 0; j < 32; j++) words[w++] = HEX_PAIR16[sums[from + j] as number] as number;
-      continue;
-    }
-    let w = (at - 1) >> 1;
-    let b = sums[from] as number;
-    words[w++] = COMMA_THEN16[b >> 4] as number;
-    for (let j = 1; j < 32; j++) {
-      const next = sums[from + j] as number;
-      words[w++] = HEX_PAIR16[((b & 15) << 4) | (next >> 4)] as number;
-      b = next;
-    }
-    words[w] = THEN_COMMA16[b & 15] as number;
-  }
-  return out.subarray(0, size);
-}
-
 /** Two hex digits per byte value. */
+const HEX = "0123456789abcdef";
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
 
 /** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
@@ -102,14 +50,6 @@ export interface EncodedEntries {
   bytes: Uint8Array;
   starts: Uint32Array;
   runs: number[];
-}
-
-/** One change as the cache records it (already validated by the updater). */
-export interface TableChange {
-  kind: ChangeKind;
-  path: string;
-  checksum?: string;
-  stat?: EntryStat;
 }
 
 /**
@@ -273,11 +213,7 @@ export class RecordedTable implements RecordedTree {
    */
   digest(sha256: Sha256Factory): string {
     if (this.#digest !== undefined) return this.#digest;
-    const n = this.paths.length;
-    const sums = this.sums;
-    const hash = sha256();
-    hash.update(sortedHex(sums, sortedChecksums(sums, n)));
-    this.#digest = hash.digest();
+    this.#digest = rootDigest(this.sums, this.paths.length, sha256);
     return this.#digest;
   }
 
@@ -375,52 +311,6 @@ function isWhole(encoded: EncodedEntries, n: number): boolean {
   return r.length === 3 && r[0] === 0 && r[1] === 0 && r[2] === n && encoded.starts.length === n + 1;
 }
 
-/**
- * What `changes` leave, in walk order: the entries set last (and not deleted after),
- * every path that was set, and every path deleted.
- */
-function finalEntries(changes: readonly TableChange[]): {
-  added: [string, RecordedEntry][];
-  setPaths: Iterable<string>;
-  deletes: Iterable<string>;
-} {
-  const entryOf = (c: TableChange): RecordedEntry =>
-    c.stat === undefined ? { checksum: c.checksum as string } : { checksum: c.checksum as string, stat: c.stat };
-  if (!changes.some((c) => c.kind === "delete")) {
-    // Sets only (a first sync's 100k adds): sorted as they are, no map of paths. A stable
-    // sort keeps a path's sets in order, so the last of each run of equal paths wins.
-    const order = Array.from(changes.keys()).sort((a, b) =>
-      compareWalkOrder((changes[a] as TableChange).path, (changes[b] as TableChange).path),
-    );
-    const added: [string, RecordedEntry][] = [];
-    for (let k = 0; k < order.length; k++) {
-      const c = changes[order[k] as number] as TableChange;
-      if (k + 1 < order.length && (changes[order[k + 1] as number] as TableChange).path === c.path) continue;
-      added.push([c.path, entryOf(c)]);
-    }
-    return { added, setPaths: added.map(([path]) => path), deletes: [] };
-  }
-  // Last set and last delete of each path, by position in `changes`.
-  const sets = new Map<string, { seq: number; entry: RecordedEntry }>();
-  const deletes = new Map<string, number>();
-  changes.forEach((c, seq) => {
-    if (c.kind === "delete") deletes.set(c.path, seq);
-    else sets.set(c.path, { seq, entry: entryOf(c) });
-  });
-  /** The latest delete of `path` or an ancestor, or -1. */
-  const deletedAt = (path: string): number => {
-    let latest = deletes.get(path) ?? -1;
-    for (let slash = path.indexOf("/"); slash !== -1; slash = path.indexOf("/", slash + 1)) {
-      latest = Math.max(latest, deletes.get(path.slice(0, slash)) ?? -1);
-    }
-    return latest;
-  };
-  const added: [string, RecordedEntry][] = [];
-  for (const [path, { seq, entry }] of sets) if (seq > deletedAt(path)) added.push([path, entry]);
-  sortWalkOrder(added);
-  return { added, setPaths: sets.keys(), deletes: deletes.keys() };
-}
-
 /** Columns being filled in. */
 type Filling = TableColumns & { sums: Uint8Array };
 
@@ -455,37 +345,6 @@ function put(columns: Filling, i: number, path: string, entry: RecordedEntry): v
 
 function hexValue(c: number): number {
   return c <= 0x39 ? c - 0x30 : c - 0x57;
-}
-
-/**
- * Sorts entries into walk order. With `/` swapped for NUL (which no name holds) plain
- * string order is walk order as long as no character is a surrogate or above (where
- * UTF-16 and UTF-8 orders differ); only then the byte-wise comparison is used.
- */
-function sortWalkOrder(entries: [string, RecordedEntry][]): void {
-  if (entries.length < 2) return;
-  if (entries.some(([path]) => /[\ud800-\uffff]/.test(path))) {
-    entries.sort((x, y) => compareWalkOrder(x[0], y[0]));
-    return;
-  }
-  const keyed = entries.map((entry) => ({ key: entry[0].replaceAll("/", "\0"), entry }));
-  keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-  keyed.forEach(({ entry }, i) => {
-    entries[i] = entry;
-  });
-}
-
-/** Entry indices ordered by their checksums' bytes (which is the hex strings' order). */
-function sortedChecksums(sums: Uint8Array, n: number): Uint32Array {
-  const view = new DataView(sums.buffer, sums.byteOffset, sums.byteLength);
-  const compare = (a: number, b: number) => {
-    for (let k = 0; k < 32; k++) {
-      const d = (sums[a * 32 + k] as number) - (sums[b * 32 + k] as number);
-      if (d !== 0) return d;
-    }
-    return 0;
-  };
-  return orderByPrefix(n, (i) => view.getUint32(i * 32), compare);
 }
 
 function isBelow(path: string, dir: string): boolean {

@@ -133,6 +133,35 @@ describe("walkSource shared between threads", () => {
     assert.deepEqual(runner.here, [["(all)"]]);
   });
 
+  it("without a record (a first sync), is shared all the same and equals a single walk", async () => {
+    for (const delay of [() => 0, () => Math.floor(Math.random() * 20)]) {
+      const runner = fakeRunner(2, delay, undefined, 5);
+      const walked = await walkSource(runner, root, {}, undefined);
+      assert.deepEqual(walked.paths, walkTree(disk, root).paths);
+      assert.deepEqual(Array.from(walked.stats), Array.from(walkTree(disk, root).stats));
+      const items = [...runner.here.flat(), ...runner.offloaded.flat()];
+      assert.equal(new Set(items).size, items.length);
+      // With every name weighing one, the few top directories are opened one level down.
+      assert.ok(items.includes("a/") && items.includes("a/sub0"), items.join(" "));
+    }
+  });
+
+  // A walk that waited would never end: the timeout turns that into a failure.
+  it("does not wait for a worker that is still starting when this thread has taken every run", {
+    timeout: 10_000,
+  }, async () => {
+    const runner = fakeRunner(2, () => 0);
+    // The worker never comes up: its first (empty) task never answers.
+    const offload = runner.offload as NonNullable<Runner["offload"]>;
+    runner.offload = (task, worker) => {
+      const only = (task as { options: { only?: string[] } }).options.only ?? [];
+      return only.length === 0 ? new Promise<never>(() => {}) : offload(task, worker);
+    };
+    const walked = await walkSource(runner, root, {}, undefined);
+    assert.deepEqual(walked.paths, walkTree(disk, root).paths);
+    assert.deepEqual(runner.offloaded, []);
+  });
+
   it("a worker's failure fails the walk with its error", async () => {
     // The worker takes runs from the back: "f" (the last name) is the first it is given.
     const runner = fakeRunner(2, () => 0, "f", 20);

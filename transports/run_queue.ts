@@ -55,11 +55,18 @@ export class RunQueue<R> {
   #front = 0;
   #back: number;
   #failed = false;
+  /** Settles once no run is left to take (all taken, or a failure). */
+  readonly #drained: Promise<false>;
+  #drain!: () => void;
 
   constructor(count: number) {
     this.count = count;
     this.#back = count;
     this.results = new Array<R>(count);
+    this.#drained = new Promise<false>((resolve) => {
+      this.#drain = () => resolve(false);
+    });
+    if (count === 0) this.#drain();
   }
 
   /** Runs not taken by anyone yet. */
@@ -74,12 +81,15 @@ export class RunQueue<R> {
 
   /** The next run for the calling thread, or -1 when none is left. */
   takeFront(): number {
-    return this.left > 0 ? this.#front++ : -1;
+    if (this.left > 0) return this.#front++;
+    this.#drain();
+    return -1;
   }
 
   /** Stops every lane from taking more runs. */
   fail(): void {
     this.#failed = true;
+    this.#drain();
   }
 
   /** The result of run `i` if a worker lane took it (see {@linkcode firstOffloaded}). */
@@ -88,12 +98,15 @@ export class RunQueue<R> {
   }
 
   /**
-   * A worker's lane: once `up` settles (its worker has started), it keeps two runs in
+   * A worker's lane: once `up` resolves (its worker has started), it keeps two runs in
    * flight, taken from the back, so its next run is already queued when it answers and
    * it never waits for the calling thread (busy between event-loop turns) to hand one out.
    */
   async workerLane(up: Promise<unknown>, run: (i: number) => Promise<R>): Promise<void> {
-    await up;
+    // A worker still starting when every run is taken has nothing left to do (a small
+    // tree): its lane ends without waiting for it, and its start failing is no failure.
+    up.catch(() => undefined);
+    if ((await Promise.race([up.then(() => true), this.#drained])) === false) return;
     let error: unknown;
     const inFlight = new Set<Promise<unknown>>();
     while (true) {

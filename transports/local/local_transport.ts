@@ -14,18 +14,17 @@ import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import type {
   CacheUpdater,
   CopyRequest,
-  EntryStat,
   Logger,
   PrepareRequest,
   RemoteIdentifier,
   Transport,
 } from "../../core/types.ts";
-import type { BatchResult, EntryBatch } from "./apply.ts";
+import { applyPlan } from "./apply_plan.ts";
 import { walkSource } from "./parallel_walk.ts";
-import { type Plan, type PlannedEntry, planAgainstRecord, planAgainstWalk } from "./plan.ts";
+import { planAgainstRecord, planAgainstWalk } from "./plan.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
-import { S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, TreeWalker, type WalkResult } from "./walk.ts";
+import { STAT_FIELDS, TreeWalker, type WalkResult } from "./walk.ts";
 
 /** Options of {@linkcode LocalTransport}. */
 export interface LocalTransportOptions {
@@ -84,10 +83,7 @@ export interface Runner {
   inline?: Runner;
 }
 
-const FILES_PER_BATCH = 256;
-const BYTES_PER_BATCH = 8 << 20;
 const WALK_SLICE = 4000;
-const BATCHES_PER_WORKER = 8;
 /** Change sets up to this size are copied on the calling thread (in batches between turns). */
 const SMALL_SYNC_FILES = 512;
 const SMALL_SYNC_BYTES = 16 << 20;
@@ -148,7 +144,7 @@ export class LocalTransport implements Transport {
     const small =
       plan.files.length <= (limit?.files ?? SMALL_SYNC_FILES) && bytes <= (limit?.bytes ?? SMALL_SYNC_BYTES);
     const applier = small && runner.inline ? runner.inline : runner;
-    const summary = await this.#apply(applier, plan, src, source, dest, updater, signal, owners);
+    const summary = await applyPlan(applier, plan, src, source, dest, updater, signal, owners);
     this.#options.onSummary?.(summary);
   }
 
@@ -167,112 +163,6 @@ export class LocalTransport implements Transport {
     const pool = this.#pool;
     this.#pool = undefined;
     await pool?.close();
-  }
-
-  async #apply(
-    runner: Runner,
-    plan: Plan,
-    src: WalkResult,
-    source: string,
-    dest: string,
-    updater: CacheUpdater,
-    signal: AbortSignal,
-    owners: boolean,
-  ): Promise<SyncSummary> {
-    const summary: SyncSummary = {
-      added: 0,
-      modified: 0,
-      deleted: plan.deletes.length,
-      unchanged: plan.unchanged,
-      bytesCopied: 0,
-      skipped: src.skipped,
-    };
-    if (plan.deletes.length > 0) {
-      await runner.run({ op: "delete", dest, paths: plan.deletes });
-      for (const path of plan.deletes) updater.handleChange("delete", path);
-    }
-    const report = (entries: PlannedEntry[], result: BatchResult) => {
-      summary.bytesCopied += result.bytes;
-      entries.forEach((entry, i) => {
-        const checksum = result.checksums[i];
-        const path = src.paths[entry.index] as string;
-        if (checksum === null || checksum === undefined) {
-          // Vanished from the source after the walk: gone from the snapshot too.
-          if (entry.kind === "modify") {
-            summary.deleted++;
-            updater.handleChange("delete", path);
-          }
-          return;
-        }
-        const restated = result.restated[i];
-        const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
-        if (entry.kind === "add") summary.added++;
-        else summary.modified++;
-        updater.handleChange(entry.kind, path, checksum, stat);
-      });
-    };
-    if (plan.dirs.length > 0) {
-      signal.throwIfAborted();
-      report(
-        plan.dirs,
-        (await runner.run({ op: "dirs", dest, batch: batchOf(src, plan.dirs), owners })) as BatchResult,
-      );
-    }
-    let next = 0;
-    let failed = false;
-    const batches = splitFiles(src, plan.files);
-    // A worker costs about what eight batches of small files do to start: fewer lanes
-    // for a short change set, so no worker starts only to find the work gone.
-    const workerLanes = Math.min(runner.parallel, Math.ceil(batches.length / BATCHES_PER_WORKER));
-    const helping = runner.inline !== undefined && batches.length > workerLanes;
-    // Worker lanes whose worker is up.
-    let up = 0;
-    const lane = async (runner: Runner, until: () => boolean, worker: boolean) => {
-      if (worker) {
-        // With the calling thread copying meanwhile, a worker takes its first batch only
-        // once it is up (an empty task answers then): a batch handed to a worker still
-        // starting left the calling thread waiting for it at the end.
-        if (helping) await runner.run({ op: "delete", dest, paths: [] });
-        up++;
-      }
-      while (next < batches.length && !failed && !until()) {
-        if (signal.aborted) failed = true;
-        signal.throwIfAborted();
-        const entries = batches[next++] as PlannedEntry[];
-        try {
-          const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
-          report(entries, (await runner.run(task)) as BatchResult);
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
-      }
-    };
-    const running = Array.from({ length: workerLanes }, () => lane(runner, () => false, true));
-    // The calling thread copies batches too (between event-loop turns) until every worker
-    // is up and has plenty left: it would otherwise idle while they start (50–200 ms), most
-    // of a resync of a thousand files. Then it leaves them the rest: beside them it would
-    // only slow the thread that takes in their results.
-    if (runner.inline && helping) {
-      const enough = () => up === workerLanes && batches.length - next >= BATCHES_PER_WORKER;
-      running.push(lane(runner.inline, enough, false));
-    }
-    // Wait for every batch in flight even after a failure or abort: a worker still writing
-    // into the snapshot would race with the sync that repairs it.
-    const lanes = await Promise.allSettled(running);
-    for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
-    signal.throwIfAborted();
-    if (plan.metaDirs.length > 0) {
-      await runner.run({
-        op: "meta",
-        dest,
-        batch: batchOf(
-          src,
-          plan.metaDirs.map((index) => ({ index })),
-        ),
-      });
-    }
-    return summary;
   }
 
   #sourceOf(id: RemoteIdentifier): string {
@@ -369,53 +259,4 @@ function excludesOf(id: RemoteIdentifier): string[] {
     });
   }
   return extra;
-}
-
-/** Batches of files bounded in count and bytes, so work spreads and an abort stops soon. */
-function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
-  const out: PlannedEntry[][] = [];
-  let current: PlannedEntry[] = [];
-  let bytes = 0;
-  for (const entry of files) {
-    current.push(entry);
-    bytes += src.stats[entry.index * STAT_FIELDS + 3] as number;
-    if (current.length >= FILES_PER_BATCH || bytes >= BYTES_PER_BATCH) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
-
-function batchOf(src: WalkResult, entries: readonly { index: number; kind?: PlannedEntry["kind"] }[]): EntryBatch {
-  const stats = new Float64Array(entries.length * STAT_FIELDS);
-  const added = new Uint8Array(entries.length);
-  const paths: string[] = [];
-  const links: string[] = [];
-  entries.forEach(({ index, kind }, i) => {
-    paths.push(src.paths[index] as string);
-    links.push(src.links[index] as string);
-    if (kind === "add") added[i] = 1;
-    for (let f = 0; f < STAT_FIELDS; f++) stats[i * STAT_FIELDS + f] = src.stats[index * STAT_FIELDS + f] as number;
-  });
-  return { paths, stats, links, added };
-}
-
-function statOf(src: WalkResult, index: number): EntryStat {
-  return entryStat(src.stats, index * STAT_FIELDS, src.links[index] as string);
-}
-
-function entryStat(stats: ArrayLike<number>, o: number, link: string): EntryStat {
-  const mode = stats[o] as number;
-  const stat: EntryStat = {
-    mode,
-    uid: stats[o + 1] as number,
-    gid: stats[o + 2] as number,
-    size: (mode & S_IFMT) === S_IFREG ? (stats[o + 3] as number) : 0,
-    mtimeMs: stats[o + 4] as number,
-  };
-  if ((mode & S_IFMT) === S_IFLNK) stat.linkname = link;
-  return stat;
 }

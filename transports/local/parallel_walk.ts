@@ -1,6 +1,7 @@
 /**
  * The source walk of a large tree shared between threads: the root's entries are cut
- * into runs of about equal size (by what the last sync recorded below them), and the
+ * into runs of about equal size (by what the last sync recorded below them, or by
+ * count when there is no record, as in a first sync), and the
  * calling thread and the workers take runs from a common queue until it is empty. The
  * runs are joined in order (walk order is preserved: the root's names are sorted). The
  * queue is shared with the push client's walk (`../run_queue.ts`).
@@ -29,9 +30,9 @@ export const PARALLEL_WALK_ENTRIES = 20_000;
 const RUNS_PER_THREAD = 8;
 
 /**
- * Walks the source: here, or — when the last sync recorded a large tree and workers may
- * be used — on this thread and workers together, each taking runs of the root's entries
- * from a shared queue.
+ * Walks the source: here, or — when workers may be used and the last sync recorded a
+ * large tree, or nothing was recorded — on this thread and workers together, each
+ * taking runs of the root's entries from a shared queue.
  *
  * @example
  * ```ts
@@ -47,13 +48,18 @@ export async function walkSource(
 ): Promise<WalkResult> {
   const task = { op: "walk", side: "src", root, options } as const;
   const threads = runner.parallel;
-  if (!runner.offload || threads < 2 || !previous || previous.size < threshold) {
+  // Without a record (a first sync, or a repair) the size is unknown: shared all the same,
+  // since a worker that is not up when this thread has taken every run is not waited for.
+  if (!runner.offload || threads < 2 || (previous && previous.size < threshold)) {
     return (await runner.run(task)) as WalkResult;
   }
   const offload = runner.offload.bind(runner);
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
   const started = Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
+  // Handled here too: the walk may fail (or end) before a lane awaits its worker, and a
+  // worker pool closed meanwhile rejects the ping.
+  for (const up of started) up.catch(() => undefined);
   const runs = splitUnits(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
@@ -64,7 +70,9 @@ export async function walkSource(
       queue.results[i] = (await runner.run(share(runs[i] as string[]))) as WalkResult;
     }
   };
-  // Each worker's runs go to that worker (`k`): its next run is already queued there when it answers.
+  // Each worker's runs go to that worker (`k`): its next run is already queued there when
+  // it answers. A worker still starting once this thread has taken every run (a small
+  // tree) is not waited for.
   const worker = (up: Promise<unknown>, k: number) =>
     queue.workerLane(up, async (i) => (await offload(share(runs[i] as string[]), k)) as WalkResult);
   const stopOnFailure = (err: unknown) => {
@@ -81,8 +89,15 @@ export async function walkSource(
  * child as a unit of its own), so that no run is big enough to leave the other threads
  * waiting at the end: a tree under a few top directories would otherwise split poorly.
  */
-function walkUnits(fs: SyncFs, root: string, options: WalkOptions, previous: RecordedTree, parts: number): Unit[] {
-  const weight = recordedWeights(previous);
+function walkUnits(
+  fs: SyncFs,
+  root: string,
+  options: WalkOptions,
+  previous: RecordedTree | undefined,
+  parts: number,
+): Unit[] {
+  // Without a record every name weighs one: few top directories are then opened one level down.
+  const weight = previous ? recordedWeights(previous) : new Map<string, number>();
   const matcher = excludeMatcher(options.excludes ?? []);
   const units: Unit[] = [];
   const names = rootNames(fs, root, options);
