@@ -7,6 +7,7 @@ import { fileSystemFrom } from "../core/file_system.ts";
 import { FSCache, FsBackend, LocalTransport, MemoryBackend, MemoryMetaStore, MemoryTransport } from "../mod.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { recordingUpdater, tempDir } from "./_diffcopy.ts";
+import { runCampaign } from "./_fault_campaign.ts";
 import { FaultInjector, faultyFileSystem } from "./_faults.ts";
 import { tarArchive } from "./_tar_writer.ts";
 
@@ -32,6 +33,16 @@ function memoryDest() {
   base.mkdirSync("/dest", { recursive: true });
   return base;
 }
+
+describe("fault campaign runs that once failed", () => {
+  it("memory seed 93 at 5%: a cut tar upload left a spool file open after the import failed", async () => {
+    // The reader handed over an entry buffered before the cut after the import had
+    // failed; the import opened a spool file for it that nothing closed. The smallest
+    // case found is this whole seeded run (a few seconds).
+    const stats = await runCampaign({ medium: "memory", seed: 93, rate: 0.05, rounds: 40 });
+    assert.deepEqual([...stats.leaks, ...stats.dataLost, ...stats.hangs, ...stats.unclear], []);
+  });
+});
 
 describe("tar import under faults", () => {
   for (const code of ["ENOSPC", "EIO"] as const) {

@@ -101,9 +101,14 @@ export async function importTar(
   const items = new Map<string, TarItem>();
   const result: TarImportResult = { entries: 0, added: 0, modified: 0, deleted: 0, unchanged: 0, bytesWritten: 0 };
   let bytes = 0;
-  let openFd: number | undefined;
+  // Spool files still open. The reader may hand over an entry, or end one, after the
+  // import has failed (a cut upload leaves a header buffered): once `finished`, nothing
+  // is opened, and each descriptor is closed exactly once, here or by its entry's end.
+  const open = new Set<number>();
+  let finished = false;
   try {
     await readTarEntries(input, (header) => {
+      if (finished) return { data() {}, end() {} };
       target.signal?.throwIfAborted();
       const path = pathOf(header.name);
       if (header.typeflag === "g" || path === "") return { data() {}, end() {} };
@@ -134,20 +139,20 @@ export async function importTar(
       if (!keep) {
         item.spool = joinPath(spoolDir, String(items.size));
         fd = fs.openSync(item.spool, "wx", 0o600);
-        openFd = fd;
+        open.add(fd);
       }
       return {
         data(chunk) {
           hash.update(chunk);
-          if (fd === undefined) return;
+          // Closed already when the import failed meanwhile: the number may be another file's now.
+          if (fd === undefined || !open.has(fd)) return;
           for (let o = 0; o < chunk.length; ) o += fs.writeSync(fd, chunk, o, chunk.length - o);
           result.bytesWritten += chunk.length;
         },
         end() {
           // Forgotten before closing: a close that fails has still released the descriptor,
           // and closing it again would hide the real error behind EBADF.
-          openFd = undefined;
-          if (fd !== undefined) fs.closeSync(fd);
+          if (fd !== undefined && open.delete(fd)) fs.closeSync(fd);
           item.checksum = hash.digest();
         },
       };
@@ -155,7 +160,11 @@ export async function importTar(
     target.signal?.throwIfAborted();
     apply(sortAndValidate(items, max), items, snapshot, compare, tree, target, result);
   } finally {
-    if (openFd !== undefined) fs.closeSync(openFd);
+    finished = true;
+    for (const fd of open) {
+      open.delete(fd);
+      fs.closeSync(fd);
+    }
     tree.remove(spoolDir.slice(dest.length + 1));
   }
   return result;
