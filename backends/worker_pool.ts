@@ -105,7 +105,7 @@ export class WorkerPool {
   async close(): Promise<void> {
     this.#closed = true;
     const slots = this.#slots.splice(0);
-    await Promise.all(slots.map((s) => s.worker.terminate()));
+    await Promise.all(slots.map((s) => stop(s.worker)));
     for (const [id, p] of this.#pending) {
       this.#pending.delete(id);
       p.reject(new Error("worker pool closed"));
@@ -174,6 +174,26 @@ export function withTransfer<T extends object>(value: T, transfer: Transferable[
   transfers.set(value, transfer);
   return value;
 }
+
+/**
+ * Terminates `worker`, waiting at most a second. A worker told to stop while it was
+ * still loading its modules was seen (Node 20) never to report its exit, and close()
+ * must not hang on it: unref'd, it then keeps no process alive.
+ */
+async function stop(worker: Worker): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, STOP_WAIT_MS);
+  });
+  try {
+    await Promise.race([worker.terminate().then(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+    worker.unref();
+  }
+}
+
+const STOP_WAIT_MS = 1000;
 
 /**
  * The worker side: answers each message with `handle(message)`'s result or error.

@@ -36,6 +36,16 @@ describe("WorkerPool", () => {
     }
   });
 
+  it("close() settles when its workers are stopped while still starting", { timeout: 20_000 }, async () => {
+    for (let i = 0; i < 5; i++) {
+      const pool = new WorkerPool(url, 2);
+      pool.start();
+      const task = pool.run({ op: "sleep", ms: 1 }, [], 1);
+      await pool.close();
+      await assert.rejects(task, /closed/);
+    }
+  });
+
   it("spreads concurrent tasks over its workers", async () => {
     const pool = new WorkerPool(url, 2);
     try {
