@@ -1,4 +1,5 @@
 /** A scripted (hostile) diff-copy sender for the receiver's hardening tests. */
+import assert from "node:assert/strict";
 import type { FileSystem } from "../core/file_system.ts";
 import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, type Packet, PacketType, packet, type Stat, stat } from "../transports/diffcopy/packet.ts";
@@ -76,6 +77,29 @@ function concat(chunks: Uint8Array[]): Uint8Array {
     off += c.length;
   }
   return out;
+}
+
+/**
+ * A destination `root/dest` whose `sub` and `file` are symlinks to `root/outside` and
+ * `root/outside/secret`, then a stream that writes `sub/secret` and `file`: the
+ * receiver must replace the links, not write through them (nothing outside changes).
+ */
+export async function assertNoWriteThroughLinks(fs: FileSystem, root: string, options: ReceiveOptions = {}) {
+  const dest = `${root}/dest`;
+  fs.mkdirSync(dest);
+  fs.mkdirSync(`${root}/outside`);
+  fs.writeFileSync(`${root}/outside/secret`, "keep me");
+  fs.symlinkSync("../outside", `${dest}/sub`);
+  fs.symlinkSync("../outside/secret", `${dest}/file`);
+  const before = snapshotOutside(fs, root, dest);
+  const stream = [S("file", { size: 5 }), S("sub", { mode: DIR }), S("sub/secret", { size: 5 }), END];
+  const data = [DATA(0, "owned"), DATA(0), DATA(2, "owned"), DATA(2), FIN];
+  const { error } = await runHostile(fs, dest, [...stream, ...data], options);
+  assert.equal(error, undefined);
+  assert.deepEqual(snapshotOutside(fs, root, dest), before);
+  assert.ok(fs.lstatSync(`${dest}/sub`).isDirectory());
+  assert.equal(new TextDecoder().decode(fs.readFileSync(`${dest}/sub/secret`)), "owned");
+  assert.ok(fs.lstatSync(`${dest}/file`).isFile());
 }
 
 /** Every path below `root` except those below `except`, with file contents: to prove nothing changed there. */
