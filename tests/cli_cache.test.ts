@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
+import { LocalTransport } from "../transports/local/local_transport.ts";
 import { cli } from "./_cli.ts";
 import { projectRoot } from "./_helpers.ts";
 
@@ -75,6 +76,26 @@ describe("fscache sync", () => {
     assert.equal(JSON.parse((await run("checksum", src, "--json")).stdout).checksum, r.checksum);
     assert.equal((await run("hash", r.key)).stdout.trim(), r.checksum);
     assert.match((await run("hash", r.key, "f1.txt")).stdout, /^file:[0-9a-f]{64}\n$/);
+  });
+
+  it("prepares the local transport (starts its walk workers) before it copies", async () => {
+    const calls: string[] = [];
+    const proto = LocalTransport.prototype;
+    const { prepare, copy } = proto;
+    proto.prepare = function (request) {
+      calls.push("prepare");
+      prepare.call(this, request);
+    };
+    proto.copy = function (request) {
+      calls.push("copy");
+      return copy.call(this, request);
+    };
+    try {
+      await json("sync", src, "--exclude", "*.log");
+    } finally {
+      Object.assign(proto, { prepare, copy });
+    }
+    assert.deepEqual(calls, ["prepare", "copy"]);
   });
 
   it("honours --key and a .dockerignore in the directory", async () => {

@@ -152,6 +152,8 @@ export function formatReport(r: SyncReport, global: { json: boolean; quiet: bool
 /** Wraps a transport so the progress line can count changes as they are reported. */
 function countingTransport(inner: Transport, counter: { changes: number; bytes: number }): Transport {
   return {
+    // Forwarded: the local transport starts its walk workers there, while the tree loads.
+    prepare: inner.prepare?.bind(inner),
     copy(request: CopyRequest) {
       const updater: CacheUpdater = {
         sha256: request.updater.sha256,
