@@ -81,8 +81,9 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 
 /**
  * A destination `root/dest` whose `sub` and `file` are symlinks to `root/outside` and
- * `root/outside/secret`, then a stream that writes `sub/secret` and `file`: the
- * receiver must replace the links, not write through them (nothing outside changes).
+ * `root/outside/secret` and whose `hard` is a hard link to `root/outside/linked`, then
+ * a stream that writes `sub/secret`, `file` and `hard`: the receiver must replace the
+ * links, not write through them (nothing outside changes).
  */
 export async function assertNoWriteThroughLinks(fs: FileSystem, root: string, options: ReceiveOptions = {}) {
   const dest = `${root}/dest`;
@@ -91,15 +92,24 @@ export async function assertNoWriteThroughLinks(fs: FileSystem, root: string, op
   fs.writeFileSync(`${root}/outside/secret`, "keep me");
   fs.symlinkSync("../outside", `${dest}/sub`);
   fs.symlinkSync("../outside/secret", `${dest}/file`);
+  fs.writeFileSync(`${root}/outside/linked`, "keep me too");
+  fs.linkSync(`${root}/outside/linked`, `${dest}/hard`);
   const before = snapshotOutside(fs, root, dest);
-  const stream = [S("file", { size: 5 }), S("sub", { mode: DIR }), S("sub/secret", { size: 5 }), END];
-  const data = [DATA(0, "owned"), DATA(0), DATA(2, "owned"), DATA(2), FIN];
+  const stream = [
+    S("file", { size: 5 }),
+    S("hard", { size: 5 }),
+    S("sub", { mode: DIR }),
+    S("sub/secret", { size: 5 }),
+    END,
+  ];
+  const data = [DATA(0, "owned"), DATA(0), DATA(1, "owned"), DATA(1), DATA(3, "owned"), DATA(3), FIN];
   const { error } = await runHostile(fs, dest, [...stream, ...data], options);
   assert.equal(error, undefined);
   assert.deepEqual(snapshotOutside(fs, root, dest), before);
   assert.ok(fs.lstatSync(`${dest}/sub`).isDirectory());
   assert.equal(new TextDecoder().decode(fs.readFileSync(`${dest}/sub/secret`)), "owned");
   assert.ok(fs.lstatSync(`${dest}/file`).isFile());
+  assert.equal(new TextDecoder().decode(fs.readFileSync(`${dest}/hard`)), "owned");
 }
 
 /** Every path below `root` except those below `except`, with file contents: to prove nothing changed there. */

@@ -101,13 +101,13 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assertSameTree(disk, dst, src, disk);
   });
 
-  it("creates new files in place, replaces existing ones through a renamed temporary file", async () => {
+  it("creates new files in place, overwrites plain files in place, renames over anything else", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;
     const dst = `${tmp.dir}/dst`;
     disk.mkdirSync(src);
     disk.mkdirSync(dst);
-    writeTree(disk, src, { "a.txt": "one", "b.txt": "two", "d/": "", "d/c.txt": "three" });
+    writeTree(disk, src, { "a.txt": "one", "b.txt": "two, and more", "d/": "", "d/c.txt": "three", "h.txt": "hard" });
     const renames: string[] = [];
     const counting = new Proxy(disk, {
       get(target, name, receiver) {
@@ -121,17 +121,37 @@ describe("diff-copy round trip (in-memory streams)", () => {
       },
     });
     const first = await pipeSync({ fs: disk, root: src }, { fs: counting, dest: dst });
-    assert.equal(first.received.filesReceived, 3);
+    assert.equal(first.received.filesReceived, 4);
     assert.deepEqual(renames, [], "a first receive renames nothing");
-    disk.writeFileSync(`${src}/b.txt`, "TWO!");
+
+    disk.writeFileSync(`${src}/b.txt`, "TWO"); // shorter: the old tail must go
+    disk.writeFileSync(`${src}/h.txt`, "HARD");
+    disk.writeFileSync(`${src}/s`, "was a link");
     // The record the next receive is given does not know e.txt, but the disk has a leftover there.
     disk.writeFileSync(`${src}/e.txt`, "five");
     const previous = recordOf(first.updater.changes);
     disk.writeFileSync(`${dst}/e.txt`, "stale leftover");
-    const second = await pipeSync({ fs: disk, root: src }, { fs: counting, dest: dst, previous });
-    assert.deepEqual(renames.sort(), ["b.txt", "e.txt"], "replaced through a temporary file");
-    assert.deepEqual(second.updater.changes.map((c) => `${c.kind} ${c.path}`).sort(), ["add e.txt", "modify b.txt"]);
+    // h.txt is hard-linked from outside the snapshot, s is a link out of it: neither may be written through
+    disk.writeFileSync(`${tmp.dir}/outside`, "keep me");
+    disk.rmSync(`${dst}/h.txt`);
+    disk.linkSync(`${tmp.dir}/outside`, `${dst}/h.txt`);
+    disk.symlinkSync(`${tmp.dir}/outside`, `${dst}/s`);
+    const ino = (p: string) => disk.lstatSync(`${dst}/${p}`).ino;
+    const before = { b: ino("b.txt"), e: ino("e.txt"), h: ino("h.txt"), s: ino("s") };
+
+    const second = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst, previous });
+    assert.deepEqual(second.updater.changes.map((c) => `${c.kind} ${c.path}`).sort(), [
+      "add e.txt",
+      "add s",
+      "modify b.txt",
+      "modify h.txt",
+    ]);
     assertSameTree(disk, dst, src, disk);
+    assert.equal(ino("b.txt"), before.b, "a changed plain file is overwritten in place");
+    assert.equal(ino("e.txt"), before.e, "so is a leftover plain file");
+    assert.notEqual(ino("h.txt"), before.h, "a hard-linked file is replaced");
+    assert.notEqual(ino("s"), before.s, "a symlink is replaced");
+    assert.equal(disk.readFileSync(`${tmp.dir}/outside`).toString(), "keep me");
     assert.deepEqual(
       disk.readdirSync(dst).filter((n) => n.startsWith(".")),
       [],

@@ -25,7 +25,7 @@ export interface ReceivedFileBatch {
   modes: number[];
   /** Sender mtimes, ns. */
   modTimes: bigint[];
-  /** The path held something before (written to a temporary file and renamed over it). */
+  /** The path held something before (see `SafeTree.openFile`). */
   existed: boolean[];
   /** Entry headers the checksums start from. */
   headers: EntryHeader[];
@@ -71,24 +71,19 @@ export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch:
     const path = batch.paths[i] as string;
     const at = batch.offsets[i] as number;
     const data = batch.data.subarray(at, at + (batch.sizes[i] as number));
-    const direct = batch.existed[i] ? undefined : tree.createFile(path);
-    const { temp, fd } = direct ?? tree.createTemp(path);
+    const target = tree.openFile(path, batch.existed[i] as boolean);
     let open = true;
     try {
       for (let offset = 0; offset < data.length; ) {
-        offset += fs.writeSync(fd, data, offset, data.length - offset);
+        offset += fs.writeSync(target.fd, data, offset, data.length - offset);
       }
-      open = false;
-      fs.closeSync(fd);
       const hash = startEntryChecksum(sha256, batch.headers[i] as EntryHeader);
       hash.update(data);
-      fs.chmodSync(temp, (batch.modes[i] as number) & 0o7777);
-      const time = fileTime(batch.modTimes[i] as bigint);
-      fs.utimesSync(temp, time, time);
-      if (!direct) tree.commitTemp(temp, path);
+      open = false; // closed by finishFile even when it fails
+      tree.finishFile(target, path, data.length, batch.modes[i] as number, fileTime(batch.modTimes[i] as bigint));
       out.push(hash.digest());
     } catch (err) {
-      discard(fs, open ? fd : undefined, temp);
+      discard(fs, open ? target.fd : undefined, target.temp);
       throw err;
     }
   }

@@ -16,7 +16,7 @@ import { headerOf } from "./entry_info.ts";
 import type { ReceivedFileBatch, WriteThreads } from "./file_batches.ts";
 import type { PacketReader, PacketWriter } from "./framing.ts";
 import { type Packet, PacketType, packet } from "./packet.ts";
-import type { SafeTree } from "./safe_tree.ts";
+import type { FileTarget, SafeTree } from "./safe_tree.ts";
 import type { IncomingEntry } from "./stat_validator.ts";
 
 /** A file to receive. */
@@ -49,11 +49,10 @@ interface FileTask extends FileTransfer {
   threaded: boolean;
   arena: Arena | undefined;
   offset: number;
-  /** Where the content is being written: a temporary file, or for a new path the path itself. */
-  temp: string | undefined;
-  /** `temp` is the entry's own path (nothing was there): no rename at the end. */
-  direct: boolean;
-  fd: number | undefined;
+  /** Where the content is being written, once opened; kept until it is in place. */
+  target: FileTarget | undefined;
+  /** `target.fd` is still open. */
+  open: boolean;
   hash: Sha256 | undefined;
 }
 
@@ -142,9 +141,8 @@ export class FileReceiver {
           threaded: false,
           arena: undefined,
           offset: 0,
-          temp: undefined,
-          direct: false,
-          fd: undefined,
+          target: undefined,
+          open: false,
           hash: undefined,
         };
         if (threads && transfer.entry.stat.size <= THREADED_FILE_BYTES) task.threaded = true;
@@ -190,12 +188,16 @@ export class FileReceiver {
     while (this.#writing.size > 0) await Promise.allSettled([...this.#writing]);
   }
 
-  /** Removes the temporary files (and the files begun in place) of transfers cut short. */
+  /**
+   * Removes what transfers cut short were writing: temporary files, and files begun or
+   * overwritten in place (neither the old content nor the new).
+   */
   discard(): void {
-    for (const task of this.#active.values()) {
+    for (const { target, open } of this.#active.values()) {
+      if (target === undefined) continue;
       try {
-        if (task.fd !== undefined) this.#fs.closeSync(task.fd);
-        if (task.temp !== undefined) this.#fs.rmSync(task.temp, { force: true });
+        if (open) this.#fs.closeSync(target.fd);
+        this.#fs.rmSync(target.temp, { force: true });
       } catch {
         // best effort: a leftover temp file is deleted by the next receive's diff
       }
@@ -221,9 +223,9 @@ export class FileReceiver {
     }
     if (task.arena) task.arena.data.set(data, (task.offset as number) + task.received);
     else {
-      if (task.fd === undefined) this.#open(task);
+      const { fd } = task.target ?? this.#open(task);
       for (let offset = 0; offset < data.length; ) {
-        offset += this.#fs.writeSync(task.fd as number, data, offset, data.length - offset);
+        offset += this.#fs.writeSync(fd, data, offset, data.length - offset);
       }
       (task.hash as Sha256).update(data);
     }
@@ -328,36 +330,27 @@ export class FileReceiver {
   }
 
   /**
-   * Opens where a file's content goes: a path nothing held is created in place (O_EXCL:
-   * never through a link), saving a rename per file of a first push; a path that held
-   * something gets a temporary file renamed over it at the end. Content cut off midway
-   * is no risk either way: the transfer fails, the snapshot stays stale, and the next
-   * receive compares against the disk.
+   * Opens where a file's content goes ({@linkcode SafeTree.openFile}: in place unless
+   * something other than a plain file is there). Content cut off midway is no risk: the
+   * transfer fails, what was being written is removed, the snapshot stays stale, and the
+   * next receive compares against the disk.
    */
-  #open(task: FileTask): void {
-    const path = task.entry.path;
-    const direct = task.existed ? undefined : this.#cx.tree.createFile(path);
-    const { temp, fd } = direct ?? this.#cx.tree.createTemp(path);
-    task.temp = temp;
-    task.fd = fd;
-    task.direct = direct !== undefined;
+  #open(task: FileTask): FileTarget {
+    const target = this.#cx.tree.openFile(task.entry.path, task.existed);
+    task.target = target;
+    task.open = true;
     task.hash = startEntryChecksum(this.#cx.sha256, headerOf(task.entry)!);
+    return target;
   }
 
   #finish(task: FileTask): void {
     const { entry } = task;
     this.#checkSize(task);
-    if (task.fd === undefined) this.#open(task);
-    const temp = task.temp as string;
-    const fd = task.fd as number;
-    // Forgotten first: a failing close has still released it, and must not be closed twice.
-    task.fd = undefined;
-    this.#fs.closeSync(fd);
-    this.#fs.chmodSync(temp, entry.mode & 0o7777);
-    const time = fileTime(entry.stat.modTime);
-    this.#fs.utimesSync(temp, time, time);
-    if (!task.direct) this.#cx.tree.commitTemp(temp, entry.path);
-    task.temp = undefined;
+    const target = task.target ?? this.#open(task);
+    // Closed by finishFile even when it fails: must not be closed twice.
+    task.open = false;
+    this.#cx.tree.finishFile(target, entry.path, task.received, entry.mode, fileTime(entry.stat.modTime));
+    task.target = undefined;
     this.#cx.done(task, (task.hash as Sha256).digest());
   }
 }

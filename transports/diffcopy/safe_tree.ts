@@ -2,16 +2,28 @@
  * File-system writes confined to one destination directory. Before touching a path,
  * every parent component is checked with `lstat` to be a real directory (not a
  * symlink), so a write can never be redirected outside; new files are created under
- * a fresh name with `O_CREAT|O_EXCL` (which never follows a symlink) and renamed into
- * place, so a dropped connection leaves either the old file or the new one.
+ * their own path or under a fresh name with `O_CREAT|O_EXCL` (which never follows a
+ * symlink), and only a plain file that `lstat` just saw is overwritten in place. A
+ * dropped connection fails the receive: the snapshot stays stale until the next one.
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
-import type { FileStats, FileSystem } from "../../core/file_system.ts";
+import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 
 /** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
 export const TEMP_PREFIX = ".fscache-tmp-";
+
+/** Where a received file's content is written: see {@linkcode SafeTree.openFile}. */
+export interface FileTarget {
+  /** The file written: `path` itself, or a temporary file renamed over it when finished. */
+  temp: string;
+  fd: number;
+  /** `temp` is the path itself: nothing to rename. */
+  direct: boolean;
+  /** Size of the file being overwritten in place (-1 for a new one): longer is cut to size. */
+  previousSize: number;
+}
 
 function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -25,7 +37,7 @@ function errorCode(err: unknown): string | undefined {
  * ```ts
  * const tree = new SafeTree(fs, "/srv/snap/1");
  * tree.mkdir("src", 0o755);
- * const fd = tree.createTemp("src/main.ts");
+ * const target = tree.openFile("src/main.ts", false);
  * ```
  */
 export class SafeTree {
@@ -36,10 +48,14 @@ export class SafeTree {
     b.toString(16).padStart(2, "0"),
   ).join("");
   #tempCount = 0;
+  /** `node:fs` and memfs have it; a file system without it gets no writes in place. */
+  readonly #ftruncate: ((fd: number, length: number) => void) | undefined;
 
   constructor(fs: FileSystem, dest: string) {
     this.fs = fs;
     this.dest = dest;
+    const raw = (nodeStyleModuleOf(fs) ?? fs) as { ftruncateSync?: (fd: number, length: number) => void };
+    this.#ftruncate = typeof raw.ftruncateSync === "function" ? raw.ftruncateSync.bind(raw) : undefined;
   }
 
   full(path: string): string {
@@ -141,22 +157,60 @@ export class SafeTree {
   }
 
   /**
-   * Creates `path` itself as a new file (O_EXCL); `undefined` when something is already
-   * there (then write a temporary file and {@linkcode commitTemp} it).
+   * Opens where the content of the regular file `path` is written. A path nothing held
+   * (`existed` false) is created itself with O_EXCL, which never follows a link. A plain
+   * file there (not a link, not hard-linked elsewhere) is overwritten in place and cut to
+   * size by {@linkcode finishFile}: a rename per changed file cost ~0.2 ms here, against
+   * ~0.02 ms for the write in place. Anything else gets a temporary file beside it,
+   * renamed over it by {@linkcode finishFile}.
+   *
+   * @example
+   * ```ts
+   * const target = tree.openFile("src/main.ts", true);
+   * tree.fs.writeSync(target.fd, data);
+   * tree.finishFile(target, "src/main.ts", data.length, 0o644, mtime);
+   * ```
    */
-  createFile(path: string): { temp: string; fd: number } | undefined {
+  openFile(path: string, existed: boolean): FileTarget {
     this.assertParents(path);
     const full = this.full(path);
-    try {
-      return { temp: full, fd: this.fs.openSync(full, "wx", 0o600) };
-    } catch (err) {
-      if (errorCode(err) === "EEXIST") return undefined;
-      throw err;
+    if (!existed) {
+      try {
+        return { temp: full, fd: this.fs.openSync(full, "wx", 0o600), direct: true, previousSize: -1 };
+      } catch (err) {
+        if (errorCode(err) !== "EEXIST") throw err;
+      }
     }
+    const st = this.lstat(path);
+    if (st?.isFile() && st.nlink === 1 && this.#ftruncate) {
+      try {
+        return { temp: full, fd: this.fs.openSync(full, "r+"), direct: true, previousSize: st.size };
+      } catch (err) {
+        // read-only for this process: replaced instead, as anything else is
+        if (errorCode(err) !== "EACCES" && errorCode(err) !== "EPERM") throw err;
+      }
+    }
+    return { ...this.#createTemp(path), direct: false, previousSize: -1 };
+  }
+
+  /**
+   * Ends a file {@linkcode openFile} began once `written` bytes are in: cuts a file
+   * overwritten in place to size, closes it (also when cutting fails), sets its mode and
+   * time, and renames a temporary file over `path`.
+   */
+  finishFile(target: FileTarget, path: string, written: number, mode: number, mtime: number | Date): void {
+    try {
+      if (target.previousSize > written) this.#ftruncate?.(target.fd, written);
+    } finally {
+      this.fs.closeSync(target.fd);
+    }
+    this.fs.chmodSync(target.temp, mode & 0o7777);
+    this.fs.utimesSync(target.temp, mtime, mtime);
+    if (!target.direct) this.commitTemp(target.temp, path);
   }
 
   /** Creates a fresh temporary file beside `path`; returns its full path and descriptor. */
-  createTemp(path: string): { temp: string; fd: number } {
+  #createTemp(path: string): { temp: string; fd: number } {
     this.assertParents(path);
     const slash = path.lastIndexOf("/");
     const dir = slash === -1 ? "." : path.slice(0, slash);
