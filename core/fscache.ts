@@ -263,16 +263,24 @@ export class FSCache {
       existing.refs += ctx.claim();
       return existing;
     }
-    transport.prepare?.({ id, fs: this.#backend.fs });
+    // Once per transfer, as early as the size of what it updates is known.
+    let prepared = false;
+    const prepare = (entries?: number) => {
+      if (prepared) return;
+      prepared = true;
+      transport.prepare?.({ id, fs: this.#backend.fs, ...(entries === undefined ? {} : { entries }) });
+    };
     let state: SourceState;
     let base: SnapshotTree | undefined;
     let fresh = false;
     if (existing) {
       // A failed sync left this snapshot half-updated: transfer again (and rescan) to repair it.
+      prepare();
       existing.refs++;
       state = existing;
     } else {
-      const rebased = await this.#registry.rebase(id);
+      const rebased = await this.#registry.rebase(id, prepare);
+      prepare();
       if (rebased) ({ state, base } = rebased);
       else {
         state = await this.#registry.create(id);

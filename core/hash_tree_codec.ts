@@ -215,3 +215,24 @@ export function openRecord(data: Uint8Array): OpenedRecord {
   if (count * 35 > body.length - input.position) corrupt("truncated");
   return { body, input, count, digest };
 }
+
+/**
+ * The entry count a stored tree declares, read from its header alone (no CRC check, no
+ * decoding): a size hint before the tree is decoded. `undefined` for what is not a
+ * stored tree of a known version.
+ *
+ * @example
+ * ```ts
+ * storedEntryCount(serializeHashTree(tree)); // tree.size
+ * ```
+ */
+export function storedEntryCount(data: Uint8Array): number | undefined {
+  const version = data[4];
+  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) return undefined;
+  if (version !== VERSION && version !== VERSION_WITHOUT_DIGEST) return undefined;
+  try {
+    return new ByteReader(data, 5 + (version === VERSION ? DIGEST_BYTES : 0)).varint();
+  } catch {
+    return undefined;
+  }
+}

@@ -119,16 +119,22 @@ export interface PrepareRequest {
   readonly id: RemoteIdentifier;
   /** The file system the snapshot is on. */
   readonly fs: FileSystem;
+  /**
+   * Entries the snapshot being updated recorded at its last sync, when the cache knows
+   * (it rebases onto a snapshot with a stored tree); absent for a new snapshot or a repair.
+   */
+  readonly entries?: number;
 }
 
 /** A way to copy a remote tree into a directory, incrementally. */
 export interface Transport {
   copy(request: CopyRequest): Promise<void>;
   /**
-   * Optional: called as soon as the cache knows it will call `copy` for `id`, before it
-   * reads what it needs for that (loading a 100k-entry snapshot's recorded tree takes
-   * a fifth of a second): the time to start what is slow to start, such as worker
-   * threads. Must not throw; `copy` may still never come (another caller's sync failed).
+   * Optional: called once before `copy` for `id`, as soon as the cache knows it will
+   * copy and, when it rebases, how many entries the snapshot recorded: after reading the
+   * recorded tree, before decoding it (a 100k-entry tree takes a tenth of a second):
+   * the time to start what is slow to start, such as worker threads. Must not throw;
+   * `copy` may still never come (another caller's sync failed).
    */
   prepare?(request: PrepareRequest): void;
 }

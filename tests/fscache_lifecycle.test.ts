@@ -55,7 +55,7 @@ describe("transports and identifiers", () => {
 });
 
 describe("Transport.prepare", () => {
-  it("comes once per transfer, before the recorded tree is read, and not when a key is reused", async () => {
+  it("comes once per transfer, with the recorded entry count when rebasing, and not when a key is reused", async () => {
     const events: string[] = [];
     const metaStore = new MemoryMetaStore();
     const getHashTree = metaStore.getHashTree.bind(metaStore);
@@ -65,13 +65,13 @@ describe("Transport.prepare", () => {
     };
     const { cache: first, backend } = await openTestCache({ metaStore });
     const transport: Transport = {
-      prepare: ({ id, fs }) => {
+      prepare: ({ id, fs, entries }) => {
         assert.equal(fs, backend.fs);
-        events.push(`prepare ${id.key}`);
+        events.push(`prepare ${id.key}${entries === undefined ? "" : ` (${entries} entries)`}`);
       },
       copy: async ({ id, dest, fs }) => {
         events.push(`copy ${id.key}`);
-        await fs.writeFile(`${dest}/f`, id.key);
+        await fs.writeFile(`${dest}/f${id.key}`, id.key);
       },
     };
     const sync = async (cache: FSCache, key: string) => {
@@ -85,7 +85,10 @@ describe("Transport.prepare", () => {
     const { cache } = await openTestCache({ metaStore, backend });
     cache.registerTransport("prepared", transport);
     await sync(cache, "k2");
-    assert.deepEqual(events, ["prepare k1", "copy k1", "prepare k2", "tree k2", "copy k2"]);
+    // k2 is told the size of what it updates (k1's one file), read before the tree is decoded
+    assert.deepEqual(events, ["prepare k1", "copy k1", "tree k2", "prepare k2 (1 entries)", "copy k2"]);
+    await sync(cache, "k3"); // rebased onto k2, whose tree is in memory
+    assert.equal(events.at(-2), "prepare k3 (2 entries)");
     await cache.close();
   });
 });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { Volume } from "memfs";
+import { WorkerPool } from "../backends/worker_pool.ts";
 import { FSCache, fileSystemFrom, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
 import { recordingLogger } from "./_helpers.ts";
 import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
@@ -100,6 +101,29 @@ function meddlingFs(target: string, hook: (attempt: number) => void) {
   };
   return fileSystemFrom(wrapped);
 }
+
+describe("LocalTransport.prepare", () => {
+  it("starts walk threads early only for a snapshot recorded large, or of unknown size", async () => {
+    const started: number[] = [];
+    const { start } = WorkerPool.prototype;
+    WorkerPool.prototype.start = function (count?: number) {
+      started.push(count ?? this.size);
+    };
+    try {
+      const id = { key: "k", transport: "local", path: "/src" };
+      for (const entries of [5, 19_999, 20_000, undefined]) {
+        const transport = new LocalTransport({ concurrency: 2 });
+        transport.prepare({ id, fs: disk, ...(entries === undefined ? {} : { entries }) });
+        await transport.close();
+      }
+      // Over an in-memory snapshot nothing runs on threads, whatever its size.
+      new LocalTransport({ concurrency: 2 }).prepare({ id, fs: fileSystemFrom(new Volume()) });
+    } finally {
+      WorkerPool.prototype.start = start;
+    }
+    assert.deepEqual(started, [1, 1], "one worker (the calling thread walks too) for 20,000 entries and unknown");
+  });
+});
 
 describe("LocalTransport with a source that moves", () => {
   const setup = () => {

@@ -20,7 +20,7 @@ import type {
   Transport,
 } from "../../core/types.ts";
 import { applyPlan } from "./apply_plan.ts";
-import { walkSource } from "./parallel_walk.ts";
+import { PARALLEL_WALK_ENTRIES, walkSource } from "./parallel_walk.ts";
 import { planAgainstRecord, planAgainstWalk } from "./plan.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
@@ -149,13 +149,17 @@ export class LocalTransport implements Transport {
   }
 
   /**
-   * Starts the worker threads a large sync walks with while the cache loads the
+   * Starts the worker threads a large sync walks with while the cache decodes the
    * snapshot's recorded tree (see `Transport.prepare`): started when the walk begins,
-   * they joined it 100–200 ms late. The calling thread walks too, so one fewer.
+   * they joined it 100–200 ms late. The calling thread walks too, so one fewer. Not for
+   * a snapshot recorded too small to be walked by several threads: a worker nobody uses
+   * cost a 10k-entry no-op sync ~50 ms here (its start competes with the walk).
    */
   prepare(request: PrepareRequest): void {
     const size = this.#threads(request.fs);
-    if (size > 1) this.#workers(size).start(size - 1);
+    const threshold = this.#options.parallelWalk ?? PARALLEL_WALK_ENTRIES;
+    if (size > 1 && !(request.entries !== undefined && request.entries < threshold))
+      this.#workers(size).start(size - 1);
   }
 
   /** Stops the worker threads (they also stop holding the process whenever idle). */
