@@ -1,8 +1,8 @@
 /** A scripted (hostile) diff-copy sender for the receiver's hardening tests. */
 import assert from "node:assert/strict";
 import type { FileSystem } from "../core/file_system.ts";
-import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, type Packet, PacketType, packet, type Stat, stat } from "../transports/diffcopy/packet.ts";
+import { encodeFrame } from "../transports/diffcopy/packet_writer.ts";
 import { type ReceiveOptions, receiveDiffCopy } from "../transports/diffcopy/receiver.ts";
 import { recordingUpdater } from "./_diffcopy.ts";
 

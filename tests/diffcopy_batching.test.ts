@@ -1,8 +1,9 @@
 /** Batched frame writes and reads: the bytes on the wire are exactly the frames, in fewer writes. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeFrame, FrameReader, type FrameSink, PacketWriter } from "../transports/diffcopy/framing.ts";
+import { FrameReader, type FrameSink } from "../transports/diffcopy/framing.ts";
 import { PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
+import { encodeFrame, PacketWriter } from "../transports/diffcopy/packet_writer.ts";
 import { concatBytes } from "./_helpers.ts";
 
 function recordingSink(): FrameSink & { writes: Uint8Array[] } {

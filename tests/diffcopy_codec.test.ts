@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { compareWalkOrder as comparePath } from "../core/names.ts";
 import { goModeFromPosix, posixModeFromGo } from "../transports/diffcopy/file_mode.ts";
-import { encodeFrame } from "../transports/diffcopy/framing.ts";
 import { decodePacket, PacketType, packet, stat } from "../transports/diffcopy/packet.ts";
+import { encodeFrame } from "../transports/diffcopy/packet_writer.ts";
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
 

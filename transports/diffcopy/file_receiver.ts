@@ -14,8 +14,9 @@ import type { Sha256, Sha256Factory } from "../../core/types.ts";
 import { fileTime } from "../file_time.ts";
 import { headerOf } from "./entry_info.ts";
 import type { ReceivedFileBatch, WriteThreads } from "./file_batches.ts";
-import type { PacketReader, PacketWriter } from "./framing.ts";
+import type { PacketReader } from "./framing.ts";
 import { type Packet, PacketType, packet } from "./packet.ts";
+import type { PacketWriter } from "./packet_writer.ts";
 import type { FileTarget, SafeTree } from "./safe_tree.ts";
 import type { IncomingEntry } from "./stat_validator.ts";
 

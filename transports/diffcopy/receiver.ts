@@ -15,14 +15,9 @@ import { type ChangePlan, planChanges } from "./diff.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
 import type { WriteThreads } from "./file_batches.ts";
 import { FileReceiver, type FileTransfer } from "./file_receiver.ts";
-import {
-  type DiffCopyConnection,
-  type PacketChannel,
-  type PacketReader,
-  type PacketWriter,
-  packetChannel,
-} from "./framing.ts";
+import { type DiffCopyConnection, type PacketChannel, type PacketReader, packetChannel } from "./framing.ts";
 import { type Packet, PacketType, packet, packetTypeName } from "./packet.ts";
+import type { PacketWriter } from "./packet_writer.ts";
 import { SafeTree } from "./safe_tree.ts";
 import { snapshotFromDisk, snapshotFromRecord } from "./snapshot.ts";
 import { type IncomingEntry, type ReceiveLimits, StatValidator } from "./stat_validator.ts";

@@ -15,8 +15,8 @@ import {
   type FrameSource,
   type PacketChannel,
   PacketReader,
-  PacketWriter,
 } from "../diffcopy/framing.ts";
+import { PacketWriter } from "../diffcopy/packet_writer.ts";
 
 export { FrameReader };
 

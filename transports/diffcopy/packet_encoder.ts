@@ -1,0 +1,192 @@
+/**
+ * fsutil's wire messages (`./packet.ts`) encoded as protobuf: {@linkcode ProtoWriter}
+ * appends packets to one growing buffer (the framing batches many into one write), and
+ * {@linkcode encodePacket} encodes one.
+ * @module
+ */
+import type { Packet, Stat } from "./packet.ts";
+
+const encoder = new TextEncoder();
+
+/** Bytes of `value` as a varint (`value` a non-negative safe integer). */
+export function varintSize(value: number): number {
+  let n = 1;
+  for (let v = value; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
+}
+
+/**
+ * Appends protobuf to one growing buffer: no per-field arrays, numbers below 2^53 without
+ * BigInt, strings encoded in place. Length-delimited messages reserve room for the
+ * longest length varint they can need and close the gap once the length is known.
+ *
+ * @example
+ * ```ts
+ * const w = new ProtoWriter();
+ * w.packet(packet(PacketType.REQ, { id: 5 }));
+ * w.take(); // Uint8Array [0x08, 0x01, 0x18, 0x05]
+ * ```
+ */
+export class ProtoWriter {
+  buf: Uint8Array;
+  pos = 0;
+
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  /** Makes room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+  }
+
+  /** The bytes written so far, in a buffer of their own; the writer starts empty again. */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+
+  varint(value: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let v = value;
+    while (v >= 0x80) {
+      buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    buf[this.pos++] = v;
+  }
+
+  /** A 64-bit varint (two's complement for negatives, as Go's int64). */
+  varint64(value: bigint): void {
+    if (value >= 0n && value <= 0x1fffffffffffffn) {
+      this.varint(Number(value));
+      return;
+    }
+    // nanosecond times exceed 2^53: the low 28 bits as four groups, then the rest (< 2^36)
+    const v = BigInt.asUintN(64, value);
+    let low = Number(v & 0xfffffffn);
+    this.ensure(14);
+    for (let i = 0; i < 4; i++) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
+    }
+    this.varint(Number(v >> 28n));
+  }
+
+  bytesField(field: number, data: Uint8Array): void {
+    this.varint(field * 8 + 2);
+    this.varint(data.length);
+    this.ensure(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+  }
+
+  stringField(field: number, value: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const max = value.length * 3;
+    this.varint(field * 8 + 2);
+    const start = this.#open(max);
+    const { written } = encoder.encodeInto(value, this.buf.subarray(this.pos, this.pos + max));
+    this.pos += written;
+    this.#close(start, varintSize(max));
+  }
+
+  /** One `Stat` as a length-delimited field. */
+  statField(field: number, s: Stat): void {
+    this.varint(field * 8 + 2);
+    // a Stat is small unless its strings or xattrs are long: bound its size loosely
+    let max = 100 + (s.path.length + s.linkname.length) * 3;
+    for (const [key, value] of s.xattrs) max += 20 + key.length * 3 + value.length;
+    const start = this.#open(max);
+    if (s.path !== "") this.stringField(1, s.path);
+    if (s.mode !== 0) this.#uint(2, s.mode >>> 0);
+    if (s.uid !== 0) this.#uint(3, s.uid >>> 0);
+    if (s.gid !== 0) this.#uint(4, s.gid >>> 0);
+    if (s.size !== 0) {
+      this.varint(5 * 8);
+      this.varint64(BigInt(s.size));
+    }
+    if (s.modTime !== 0n) {
+      this.varint(6 * 8);
+      this.varint64(s.modTime);
+    }
+    if (s.linkname !== "") this.stringField(7, s.linkname);
+    if (s.devmajor !== 0) {
+      this.varint(8 * 8);
+      this.varint64(BigInt(s.devmajor));
+    }
+    if (s.devminor !== 0) {
+      this.varint(9 * 8);
+      this.varint64(BigInt(s.devminor));
+    }
+    if (s.xattrs.size > 0) {
+      for (const [key, value] of [...s.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        this.varint(10 * 8 + 2);
+        const entry = this.#open(20 + key.length * 3 + value.length);
+        this.stringField(1, key);
+        this.bytesField(2, value);
+        this.#close(entry, varintSize(20 + key.length * 3 + value.length));
+      }
+    }
+    this.#close(start, varintSize(max));
+  }
+
+  /** One `Packet`. */
+  packet(p: Packet): void {
+    if (p.type !== 0) this.#uint(1, p.type);
+    if (p.stat) this.statField(2, p.stat);
+    if (p.id !== 0) this.#uint(3, p.id >>> 0);
+    if (p.data.length > 0) this.bytesField(4, p.data);
+  }
+
+  #uint(field: number, value: number): void {
+    this.varint(field * 8);
+    this.varint(value);
+  }
+
+  /** Reserves room for the length varint of a message of at most `max` bytes. */
+  #open(max: number): number {
+    const room = varintSize(max);
+    this.ensure(room + max);
+    const start = this.pos;
+    this.pos += room;
+    return start;
+  }
+
+  /** Writes the length of the message begun at `start`, closing the gap left for it. */
+  #close(start: number, room: number): void {
+    const length = this.pos - start - room;
+    const size = varintSize(length);
+    if (size < room) {
+      this.buf.copyWithin(start + size, start + room, this.pos);
+      this.pos -= room - size;
+    }
+    let v = length;
+    let at = start;
+    while (v >= 0x80) {
+      this.buf[at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[at] = v;
+  }
+}
+
+/**
+ * Encodes a packet as protobuf, preceded by `prefix` zero bytes (room for a frame header).
+ *
+ * @example
+ * ```ts
+ * encodePacket(packet(PacketType.REQ, { id: 5 })); // Uint8Array [0x08, 0x01, 0x18, 0x05]
+ * ```
+ */
+export function encodePacket(p: Packet, prefix = 0): Uint8Array {
+  const out = new ProtoWriter(prefix + 64 + p.data.length);
+  out.pos = prefix;
+  out.packet(p);
+  return out.take();
+}
