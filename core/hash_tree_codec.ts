@@ -202,9 +202,9 @@ export interface OpenedRecord {
  * ```
  */
 export function openRecord(data: Uint8Array): OpenedRecord {
-  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) corrupt("not a hash tree");
+  const problem = headerProblem(data);
+  if (problem !== undefined) corrupt(problem);
   const version = data[4];
-  if (version !== VERSION && version !== VERSION_WITHOUT_DIGEST) corrupt(`unsupported hash tree version ${version}`);
   const body = data.subarray(0, data.length - 4);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (view.getUint32(data.length - 4) !== crc32(body)) corrupt("checksum mismatch");
@@ -227,12 +227,19 @@ export function openRecord(data: Uint8Array): OpenedRecord {
  * ```
  */
 export function storedEntryCount(data: Uint8Array): number | undefined {
+  if (headerProblem(data) !== undefined) return undefined;
   const version = data[4];
-  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) return undefined;
-  if (version !== VERSION && version !== VERSION_WITHOUT_DIGEST) return undefined;
   try {
     return new ByteReader(data, 5 + (version === VERSION ? DIGEST_BYTES : 0)).varint();
   } catch {
     return undefined;
   }
+}
+
+/** Why `data` is not a stored tree of a known version (by its magic and version byte), if it is not. */
+function headerProblem(data: Uint8Array): string | undefined {
+  if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) return "not a hash tree";
+  const version = data[4];
+  if (version !== VERSION && version !== VERSION_WITHOUT_DIGEST) return `unsupported hash tree version ${version}`;
+  return undefined;
 }

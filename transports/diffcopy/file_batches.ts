@@ -83,18 +83,9 @@ export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch:
       tree.finishFile(target, path, data.length, batch.modes[i] as number, fileTime(batch.modTimes[i] as bigint));
       out.push(hash.digest());
     } catch (err) {
-      discard(fs, open ? target.fd : undefined, target.temp);
+      tree.abandonFile(target, open);
       throw err;
     }
   }
   return { sums: out, data: batch.data };
-}
-
-function discard(fs: FileSystem, fd: number | undefined, temp: string): void {
-  try {
-    if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-  } catch {
-    // best effort: a leftover is deleted by the next receive's diff
-  }
 }

@@ -195,13 +195,7 @@ export class FileReceiver {
    */
   discard(): void {
     for (const { target, open } of this.#active.values()) {
-      if (target === undefined) continue;
-      try {
-        if (open) this.#fs.closeSync(target.fd);
-        this.#fs.rmSync(target.temp, { force: true });
-      } catch {
-        // best effort: a leftover temp file is deleted by the next receive's diff
-      }
+      if (target !== undefined) this.#cx.tree.abandonFile(target, open);
     }
     this.#active.clear();
     this.#arena = undefined;

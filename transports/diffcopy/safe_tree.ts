@@ -209,6 +209,20 @@ export class SafeTree {
     if (!target.direct) this.commitTemp(target.temp, path);
   }
 
+  /**
+   * Gives up a file {@linkcode openFile} began: closes it if `open`, and removes what was
+   * written (a temporary file, or the path itself: neither old content nor half of the
+   * new is left). Best effort: a leftover is deleted by the next receive's diff.
+   */
+  abandonFile(target: FileTarget, open: boolean): void {
+    try {
+      if (open) this.fs.closeSync(target.fd);
+      this.fs.rmSync(target.temp, { force: true });
+    } catch {
+      // see above
+    }
+  }
+
   /** Creates a fresh temporary file beside `path`; returns its full path and descriptor. */
   #createTemp(path: string): { temp: string; fd: number } {
     this.assertParents(path);

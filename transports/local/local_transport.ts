@@ -122,7 +122,7 @@ export class LocalTransport implements Transport {
     const runner = this.#runner(request.fs, updater);
     const walkOptions = { excludes, followRootSymlink: this.#options.followRootSymlink ?? true };
     const [src, dst] = (await Promise.all([
-      walkSource(runner, source, walkOptions, previous, this.#options.parallelWalk),
+      walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries()),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -157,9 +157,8 @@ export class LocalTransport implements Transport {
    */
   prepare(request: PrepareRequest): void {
     const size = this.#threads(request.fs);
-    const threshold = this.#options.parallelWalk ?? PARALLEL_WALK_ENTRIES;
-    if (size > 1 && !(request.entries !== undefined && request.entries < threshold))
-      this.#workers(size).start(size - 1);
+    const small = request.entries !== undefined && request.entries < this.#parallelWalkEntries();
+    if (size > 1 && !small) this.#workers(size).start(size - 1);
   }
 
   /** Stops the worker threads (they also stop holding the process whenever idle). */
@@ -167,6 +166,11 @@ export class LocalTransport implements Transport {
     const pool = this.#pool;
     this.#pool = undefined;
     await pool?.close();
+  }
+
+  /** Recorded entries from which a source is walked on several threads. */
+  #parallelWalkEntries(): number {
+    return this.#options.parallelWalk ?? PARALLEL_WALK_ENTRIES;
   }
 
   #sourceOf(id: RemoteIdentifier): string {
