@@ -313,7 +313,9 @@ export class FSCache {
     state.generation++;
     state.tree = undefined;
     state.treeStored = false;
-    const updater = new TreeUpdater(this.#sha256);
+    // A fresh snapshot's tree is read by no one and dropped if the copy fails: it takes
+    // the changes as they come.
+    const updater = new TreeUpdater(this.#sha256, fresh ? base : undefined);
     const fs = this.#backend.fs;
     try {
       const previous = fresh ? undefined : base?.recorded();

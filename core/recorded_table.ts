@@ -106,9 +106,9 @@ export class RecordedTable implements RecordedTree {
   /** A table of entries given in strict walk order (as `HashTree.entries()` yields them). */
   static fromEntries(entries: Iterable<[path: string, entry: RecordedEntry]>): RecordedTable {
     const list = [...entries];
-    const columns = allocate(list.length);
+    const columns = allocateColumns(list.length);
     list.forEach(([path, entry], i) => {
-      put(columns, i, path, entry);
+      putEntry(columns, i, path, entry.checksum, entry.stat);
     });
     return new RecordedTable(columns);
   }
@@ -249,7 +249,7 @@ export class RecordedTable implements RecordedTree {
         gone[i] = 1;
       }
     }
-    const columns = allocate(n - goneCount + added.length);
+    const columns = allocateColumns(n - goneCount + added.length);
     const encoded = this.#encoded;
     // Runs of entries copied as they are can be copied as stored bytes too (see `EncodedEntries`).
     const runs = encoded && isWhole(encoded, n) ? [] : undefined;
@@ -269,7 +269,7 @@ export class RecordedTable implements RecordedTree {
       const i = this.#lowerBound(path);
       keep(kept, i);
       kept = i;
-      put(columns, at++, path, entry);
+      putEntry(columns, at++, path, entry.checksum, entry.stat);
     }
     keep(kept, n);
     if (encoded && runs) columns.encoded = { bytes: encoded.bytes, starts: encoded.starts, runs };
@@ -292,7 +292,7 @@ export class RecordedTable implements RecordedTree {
    * Copies entries `[from, to)` to `columns` at `at`, noting the run in `runs` when
    * given; returns the next free index.
    */
-  #copyRun(from: number, to: number, columns: Filling, at: number, runs: number[] | undefined): number {
+  #copyRun(from: number, to: number, columns: TableFilling, at: number, runs: number[] | undefined): number {
     if (to <= from) return at;
     for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
     columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
@@ -311,10 +311,20 @@ function isWhole(encoded: EncodedEntries, n: number): boolean {
   return r.length === 3 && r[0] === 0 && r[1] === 0 && r[2] === n && encoded.starts.length === n + 1;
 }
 
-/** Columns being filled in. */
-type Filling = TableColumns & { sums: Uint8Array };
+/** Columns being filled in (`sums` and `stats` may be longer than the entries in them). */
+export type TableFilling = TableColumns & { sums: Uint8Array };
 
-function allocate(n: number): Filling {
+/**
+ * Columns for `n` entries, to fill with {@linkcode putEntry}.
+ *
+ * @example
+ * ```ts
+ * const columns = allocateColumns(1);
+ * putEntry(columns, 0, "a", sum, undefined);
+ * new RecordedTable(columns).get("a")?.checksum === sum; // true
+ * ```
+ */
+export function allocateColumns(n: number): TableFilling {
   return {
     paths: new Array<string>(n),
     sums: new Uint8Array(n * 32),
@@ -323,14 +333,26 @@ function allocate(n: number): Filling {
   };
 }
 
-function put(columns: Filling, i: number, path: string, entry: RecordedEntry): void {
+/**
+ * Writes entry `i` (a sha256 hex `checksum`, checked by the caller) into `columns`.
+ *
+ * @example
+ * ```ts
+ * putEntry(columns, 0, "a", sum, { mode: 0o100644, uid: 0, gid: 0, size: 1, mtimeMs: 0 });
+ * ```
+ */
+export function putEntry(
+  columns: TableFilling,
+  i: number,
+  path: string,
+  checksum: string,
+  stat: EntryStat | undefined,
+): void {
   columns.paths[i] = path;
-  const sum = entry.checksum;
   for (let b = 0; b < 32; b++) {
-    columns.sums[i * 32 + b] = (hexValue(sum.charCodeAt(b * 2)) << 4) | hexValue(sum.charCodeAt(b * 2 + 1));
+    columns.sums[i * 32 + b] = (hexValue(checksum.charCodeAt(b * 2)) << 4) | hexValue(checksum.charCodeAt(b * 2 + 1));
   }
   const o = i * TABLE_STAT_FIELDS;
-  const stat = entry.stat;
   if (!stat) {
     columns.stats[o] = Number.NaN;
     return;

@@ -10,6 +10,7 @@ import { serializeHashTree } from "./hash_tree_codec.ts";
 import { cleanRelativePath } from "./path.ts";
 import { RecordedTable, type TableChange } from "./recorded_table.ts";
 import { decodeRecordedTable, encodeRecordedTable } from "./recorded_table_codec.ts";
+import { TableAppender } from "./table_appender.ts";
 import type { ChangeKind, EntryStat, RecordedTree, Sha256Factory } from "./types.ts";
 
 /**
@@ -29,11 +30,17 @@ export class SnapshotTree {
   #trie: HashTree | undefined;
   /** Changes not yet folded into `#table`. */
   #changes: TableChange[] = [];
+  /**
+   * An empty table's adds and modifies, not yet folded in: all of them until the first
+   * delete, after which (and once folded) `#changes` takes every change.
+   */
+  #appender: TableAppender | undefined;
 
   private constructor(sha256: Sha256Factory, table: RecordedTable | undefined, trie: HashTree | undefined) {
     this.#sha256 = sha256;
     this.#table = table;
     this.#trie = trie;
+    if (table?.size === 0) this.#appender = new TableAppender();
   }
 
   /** A tree without entries (a new snapshot). */
@@ -68,8 +75,16 @@ export class SnapshotTree {
    * set an entry, `delete` removes it and everything below it.
    */
   apply(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
-    if (this.#trie) this.#trie.apply(kind, path, checksum, stat);
-    else this.#changes.push({ kind, path, checksum, stat: stat === undefined ? undefined : { ...stat } });
+    if (this.#trie) {
+      this.#trie.apply(kind, path, checksum, stat);
+      return;
+    }
+    if (kind === "delete") this.#stopAppending();
+    else if (this.#appender) {
+      this.#appender.add(path, checksum as string, stat);
+      return;
+    }
+    this.#changes.push({ kind, path, checksum, stat: stat === undefined ? undefined : { ...stat } });
   }
 
   /** Bytes the snapshot holds, from the recorded stats (see `HashTree.contentSize`). */
@@ -99,11 +114,18 @@ export class SnapshotTree {
   }
 
   #folded(): RecordedTable {
+    this.#stopAppending();
     const table = this.#table as RecordedTable;
     if (this.#changes.length === 0) return table;
     this.#table = table.withChanges(this.#changes);
     this.#changes = [];
     return this.#table;
+  }
+
+  /** Folds the appended entries in (the table was empty) and appends no more. */
+  #stopAppending(): void {
+    if (this.#appender && this.#appender.size > 0) this.#table = this.#appender.finish();
+    this.#appender = undefined;
   }
 
   #toTrie(): HashTree {

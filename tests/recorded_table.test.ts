@@ -92,6 +92,39 @@ describe("RecordedTable against HashTree", () => {
     );
   });
 
+  it("a fresh snapshot takes any changes as the trie does, appended until the first delete", () => {
+    fc.assert(
+      fc.property(fc.array(changeArb, { maxLength: 40 }), (changes) => {
+        const trie = new HashTree(nodeSha256);
+        const snapshot = SnapshotTree.empty(nodeSha256);
+        applyAll(trie, changes);
+        applyAll(snapshot, changes);
+        assert.deepEqual(view(snapshot.recorded().entries()), view(trie.entries()));
+        assert.equal(snapshot.hash("."), trie.hash("."));
+        assert.equal(snapshot.contentSize(), trie.contentSize());
+        assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("a fresh snapshot: a path added again keeps the last, a directory deleted and filled again keeps the new entries", () => {
+    const snapshot = SnapshotTree.empty(nodeSha256);
+    const link = { mode: 0o120777, uid: 0, gid: 0, size: 0, mtimeMs: 1, linkname: "t" };
+    snapshot.apply("add", "b/x", sum("bx"));
+    snapshot.apply("add", "a", sum("a1"), link);
+    snapshot.apply("add", "b", sum("b"));
+    snapshot.apply("modify", "a", sum("a2"));
+    snapshot.apply("delete", "b");
+    snapshot.apply("add", "b", sum("b2"));
+    snapshot.apply("add", "b/y", sum("by"));
+    assert.deepEqual(view(snapshot.recorded().entries()), [
+      ["a", sum("a2"), null],
+      ["b", sum("b2"), null],
+      ["b/y", sum("by"), null],
+    ]);
+  });
+
   it("a fresh snapshot gets 10k changes reported out of walk order", () => {
     const trie = new HashTree(nodeSha256);
     const snapshot = SnapshotTree.empty(nodeSha256);
