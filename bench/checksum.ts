@@ -5,7 +5,7 @@
  * and of CPU time (user + system, the command's whole process tree): on a shared
  * machine the CPU time is the steadier of the two.
  *
- *   npm run build && npm run bench:checksum [-- --runs 7] [--compare other/dist/cli/main.js]
+ *   npm run build && npm run bench:checksum [-- --runs 7] [--compare other/dist/cli/main.js] [--keep-env]
  *
  * `--compare` times another build of the CLI too (say, main's), in the same run.
  * @module
@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { nodeStartEnvironment } from "./_node_start.ts";
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg === -1 ? 7 : Number(process.argv[runsArg + 1]);
@@ -70,6 +71,8 @@ function stats(xs: number[]): { median: number; min: number; max: number } {
   return { median: s[Math.floor(s.length / 2)] as number, min: s[0] as number, max: s[s.length - 1] as number };
 }
 
+const startLine = nodeStartEnvironment();
+console.error(startLine);
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
 try {
   const random = rng(42);
@@ -120,6 +123,7 @@ try {
     }
   }
   console.log(`runs per command: ${RUNS} (medians), node ${process.version}`);
+  console.log(startLine);
   console.log("| tree | command | median | min–max | vs openssl | CPU | CPU vs openssl | load avg |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const row of rows) console.log(row);

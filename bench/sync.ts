@@ -2,7 +2,7 @@
  * Benchmark: fscache's local sync against rsync and cp on the same trees, same run.
  *
  *   npm run bench:sync            (needs rsync and hyperfine: apt-get install rsync hyperfine)
- *   npm run bench:sync -- --quick (fewer runs)
+ *   npm run bench:sync -- --quick (fewer runs)   --keep-env (keep NODE_EXTRA_CA_CERTS: see _node_start.ts)
  *
  * Trees: "small" = 10,000 files / ~150 MB, "many" = 100,000 files of 100 B–2 KiB.
  * Cases: (a) first sync into an empty destination, vs `rsync -a --delete` and `cp -a`;
@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
+import { nodeStartEnvironment } from "./_node_start.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -42,6 +43,8 @@ if (!fs.existsSync(cli)) {
   console.error("build the CLI first: npm run build");
   process.exit(1);
 }
+const startLine = nodeStartEnvironment();
+console.error(startLine);
 const quick = args.includes("--quick");
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
 const trash = join(work, "trash");
@@ -81,6 +84,7 @@ try {
     if (diff.status !== 0) throw new Error(`fscache snapshot differs from the source:\n${diff.stdout}`);
   }
   console.log(`\nload average at the end: ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`);
+  console.log(startLine);
   console.log("\n| tree | case | fscache | peer | peer time | fscache / peer | load avg |");
   console.log("|---|---|---|---|---|---|---|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
