@@ -9,6 +9,8 @@
  * (b) no-op resync vs rsync's; (c) resync after 1% of files changed vs rsync's.
  * fscache is the built CLI, `fscache sync --root <cache> <src>`, a fresh process per sync
  * (node startup, opening the cache, saving its records and the release included).
+ * Each first copy starts with no dirty pages (`sync` in its prepare step), so none pays
+ * for writing back what the runs before it wrote.
  * Old destinations are moved aside between runs and deleted only at the end: on ext4,
  * creating many files soon after deleting many is several times slower.
  */
@@ -60,7 +62,10 @@ try {
     const bytes = generate(src, files, sizeOf);
     console.error(`\n## ${name}: ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB`);
     const dst = (tool: string) => join(work, `${name}-${tool}`);
-    const aside = (path: string) => `mv ${path} ${trash}/$(date +%s%N) 2>/dev/null; true`;
+    // `sync` before each first copy: the kernel writes dirty pages back ~30 s after they
+    // were written, so without it a run pays, at random, for the data of runs before it
+    // (hyperfine runs all of one tool's runs, then the next tool's).
+    const aside = (path: string) => `mv ${path} ${trash}/$(date +%s%N) 2>/dev/null; sync`;
     const fscache = (cacheDir: string) => `node ${cli} sync --quiet --root ${cacheDir} ${src}`;
     const runs = quick ? 2 : 5;
     const first = hyperfine(work, `${name}-first`, runs, [
