@@ -125,7 +125,8 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assert.deepEqual(renames, [], "a first receive renames nothing");
 
     disk.writeFileSync(`${src}/b.txt`, "TWO"); // shorter: the old tail must go
-    disk.writeFileSync(`${src}/h.txt`, "HARD");
+    // A new size: rewritten within the same millisecond, equal size and mtime would look unchanged.
+    disk.writeFileSync(`${src}/h.txt`, "HARD, changed");
     disk.writeFileSync(`${src}/s`, "was a link");
     // The record the next receive is given does not know e.txt, but the disk has a leftover there.
     disk.writeFileSync(`${src}/e.txt`, "five");
