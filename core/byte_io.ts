@@ -12,6 +12,34 @@ export function corrupt(why: string, cause?: unknown): never {
 }
 
 /**
+ * Writes `value` (a non-negative integer up to 2^53, unchecked) as an unsigned LEB128
+ * varint into `out` at `at`, which must have room (8 bytes at most for 2^53, 10 for
+ * protobuf's 64 bits); returns where it ended. Arithmetic, not 32-bit shifts.
+ *
+ * @example
+ * ```ts
+ * putVarint(out, 0, 300); // 2: out starts [0xac, 0x02]
+ * ```
+ */
+export function putVarint(out: Uint8Array, at: number, value: number): number {
+  let o = at;
+  let v = value;
+  while (v >= 0x80) {
+    out[o++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  out[o++] = v;
+  return o;
+}
+
+/** Throws unless `value` is a number a stored hash tree can hold: a non-negative safe integer. */
+export function checkTreeNumber(value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
+  }
+}
+
+/**
  * A growing byte buffer.
  *
  * @example
@@ -45,15 +73,9 @@ export class ByteWriter {
 
   /** Unsigned LEB128 for any safe integer (arithmetic, not 32-bit shifts). */
   varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
-    }
-    let v = value;
-    while (v >= 0x80) {
-      this.byte((v % 0x80) | 0x80);
-      v = Math.floor(v / 0x80);
-    }
-    this.byte(v);
+    checkTreeNumber(value);
+    this.#reserve(8);
+    this.#len = putVarint(this.#buf, this.#len, value);
   }
 
   float64(value: number): void {

@@ -4,8 +4,7 @@
  * copying runs of entries that stored bytes already hold.
  * @module
  */
-import { crc32 } from "./byte_io.ts";
-import { FSCacheError } from "./errors.ts";
+import { checkTreeNumber, crc32, putVarint } from "./byte_io.ts";
 import { HAS_LINK, HAS_STAT, MAGIC, VERSION } from "./hash_tree_codec.ts";
 import { encodeName } from "./names.ts";
 import { type EncodedEntries, type RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
@@ -95,16 +94,8 @@ class EntryWriter {
   }
 
   varint(value: number): void {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new FSCacheError("ERR_INVALID_OPTION", `hash tree numbers must be non-negative integers, got ${value}`);
-    }
-    const out = this.out;
-    let v = value;
-    while (v >= 0x80) {
-      out[this.o++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    out[this.o++] = v;
+    checkTreeNumber(value);
+    this.o = putVarint(this.out, this.o, value);
   }
 
   /** Writes entry `i` of `table`, whose name is the next one in `names` (NUL-separated). */

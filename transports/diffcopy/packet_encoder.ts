@@ -4,6 +4,7 @@
  * {@linkcode encodePacket} encodes one.
  * @module
  */
+import { putVarint } from "../../core/byte_io.ts";
 import type { Packet, Stat } from "./packet.ts";
 
 const encoder = new TextEncoder();
@@ -52,13 +53,7 @@ export class ProtoWriter {
 
   varint(value: number): void {
     this.ensure(10);
-    const buf = this.buf;
-    let v = value;
-    while (v >= 0x80) {
-      buf[this.pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    buf[this.pos++] = v;
+    this.pos = putVarint(this.buf, this.pos, value);
   }
 
   /** A 64-bit varint (two's complement for negatives, as Go's int64). */
