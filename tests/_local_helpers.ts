@@ -11,8 +11,10 @@ import {
   type EntryStat,
   entryChecksum,
   type FileSystem,
+  fileSystemFrom,
   headerFromStats,
   type LocalTransport,
+  type NodeStyleFs,
   nodeSha256,
   type RecordedEntry,
   type RecordedTree,
@@ -177,3 +179,68 @@ export function generateTree(fs: FileSystem, root: string, seed: number, files =
   fs.chmodSync(`${root}/d/e`, 0o750);
   for (const dir of [...dirs].reverse()) if (dir) fs.utimesSync(`${root}/${dir}`, base, base + 7);
 }
+
+/**
+ * A file system over `module` (`node:fs`, a memfs volume) with its `writeSync` calls
+ * counted: `written` maps each path opened below `under` to the bytes written through
+ * its descriptors. Not the disk itself to the local transport, so it copies inline.
+ */
+export function recordingWrites(module: NodeStyleFs, under: string): { fs: FileSystem; written: Map<string, number> } {
+  const written = new Map<string, number>();
+  const pathOf = new Map<number, string>();
+  const raw = module as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const wrapped = {
+    ...module,
+    openSync(path: string, ...rest: unknown[]): number {
+      const fd = raw.openSync?.(path, ...rest) as number;
+      pathOf.delete(fd);
+      if (path.startsWith(`${under}/`)) {
+        const rel = path.slice(under.length + 1);
+        pathOf.set(fd, rel);
+        written.set(rel, written.get(rel) ?? 0);
+      }
+      return fd;
+    },
+    writeSync(fd: number, ...rest: unknown[]): number {
+      const n = raw.writeSync?.(fd, ...rest) as number;
+      const path = pathOf.get(fd);
+      if (path !== undefined) written.set(path, (written.get(path) ?? 0) + n);
+      return n;
+    },
+  };
+  return { fs: fileSystemFrom(wrapped as unknown as NodeStyleFs), written };
+}
+
+/**
+ * Old and new content of files rewritten in place: shorter, longer, equal, emptied, and
+ * around 4096-byte blocks (new content ending inside a block that held old data, on a
+ * block boundary, and past the old end).
+ */
+export const REWRITES: Record<string, [before: string, after: string]> = {
+  shrinks: ["0123456789abcdef", "xyz"],
+  grows: ["ab", "0123456789abcdef"],
+  same: ["abcdef", "ABCDEF"],
+  empty: ["gone soon", ""],
+  "tail-block": ["a".repeat(5000), "b".repeat(4500)],
+  "to-boundary": ["c".repeat(100), "d".repeat(4096)],
+  "cut-back": ["e".repeat(10_000), "f".repeat(6000)],
+  "past-old-end": ["g".repeat(3000), "h".repeat(9000)],
+  big: ["i".repeat(300_000), "j".repeat(200_001)],
+};
+
+/**
+ * Bytes written to rewrite each of {@linkcode REWRITES} in place: a last block that
+ * held old data is written whole (zeros after the content, then cut off), so the kernel
+ * never reads it back; a last block past the old end is not.
+ */
+export const REWRITE_BYTES: Record<string, number> = {
+  shrinks: 4096,
+  grows: 4096,
+  same: 4096,
+  empty: 0,
+  "tail-block": 8192,
+  "to-boundary": 4096,
+  "cut-back": 8192,
+  "past-old-end": 9000,
+  big: 200_704,
+};

@@ -1,10 +1,12 @@
 /** Diff-copy round trips over in-memory streams: equal trees, checksums, and only changes moving. */
 import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
 import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { fileSystemFrom } from "../core/file_system.ts";
 import type { EntryStat, RecordedTree } from "../core/types.ts";
 import { assertSameTree, disk, pipeSync, scanChecksums, tempDir, writeTree } from "./_diffcopy.ts";
+import { REWRITE_BYTES, REWRITES, recordingWrites } from "./_local_helpers.ts";
 
 const sample = {
   "a.txt": "hello",
@@ -158,6 +160,35 @@ describe("diff-copy round trip (in-memory streams)", () => {
       [],
       "no temporary file left",
     );
+  });
+
+  it("rewrites files in place with no old byte left, writing their last block whole", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    for (const [name, [text]] of Object.entries(REWRITES)) disk.writeFileSync(`${src}/${name}`, text);
+    const first = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    for (const [name, [, text]] of Object.entries(REWRITES)) {
+      disk.writeFileSync(`${src}/${name}`, text);
+      disk.utimesSync(`${src}/${name}`, 1_700_000_000, 1_700_000_000); // "same" keeps its size
+    }
+    const inodes = Object.keys(REWRITES).map((name) => disk.lstatSync(`${dst}/${name}`).ino);
+    const counted = recordingWrites(nodeFs, dst);
+    const previous = recordOf(first.updater.changes);
+    const second = await pipeSync({ fs: disk, root: src }, { fs: counted.fs, dest: dst, previous });
+    assert.equal(second.received.filesReceived, Object.keys(REWRITES).length);
+    assertSameTree(disk, dst, src, disk);
+    for (const [name, [, text]] of Object.entries(REWRITES)) {
+      assert.equal(disk.readFileSync(`${dst}/${name}`).toString(), text, name);
+    }
+    assert.deepEqual(
+      Object.keys(REWRITES).map((name) => disk.lstatSync(`${dst}/${name}`).ino),
+      inodes,
+      "each file is rewritten in place",
+    );
+    assert.deepEqual(Object.fromEntries(counted.written), REWRITE_BYTES);
   });
 
   it("receives into an in-memory file system (memfs)", async () => {

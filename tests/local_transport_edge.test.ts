@@ -10,7 +10,16 @@ import { Volume } from "memfs";
 import { WorkerPool } from "../backends/worker_pool.ts";
 import { FSCache, fileSystemFrom, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
 import { recordingLogger } from "./_helpers.ts";
-import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
+import {
+  assertSameTree,
+  freshChecksums,
+  generateTree,
+  REWRITE_BYTES,
+  REWRITES,
+  RecordingTree,
+  recordingWrites,
+  syncOnce,
+} from "./_local_helpers.ts";
 
 const disk = fileSystemFrom(fs);
 
@@ -56,33 +65,43 @@ describe("LocalTransport over memory", () => {
 });
 
 describe("LocalTransport: files rewritten in place", () => {
-  for (const where of ["disk", "memory"] as const) {
+  for (const where of ["disk", "memory", "disk, writes counted"] as const) {
     it(`leave no old bytes when they shrink, grow or keep their size (${where})`, async () => {
       const volume = new Volume();
-      const root = where === "disk" ? mkdtempSync(join(tmpdir(), "fscache-")) : "/w";
-      const files = where === "disk" ? disk : fileSystemFrom(volume);
+      const root = where === "memory" ? "/w" : mkdtempSync(join(tmpdir(), "fscache-"));
+      const base = where === "memory" ? fileSystemFrom(volume) : disk;
+      const counted = recordingWrites(fs, `${root}/snap`);
+      const files = where === "disk, writes counted" ? counted.fs : base;
       if (where === "memory") volume.mkdirSync(root);
       try {
         files.mkdirSync(`${root}/src`);
         files.mkdirSync(`${root}/snap`);
-        const before = { shrinks: "0123456789abcdef", grows: "ab", same: "abcdef", empty: "gone soon" };
-        const after = { shrinks: "xyz", grows: "0123456789abcdef", same: "ABCDEF", empty: "" };
-        for (const [name, text] of Object.entries(before)) files.writeFileSync(`${root}/src/${name}`, text);
+        for (const [name, [text]] of Object.entries(REWRITES)) files.writeFileSync(`${root}/src/${name}`, text);
         const transport = new LocalTransport(where === "disk" ? {} : { sourceFs: files });
         const tree = await syncOnce(transport, `${root}/src`, `${root}/snap`, files, new RecordingTree());
-        for (const [name, text] of Object.entries(after)) {
+        for (const [name, [, text]] of Object.entries(REWRITES)) {
           files.writeFileSync(`${root}/src/${name}`, text);
           files.utimesSync(`${root}/src/${name}`, 1_700_000_000, 1_700_000_000);
         }
+        const inodes = Object.keys(REWRITES).map((name) => files.lstatSync(`${root}/snap/${name}`).ino);
+        counted.written.clear();
         await syncOnce(transport, `${root}/src`, `${root}/snap`, files, tree, { previous: true });
-        assert.deepEqual(tree.summary(), ["modify empty", "modify grows", "modify same", "modify shrinks"]);
-        for (const [name, text] of Object.entries(after)) {
+        assert.deepEqual(
+          tree.summary(),
+          Object.keys(REWRITES)
+            .map((name) => `modify ${name}`)
+            .sort(),
+        );
+        for (const [name, [, text]] of Object.entries(REWRITES)) {
           assert.equal(new TextDecoder().decode(files.readFileSync(`${root}/snap/${name}`)), text, name);
         }
+        const after = Object.keys(REWRITES).map((name) => files.lstatSync(`${root}/snap/${name}`).ino);
+        if (where !== "memory") assert.deepEqual(after, inodes, "each file is rewritten in place");
+        if (where === "disk, writes counted") assert.deepEqual(Object.fromEntries(counted.written), REWRITE_BYTES);
         assertSameTree(files, `${root}/src`, files, `${root}/snap`);
         assert.deepEqual(tree.checksums(), freshChecksums(files, `${root}/snap`));
       } finally {
-        if (where === "disk") rmSync(root, { recursive: true, force: true });
+        if (where !== "memory") rmSync(root, { recursive: true, force: true });
       }
     });
   }

@@ -65,18 +65,15 @@ export interface WriteThreads {
  * ```
  */
 export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch: ReceivedFileBatch): WrittenFiles {
-  const fs = tree.fs;
   const out: string[] = [];
   for (let i = 0; i < batch.paths.length; i++) {
     const path = batch.paths[i] as string;
     const at = batch.offsets[i] as number;
     const data = batch.data.subarray(at, at + (batch.sizes[i] as number));
-    const target = tree.openFile(path, batch.existed[i] as boolean);
+    const target = tree.openFile(path, batch.existed[i] as boolean, data.length);
     let open = true;
     try {
-      for (let offset = 0; offset < data.length; ) {
-        offset += fs.writeSync(target.fd, data, offset, data.length - offset);
-      }
+      tree.write(target, data);
       const hash = startEntryChecksum(sha256, batch.headers[i] as EntryHeader);
       hash.update(data);
       open = false; // closed by finishFile even when it fails

@@ -218,10 +218,7 @@ export class FileReceiver {
     }
     if (task.arena) task.arena.data.set(data, (task.offset as number) + task.received);
     else {
-      const { fd } = task.target ?? this.#open(task);
-      for (let offset = 0; offset < data.length; ) {
-        offset += this.#fs.writeSync(fd, data, offset, data.length - offset);
-      }
+      this.#cx.tree.write(task.target ?? this.#open(task), data);
       (task.hash as Sha256).update(data);
     }
     task.received += data.length;
@@ -331,7 +328,7 @@ export class FileReceiver {
    * next receive compares against the disk.
    */
   #open(task: FileTask): FileTarget {
-    const target = this.#cx.tree.openFile(task.entry.path, task.existed);
+    const target = this.#cx.tree.openFile(task.entry.path, task.existed, task.entry.stat.size);
     task.target = target;
     task.open = true;
     task.hash = startEntryChecksum(this.#cx.sha256, headerOf(task.entry)!);

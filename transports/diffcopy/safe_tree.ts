@@ -10,6 +10,7 @@
 import { FSCacheError } from "../../core/errors.ts";
 import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
+import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 
 /** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
 export const TEMP_PREFIX = ".fscache-tmp-";
@@ -23,6 +24,12 @@ export interface FileTarget {
   direct: boolean;
   /** Size of the file being overwritten in place (-1 for a new one): longer is cut to size. */
   previousSize: number;
+  /** The size the file will have. */
+  size: number;
+  /** Bytes {@linkcode SafeTree.write} has written. */
+  written: number;
+  /** The last write went past `size` (see `blockPadding`): cut to size at the end. */
+  padded: boolean;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -166,17 +173,18 @@ export class SafeTree {
    *
    * @example
    * ```ts
-   * const target = tree.openFile("src/main.ts", true);
-   * tree.fs.writeSync(target.fd, data);
+   * const target = tree.openFile("src/main.ts", true, data.length);
+   * tree.write(target, data);
    * tree.finishFile(target, "src/main.ts", data.length, 0o644, mtime);
    * ```
    */
-  openFile(path: string, existed: boolean): FileTarget {
+  openFile(path: string, existed: boolean, size: number): FileTarget {
     this.assertParents(path);
     const full = this.full(path);
+    const fresh = { size, written: 0, padded: false };
     if (!existed) {
       try {
-        return { temp: full, fd: this.fs.openSync(full, "wx", 0o600), direct: true, previousSize: -1 };
+        return { temp: full, fd: this.fs.openSync(full, "wx", 0o600), direct: true, previousSize: -1, ...fresh };
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
       }
@@ -184,13 +192,45 @@ export class SafeTree {
     const st = this.lstat(path);
     if (st?.isFile() && st.nlink === 1 && this.#ftruncate) {
       try {
-        return { temp: full, fd: this.fs.openSync(full, "r+"), direct: true, previousSize: st.size };
+        return { temp: full, fd: this.fs.openSync(full, "r+"), direct: true, previousSize: st.size, ...fresh };
       } catch (err) {
         // read-only for this process: replaced instead, as anything else is
         if (errorCode(err) !== "EACCES" && errorCode(err) !== "EPERM") throw err;
       }
     }
-    return { ...this.#createTemp(path), direct: false, previousSize: -1 };
+    return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
+  }
+
+  /**
+   * Writes the next `data` of a file {@linkcode openFile} began. Over a file rewritten in
+   * place, the write that ends the content covers its last block whole (zeros after the
+   * content, cut off by {@linkcode finishFile}), so no old block is read back.
+   *
+   * @example
+   * ```ts
+   * const target = tree.openFile("big.bin", true, 10_000);
+   * tree.write(target, first8k);
+   * tree.write(target, last2k);
+   * ```
+   */
+  write(target: FileTarget, data: Uint8Array): void {
+    const end = target.written + data.length;
+    const pad = end === target.size ? blockPadding(end, target.previousSize) : 0;
+    if (pad === 0) this.#writeAll(target.fd, data);
+    else {
+      // Whole blocks as they are, then the last block's content with its zeros in one write.
+      const head = Math.max(0, data.length - (end % BLOCK_SIZE));
+      if (head > 0) this.#writeAll(target.fd, data.subarray(0, head));
+      const last = new Uint8Array(data.length - head + pad);
+      last.set(data.subarray(head));
+      this.#writeAll(target.fd, last);
+      target.padded = true;
+    }
+    target.written = end;
+  }
+
+  #writeAll(fd: number, data: Uint8Array): void {
+    for (let offset = 0; offset < data.length; ) offset += this.fs.writeSync(fd, data, offset, data.length - offset);
   }
 
   /**
@@ -200,7 +240,7 @@ export class SafeTree {
    */
   finishFile(target: FileTarget, path: string, written: number, mode: number, mtime: number | Date): void {
     try {
-      if (target.previousSize > written) this.#ftruncate?.(target.fd, written);
+      if (target.padded || target.previousSize > written) this.#ftruncate?.(target.fd, written);
     } finally {
       this.fs.closeSync(target.fd);
     }

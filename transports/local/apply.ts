@@ -9,6 +9,7 @@ import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.t
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
+import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
@@ -238,19 +239,30 @@ function copyFile(
         ctx.sha256,
         headerOf(path, stat, 0, "", owner) as NonNullable<ReturnType<typeof headerOf>>,
       );
-      if (scratch.length < Math.min(size + 1, CHUNK)) scratch = new Uint8Array(Math.min(size + 1, CHUNK));
+      const want = Math.min(size + 1, CHUNK);
+      if (scratch.length < want + BLOCK_SIZE) scratch = new Uint8Array(want + BLOCK_SIZE);
+      // The last write covers its block whole, not to read old data back (see blockPadding).
+      const oldSize = inPlace && dst.ftruncateSync ? inPlace.size : 0;
+      let padded = false;
       // Reading stops at the size the walk saw: a file that grew meanwhile fails the
       // check after the copy and is copied again, so the read that would see EOF is saved.
       while (bytes < size) {
-        const n = src.readSync(input, scratch, 0, scratch.length, null);
+        const n = src.readSync(input, scratch, 0, want, null);
         if (n === 0) break;
-        const chunk = scratch.subarray(0, n);
-        hash.update(chunk);
-        for (let off = 0; off < n; ) off += dst.writeSync(output, chunk, off, n - off, null);
-        bytes += n;
+        hash.update(scratch.subarray(0, n));
+        const end = bytes + n;
+        let length = n;
+        const pad = end >= size ? blockPadding(end, oldSize) : 0;
+        if (pad > 0) {
+          length += pad;
+          scratch.fill(0, n, length);
+          padded = true;
+        }
+        for (let off = 0; off < length; ) off += dst.writeSync(output, scratch, off, length - off, null);
+        bytes = end;
       }
       hashed = hash.digest();
-      if (inPlace && dst.ftruncateSync && inPlace.size > bytes) dst.ftruncateSync(output, bytes);
+      if (inPlace && (padded || inPlace.size > bytes)) dst.ftruncateSync?.(output, bytes);
       // Through the descriptor, which spares resolving the path again; the mode of a copy
       // that turns out stale is set again when it is copied again. (Times stay by path:
       // Deno's futimesSync drops a millisecond of some fractional-second times.)
