@@ -10,7 +10,6 @@ import type { FileSystem } from "../../core/file_system.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
 import { PacketType, packet, packetTypeName } from "./packet.ts";
 import { sourceBatches, type WalkThreads } from "./source_runs.ts";
-import type { SourceEntry } from "./source_walker.ts";
 
 export { type SourceEntry, SourceWalker, walkSource } from "./source_walker.ts";
 
@@ -96,9 +95,11 @@ export async function sendDiffCopy(
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    const entries: SourceEntry[] = [];
-    // by id: the full path of each regular file not yet asked for
+    // By id: the full path of each regular file not yet asked for, and its size. Only
+    // these are kept, not the walked entries: 100k entries kept alive until the end cost
+    // a no-op push ~0.2 s of garbage collection, moving them out of the young generation.
     const files: (string | undefined)[] = [];
+    const sizes: number[] = [];
     const readLoop = async () => {
       for (;;) {
         const p = reader.nextBuffered() ?? (await reader.next());
@@ -130,7 +131,7 @@ export async function sendDiffCopy(
         const handle = fd;
         const read = (buffer: Uint8Array, offset: number, length: number) =>
           fs.readSync(handle, buffer, offset, length, null);
-        const size = (entries[id] as SourceEntry).stat.size;
+        const size = sizes[id] as number;
         try {
           for (let sent = 0; ; ) {
             // chunks sized to what is left, so the frame header is rarely moved; past the
@@ -156,8 +157,9 @@ export async function sendDiffCopy(
       const batches = sourceBatches(fs, options.root, options.excludes ?? [], WALK_BATCH, options.walkThreads);
       for await (const batch of batches) {
         for (const entry of batch) {
-          files[entries.length] = (entry.stat.mode & 0x8f280000) === 0 ? entry.full : undefined;
-          entries.push(entry);
+          const regular = (entry.stat.mode & 0x8f280000) === 0;
+          files.push(regular ? entry.full : undefined);
+          sizes.push(regular ? entry.stat.size : 0);
           const filled = writer.queue(packet(PacketType.STAT, { stat: entry.stat }));
           if (filled) await filled;
           if (failure) return;
@@ -166,7 +168,7 @@ export async function sendDiffCopy(
         await writer.flush();
         if (failure) return;
       }
-      result.entries = entries.length;
+      result.entries = files.length;
       writer.queue(packet(PacketType.STAT));
       await writer.flush();
       while (!failure) {
