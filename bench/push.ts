@@ -5,6 +5,7 @@
  *   npm run bench:push             (needs rsync and hyperfine: apt-get install rsync hyperfine)
  *   npm run bench:push -- --quick  (fewer runs)   --many  (also the 100,000-file tree)
  *   --keep-env  (keep NODE_EXTRA_CA_CERTS for fscache: see _node_start.ts)
+ *   --settle N  (seconds to wait before the first timed push, default 45: see _settle.ts)
  *
  * Cases: first push into an empty server side, no-op push, push after 1% of files
  * changed. The servers (`fscache serve`, `rsync --daemon --no-detach`) run for the
@@ -20,6 +21,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
 import { nodeStartEnvironment } from "./_node_start.ts";
+import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -41,6 +43,8 @@ for (const tool of ["rsync", "hyperfine"]) {
 const startLine = nodeStartEnvironment();
 console.error(startLine);
 const quick = args.includes("--quick");
+const settleLine = await settle(args);
+console.error(settleLine);
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
 const trash = join(work, "trash");
 fs.mkdirSync(trash);
@@ -128,6 +132,7 @@ try {
     if (diff.status !== 0) throw new Error(`rsync's copy differs from the source:\n${diff.stdout}`);
   }
   console.log(`\n${startLine}`);
+  console.log(settleLine);
   console.log("\n| tree | case | fscache push | rsync daemon | fscache / rsync |");
   console.log("|---|---|---|---|---|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);

@@ -3,6 +3,7 @@
  *
  *   npm run bench:sync            (needs rsync and hyperfine: apt-get install rsync hyperfine)
  *   npm run bench:sync -- --quick (fewer runs)   --keep-env (keep NODE_EXTRA_CA_CERTS: see _node_start.ts)
+ *   --settle N  (seconds to wait before the first timed copy, default 45: see _settle.ts)
  *
  * Trees: "small" = 10,000 files / ~150 MB, "many" = 100,000 files of 100 B–2 KiB.
  * Cases: (a) first sync into an empty destination, vs `rsync -a --delete` and `cp -a`;
@@ -21,6 +22,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
 import { nodeStartEnvironment } from "./_node_start.ts";
+import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -48,6 +50,8 @@ if (!fs.existsSync(cli)) {
 const startLine = nodeStartEnvironment();
 console.error(startLine);
 const quick = args.includes("--quick");
+const settleLine = await settle(args);
+console.error(settleLine);
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
 const trash = join(work, "trash");
 fs.mkdirSync(trash);
@@ -90,6 +94,7 @@ try {
   }
   console.log(`\nload average at the end: ${fs.readFileSync("/proc/loadavg", "utf8").trim()}`);
   console.log(startLine);
+  console.log(settleLine);
   console.log("\n| tree | case | fscache | peer | peer time | fscache / peer | load avg |");
   console.log("|---|---|---|---|---|---|---|");
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
