@@ -1,10 +1,10 @@
 /**
- * A pause before a benchmark's first timed copy. On ext4, creating many files within
- * ~30 s of deleting many is several times slower, and whichever tool is timed first
- * pays for it: rsync's daemon, timed first, took 14.5–16.0 s for the 100k-file first
- * push in runs that started right after another benchmark had deleted its trees, and
- * 6.5–6.6 s in a run that started after idle minutes, while fscache (timed second) took
- * ~9 s in both.
+ * A pause before a benchmark's first timed copy. On this machine's ext4, creating many
+ * files within ~30 s of deleting many is several times slower, and whichever tool is
+ * timed first would pay for what ran just before the benchmark (another benchmark's
+ * cleanup). It does not explain every slow peer run: rsync's daemon took 15.4–16.1 s
+ * for the 100k-file first push after this pause too, and 6.5–6.6 s in a run that began
+ * after idle minutes, while fscache (timed second) took ~9 s in all of them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
