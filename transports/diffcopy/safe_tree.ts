@@ -26,10 +26,8 @@ export interface FileTarget {
   previousSize: number;
   /** The size the file will have. */
   size: number;
-  /** Bytes {@linkcode SafeTree.write} has written. */
+  /** Content bytes {@linkcode SafeTree.write} has written. */
   written: number;
-  /** The last write went past `size` (see `blockPadding`): cut to size at the end. */
-  padded: boolean;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -181,7 +179,7 @@ export class SafeTree {
   openFile(path: string, existed: boolean, size: number): FileTarget {
     this.assertParents(path);
     const full = this.full(path);
-    const fresh = { size, written: 0, padded: false };
+    const fresh = { size, written: 0 };
     if (!existed) {
       try {
         return { temp: full, fd: this.fs.openSync(full, "wx", 0o600), direct: true, previousSize: -1, ...fresh };
@@ -224,7 +222,6 @@ export class SafeTree {
       const last = new Uint8Array(data.length - head + pad);
       last.set(data.subarray(head));
       this.#writeAll(target.fd, last);
-      target.padded = true;
     }
     target.written = end;
   }
@@ -240,7 +237,10 @@ export class SafeTree {
    */
   finishFile(target: FileTarget, path: string, written: number, mode: number, mtime: number | Date): void {
     try {
-      if (target.padded || target.previousSize > written) this.#ftruncate?.(target.fd, written);
+      // Longer before, or written past the end by a padded last block.
+      if (target.previousSize > written || blockPadding(written, target.previousSize) > 0) {
+        this.#ftruncate?.(target.fd, written);
+      }
     } finally {
       this.fs.closeSync(target.fd);
     }

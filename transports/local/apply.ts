@@ -243,7 +243,6 @@ function copyFile(
       if (scratch.length < want + BLOCK_SIZE) scratch = new Uint8Array(want + BLOCK_SIZE);
       // The last write covers its block whole, not to read old data back (see blockPadding).
       const oldSize = inPlace && dst.ftruncateSync ? inPlace.size : 0;
-      let padded = false;
       // Reading stops at the size the walk saw: a file that grew meanwhile fails the
       // check after the copy and is copied again, so the read that would see EOF is saved.
       while (bytes < size) {
@@ -256,13 +255,13 @@ function copyFile(
         if (pad > 0) {
           length += pad;
           scratch.fill(0, n, length);
-          padded = true;
         }
         for (let off = 0; off < length; ) off += dst.writeSync(output, scratch, off, length - off, null);
         bytes = end;
       }
       hashed = hash.digest();
-      if (inPlace && (padded || inPlace.size > bytes)) dst.ftruncateSync?.(output, bytes);
+      // Longer before, or written past the end by a padded last block.
+      if (inPlace && (inPlace.size > bytes || blockPadding(bytes, oldSize) > 0)) dst.ftruncateSync?.(output, bytes);
       // Through the descriptor, which spares resolving the path again; the mode of a copy
       // that turns out stale is set again when it is copied again. (Times stay by path:
       // Deno's futimesSync drops a millisecond of some fractional-second times.)
