@@ -1,6 +1,6 @@
 /** Child processes for the diff-copy tests: the fsutil peer (built from Go at test time) and the CLI. */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -24,7 +24,13 @@ export function fsutilPeer(): string {
       "the fsutil interop tests need Go and fsutil: apt-get install golang-go golang-github-tonistiigi-fsutil-dev",
     );
   }
-  const out = join(mkdtempSync(join(tmpdir(), "fscache-")), "fsutil_peer");
+  const dir = mkdtempSync(join(tmpdir(), "fscache-"));
+  // Every test process builds its own copy; without this each run left a 3 MB binary behind.
+  // (Deno's test runner ends without Node's "exit" event, but fires "unload".)
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.on("exit", remove);
+  globalThis.addEventListener?.("unload", remove);
+  const out = join(dir, "fsutil_peer");
   const env: Record<string, string | undefined> = {
     ...process.env,
     GO111MODULE: "off",
