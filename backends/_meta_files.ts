@@ -4,11 +4,12 @@
  * fsync. Kept apart from the store so the store reads as its crash argument.
  * @module
  */
-import { createHash } from "node:crypto";
 import * as fsp from "node:fs/promises";
 import process from "node:process";
+import { crc32 } from "../core/byte_io.ts";
 import { isValidRecord } from "../core/record.ts";
 import type { SourceRecord } from "../core/types.ts";
+import { sha256Hex } from "./node_sha256.ts";
 
 /** A record as stored: the record plus the write sequence number that orders duplicates. */
 export interface StoredRecord {
@@ -67,8 +68,10 @@ export function decodeRecord(text: string): StoredRecord | undefined {
 }
 
 /**
- * Encodes a hash-tree file: a header line `fscache-tree <sha256> <length>`, then the
- * bytes as given.
+ * Encodes a hash-tree file: a header line `fscache-tree crc32:<8 hex> <length>`, then
+ * the bytes as given. CRC-32, not SHA-256: the header guards against a torn or damaged
+ * file, not against someone who can write the store, and SHA-256 of a 100k-entry
+ * tree's 5.8 MB cost ~23 ms on every sync that reads or writes it (CRC-32: ~1.3 ms).
  *
  * @example
  * ```ts
@@ -94,7 +97,7 @@ export function encodeTree(data: Uint8Array): Uint8Array {
  * ```
  */
 export function treeFile(data: Uint8Array): Uint8Array[] {
-  return [encoder.encode(`${TREE_MAGIC} ${sha256Hex(data)} ${data.length}\n`), data];
+  return [encoder.encode(`${TREE_MAGIC} ${CRC_PREFIX}${crcHex(data)} ${data.length}\n`), data];
 }
 
 /** The bytes of a hash-tree file, or `undefined` when it is truncated or altered. */
@@ -114,7 +117,15 @@ export function decodeTree(file: Uint8Array): Uint8Array | undefined {
   const owned = file.byteOffset === 0 && file.byteLength === file.buffer.byteLength;
   const data = owned ? new Uint8Array(file.buffer, end + 1, file.length - end - 1) : copyOf(file.subarray(end + 1));
   if (magic !== TREE_MAGIC || rest.length > 0 || String(data.length) !== length) return undefined;
-  return sha256Hex(data) === sum ? data : undefined;
+  // Files written before the CRC header carry the SHA-256 of the bytes.
+  const expected = sum?.startsWith(CRC_PREFIX) ? `${CRC_PREFIX}${crcHex(data)}` : sha256Hex(data);
+  return expected === sum ? data : undefined;
+}
+
+const CRC_PREFIX = "crc32:";
+
+function crcHex(data: Uint8Array): string {
+  return crc32(data).toString(16).padStart(8, "0");
 }
 
 let counter = 0;
@@ -205,8 +216,4 @@ function copyOf(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length);
   out.set(bytes);
   return out;
-}
-
-function sha256Hex(data: string | Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }

@@ -1,5 +1,6 @@
 /** FileMetaStore beyond the shared suite: the root lock, recovery from what a crash or damage leaves, the layout. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -251,6 +252,28 @@ describe("hash-tree files", () => {
     altered[altered.length - 1] = (altered[altered.length - 1] as number) ^ 1;
     assert.equal(decodeTree(altered), undefined);
     assert.equal(decodeTree(owned.subarray(0, owned.length - 1)), undefined);
+  });
+
+  it("carry a CRC-32 header, and files with the earlier SHA-256 header still read", () => {
+    const data = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 7) % 253);
+    const file = encodeTree(data);
+    const header = new TextDecoder().decode(file.subarray(0, file.indexOf(10)));
+    assert.match(header, /^fscache-tree crc32:[0-9a-f]{8} 70000$/);
+    const body = new TextEncoder().encode(`fscache-tree ${createHash("sha256").update(data).digest("hex")} 70000\n`);
+    const old = new Uint8Array(body.length + data.length);
+    old.set(body);
+    old.set(data, body.length);
+    assert.deepEqual(decodeTree(old), data);
+    // Either checksum must match its bytes: one changed byte in the middle fails both.
+    for (const input of [file, old]) {
+      const altered = input.slice();
+      altered[input.length - 35_000] = (altered[input.length - 35_000] as number) ^ 0x10;
+      assert.equal(decodeTree(altered), undefined);
+    }
+    // A damaged CRC in the header fails too.
+    const wrongSum = file.slice();
+    wrongSum[header.indexOf(":") + 1] = wrongSum[header.indexOf(":") + 1] === 0x30 ? 0x31 : 0x30;
+    assert.equal(decodeTree(wrongSum), undefined);
   });
 });
 
