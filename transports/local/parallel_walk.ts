@@ -130,40 +130,50 @@ function walkUnits(
 
 /**
  * Recorded entries at and below each root name and each path one level down. Walk order
- * keeps each such subtree's entries together.
+ * keeps each such subtree's entries together, so each is measured by a search for its
+ * end rather than by visiting its entries (a walk of 100k paths took ~20 ms).
  */
 function recordedWeights(previous: RecordedTree): Map<string, number> {
   const weight = new Map<string, number>();
   const paths = previous instanceof RecordedTable ? previous.paths : Array.from(previous.entries(), ([p]) => p);
-  const add = (key: string, count: number) => {
-    if (count > 0) weight.set(key, (weight.get(key) ?? 0) + count);
-  };
-  let top = "";
-  let topCount = 0;
-  let second = "";
-  let secondCount = 0;
-  for (const path of paths) {
-    if (!within(path, top)) {
-      add(top, topCount);
-      add(second, secondCount);
-      const slash = path.indexOf("/");
-      top = slash === -1 ? path : path.slice(0, slash);
-      topCount = 0;
-      second = "";
-      secondCount = 0;
+  for (let i = 0; i < paths.length; ) {
+    const path = paths[i] as string;
+    const slash = path.indexOf("/");
+    // A directory recorded only through entries below it has no entry of its own.
+    const top = slash === -1 ? path : path.slice(0, slash);
+    const end = subtreeEnd(paths, i, top);
+    weight.set(top, end - i);
+    for (let j = slash === -1 ? i + 1 : i; j < end; ) {
+      const below = paths[j] as string;
+      const next = below.indexOf("/", top.length + 1);
+      const second = next === -1 ? below : below.slice(0, next);
+      const secondEnd = subtreeEnd(paths, j, second);
+      weight.set(second, secondEnd - j);
+      j = secondEnd;
     }
-    topCount++;
-    if (path.length > top.length && !within(path, second)) {
-      add(second, secondCount);
-      const slash = path.indexOf("/", top.length + 1);
-      second = slash === -1 ? path : path.slice(0, slash);
-      secondCount = 0;
-    }
-    if (path.length > top.length) secondCount++;
+    i = end;
   }
-  add(top, topCount);
-  add(second, secondCount);
   return weight;
+}
+
+/**
+ * The index after the run of `paths` from `from` (which is within `dir`) that lies
+ * within `dir`: galloping, then bisecting, so a one-entry subtree costs a step or two.
+ */
+function subtreeEnd(paths: readonly string[], from: number, dir: string): number {
+  let inside = from;
+  let step = 1;
+  while (inside + step < paths.length && within(paths[inside + step] as string, dir)) {
+    inside += step;
+    step *= 2;
+  }
+  let outside = Math.min(inside + step, paths.length);
+  while (outside - inside > 1) {
+    const mid = (inside + outside) >>> 1;
+    if (within(paths[mid] as string, dir)) inside = mid;
+    else outside = mid;
+  }
+  return outside;
 }
 
 /** True when `path` is `dir` or below it (`dir` non-empty). */
