@@ -183,24 +183,23 @@ export class RecordedTable implements RecordedTree {
    */
   contentSize(): number | undefined {
     const s = this.stats;
-    // Ancestors of the current entry that are entries themselves (walk order keeps them on a chain).
-    const chain: string[] = [];
+    const paths = this.paths;
     let total = 0;
-    for (let i = 0; i < this.paths.length; i++) {
-      const path = this.paths[i] as string;
-      while (chain.length > 0 && !isBelow(path, chain[chain.length - 1] as string)) chain.pop();
+    for (let i = 0; i < paths.length; i++) {
+      const path = paths[i] as string;
       const slash = path.lastIndexOf("/");
-      if (slash >= 0 && chain[chain.length - 1] !== path.slice(0, slash)) return undefined;
-      chain.push(path);
+      // Walk order puts a directory's entry before everything below it, so an entry's
+      // parent is an entry exactly when the entry before is that parent or below it.
+      if (slash >= 0 && !isParentOrBelow(paths[i - 1], path, slash)) return undefined;
       const mode = s[i * TABLE_STAT_FIELDS] as number;
       if (Number.isNaN(mode)) return undefined;
       const type = mode & S_IFMT;
-      if (type === S_IFREG) {
-        if (this.links.has(i)) return undefined;
-        total += s[i * TABLE_STAT_FIELDS + 3] as number;
-      } else if (type === S_IFLNK) {
-        total += encodeName(this.links.get(i) ?? "").length;
-      }
+      if (type === S_IFREG) total += s[i * TABLE_STAT_FIELDS + 3] as number;
+    }
+    for (const [i, link] of this.links) {
+      const type = (s[i * TABLE_STAT_FIELDS] as number) & S_IFMT;
+      if (type === S_IFREG) return undefined;
+      if (type === S_IFLNK) total += encodeName(link).length;
     }
     return total;
   }
@@ -367,6 +366,17 @@ export function putEntry(
 
 function hexValue(c: number): number {
   return c <= 0x39 ? c - 0x30 : c - 0x57;
+}
+
+/**
+ * Whether `before` is the directory `path[0, slash)` or lies below it: `path`'s first
+ * `slash` characters, then the end or a `/`.
+ */
+function isParentOrBelow(before: string | undefined, path: string, slash: number): boolean {
+  if (before === undefined || before.length < slash) return false;
+  if (before.length > slash && before.charCodeAt(slash) !== 0x2f) return false;
+  for (let k = slash - 1; k >= 0; k--) if (before.charCodeAt(k) !== path.charCodeAt(k)) return false;
+  return true;
 }
 
 function isBelow(path: string, dir: string): boolean {
