@@ -1,4 +1,5 @@
 /** Child processes for the diff-copy tests: the fsutil peer (built from Go at test time) and the CLI. */
+import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,6 +68,17 @@ export function spawnPeer(command: string, args: string[]): Peer {
     child.on("close", (code) => resolve({ code, stderr }));
   });
   return { child, connection: () => nodeConnection(child.stdout!, child.stdin!), exit };
+}
+
+/**
+ * A clean exit after the shutdown signal. Deno's `child_process` reports a child that
+ * was sent a signal as killed by it (code null) even when it handled it and exited 0,
+ * so there the "stopped" line, printed after the cache closed, is the evidence.
+ */
+export function assertStopped(exit: { code: number | null; stderr: string }): void {
+  const deno = "Deno" in globalThis;
+  assert.ok(exit.code === 0 || (deno && exit.code === null), `exit code ${exit.code}: ${exit.stderr}`);
+  assert.match(exit.stderr, /shutting down[\s\S]*stopped\n$/);
 }
 
 /** The fscache CLI as a child process, under the runtime running the tests. */

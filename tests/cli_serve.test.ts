@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
-import { cliCommand, listeningPort, spawnCli } from "./_processes.ts";
+import { assertStopped, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
 
 const PUSH_KEYS = [
   "added",
@@ -16,17 +16,6 @@ const PUSH_KEYS = [
   "modified",
   "wireBytes",
 ];
-
-/**
- * A clean exit after the shutdown signal. Deno's `child_process` reports a child that
- * was sent a signal as killed by it (code null) even when it handled it and exited 0,
- * so there the "stopped" line, printed after the cache closed, is the evidence.
- */
-function assertStopped(exit: { code: number | null; stderr: string }): void {
-  const deno = "Deno" in globalThis;
-  assert.ok(exit.code === 0 || (deno && exit.code === null), `exit code ${exit.code}: ${exit.stderr}`);
-  assert.match(exit.stderr, /shutting down[\s\S]*stopped\n$/);
-}
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -61,6 +61,29 @@ describe("push sessions cut short", () => {
     assertSameTree(disk, await snapshotOf(f.cache, "k"), f.src);
   });
 
+  it("a client that sends no hello in time gets ERR_TIMEOUT, and its session ends", async () => {
+    await using f = await sessionFixture({ helloTimeoutMs: 100 });
+    const [client, server] = memoryPipe();
+    const serving = f.server.handle(server);
+    // Part of a frame header, then nothing (the pipe's write settles once the server reads it).
+    void client.writable.getWriter().write(new Uint8Array([0, 0]));
+    const heard = readAll(client.readable);
+    const outcome = await serving;
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.ok ? "" : outcome.error.code, "ERR_TIMEOUT");
+    assert.equal(f.server.active, 0);
+    assert.match(await heard, /"code":"ERR_TIMEOUT"/, "the client is told why");
+  });
+
+  it("a session whose client stops reading still ends (its last writes are not waited on for ever)", async () => {
+    await using f = await sessionFixture({ helloTimeoutMs: 100 });
+    const [client, server] = memoryPipe();
+    const serving = f.server.handle(server);
+    void client.writable.getWriter().write(new Uint8Array([0, 0]));
+    const outcome = await serving; // nobody reads the error frame
+    assert.equal(outcome.ok ? "" : outcome.error.code, "ERR_TIMEOUT");
+  });
+
   it("close() stops new sessions and lets the one in progress finish", async () => {
     await using f = await sessionFixture();
     writeTree(disk, f.src, { "blob.bin": "y".repeat(500_000) });
@@ -108,3 +131,19 @@ describe("push sessions cut short", () => {
     await f.cache.close();
   });
 });
+
+/** Everything `readable` gives until it ends or fails, as text. */
+async function readAll(readable: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = readable.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return text;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    return text;
+  }
+}

@@ -46,7 +46,10 @@ function webReadable(input: Readable): ReadableStream<Uint8Array> {
           if ((controller.desiredSize ?? 0) <= 0) input.pause();
         });
         // As `toWeb` does: an end is a close; a close before the end is an AbortError.
-        finished(input, (err) => {
+        // Only the reading side counts: on a socket, `finished` would otherwise wait for
+        // our own writes to end too, and a peer that half-closed (or died, leaving a FIN)
+        // would leave the reader waiting forever.
+        finished(input, { writable: false }, (err) => {
           if (done) return;
           done = true;
           if (!err) controller.close();

@@ -26,7 +26,14 @@ export interface SessionServerOptions {
   transportName?: string;
   /** Told about every session as it ends, for logs. */
   onSession?(outcome: SessionOutcome): void;
+  /**
+   * How long a client may take to send its `hello` (default 30 s): a connection that
+   * sends nothing, or part of a frame, must not hold a session open for ever.
+   */
+  helloTimeoutMs?: number;
 }
+
+const HELLO_TIMEOUT_MS = 30_000;
 
 /** How one session ended: a push's `result`, a pull's `pulled`, or the error. */
 export type SessionOutcome =
@@ -126,7 +133,7 @@ export class SessionServer {
     signal.addEventListener("abort", onAbort, { once: true });
     let outcome: SessionOutcome;
     try {
-      hello = parseHello(await frames.next());
+      hello = parseHello(await this.#hello(frames));
       if (this.#closing) throw new FSCacheError("ERR_CLOSED", "the server is shutting down");
       if (this.#options.verifyToken && !this.#options.verifyToken(hello.token)) {
         throw new FSCacheError("ERR_AUTH", "invalid or missing token", { key: hello.key });
@@ -146,11 +153,31 @@ export class SessionServer {
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
+    // Each step bounded: a peer that stops reading leaves a write in flight, which an
+    // abort waits for, and the session would never end.
     await withTimeout(writer.close(), 1000).catch(() => undefined);
-    await writer.abort().catch(() => undefined);
-    await frames.cancel();
+    await withTimeout(writer.abort(), 1000).catch(() => undefined);
+    await withTimeout(frames.cancel(), 1000);
     this.#options.onSession?.(outcome);
     return outcome;
+  }
+
+  /** The first frame, or `ERR_TIMEOUT` (the read cancelled) if it does not come in time. */
+  async #hello(frames: FrameReader): Promise<Uint8Array | undefined> {
+    const ms = this.#options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new FSCacheError("ERR_TIMEOUT", `no hello within ${ms} ms`);
+        void frames.cancel(error);
+        reject(error);
+      }, ms);
+    });
+    try {
+      return await Promise.race([frames.next(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #sync(hello: Hello, session: SessionState, signal: AbortSignal): Promise<ResultMessage> {

@@ -10,6 +10,9 @@ import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { nodeConnection } from "../diffcopy/node_streams.ts";
 import type { SessionServer } from "./server.ts";
 
+/** Idle time before the first keep-alive probe of a session's socket. */
+const KEEPALIVE_MS = 30_000;
+
 /** A listening socket. */
 export interface SessionListener {
   /** The address actually bound (port resolved when 0 was asked for). */
@@ -62,14 +65,26 @@ export function isLoopback(host: string): boolean {
  * ```
  */
 export function listenSessions(server: SessionServer, host: string, port: number): Promise<SessionListener> {
-  const sockets = new Set<Socket>();
   const tcp: Server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined); // reported through the session's streams
     serveSocket(server, socket);
   });
-  return listening(tcp, host, port, () => new Promise<void>((done) => tcp.close(() => done())));
+  return listening(tcp, host, port, () => stopListening(tcp));
+}
+
+/**
+ * Stops `tcp` accepting connections, without waiting for those it accepted (as
+ * `Server.close`'s callback would): they are sessions, which `SessionServer.close`
+ * lets finish or aborts.
+ *
+ * @example
+ * ```ts
+ * await stopListening(tcp);
+ * ```
+ */
+export function stopListening(tcp: Server): Promise<void> {
+  tcp.close();
+  return Promise.resolve();
 }
 
 /**
@@ -82,6 +97,9 @@ export function listenSessions(server: SessionServer, host: string, port: number
  */
 export function serveSocket(server: SessionServer, socket: Socket): void {
   socket.setNoDelay(true);
+  // A peer that vanishes without a FIN or RST (a cable pulled, a machine gone) is
+  // noticed by keep-alive probes instead of holding its session forever.
+  socket.setKeepAlive(true, KEEPALIVE_MS);
   void server.handle(nodeConnection(socket, socket)).finally(() => socket.destroy());
 }
 

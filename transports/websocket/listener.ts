@@ -13,7 +13,7 @@ import { Buffer } from "node:buffer";
 import { createServer, type Server, type Socket } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { SessionServer } from "../session/server.ts";
-import { listening, type SessionListener, serveSocket } from "../session/tcp.ts";
+import { listening, type SessionListener, serveSocket, stopListening } from "../session/tcp.ts";
 import { webSocketConnection } from "./connection.ts";
 
 /** Options of {@linkcode listenSessionsAndWebSockets}. */
@@ -57,20 +57,28 @@ export function listenSessionsAndWebSockets(
   port: number,
   options: WebSocketListenOptions = {},
 ): Promise<SessionListener> {
-  const sockets = new Set<Socket>();
+  // Sockets not yet a session (nothing read yet, or an HTTP head being read): closing
+  // the listener closes them, and one that sends nothing is closed after a while.
+  const undecided = new Set<Socket>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? 8 * 1024 * 1024 });
   const serveWebSocket = (ws: WebSocket) => {
     void server.handle(webSocketConnection(ws)).finally(() => ws.terminate());
   };
   const tcp: Server = createServer({ allowHalfOpen: true }, (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    undecided.add(socket);
+    const silent = setTimeout(() => socket.destroy(), HEAD_TIMEOUT_MS);
+    socket.on("close", () => {
+      clearTimeout(silent);
+      undecided.delete(socket);
+    });
     socket.on("error", () => undefined); // reported through the session's streams
     socket.once("data", (first: Uint8Array) => {
+      clearTimeout(silent);
       socket.pause();
       const byte = first[0] ?? 0;
       if (byte < 0x41 || byte > 0x5a /* not A-Z: not an HTTP method */) {
         socket.unshift(first);
+        undecided.delete(socket);
         serveSocket(server, socket);
         socket.resume();
         return;
@@ -84,6 +92,7 @@ export function listenSessionsAndWebSockets(
             return;
           }
           wss.handleUpgrade(head as never, socket, Buffer.from(rest), (ws) => {
+            undecided.delete(socket);
             serveWebSocket(ws);
             socket.resume(); // paused while the head was read; `ws` only adds listeners
           });
@@ -94,16 +103,11 @@ export function listenSessionsAndWebSockets(
         });
     });
   });
-  return listening(
-    tcp,
-    host,
-    port,
-    () =>
-      new Promise<void>((done) => {
-        wss.close();
-        tcp.close(() => done());
-      }),
-  );
+  return listening(tcp, host, port, () => {
+    wss.close();
+    for (const socket of undecided) socket.destroy();
+    return stopListening(tcp);
+  });
 }
 
 /** Reads up to the end of the request head; `rest` is what followed it (WebSocket bytes). */

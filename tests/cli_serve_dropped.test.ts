@@ -1,0 +1,104 @@
+/**
+ * `fscache serve` facing clients that go away: a connection half-closed or cut inside
+ * a frame ends its session at once (the key can be pushed again), and shutdown does
+ * not wait on connections that send nothing.
+ */
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { describe, it } from "node:test";
+import { controlFrame } from "../transports/session/frames.ts";
+import { SESSION_VERSION } from "../transports/session/handshake.ts";
+import { cli } from "./_cli.ts";
+import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
+import { assertStopped, listeningPort, spawnCli } from "./_processes.ts";
+
+/**
+ * A raw client: what the server sent, and a promise that settles when the server closed
+ * the connection (its FIN, or a reset).
+ */
+function rawClient(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect({ host: "127.0.0.1", port, allowHalfOpen: true });
+  let got = "";
+  socket.on("data", (d: Uint8Array) => {
+    got += new TextDecoder("latin1").decode(d);
+  });
+  const closed = new Promise<void>((resolve) => {
+    socket.on("error", () => undefined); // a reset is a close too
+    socket.on("end", () => resolve());
+    socket.on("close", () => resolve());
+  });
+  return { socket, received: () => got, closed };
+}
+
+/** Resolves with `promise`, or rejects after `ms` saying what did not happen. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+describe("fscache serve with clients that go away", () => {
+  it("a connection half-closed inside a frame ends its session at once; the key can then be pushed", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/a.txt": "hello", "src/d/": "", "src/d/b": "b".repeat(70_000) });
+    const root = `${tmp.dir}/cache`;
+    const serve = spawnCli(["serve", "--root", root, "--listen", "127.0.0.1:0"]);
+    try {
+      const port = await listeningPort(serve.child);
+      // Two bytes of a frame header, then the client's FIN.
+      const early = rawClient(port);
+      early.socket.end(new Uint8Array([0, 0]));
+      await within(early.closed, 10_000, "closing a connection half-closed inside a frame header");
+      assert.match(early.received(), /"type":"error","code":"ERR_PROTOCOL"/);
+      // A hello, then part of the first diff-copy frame, then the FIN (a client killed mid-transfer).
+      const cut = rawClient(port);
+      const hello = controlFrame({ v: SESSION_VERSION, type: "hello", key: "cut" });
+      cut.socket.end(concat(hello, new Uint8Array([0, 0, 3, 0xe8, 1, 2, 3])));
+      await within(cut.closed, 10_000, "closing a connection cut inside the transfer");
+      assert.match(cut.received(), /"type":"send"[\s\S]*"type":"error","code":"ERR_PROTOCOL"/);
+      const push = await cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--key", "cut", "--json"]);
+      assert.equal(push.code, 0, push.stderr);
+      assert.equal(JSON.parse(push.stdout).added, 3);
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    const exit = await serve.exit;
+    assertStopped(exit);
+    assert.match(exit.stderr, /session failed key=cut: ERR_PROTOCOL/);
+    const ls = await cli(["ls", "--root", root, "--json"]);
+    const path = JSON.parse(ls.stdout).find((s: { key: string }) => s.key === "cut").path;
+    assert.deepEqual(listTree(disk, path, false), listTree(disk, `${tmp.dir}/src`, false));
+  });
+
+  it("shutdown closes silent connections at once and aborts a session stuck mid-hello after --grace", async () => {
+    using tmp = tempDir();
+    const serve = spawnCli(["serve", "--root", `${tmp.dir}/cache`, "--listen", "127.0.0.1:0", "--grace", "1s"]);
+    const port = await listeningPort(serve.child);
+    const silent = rawClient(port);
+    const stuck = rawClient(port);
+    stuck.socket.write(new Uint8Array([0, 0]));
+    // Let the server take both connections in before it is told to stop.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopping = Date.now();
+    serve.child.kill("SIGTERM");
+    const exit = await within(serve.exit, 15_000, "stopping the server");
+    assertStopped(exit);
+    assert.ok(Date.now() - stopping < 10_000, "stopped within the grace period and the close timeouts");
+    assert.match(exit.stderr, /shutting down: 1 session\(s\) in progress[\s\S]*session failed: ERR_ABORTED/);
+    await within(Promise.all([silent.closed, stuck.closed]), 5_000, "closing both connections");
+    silent.socket.destroy();
+    stuck.socket.destroy();
+  });
+});
