@@ -77,6 +77,12 @@ describe("fscache tarsum", () => {
     assert.equal(junk.code, 1);
     assert.match(junk.stderr, /ERR_INVALID_TAR/);
     assert.equal((await cli(["tarsum", "--tarsum-version", "9", `${work}/junk.tar`])).code, 2);
-    assert.equal((await cli(["tarsum", `${work}/missing.tar`])).code, 1);
+    // One line naming the code and the path, not a stack trace.
+    const missing = await cli(["tarsum", `${work}/missing.tar`]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^fscache tarsum: ENOENT: .*missing\.tar'?\n$/);
+    const dir = await cli(["tarsum", work]);
+    assert.equal(dir.code, 2);
+    assert.match(dir.stderr, /is a directory, not a tar archive/);
   });
 });

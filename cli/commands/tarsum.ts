@@ -2,7 +2,7 @@
  * `fscache tarsum <file.tar|->`: Docker's TarSum of an archive, streamed.
  * @module
  */
-import { createReadStream, readFileSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, openSync, readFileSync } from "node:fs";
 import process from "node:process";
 import type { TarSumVersion } from "../../core/tarsum.ts";
 import { type Command, UsageError } from "../command.ts";
@@ -44,7 +44,9 @@ Options:
     const extraPath = values.extra as string | undefined;
     const extra = extraPath === undefined ? undefined : readFileSync(resolve(extraPath));
     const file = positionals[0] as string;
-    const input = file === "-" ? process.stdin : createReadStream(resolve(file));
+    // Opened now, so a missing or unreadable archive is an error here and not an
+    // unhandled one from a stream nobody listens to yet.
+    const input = file === "-" ? process.stdin : createReadStream("", { fd: openArchive(resolve(file)) });
     // Loaded here so the other commands never pay for the tar parser.
     const { tarSum } = await import("../../backends/tarsum_stream.ts");
     const lines: string[] = [];
@@ -60,3 +62,12 @@ Options:
     return 0;
   },
 };
+
+function openArchive(path: string): number {
+  const fd = openSync(path, "r");
+  if (fstatSync(fd).isDirectory()) {
+    closeSync(fd);
+    throw new UsageError(`${path} is a directory, not a tar archive`);
+  }
+  return fd;
+}
