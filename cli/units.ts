@@ -100,3 +100,36 @@ export function formatAge(then: number, now: number): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
   return `${Math.floor(s / 86400)}d ago`;
 }
+
+/**
+ * Parses a `HOST:PORT` option (`[::1]:7373` for IPv6); anything else is a usage error.
+ *
+ * @example
+ * ```ts
+ * parseHostPort("127.0.0.1:7373", "--listen"); // { host: "127.0.0.1", port: 7373 }
+ * ```
+ */
+export function parseHostPort(text: string, option: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || !(port >= 0 && port <= 65535)) {
+    throw new UsageError(`${option}: expected HOST:PORT ([::1]:PORT for IPv6), got ${JSON.stringify(text)}`);
+  }
+  return { host: (match[1] ?? match[2]) as string, port };
+}
+
+/**
+ * A non-negative integer option (a count, e.g. `--max-entries`).
+ *
+ * @example
+ * ```ts
+ * parseCount("1000", "--max-entries"); // 1000
+ * ```
+ */
+export function parseCount(text: string, option: string): number {
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(`${option} must be a non-negative integer, not ${JSON.stringify(text)}`);
+  }
+  return n;
+}

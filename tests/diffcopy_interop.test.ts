@@ -141,6 +141,23 @@ describe("fscache diffcopy send/receive (real processes over stdio)", () => {
     assertSameTree(disk, dst2, src, disk);
   });
 
+  it("receive --max-bytes takes a size: a tree with more file content is refused with ERR_LIMIT", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/big": "x".repeat(3000) });
+    const run = async (limit: string, dst: string) => {
+      const sender = spawnCli(["diffcopy", "send", `${tmp.dir}/src`]);
+      const receiver = spawnCli(["diffcopy", "receive", dst, "--max-bytes", limit]);
+      connect(sender, receiver);
+      return (await Promise.all([sender.exit, receiver.exit]))[1];
+    };
+    const refused = await run("2KiB", `${tmp.dir}/small`);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /ERR_LIMIT/);
+    const taken = await run("1MiB", `${tmp.dir}/roomy`);
+    assert.equal(taken.code, 0, taken.stderr);
+    assertSameTree(disk, `${tmp.dir}/roomy`, `${tmp.dir}/src`, disk);
+  });
+
   it("receive exits non-zero with the reason on stderr when the sender is hostile", async () => {
     using tmp = tempDir();
     const receiver = spawnCli(["diffcopy", "receive", `${tmp.dir}/dst`]);

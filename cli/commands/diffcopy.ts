@@ -13,6 +13,7 @@ import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { sendDiffCopy } from "../../transports/diffcopy/sender.ts";
 import { type Command, UsageError } from "../command.ts";
+import { parseCount, parseSize } from "../units.ts";
 
 /** A receive without a cache needs no checksums: a hasher that does nothing. */
 const throwawayUpdater: CacheUpdater = {
@@ -20,13 +21,6 @@ const throwawayUpdater: CacheUpdater = {
   handleChange() {},
   sha256: () => ({ update() {}, digest: () => "" }),
 };
-
-function positiveInteger(value: unknown, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--${option} must be a non-negative integer`);
-  return n;
-}
 
 /**
  * The `diffcopy` command, over the connection `connect` opens (stdin/stdout by default).
@@ -41,13 +35,13 @@ export function createDiffcopyCommand(connect: () => DiffCopyConnection = stdioC
     name: "diffcopy",
     summary: "send or receive a directory with the bare diff-copy protocol on stdin/stdout",
     usage: `Usage: fscache diffcopy send <dir>
-       fscache diffcopy receive <dir> [--max-bytes N] [--max-entries N]
+       fscache diffcopy receive <dir> [--max-bytes SIZE] [--max-entries N]
 
 Speaks BuildKit fsutil's diff-copy protocol on stdin/stdout (no handshake, no cache).
 'receive' makes <dir> equal to the sender's tree, transferring only changed files.
 
 Options:
-  --max-bytes N    receive: refuse trees with more than N bytes of file content
+  --max-bytes SIZE receive: refuse trees with more file content than SIZE (e.g. 512MiB)
   --max-entries N  receive: refuse trees with more than N entries`,
     options: {
       "max-bytes": { type: "string" },
@@ -67,8 +61,10 @@ Options:
         await sendDiffCopy(connect(), { fs, root });
         return 0;
       }
-      const maxBytes = positiveInteger(values["max-bytes"], "max-bytes");
-      const maxEntries = positiveInteger(values["max-entries"], "max-entries");
+      const maxBytes =
+        values["max-bytes"] === undefined ? undefined : parseSize(values["max-bytes"] as string, "--max-bytes");
+      const maxEntries =
+        values["max-entries"] === undefined ? undefined : parseCount(values["max-entries"] as string, "--max-entries");
       await fs.mkdir(root, { recursive: true });
       await receiveDiffCopy(
         connect(),

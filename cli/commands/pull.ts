@@ -10,10 +10,10 @@ import { fileSystemFrom } from "../../core/file_system.ts";
 import type { CacheUpdater } from "../../core/types.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { pullSession } from "../../transports/session/pull.ts";
-import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
+import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
-import { formatBytes } from "../units.ts";
+import { formatBytes, parseHostPort } from "../units.ts";
 
 /** The directory is not a snapshot: no checksums to keep, so a hasher that does nothing. */
 const throwawayUpdater: CacheUpdater = {
@@ -67,7 +67,7 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
     const [key, dirArg] = positionalArgs(positionals, ["key", "dir"]) as [string, string];
     const started = performance.now();
     if (typeof values.from !== "string") throw new UsageError("--from HOST:PORT is required");
-    const { host, port } = parseHostPort(values.from);
+    const { host, port } = parseHostPort(values.from, "--from");
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));
     const dir = resolve(io.cwd, dirArg);

@@ -10,12 +10,12 @@ import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
-import { connectSession, parseHostPort } from "../../transports/session/tcp.ts";
+import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
 import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
-import { formatBytes } from "../units.ts";
+import { formatBytes, parseHostPort } from "../units.ts";
 
 /** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
 export type PushReport = Omit<PushResult, "reused"> & { durationMs: number };
@@ -87,7 +87,7 @@ durationMs }.`,
     try {
       let connection: DiffCopyConnection;
       if (to !== undefined) {
-        const { host, port } = parseHostPort(to);
+        const { host, port } = parseHostPort(to, "--to");
         connection = await connectSession(host, port);
       } else {
         child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });

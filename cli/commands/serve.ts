@@ -9,12 +9,12 @@ import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import type { ReceiveOptions } from "../../transports/diffcopy/receiver.ts";
 import { diskWriteThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type SessionOutcome, SessionServer } from "../../transports/session/server.ts";
-import { isLoopback, parseHostPort } from "../../transports/session/tcp.ts";
+import { isLoopback } from "../../transports/session/tcp.ts";
 import { readTokenFile, tokenVerifier } from "../../transports/session/token.ts";
 import { listenSessionsAndWebSockets } from "../../transports/websocket/listener.ts";
-import { type CliIO, type Command, positionalArgs, UsageError } from "../command.ts";
+import { type CliIO, type Command, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
-import { formatBytes, parseDuration, parseSize } from "../units.ts";
+import { formatBytes, parseCount, parseDuration, parseHostPort, parseSize } from "../units.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
@@ -69,15 +69,12 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     positionalArgs(positionals, []);
     const receive: ReceiveOptions = {};
     if (typeof values["max-bytes"] === "string") receive.maxBytes = parseSize(values["max-bytes"], "--max-bytes");
-    if (typeof values["max-entries"] === "string") {
-      const n = Number(values["max-entries"]);
-      if (!Number.isSafeInteger(n) || n < 0) throw new UsageError("--max-entries must be a non-negative integer");
-      receive.maxEntries = n;
-    }
+    if (typeof values["max-entries"] === "string")
+      receive.maxEntries = parseCount(values["max-entries"], "--max-entries");
     const graceMs = parseDuration(values.grace as string, "--grace");
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolvePath(io, tokenFile));
-    const { host, port } = parseHostPort(values.listen as string);
+    const { host, port } = parseHostPort(values.listen as string, "--listen");
     if (!values.stdio && !token && !isLoopback(host)) {
       throw new FSCacheError(
         "ERR_INSECURE",

@@ -23,23 +23,6 @@ export interface SessionListener {
 }
 
 /**
- * Parses `HOST:PORT` (`[::1]:7373` for IPv6).
- *
- * @example
- * ```ts
- * parseHostPort("127.0.0.1:7373"); // { host: "127.0.0.1", port: 7373 }
- * ```
- */
-export function parseHostPort(value: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  const port = Number(match?.[3]);
-  if (!match || !(port >= 0 && port <= 65535)) {
-    throw new FSCacheError("ERR_INVALID_OPTION", `expected HOST:PORT, got ${JSON.stringify(value)}`);
-  }
-  return { host: (match[1] ?? match[2]) as string, port };
-}
-
-/**
  * True for addresses only this machine can reach: `localhost`, 127.0.0.0/8, `::1`.
  *
  * @example
