@@ -17,6 +17,14 @@ import { decodeName } from "../core/names.ts";
 import { TarSum, type TarSumVersion } from "../core/tarsum.ts";
 import type { Sha256Factory } from "../core/types.ts";
 import { nodeSha256 } from "./node_sha256.ts";
+import {
+  frameOldGnuExtensions,
+  type HeaderFraming,
+  oldGnuSparseLayout,
+  paxSparseLayout,
+  type SparseLayout,
+  sparseSink,
+} from "./tar_sparse.ts";
 
 /** Options of {@linkcode tarSum}. */
 export interface TarSumOptions {
@@ -44,9 +52,13 @@ interface ExtractInternals {
   _buffer: { shift(size: number): Uint8Array | null };
   _header: { type: string | null; name: string } | null;
   _decodeLongHeader(buf: Uint8Array): void;
+  /** Global PAX records, which tar-stream applies to every later entry and Go does not. */
+  _paxGlobal: unknown;
 }
 
 const GO_ZERO_TIME_UNIX = -62135596800;
+/** Types Go reads no data for (links, devices, directories, fifos): never sparse. */
+const HEADER_ONLY = new Set(["1", "2", "3", "4", "5", "6"]);
 const latin1 = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const utf8 = new TextDecoder();
 
@@ -81,7 +93,8 @@ export type TarInput = AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Readab
 
 /** Where one entry's content goes. */
 export interface TarEntrySink {
-  data(chunk: Uint8Array): void;
+  /** A piece of the content; `hole`: zeros a sparse entry did not store (a writer may skip them). */
+  data(chunk: Uint8Array, hole?: boolean): void;
   end(): void | Promise<void>;
 }
 
@@ -108,6 +121,7 @@ export async function readTarEntries(
   const globals: EntryHeader[] = [];
   let handlerError: { error: unknown } | undefined;
 
+  const extensionsOfLast = frameOldGnuExtensions(ex as unknown as HeaderFraming);
   const shift = internals._buffer.shift.bind(internals._buffer);
   internals._buffer.shift = (size) => {
     const out = shift(size);
@@ -134,6 +148,8 @@ export async function readTarEntries(
       });
     }
     decodeLong(buf);
+    // Go's reader returns a global header as an entry and applies it to nothing else.
+    internals._paxGlobal = null;
   };
 
   const flushGlobals = async () => {
@@ -153,15 +169,24 @@ export async function readTarEntries(
     // unheard "error" would crash the process.
     stream.on("error", (err: Error) => next(err));
     let header: EntryHeader;
+    let sparse: SparseLayout | undefined;
     try {
       header = goHeader(h, records, raw);
+      sparse =
+        raw === 0x53 ? oldGnuSparseLayout(block as Uint8Array, extensionsOfLast()) : paxSparseLayout(new Map(records));
+      if (sparse) {
+        if (HEADER_ONLY.has(header.typeflag))
+          throw new FSCacheError("ERR_INVALID_TAR", "a sparse entry of a type without data");
+        header = { ...header, size: sparse.size, ...(sparse.name ? { name: sparse.name } : {}) };
+      }
     } catch (error) {
       fail(error);
       return;
     }
     (async () => {
       await flushGlobals();
-      const sink = await onEntry(header);
+      const handler = await onEntry(header);
+      const sink = sparse ? sparseSink(sparse, handler) : handler;
       if ((h as { type?: string }).type === "directory" && h.size > 0) {
         // A directory is header-only (as Go reads it): tar-stream reads no data for it, but
         // its entry stream ends only when the size field is 0, so waiting would hang.
@@ -277,6 +302,8 @@ function xattrsOf(records: PaxRecords): Pick<EntryHeader, "xattrs"> {
  */
 function parsePax(buf: Uint8Array): PaxRecords {
   const out = new Map<string, Uint8Array>();
+  // GNU sparse 0.0 repeats these two records, in pairs: Go joins them into a map.
+  const sparseMap: string[] = [];
   let pos = 0;
   while (pos < buf.length) {
     const space = buf.indexOf(0x20, pos);
@@ -285,10 +312,21 @@ function parsePax(buf: Uint8Array): PaxRecords {
     if (!(len > 0) || pos + len > buf.length) break;
     const record = buf.subarray(space + 1, pos + len - 1);
     const eq = record.indexOf(0x3d);
-    if (eq !== -1) out.set(decodeName(record.subarray(0, eq)), record.slice(eq + 1));
+    if (eq !== -1) {
+      const key = decodeName(record.subarray(0, eq));
+      const value = record.slice(eq + 1);
+      if (key === "GNU.sparse.offset" || key === "GNU.sparse.numbytes") {
+        if ((sparseMap.length % 2 === 0) !== (key === "GNU.sparse.offset")) {
+          throw new FSCacheError("ERR_INVALID_TAR", "GNU sparse offset and numbytes records out of turn");
+        }
+        sparseMap.push(utf8.decode(value));
+      } else out.set(key, value);
+    }
     pos += len;
   }
-  return [...out];
+  if (sparseMap.length > 0) out.set("GNU.sparse.map", new TextEncoder().encode(sparseMap.join(",")));
+  // An empty value leaves the field as the header block has it (Go's mergePAX skips it).
+  return [...out].filter(([, value]) => value.length > 0);
 }
 
 /** Docker's `path.Join(".", path.Join("/", name))`: clean, relative, `..` stops at the root. */

@@ -9,7 +9,7 @@ import type { DiffCopyConnection } from "../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../transports/diffcopy/node_streams.ts";
 import { projectRoot } from "./_helpers.ts";
 
-let peerPath: string | undefined;
+const peerPaths = new Map<string, string>();
 
 /**
  * Builds tests/fsutil_peer (BuildKit's fsutil over stdio) once per test process, offline,
@@ -17,12 +17,25 @@ let peerPath: string | undefined;
  * failure, not a skip: the interop tests are the proof that we speak fsutil's protocol.
  */
 export function fsutilPeer(): string {
-  if (peerPath) return peerPath;
+  return goPeer("fsutil_peer");
+}
+
+/**
+ * Builds tests/tarsum_peer (Docker's own `pkg/tarsum`, which the fsutil package depends
+ * on) the same way: the reference TarSum the archive tests compare with.
+ */
+export function tarsumPeer(): string {
+  return goPeer("tarsum_peer");
+}
+
+function goPeer(name: string): string {
+  const built = peerPaths.get(name);
+  if (built) return built;
   try {
     execFileSync("go", ["version"], { stdio: "ignore" });
   } catch {
     throw new Error(
-      "the fsutil interop tests need Go and fsutil: apt-get install golang-go golang-github-tonistiigi-fsutil-dev",
+      "the Go reference peers need Go and fsutil: apt-get install golang-go golang-github-tonistiigi-fsutil-dev",
     );
   }
   const dir = mkdtempSync(join(tmpdir(), "fscache-"));
@@ -31,7 +44,7 @@ export function fsutilPeer(): string {
   const remove = () => rmSync(dir, { recursive: true, force: true });
   process.on("exit", remove);
   globalThis.addEventListener?.("unload", remove);
-  const out = join(dir, "fsutil_peer");
+  const out = join(dir, name);
   const env: Record<string, string | undefined> = {
     ...process.env,
     GO111MODULE: "off",
@@ -41,11 +54,11 @@ export function fsutilPeer(): string {
   };
   if (!env.HOME && !env.GOCACHE) env.GOCACHE = join(tmpdir(), "fscache-go-build");
   execFileSync("go", ["build", "-o", out, "main.go"], {
-    cwd: `${projectRoot()}/tests/fsutil_peer`,
+    cwd: `${projectRoot()}/tests/${name}`,
     env,
     stdio: "pipe",
   });
-  peerPath = out;
+  peerPaths.set(name, out);
   return out;
 }
 

@@ -17,6 +17,8 @@ interface E {
   content?: string;
   linkname?: string;
   mode?: number;
+  /** Milliseconds; default 1_600_000_000_000. */
+  mtime?: number;
 }
 
 async function tarOf(entries: E[]): Promise<Uint8Array> {
@@ -24,7 +26,7 @@ async function tarOf(entries: E[]): Promise<Uint8Array> {
   for (const e of entries) {
     const type = e.type ?? "file";
     const mode = e.mode ?? (type === "directory" ? 0o755 : 0o644);
-    const header = { name: e.name, type, mode, mtime: new Date(1_600_000_000_000), uid: 0, gid: 0 };
+    const header = { name: e.name, type, mode, mtime: new Date(e.mtime ?? 1_600_000_000_000), uid: 0, gid: 0 };
     if (type === "file") archive.entry(header, e.content ?? "");
     else archive.entry({ ...header, ...(e.linkname === undefined ? {} : { linkname: e.linkname }) });
   }
@@ -82,6 +84,38 @@ describe("sync --tar (tar import)", () => {
     assert.equal(result.bytesWritten, 6, "only the changed file was written");
     assert.equal(disk.lstatSync(`${tmp.dir}/dir/b.bin`).ino, before, "the identical file was left alone");
     assert.equal(readFileSync(`${tmp.dir}/dir/hard`, "utf8"), "HELLO!");
+    assert.deepEqual(
+      disk.readdirSync(tmp.dir).filter((n) => n.startsWith(".fscache-tmp-")),
+      [],
+      "no spool left behind",
+    );
+  });
+
+  it("a file whose bytes did not change is not rewritten (only its mode and mtime); one that did is, whole", async () => {
+    using tmp = tempDir();
+    const first: E[] = [
+      { name: "same.bin", content: "s".repeat(70_000) },
+      { name: "late.bin", content: "x".repeat(70_000) },
+      { name: "early.bin", content: "y".repeat(100) },
+    ];
+    await importTar([await tarOf(first)], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    const inode = (path: string) => disk.lstatSync(`${tmp.dir}/${path}`).ino;
+    const same = inode("same.bin");
+    const later = 1_700_000_000_000;
+    const second: E[] = [
+      { name: "same.bin", content: "s".repeat(70_000), mtime: later, mode: 0o600 },
+      // Same sizes, new mtimes; this one differs in its last byte only, past the first 64 KiB compared.
+      { name: "late.bin", content: `${"x".repeat(69_999)}Z`, mtime: later },
+      { name: "early.bin", content: `Y${"y".repeat(99)}`, mtime: later },
+    ];
+    const result = await importTar([await tarOf(second)], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    assert.equal(result.modified, 3, JSON.stringify(result));
+    assert.equal(result.bytesWritten, 70_100, "only the two changed files were written");
+    assert.equal(inode("same.bin"), same, "same bytes: the file stays");
+    assert.equal(disk.statSync(`${tmp.dir}/same.bin`).mtimeMs, later);
+    assert.equal(disk.statSync(`${tmp.dir}/same.bin`).mode & 0o777, 0o600);
+    assert.equal(readFileSync(`${tmp.dir}/late.bin`, "utf8"), `${"x".repeat(69_999)}Z`);
+    assert.equal(readFileSync(`${tmp.dir}/early.bin`, "utf8"), `Y${"y".repeat(99)}`);
     assert.deepEqual(
       disk.readdirSync(tmp.dir).filter((n) => n.startsWith(".fscache-tmp-")),
       [],

@@ -30,6 +30,7 @@ import {
   StatValidator,
 } from "../diffcopy/stat_validator.ts";
 import { fileTime } from "../file_time.ts";
+import { type ContentSink, fileContent } from "./file_content.ts";
 
 /** What a tar import did. */
 export interface TarImportResult {
@@ -48,11 +49,20 @@ interface TarItem {
   checksum?: string;
   /** Spooled content, when the file differs from the snapshot's. */
   spool?: string;
+  /** The snapshot's file already has this content (only its mode or mtime differ). */
+  same?: boolean;
   /** For hard links: the path of the regular file whose content they share. */
   root?: string;
 }
 
-const TYPE_BITS: Record<string, number> = { "0": 0o100000, "7": 0o100000, "2": 0o120000, "5": 0o040000 };
+/** `S`: an old GNU sparse file, a regular file once its holes are filled in. */
+const TYPE_BITS: Record<string, number> = {
+  "0": 0o100000,
+  "7": 0o100000,
+  S: 0o100000,
+  "2": 0o120000,
+  "5": 0o040000,
+};
 
 function reject(path: string, reason: string): never {
   throw new FSCacheError("ERR_PROTOCOL", `rejected tar entry ${JSON.stringify(path)}: ${reason}`, { path });
@@ -101,10 +111,10 @@ export async function importTar(
   const items = new Map<string, TarItem>();
   const result: TarImportResult = { entries: 0, added: 0, modified: 0, deleted: 0, unchanged: 0, bytesWritten: 0 };
   let bytes = 0;
-  // Spool files still open. The reader may hand over an entry, or end one, after the
-  // import has failed (a cut upload leaves a header buffered): once `finished`, nothing
-  // is opened, and each descriptor is closed exactly once, here or by its entry's end.
-  const open = new Set<number>();
+  // Contents still being received. The reader may hand over an entry, or end one, after
+  // the import has failed (a cut upload leaves a header buffered): once `finished`,
+  // nothing is opened, and each is closed exactly once, here or by its entry's end.
+  const open = new Set<ContentSink>();
   let finished = false;
   try {
     await readTarEntries(input, (header) => {
@@ -134,25 +144,33 @@ export async function importTar(
         mode: 0o100000 | (header.mode & 0o7777),
         stat: item.stat,
       };
-      const keep = snapshot.has(path) && sameEntry(probe, snapshot.get(path), compare);
-      let fd: number | undefined;
+      const had = snapshot.get(path);
+      const keep = had !== undefined && sameEntry(probe, had, compare);
+      let content: ContentSink | undefined;
       if (!keep) {
-        item.spool = joinPath(spoolDir, String(items.size));
-        fd = fs.openSync(item.spool, "wx", 0o600);
-        open.add(fd);
+        // A plain file of the same size already there: compared as the content streams,
+        // rewritten only if some byte differs.
+        const there =
+          had !== undefined && (had.mode & 0o170000) === 0o100000 && had.size === item.stat.size
+            ? tree.lstat(path)
+            : undefined;
+        const comparable = there?.isFile() && there.nlink === 1 ? tree.full(path) : undefined;
+        content = fileContent(fs, comparable, joinPath(spoolDir, String(items.size)));
+        open.add(content);
       }
       return {
-        data(chunk) {
+        data(chunk, hole) {
           hash.update(chunk);
-          // Closed already when the import failed meanwhile: the number may be another file's now.
-          if (fd === undefined || !open.has(fd)) return;
-          for (let o = 0; o < chunk.length; ) o += fs.writeSync(fd, chunk, o, chunk.length - o);
-          result.bytesWritten += chunk.length;
+          // Ended already when the import failed meanwhile.
+          if (content !== undefined && open.has(content)) content.data(chunk, hole);
         },
         end() {
-          // Forgotten before closing: a close that fails has still released the descriptor,
-          // and closing it again would hide the real error behind EBADF.
-          if (fd !== undefined && open.delete(fd)) fs.closeSync(fd);
+          if (content !== undefined && open.delete(content)) {
+            const outcome = content.end();
+            item.spool = outcome.spool;
+            item.same = outcome.spool === undefined;
+            result.bytesWritten += outcome.written;
+          }
           item.checksum = hash.digest();
         },
       };
@@ -161,9 +179,9 @@ export async function importTar(
     apply(sortAndValidate(items, max), items, snapshot, compare, tree, target, result);
   } finally {
     finished = true;
-    for (const fd of open) {
-      open.delete(fd);
-      fs.closeSync(fd);
+    for (const content of open) {
+      open.delete(content);
+      content.abort();
     }
     tree.remove(spoolDir.slice(dest.length + 1));
   }
@@ -262,13 +280,14 @@ function apply(
     if (entry.kind === "dir") tree.mkdir(entry.path, entry.mode);
     else if (entry.kind === "symlink") tree.symlink(entry.path, entry.stat.linkname);
     else if (entry.kind === "hardlink") links.push(entry);
-    else if (item.root?.startsWith("disk:")) tree.link(entry.path, item.root.slice(5));
-    else if (item.spool !== undefined) {
-      fs.chmodSync(item.spool, entry.mode & 0o7777);
-      const time = fileTime(entry.stat.modTime);
-      fs.utimesSync(item.spool, time, time);
+    else if (item.root?.startsWith("disk:")) {
+      tree.link(entry.path, item.root.slice(5));
+      setModeAndTime(fs, tree.full(entry.path), entry);
+    } else if (item.spool !== undefined) {
+      setModeAndTime(fs, item.spool, entry);
       tree.commitTemp(item.spool, entry.path);
-    } else throw new FSCacheError("ERR_PROTOCOL", "file content missing from the archive", { path: entry.path });
+    } else if (item.same) setModeAndTime(fs, tree.full(entry.path), entry);
+    else throw new FSCacheError("ERR_PROTOCOL", "file content missing from the archive", { path: entry.path });
   }
   for (const entry of links) {
     const have = tree.lstat(entry.path);
@@ -295,4 +314,11 @@ function apply(
     updater.handleChange(isNew ? "add" : "modify", entry.path, checksum, entryStatOf(entry));
   }
   result.entries = incoming.length;
+}
+
+/** A written (or kept) file's permission bits and mtime, as its entry has them. */
+function setModeAndTime(fs: ReceiveTarget["fs"], full: string, entry: IncomingEntry): void {
+  fs.chmodSync(full, entry.mode & 0o7777);
+  const time = fileTime(entry.stat.modTime);
+  fs.utimesSync(full, time, time);
 }
