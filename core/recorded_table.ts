@@ -72,6 +72,7 @@ export class RecordedTable implements RecordedTree {
   #sums: Uint8Array | undefined;
   #gatherSums: (() => Uint8Array) | undefined;
   #encoded: EncodedEntries | undefined;
+  #sortedLinks: Uint32Array | undefined;
 
   /**
    * `digest`, when given, is the root digest of exactly these entries (hex, as
@@ -275,6 +276,12 @@ export class RecordedTable implements RecordedTree {
     return new RecordedTable(columns);
   }
 
+  /** Indices of the entries with a link name, ascending (computed once: tables are immutable). */
+  #linkIndices(): Uint32Array {
+    this.#sortedLinks ??= Uint32Array.from(this.links.keys()).sort();
+    return this.#sortedLinks;
+  }
+
   /** The index of the first entry not before `path` in walk order. */
   #lowerBound(path: string): number {
     let lo = 0;
@@ -297,7 +304,20 @@ export class RecordedTable implements RecordedTree {
     columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
     columns.stats.set(this.stats.subarray(from * TABLE_STAT_FIELDS, to * TABLE_STAT_FIELDS), at * TABLE_STAT_FIELDS);
     if (this.links.size > 0) {
-      for (const [i, link] of this.links) if (i >= from && i < to) columns.links.set(at + i - from, link);
+      // By index, from the first at or after `from`: not every link for every run (a few
+      // changes to a tree of many symlinks make as many runs).
+      const indices = this.#linkIndices();
+      let lo = 0;
+      let hi = indices.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((indices[mid] as number) < from) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let k = lo; k < indices.length && (indices[k] as number) < to; k++) {
+        const i = indices[k] as number;
+        columns.links.set(at + i - from, this.links.get(i) as string);
+      }
     }
     runs?.push(at, from, to);
     return at + to - from;
