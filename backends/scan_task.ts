@@ -13,7 +13,8 @@ import { entryHeaderText, entryStatOf, headerFromStats } from "../core/entry_che
 import { hashEntrySync, READ_CHUNK } from "../core/entry_hash.ts";
 import { FSCacheError } from "../core/errors.ts";
 import type { FileSystem } from "../core/file_system.ts";
-import { decodeName, encodeName } from "../core/names.ts";
+import { decodeName } from "../core/names.ts";
+import { diskPath, readNamesSync } from "./disk_fs.ts";
 import { nodeSha256, sha256Hex } from "./node_sha256.ts";
 
 /**
@@ -54,31 +55,13 @@ const TASK_BUDGET = 300;
 const fs = nodeFs as unknown as FileSystem;
 /** Allocated on first use, so a thread that never hashes never holds it. */
 let buffer: Buffer | undefined;
-const REPLACEMENT = "\ufffd";
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
-function hasEscapes(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xdc80 && c <= 0xdcff) return true;
-  }
-  return false;
-}
-
-/** What to hand `node:fs` for `root/rel`: a string, or bytes when `rel` holds escaped bytes. */
+/** What to hand `node:fs` for `root/rel`: a string, or bytes when it holds escaped bytes. */
 function fsPath(root: string, rel: string): string {
-  const text = rel === "." ? root : `${root}/${rel}`;
-  if (!hasEscapes(rel)) return text;
-  return Buffer.from(encodeName(text)) as unknown as string;
-}
-
-function listDir(path: string): string[] {
-  const names = nodeFs.readdirSync(path);
-  if (!names.some((n) => n.includes(REPLACEMENT))) return names;
-  // Some name is not UTF-8 (or really holds U+FFFD): read the bytes to tell which.
-  return nodeFs.readdirSync(path, { encoding: "buffer" }).map((b) => decodeName(b));
+  return diskPath(rel === "." ? root : `${root}/${rel}`);
 }
 
 /**
@@ -148,7 +131,7 @@ function lstatOrSkip(path: string): nodeFs.Stats | undefined {
 function walk(out: ScanBatch, root: string, dir: string, withStats: boolean, budget: number): number {
   const subdirs: string[] = [];
   let hashed = 0;
-  for (const name of listDir(fsPath(root, dir))) {
+  for (const name of readNamesSync(dir === "." ? root : `${root}/${dir}`)) {
     const rel = dir === "." ? name : `${dir}/${name}`;
     const stats = lstatOrSkip(fsPath(root, rel));
     if (!stats) continue;
