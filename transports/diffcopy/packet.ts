@@ -2,10 +2,13 @@
  * fsutil's wire messages (SPEC §5.2): the protobuf `Packet` and `Stat` of BuildKit's
  * `github.com/tonistiigi/fsutil/types`, decoded by hand here (encoded in `packet_encoder.ts`). The decoder is
  * strict: anything fsutil itself would never send (unknown fields, wrong wire types,
- * unknown packet types, invalid UTF-8, out-of-range numbers) is an `ERR_PROTOCOL`.
+ * unknown packet types, xattr names that are not UTF-8, out-of-range numbers) is an
+ * `ERR_PROTOCOL`. Paths and link targets are bytes, as file names are (fsutil sends a
+ * name that is not UTF-8 as it is): such bytes are kept escaped (`core/names.ts`).
  * @module
  */
 import { FSCacheError } from "../../core/errors.ts";
+import { decodeName } from "../../core/names.ts";
 
 /** `Packet.PacketType`. */
 export const PacketType = { STAT: 0, REQ: 1, DATA: 2, FIN: 3, ERR: 4 } as const;
@@ -21,7 +24,7 @@ export function packetTypeName(type: number): string {
 
 /** fsutil's `Stat`: one entry of the sender's tree. */
 export interface Stat {
-  /** Relative, clean, `/`-separated. */
+  /** Relative, clean, `/`-separated; bytes that are not UTF-8 escaped (`core/names.ts`). */
   path: string;
   /** Go `os.FileMode` bits (see file_mode.ts). */
   mode: number;
@@ -31,7 +34,7 @@ export interface Stat {
   size: number;
   /** Nanoseconds since the epoch. */
   modTime: bigint;
-  /** Symlink target, or for a regular file the earlier path it is a hard link to. */
+  /** Symlink target, or for a regular file the earlier path it is a hard link to (escaped as `path`). */
   linkname: string;
   devmajor: number;
   devminor: number;
@@ -227,8 +230,8 @@ function decodeStat(buf: Uint8Array): Stat {
       case 7:
       case 10:
         expectWire(field, wire, 2, "Stat");
-        if (field === 1) s.path = r.string("path");
-        else if (field === 7) s.linkname = r.string("linkname");
+        if (field === 1) s.path = decodeName(r.bytes());
+        else if (field === 7) s.linkname = decodeName(r.bytes());
         else {
           const [key, value] = decodeXattr(r.bytes());
           if (s.xattrs === NO_XATTRS) s.xattrs = new Map();

@@ -5,6 +5,7 @@
  * @module
  */
 import { putVarint } from "../../core/byte_io.ts";
+import { encodeName, hasLoneSurrogate } from "../../core/names.ts";
 import type { Packet, Stat } from "./packet.ts";
 
 const encoder = new TextEncoder();
@@ -91,6 +92,12 @@ export class ProtoWriter {
     this.#close(start, varintSize(max));
   }
 
+  /** A path or link target: its bytes, which for escaped bytes (`core/names.ts`) are not its UTF-8. */
+  nameField(field: number, value: string): void {
+    if (hasLoneSurrogate(value)) this.bytesField(field, encodeName(value));
+    else this.stringField(field, value);
+  }
+
   /** One `Stat` as a length-delimited field. */
   statField(field: number, s: Stat): void {
     this.varint(field * 8 + 2);
@@ -98,7 +105,7 @@ export class ProtoWriter {
     let max = 100 + (s.path.length + s.linkname.length) * 3;
     for (const [key, value] of s.xattrs) max += 20 + key.length * 3 + value.length;
     const start = this.#open(max);
-    if (s.path !== "") this.stringField(1, s.path);
+    if (s.path !== "") this.nameField(1, s.path);
     if (s.mode !== 0) this.#uint(2, s.mode >>> 0);
     if (s.uid !== 0) this.#uint(3, s.uid >>> 0);
     if (s.gid !== 0) this.#uint(4, s.gid >>> 0);
@@ -110,7 +117,7 @@ export class ProtoWriter {
       this.varint(6 * 8);
       this.varint64(s.modTime);
     }
-    if (s.linkname !== "") this.stringField(7, s.linkname);
+    if (s.linkname !== "") this.nameField(7, s.linkname);
     if (s.devmajor !== 0) {
       this.varint(8 * 8);
       this.varint64(BigInt(s.devmajor));
