@@ -19,6 +19,7 @@ import { workerScanner } from "./backends/worker_scanner.ts";
 import { FSCache as CoreFSCache, type FSCacheOptions } from "./core/fscache.ts";
 
 export { CACHEDIR_TAG, DiskBackend } from "./backends/disk_backend.ts";
+export { type DiskFs, diskFileSystem, diskFs } from "./backends/disk_fs.ts";
 export { FileMetaStore, type FileMetaStoreOptions } from "./backends/file_meta_store.ts";
 export { FsBackend, type FsBackendOptions } from "./backends/fs_backend.ts";
 export { IdbMetaStore, type IdbMetaStoreOptions } from "./backends/idb_meta_store.ts";

@@ -1,13 +1,14 @@
 /**
  * Snapshots on the real disk: the shared {@linkcode FsBackend} over `node:fs`
- * (which Deno provides too), under `<root>/snapshots`, with a `CACHEDIR.TAG` at the
- * root so backup tools skip the whole cache.
+ * (which Deno provides too) through `disk_fs.ts`, which keeps names that are not UTF-8,
+ * under `<root>/snapshots`, with a `CACHEDIR.TAG` at the root so backup tools skip the
+ * whole cache.
  * @module
  */
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
-import { fileSystemFrom } from "../core/file_system.ts";
 import { joinPath } from "../core/path.ts";
+import { diskFileSystem } from "./disk_fs.ts";
 import { FsBackend } from "./fs_backend.ts";
 
 /** The standard cache-directory tag (https://bford.info/cachedir/): the first line is the signature. */
@@ -34,7 +35,7 @@ export class DiskBackend extends FsBackend {
   constructor(root: string) {
     // Absolute, so snapshot paths stay valid whatever the process's working directory becomes.
     const absolute = resolve(root);
-    super(fileSystemFrom(nodeFs), joinPath(absolute, "snapshots"));
+    super(diskFileSystem, joinPath(absolute, "snapshots"));
     this.cacheRoot = absolute;
     nodeFs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
     writeCacheDirTag(absolute);

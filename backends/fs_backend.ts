@@ -22,8 +22,7 @@ export interface FsBackendOptions {
  *
  * @example
  * ```ts
- * import * as fs from "node:fs";
- * const backend = new FsBackend(fileSystemFrom(fs), "/var/cache/fscache/snapshots");
+ * const backend = new FsBackend(diskFileSystem, "/var/cache/fscache/snapshots");
  * const dir = await backend.get("0a1b2c"); // created, mode 0700
  * ```
  */

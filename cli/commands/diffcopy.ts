@@ -4,9 +4,8 @@
  * carries only the protocol; errors go to stderr with a non-zero exit.
  * @module
  */
-import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
-import { fileSystemFrom } from "../../core/file_system.ts";
+import { diskFileSystem } from "../../backends/disk_fs.ts";
 import type { CacheUpdater } from "../../core/types.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
@@ -52,7 +51,7 @@ Options:
       if ((mode !== "send" && mode !== "receive") || dir === undefined || rest.length > 0) {
         throw new UsageError("expected 'send <dir>' or 'receive <dir>'");
       }
-      const fs = fileSystemFrom(nodeFs);
+      const fs = diskFileSystem;
       const root = resolve(io.cwd, dir);
       if (mode === "send") {
         if (values["max-bytes"] !== undefined || values["max-entries"] !== undefined) {

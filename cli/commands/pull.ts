@@ -5,8 +5,8 @@
  */
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
+import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { FSCacheError } from "../../core/errors.ts";
-import { fileSystemFrom } from "../../core/file_system.ts";
 import type { CacheUpdater } from "../../core/types.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { pullSession } from "../../transports/session/pull.ts";
@@ -82,7 +82,7 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
         { path: dir },
       );
     }
-    const fs = fileSystemFrom(nodeFs);
+    const fs = diskFileSystem;
     await fs.mkdir(dir, { recursive: true });
     const { announced, value } = await pullSession(
       await connectSession(host, port),

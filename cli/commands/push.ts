@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
-import { fileSystemFrom } from "../../core/file_system.ts";
+import { diskFileSystem } from "../../backends/disk_fs.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
@@ -94,7 +94,7 @@ durationMs }.`,
         connection = nodeConnection(child.stdout!, child.stdin!);
       }
       const result = await pushTree(connection, {
-        fs: fileSystemFrom(nodeFs),
+        fs: diskFileSystem,
         root: dir,
         key,
         sharedKey,

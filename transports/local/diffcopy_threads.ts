@@ -4,8 +4,8 @@
  * workers (`worker.ts`), which run these tasks too.
  * @module
  */
-import * as nodeFs from "node:fs";
 import { availableParallelism } from "node:os";
+import { isDiskFs } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import type { ReceivedFileBatch, WriteThreads, WrittenFiles } from "../diffcopy/file_batches.ts";
@@ -71,14 +71,7 @@ export function diskWriteThreads(
   };
 }
 
-/** True for `node:fs` itself (not a wrapper that changes some calls): workers use their own. */
+/** True for the real disk (not a wrapper that changes some calls): workers use their own. */
 function isDisk(fs: FileSystem): boolean {
-  const module = nodeStyleModuleOf(fs) as unknown as Record<string, unknown> | undefined;
-  const disk = nodeFs as unknown as Record<string, unknown>;
-  return (
-    module !== undefined &&
-    ["openSync", "writeSync", "closeSync", "lstatSync", "renameSync", "chmodSync", "utimesSync"].every(
-      (name) => module[name] === disk[name],
-    )
-  );
+  return isDiskFs(nodeStyleModuleOf(fs));
 }

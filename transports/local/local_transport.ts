@@ -4,10 +4,10 @@
  * sides are on the disk, inline over in-memory file systems.
  * @module
  */
-import * as nodeFs from "node:fs";
 import { availableParallelism } from "node:os";
 import process from "node:process";
 import { setImmediate } from "node:timers";
+import { diskFs, isDiskFs, keepingByteNames } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
 import { FSCacheError } from "../../core/errors.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
@@ -193,17 +193,18 @@ export class LocalTransport implements Transport {
     return dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
   }
 
+  /** `node:fs` itself becomes {@linkcode diskFs}, which keeps names that are not UTF-8. */
   #syncFs(fs: FileSystem): SyncFs {
-    return (nodeStyleModuleOf(fs) ?? fs) as unknown as SyncFs;
+    return keepingByteNames(nodeStyleModuleOf(fs) ?? fs) as unknown as SyncFs;
   }
 
   #sourceFs(): SyncFs {
-    return this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (nodeFs as unknown as SyncFs);
+    return this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (diskFs as unknown as SyncFs);
   }
 
   /** Worker threads a sync into `destFs` may use: none unless both sides are the real disk. */
   #threads(destFs: FileSystem): number {
-    if (!isDisk(this.#sourceFs()) || !isDisk(this.#syncFs(destFs)) || this.#options.threads === false) return 0;
+    if (!isDiskFs(this.#sourceFs()) || !isDiskFs(this.#syncFs(destFs)) || this.#options.threads === false) return 0;
     return this.#options.concurrency ?? availableParallelism();
   }
 
@@ -244,14 +245,6 @@ export class LocalTransport implements Transport {
       run: (task) => (task.op === "walk" ? walk(task) : offload(task)),
     };
   }
-}
-
-/** True for `node:fs` itself (not a wrapper that changes some calls): workers can use their own. */
-function isDisk(fs: SyncFs): boolean {
-  const disk = nodeFs as unknown as SyncFs;
-  return (["lstatSync", "readdirSync", "openSync", "readSync", "writeSync", "rmSync"] as const).every(
-    (name) => fs[name] === disk[name],
-  );
 }
 
 function nextTurn(): Promise<void> {

@@ -1,15 +1,16 @@
 /**
  * Worker-thread entry of the local transport: runs {@linkcode Task}s over `node:fs`
- * with synchronous calls (~1 µs each instead of ~50 µs awaited).
+ * with synchronous calls (~1 µs each instead of ~50 µs awaited), through `diskFs`, so
+ * names that are not UTF-8 keep their bytes.
  * @module
  */
-import * as fs from "node:fs";
+import { diskFs } from "../../backends/disk_fs.ts";
 import { nodeSha256 } from "../../backends/node_sha256.ts";
 import { serveWorker, withTransfer } from "../../backends/worker_pool.ts";
 import type { WrittenFiles } from "../diffcopy/file_batches.ts";
 import { runTask, type Task } from "./tasks.ts";
 
-const context = { src: fs, dst: fs, sha256: nodeSha256 };
+const context = { src: diskFs, dst: diskFs, sha256: nodeSha256 };
 
 await serveWorker((task) => {
   const result = runTask(context, task as unknown as Task);
