@@ -136,6 +136,8 @@ export interface NodeStyleFs {
 /**
  * Adapts a node-style `fs` module (`node:fs`, a `memfs` `Volume`) to {@linkcode FileSystem}.
  * Methods are bound once here so hot loops call them without lookups through `promises`.
+ * For the real disk prefer `diskFileSystem` (`backends/disk_fs.ts`): `node:fs` given
+ * strings reaches a name that is not UTF-8 as U+FFFD, that is, not at all.
  *
  * @example
  * ```ts
