@@ -28,15 +28,22 @@ const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b &
 export interface TableColumns {
   paths: string[];
   /**
-   * 32 bytes per entry; or a function that gathers them, called on first use (a decoded
-   * table that nothing changed and that is not stored again never needs its checksums).
+   * 32 bytes per entry; or where they are in stored bytes, gathered on first use (a
+   * decoded table that nothing changed and that is not stored again never needs them,
+   * and one that changed copies them straight into its successor's columns).
    */
-  sums: Uint8Array | (() => Uint8Array);
+  sums: Uint8Array | StoredSums;
   stats: Float64Array;
   /** `stat.linkname` by entry index, for the entries that have one. */
   links: Map<number, string>;
   /** Where these entries already are, encoded (see {@linkcode EncodedEntries}). */
   encoded?: EncodedEntries;
+}
+
+/** Checksums left in stored bytes: entry `i`'s is `bytes[at[i], at[i] + 32)`. */
+export interface StoredSums {
+  bytes: Uint8Array;
+  at: Uint32Array;
 }
 
 /**
@@ -70,7 +77,7 @@ export class RecordedTable implements RecordedTree {
   #index: Map<string, number> | undefined;
   #digest: string | undefined;
   #sums: Uint8Array | undefined;
-  #gatherSums: (() => Uint8Array) | undefined;
+  #stored: StoredSums | undefined;
   #encoded: EncodedEntries | undefined;
   #sortedLinks: Uint32Array | undefined;
 
@@ -81,8 +88,8 @@ export class RecordedTable implements RecordedTree {
    */
   constructor(columns: TableColumns, digest?: string) {
     this.paths = columns.paths;
-    if (typeof columns.sums === "function") this.#gatherSums = columns.sums;
-    else this.#sums = columns.sums;
+    if (columns.sums instanceof Uint8Array) this.#sums = columns.sums;
+    else this.#stored = columns.sums;
     this.stats = columns.stats;
     this.links = columns.links;
     this.#encoded = columns.encoded;
@@ -117,8 +124,10 @@ export class RecordedTable implements RecordedTree {
   /** The raw entry checksums, 32 bytes per entry. */
   get sums(): Uint8Array {
     if (this.#sums === undefined) {
-      this.#sums = (this.#gatherSums as () => Uint8Array)();
-      this.#gatherSums = undefined;
+      const sums = new Uint8Array(this.paths.length * 32);
+      copyStoredSums(this.#stored as StoredSums, 0, this.paths.length, sums, 0);
+      this.#sums = sums;
+      this.#stored = undefined;
     }
     return this.#sums;
   }
@@ -301,7 +310,8 @@ export class RecordedTable implements RecordedTree {
   #copyRun(from: number, to: number, columns: TableFilling, at: number, runs: number[] | undefined): number {
     if (to <= from) return at;
     for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
-    columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
+    if (this.#stored) copyStoredSums(this.#stored, from, to, columns.sums, at);
+    else columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
     columns.stats.set(this.stats.subarray(from * TABLE_STAT_FIELDS, to * TABLE_STAT_FIELDS), at * TABLE_STAT_FIELDS);
     if (this.links.size > 0) {
       // By index, from the first at or after `from`: not every link for every run (a few
@@ -321,6 +331,16 @@ export class RecordedTable implements RecordedTree {
     }
     runs?.push(at, from, to);
     return at + to - from;
+  }
+}
+
+/** Copies the stored checksums of entries `[from, to)` into `into` from entry `at`. */
+function copyStoredSums(stored: StoredSums, from: number, to: number, into: Uint8Array, at: number): void {
+  const { bytes, at: where } = stored;
+  let o = at * 32;
+  for (let i = from; i < to; i++) {
+    const start = where[i] as number;
+    for (let k = start; k < start + 32; k++) into[o++] = bytes[k] as number;
   }
 }
 

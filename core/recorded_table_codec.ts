@@ -52,7 +52,7 @@ export function decodeRecordedTable(data: Uint8Array): RecordedTable {
   const paths = count === 0 ? [] : decodeNames(rebuildNames(body, sumAt, lengths, count));
   // Gathered on first use: a sync that changes nothing needs the stored digest, not the
   // checksums. Until then the table keeps `data` instead (twice the checksums' size).
-  const sums = () => gatherSums(body, sumAt, count);
+  const sums = { bytes: body, at: sumAt };
   const encoded = { bytes: body, starts, runs: count === 0 ? [] : [0, 0, count] };
   return new RecordedTable({ paths, sums, stats, links, encoded }, digest === undefined ? undefined : hex(digest));
 }
@@ -161,16 +161,6 @@ function rebuildNames(bytes: Uint8Array, sumAt: Uint32Array, lengths: Uint32Arra
     start += length + 1;
   }
   return all;
-}
-
-/** The entries' checksums, 32 bytes each, from where they follow their names. */
-function gatherSums(bytes: Uint8Array, sumAt: Uint32Array, count: number): Uint8Array {
-  const sums = new Uint8Array(count * 32);
-  for (let n = 0; n < count; n++) {
-    const from = sumAt[n] as number;
-    for (let i = 0; i < 32; i++) sums[n * 32 + i] = bytes[from + i] as number;
-  }
-  return sums;
 }
 
 /** Where the number {@linkcode varintAt} read last ended: its second result, without allocating a pair. */
