@@ -10,6 +10,7 @@ import { controlFrame } from "../transports/session/frames.ts";
 import { SESSION_VERSION } from "../transports/session/handshake.ts";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
+import { concatBytes } from "./_helpers.ts";
 import { assertStopped, listeningPort, spawnCli } from "./_processes.ts";
 
 /**
@@ -39,16 +40,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 describe("fscache serve with clients that go away", () => {
   it("a connection half-closed inside a frame ends its session at once; the key can then be pushed", async () => {
     using tmp = tempDir();
@@ -65,7 +56,7 @@ describe("fscache serve with clients that go away", () => {
       // A hello, then part of the first diff-copy frame, then the FIN (a client killed mid-transfer).
       const cut = rawClient(port);
       const hello = controlFrame({ v: SESSION_VERSION, type: "hello", key: "cut" });
-      cut.socket.end(concat(hello, new Uint8Array([0, 0, 3, 0xe8, 1, 2, 3])));
+      cut.socket.end(concatBytes([hello, new Uint8Array([0, 0, 3, 0xe8, 1, 2, 3])]));
       await within(cut.closed, 10_000, "closing a connection cut inside the transfer");
       assert.match(cut.received(), /"type":"send"[\s\S]*"type":"error","code":"ERR_PROTOCOL"/);
       const push = await cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--key", "cut", "--json"]);
