@@ -42,8 +42,15 @@ describe("diff-copy round trip (in-memory streams)", () => {
     disk.mkdirSync(src);
     disk.mkdirSync(dst);
     writeTree(disk, src, sample);
+    // Links with times of their own, which the receiver sets on the links themselves.
+    nodeFs.lutimesSync(`${src}/link`, 1_500_000_000.25, 1_500_000_000.25);
+    nodeFs.lutimesSync(`${src}/dangling`, 1_400_000_000, 1_400_000_000);
     const { sent, received, updater } = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
     assertSameTree(disk, dst, src, disk);
+    for (const link of ["link", "dangling"]) {
+      const [want, got] = [nodeFs.lstatSync(`${src}/${link}`).mtimeMs, nodeFs.lstatSync(`${dst}/${link}`).mtimeMs];
+      assert.ok(Math.abs(want - got) < 1, `${link}: mtime ${got}, not ${want}`);
+    }
     assert.equal(disk.lstatSync(`${dst}/hard`).ino, disk.lstatSync(`${dst}/a.txt`).ino, "hard link preserved");
     assert.equal(updater.supported, true);
     // every entry reported once, with the checksum a rescan of the destination gives

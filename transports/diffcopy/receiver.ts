@@ -202,7 +202,7 @@ class ReceiveSession {
           this.#reportEntry(entry, existed);
           break;
         case "symlink":
-          this.#tree.symlink(entry.path, entry.stat.linkname);
+          this.#tree.symlink(entry.path, entry.stat.linkname, fileTime(entry.stat.modTime));
           this.#reportEntry(entry, existed);
           break;
         case "file":

@@ -55,12 +55,17 @@ export class SafeTree {
   #tempCount = 0;
   /** `node:fs` and memfs have it; a file system without it gets no writes in place. */
   readonly #ftruncate: ((fd: number, length: number) => void) | undefined;
+  readonly #lutimes: ((path: string, atime: number | Date, mtime: number | Date) => void) | undefined;
 
   constructor(fs: FileSystem, dest: string) {
     this.fs = fs;
     this.dest = dest;
-    const raw = (nodeStyleModuleOf(fs) ?? fs) as { ftruncateSync?: (fd: number, length: number) => void };
+    const raw = (nodeStyleModuleOf(fs) ?? fs) as {
+      ftruncateSync?: (fd: number, length: number) => void;
+      lutimesSync?: (path: string, atime: number | Date, mtime: number | Date) => void;
+    };
     this.#ftruncate = typeof raw.ftruncateSync === "function" ? raw.ftruncateSync.bind(raw) : undefined;
+    this.#lutimes = typeof raw.lutimesSync === "function" ? raw.lutimesSync.bind(raw) : undefined;
   }
 
   full(path: string): string {
@@ -140,11 +145,15 @@ export class SafeTree {
     this.#verified.add(path);
   }
 
-  /** Makes `path` a symlink to `target`. */
-  symlink(path: string, target: string): void {
+  /**
+   * Makes `path` a symlink to `target`, with mtime `time` (as `fileTime` gives it) where the file
+   * system can set a link's own times (`lutimes`: `node:fs`, the disk; not memfs).
+   */
+  symlink(path: string, target: string, time?: number | Date): void {
     this.assertParents(path);
     if (this.lstat(path)) this.remove(path);
     this.fs.symlinkSync(target, this.full(path));
+    if (time !== undefined) this.#lutimes?.(this.full(path), time, time);
   }
 
   /** Makes `path` a hard link to the regular file `target` (both below the destination). */

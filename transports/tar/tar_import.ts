@@ -278,7 +278,7 @@ function apply(
   for (const { entry } of plan.changes) {
     const item = items.get(entry.path) as TarItem;
     if (entry.kind === "dir") tree.mkdir(entry.path, entry.mode);
-    else if (entry.kind === "symlink") tree.symlink(entry.path, entry.stat.linkname);
+    else if (entry.kind === "symlink") tree.symlink(entry.path, entry.stat.linkname, fileTime(entry.stat.modTime));
     else if (entry.kind === "hardlink") links.push(entry);
     else if (item.root?.startsWith("disk:")) {
       tree.link(entry.path, item.root.slice(5));
