@@ -200,24 +200,30 @@ export class HashTree implements RecordedTree {
    */
   contentSize(): number | undefined {
     let total = 0;
-    const stack: Node[] = [this.#root];
-    while (stack.length > 0) {
-      const node = stack.pop() as Node;
-      if (node.children) for (const child of node.children.values()) stack.push(child);
-      if (node === this.#root) continue;
-      // A node left behind by a deleted child, with nothing below it, is no entry at all.
-      if (node.entry === undefined && !node.children?.size) continue;
-      const stat = node.entry?.stat;
-      if (!stat) return undefined;
-      const type = stat.mode & S_IFMT;
-      if (type === S_IFREG) {
-        if (stat.linkname !== undefined) return undefined;
+    let exact = true;
+    /** Whether `node`'s subtree holds an entry; adds what its entries hold to `total`. */
+    const visit = (node: Node): boolean => {
+      let holds = false;
+      if (node.children) for (const child of node.children.values()) holds = visit(child) || holds;
+      if (node === this.#root) return holds;
+      if (node.entry === undefined) {
+        // A directory only implied by entries below it has no stat to go by; a node left
+        // behind by deleted children, with no entry anywhere below, is no entry at all.
+        if (holds) exact = false;
+        return holds;
+      }
+      const stat = node.entry.stat;
+      if (!stat) exact = false;
+      else if ((stat.mode & S_IFMT) === S_IFREG) {
+        if (stat.linkname !== undefined) exact = false;
         total += stat.size;
-      } else if (type === S_IFLNK) {
+      } else if ((stat.mode & S_IFMT) === S_IFLNK) {
         total += encodeName(stat.linkname ?? "").length;
       }
-    }
-    return total;
+      return true;
+    };
+    visit(this.#root);
+    return exact ? total : undefined;
   }
 
   /** An independent copy (entries are copied, digests recomputed on demand). */

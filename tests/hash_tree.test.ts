@@ -59,6 +59,18 @@ describe("hash tree path checksums", () => {
     assert.equal(tree.size, 1);
   });
 
+  it("content size: directories only implied by entries below are unknown, ones left empty by deletes are nothing", () => {
+    const tree = new HashTree(nodeSha256);
+    const file = { mode: 0o100644, uid: 0, gid: 0, size: 7, mtimeMs: 0 };
+    tree.apply("add", "a/b/c.txt", sum("c"), file);
+    assert.equal(tree.contentSize(), undefined, "a and a/b have no stat");
+    tree.apply("delete", "a/b/c.txt");
+    assert.equal(tree.contentSize(), 0, "nothing is left below a and a/b");
+    tree.apply("add", "d", sum("d"), { ...file, mode: 0o040755, size: 0 });
+    tree.apply("add", "d/e.txt", sum("e"), file);
+    assert.equal(tree.contentSize(), 7);
+  });
+
   it("rejects unclean paths and missing checksums", () => {
     const tree = new HashTree(nodeSha256);
     assert.throws(() => tree.apply("add", "a/../b", sum("x")), code("ERR_INVALID_PATH"));
