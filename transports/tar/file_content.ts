@@ -28,7 +28,11 @@ export interface ContentSink {
   abort(): void;
 }
 
-const PIECE = 64 * 1024;
+/**
+ * What comparing reads the snapshot's file into: one for all files (a tar's entries
+ * come one after another), so comparing thousands of files touches no fresh memory.
+ */
+let shared: Uint8Array | undefined;
 
 /**
  * A sink for one file's content. `existing` is the snapshot's file of the same size
@@ -49,7 +53,8 @@ export function fileContent(fs: ContentFs, existing: string | undefined, spool: 
   let written = 0;
   /** Whether the content so far ends in a hole (which leaves the spool file short). */
   let endsInHole = false;
-  const scratch = existing === undefined ? undefined : new Uint8Array(PIECE);
+  if (existing !== undefined) shared ??= new Uint8Array(64 * 1024);
+  const scratch = shared;
   const openSpool = () => {
     out = fs.openSync(spool, "wx", 0o600);
     if (compared === undefined) return;
