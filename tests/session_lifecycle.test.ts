@@ -84,6 +84,24 @@ describe("push sessions cut short", () => {
     assert.equal(outcome.ok ? "" : outcome.error.code, "ERR_TIMEOUT");
   });
 
+  it("a client that stalls mid-push without closing is aborted after the idle timeout; a re-push repairs", async () => {
+    await using f = await sessionFixture({ idleTimeoutMs: 300 });
+    writeTree(disk, f.src, { "blob.bin": "z".repeat(400_000) });
+    const [client, server] = memoryPipe();
+    const serving = f.server.handle(server);
+    const stalled = throttled(client, 100_000, { gate: new Promise<void>(() => undefined) });
+    const pushing = pushTree(stalled, { fs: disk, root: f.src, key: "s" });
+    pushing.catch(() => undefined);
+    const outcome = await serving;
+    assert.equal(outcome.ok ? "" : outcome.error.code, "ERR_TIMEOUT");
+    assert.equal(await f.cache.get("s"), undefined, "nothing usable under the key");
+    const [client2, server2] = memoryPipe();
+    const serving2 = f.server.handle(server2);
+    await pushTree(client2, { fs: disk, root: f.src, key: "s" });
+    assert.equal((await serving2).ok, true);
+    assertSameTree(disk, await snapshotOf(f.cache, "s"), f.src);
+  });
+
   it("close() stops new sessions and lets the one in progress finish", async () => {
     await using f = await sessionFixture();
     writeTree(disk, f.src, { "blob.bin": "y".repeat(500_000) });

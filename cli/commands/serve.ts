@@ -32,7 +32,7 @@ export const serve: Command = {
   summary: "receive pushed directories into the cache (TCP and WebSocket, or --stdio)",
   usage: `Usage: fscache serve [--listen HOST:PORT] [--token-file F] [--allow-origin O]... [--stdio]
                      [--max-bytes SIZE] [--max-entries N] [--max-size SIZE] [--keep DURATION]
-                     [--grace DURATION]
+                     [--grace DURATION] [--idle-timeout DURATION]
 
 Accepts 'fscache push' sessions and stores each pushed tree as a cached snapshot,
 receiving only what changed since the last push with the same shared key. The same
@@ -52,6 +52,9 @@ a folder and pull a cached source (see docs/BROWSER.md).
   --keep DURATION     GC: idle snapshots unused for longer are collected (default 7d)
   --grace DURATION    on SIGINT/SIGTERM, how long sessions may finish before they are
                       aborted (default 10s; a second signal aborts at once)
+  --idle-timeout DURATION
+                      abort a session whose client sends nothing, while nothing goes to
+                      it either, for this long (default 5m; 0s: never)
 
 Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
   options: {
@@ -63,6 +66,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     "max-size": { type: "string" },
     keep: { type: "string" },
     grace: { type: "string", default: "10s" },
+    "idle-timeout": { type: "string", default: "5m" },
     "allow-origin": { type: "string", multiple: true },
   },
   async run({ global, io, positionals, values }) {
@@ -72,6 +76,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     if (typeof values["max-entries"] === "string")
       receive.maxEntries = parseCount(values["max-entries"], "--max-entries");
     const graceMs = parseDuration(values.grace as string, "--grace");
+    const idleTimeoutMs = parseDuration(values["idle-timeout"] as string, "--idle-timeout");
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolvePath(io, tokenFile));
     const { host, port } = parseHostPort(values.listen as string, "--listen");
@@ -91,6 +96,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     await using _threads = { [Symbol.asyncDispose]: () => writeThreads.close() };
     const server = new SessionServer(cache, {
       receive,
+      idleTimeoutMs,
       ...(token ? { verifyToken: tokenVerifier(token) } : {}),
       onSession: (outcome) => global.quiet || io.stderr(`${describeOutcome(outcome)}\n`),
     });

@@ -14,6 +14,7 @@ import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { type ReceiveOptions, type ReceiveResult, receiveDiffCopy } from "../diffcopy/receiver.ts";
 import { controlFrame, diffCopyChannel, FrameReader } from "./frames.ts";
 import { type ErrorMessage, type Hello, parseHello, type ResultMessage, SESSION_VERSION } from "./handshake.ts";
+import { watchIdle } from "./idle_watch.ts";
 import { type PullReport, servePull } from "./pull.ts";
 
 /** Options of {@linkcode SessionServer}. */
@@ -31,9 +32,16 @@ export interface SessionServerOptions {
    * sends nothing, or part of a frame, must not hold a session open for ever.
    */
   helloTimeoutMs?: number;
+  /**
+   * A session whose client sends nothing, while nothing goes to it either, for this long
+   * is aborted with `ERR_TIMEOUT` (default 5 min; 0: never): a stalled client would
+   * otherwise hold its key's transfer, and every other push of that key, for ever.
+   */
+  idleTimeoutMs?: number;
 }
 
 const HELLO_TIMEOUT_MS = 30_000;
+const IDLE_TIMEOUT_MS = 300_000;
 
 /** How one session ended: a push's `result`, a pull's `pulled`, or the error. */
 export type SessionOutcome =
@@ -92,7 +100,14 @@ export class SessionServer {
   /** Serves one session on `connection`; never throws (the outcome says how it went). */
   handle(connection: DiffCopyConnection): Promise<SessionOutcome> {
     const controller = new AbortController();
-    const run = this.#run(connection, controller.signal);
+    const idleMs = this.#options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    const watched =
+      idleMs > 0
+        ? watchIdle(connection, idleMs, () =>
+            controller.abort(new FSCacheError("ERR_TIMEOUT", `the client sent nothing for ${idleMs} ms`)),
+          )
+        : connection;
+    const run = this.#run(watched, controller.signal);
     this.#sessions.set(run, controller);
     run.finally(() => this.#sessions.delete(run));
     return run;

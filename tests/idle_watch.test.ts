@@ -1,0 +1,41 @@
+/** The session connection's stall watch: a read that waits while nothing moves either way. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { memoryPipe } from "../transports/diffcopy/memory_pipe.ts";
+import { watchIdle } from "../transports/session/idle_watch.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("watchIdle", () => {
+  it("fires once when a read has waited with nothing moving, not while bytes go out", async () => {
+    const [near, far] = memoryPipe();
+    let fired = 0;
+    const watched = watchIdle(near, 200, () => fired++);
+    const reader = watched.readable.getReader();
+    const pending = reader.read();
+    // Bytes going out every 50 ms (a pull's client says nothing while it receives).
+    const farReader = far.readable.getReader();
+    const writer = watched.writable.getWriter();
+    for (let i = 0; i < 12; i++) {
+      await Promise.all([writer.write(new Uint8Array([i])), farReader.read()]);
+      await sleep(50);
+    }
+    assert.equal(fired, 0, "600 ms of writes kept it quiet");
+    await sleep(400);
+    assert.equal(fired, 1, "200 ms of nothing either way");
+    await sleep(300);
+    assert.equal(fired, 1, "once only");
+    // The read still completes when the peer speaks at last.
+    await far.writable.getWriter().write(new Uint8Array([7]));
+    assert.deepEqual((await pending).value, new Uint8Array([7]));
+    await reader.cancel();
+  });
+
+  it("does not fire while nothing is being read (the session is busy, not waiting)", async () => {
+    const [near] = memoryPipe();
+    let fired = 0;
+    watchIdle(near, 50, () => fired++);
+    await sleep(200);
+    assert.equal(fired, 0);
+  });
+});
