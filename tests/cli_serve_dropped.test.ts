@@ -4,7 +4,7 @@
  * not wait on connections that send nothing.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { describe, it } from "node:test";
 import { controlFrame } from "../transports/session/frames.ts";
 import { SESSION_VERSION } from "../transports/session/handshake.ts";
@@ -91,5 +91,34 @@ describe("fscache serve with clients that go away", () => {
     await within(Promise.all([silent.closed, stuck.closed]), 5_000, "closing both connections");
     silent.socket.destroy();
     stuck.socket.destroy();
+  });
+
+  it("push --timeout gives up on a server that accepts and then says nothing: ERR_TIMEOUT", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/a.txt": "a" });
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", () => undefined);
+      socket.resume(); // reads the hello, answers nothing
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as { port: number };
+    try {
+      const started = Date.now();
+      const push = await within(
+        cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--timeout", "300ms"]),
+        10_000,
+        "giving up on a silent server",
+      );
+      assert.equal(push.code, 1);
+      assert.match(push.stderr, /ERR_TIMEOUT/);
+      assert.ok(Date.now() - started < 8_000);
+      const bad = await cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--timeout", "soon"]);
+      assert.equal(bad.code, 2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

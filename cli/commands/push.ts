@@ -6,16 +6,18 @@ import { spawn } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
+import { FSCacheError } from "../../core/errors.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
+import { watchIdle } from "../../transports/session/idle_watch.ts";
 import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
 import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
-import { formatBytes, parseHostPort } from "../units.ts";
+import { formatBytes, parseDuration, parseHostPort } from "../units.ts";
 
 /** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
 export type PushReport = Omit<PushResult, "reused"> & { durationMs: number };
@@ -34,7 +36,7 @@ export const push: Command = {
   name: "push",
   summary: "send a directory to an 'fscache serve' (only changes move)",
   usage: `Usage: fscache push <dir> (--to HOST:PORT | --exec COMMAND) [--key K] [--shared-key S]
-                    [--token-file F] [--exclude PATTERN]... [--no-dockerignore] [--json]
+                    [--token-file F] [--exclude PATTERN]... [--no-dockerignore] [--timeout DURATION] [--json]
 
 Makes a snapshot on the server equal to <dir>, sending only the files that changed since
 the last push with the same shared key, and prints what changed.
@@ -48,6 +50,8 @@ the last push with the same shared key, and prints what changed.
   --exclude PATTERN   .dockerignore-style pattern to leave out (repeatable); a
                       .dockerignore file in <dir> is honoured too
   --no-dockerignore   ignore <dir>/.dockerignore
+  --timeout DURATION  fail with ERR_TIMEOUT when nothing has come from the server, and
+                      nothing gone to it, for DURATION while waiting for it (default: wait)
 
 --json prints { key, checksum, added, modified, deleted, filesSent, bytesSent, wireBytes,
 durationMs }.`,
@@ -59,6 +63,7 @@ durationMs }.`,
     "token-file": { type: "string" },
     exclude: { type: "string", multiple: true },
     "no-dockerignore": { type: "boolean", default: false },
+    timeout: { type: "string" },
   },
   async run({ global, io, positionals, values }) {
     const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
@@ -71,6 +76,7 @@ durationMs }.`,
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
     const excludes = [...((values.exclude as string[] | undefined) ?? [])];
     if (values["no-dockerignore"] !== true) excludes.push(...dockerignoreOf(dir));
+    const idleMs = typeof values.timeout === "string" ? parseDuration(values.timeout, "--timeout") : 0;
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));
     if (!nodeFs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
@@ -84,6 +90,7 @@ durationMs }.`,
         : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
     let child: ReturnType<typeof spawn> | undefined;
     const walkThreads = diskWalkThreads();
+    const stalled = new AbortController();
     try {
       let connection: DiffCopyConnection;
       if (to !== undefined) {
@@ -93,7 +100,15 @@ durationMs }.`,
         child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
         connection = nodeConnection(child.stdout!, child.stdin!);
       }
+      // Opt-in, as rsync's --timeout: waiting for another client's transfer of the same
+      // key is quiet too, for as long as that transfer takes.
+      if (idleMs > 0) {
+        connection = watchIdle(connection, idleMs, () =>
+          stalled.abort(new FSCacheError("ERR_TIMEOUT", `nothing from the server for ${idleMs} ms`, { key })),
+        );
+      }
       const result = await pushTree(connection, {
+        signal: stalled.signal,
         fs: diskFileSystem,
         root: dir,
         key,
@@ -118,6 +133,9 @@ durationMs }.`,
       };
       progress.stop();
       io.stdout(formatReport(report, result.reused, global));
+    } catch (err) {
+      // Aborted by the stall watch: say so, not "push aborted".
+      throw stalled.signal.aborted ? stalled.signal.reason : err;
     } finally {
       progress.stop();
       await walkThreads.close();
