@@ -52,7 +52,7 @@ export function readNamesSync(path: string): string[] {
   const names = nodeFs.readdirSync(at);
   if (!names.some(hasReplacement)) return names;
   if (!bytePaths) return checkReachable(path, names);
-  return nodeFs.readdirSync(at, { encoding: "buffer" }).map(decodeBytes);
+  return nodeFs.readdirSync(at, { encoding: "buffer" }).map((bytes) => decodeName(bytes));
 }
 
 /**
@@ -72,10 +72,6 @@ export function readLinkSync(path: string): string {
 
 function hasReplacement(name: string): boolean {
   return name.includes(REPLACEMENT);
-}
-
-function decodeBytes(bytes: Uint8Array): string {
-  return decodeName(bytes);
 }
 
 function unsupported(path: string): FSCacheError {

@@ -59,9 +59,14 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 
+/** `root/rel` (`root` itself for `.`). */
+function fullPath(root: string, rel: string): string {
+  return rel === "." ? root : `${root}/${rel}`;
+}
+
 /** What to hand `node:fs` for `root/rel`: a string, or bytes when it holds escaped bytes. */
 function fsPath(root: string, rel: string): string {
-  return diskPath(rel === "." ? root : `${root}/${rel}`);
+  return diskPath(fullPath(root, rel));
 }
 
 /**
@@ -131,7 +136,7 @@ function lstatOrSkip(path: string): nodeFs.Stats | undefined {
 function walk(out: ScanBatch, root: string, dir: string, withStats: boolean, budget: number): number {
   const subdirs: string[] = [];
   let hashed = 0;
-  for (const name of readNamesSync(dir === "." ? root : `${root}/${dir}`)) {
+  for (const name of readNamesSync(fullPath(root, dir))) {
     const rel = dir === "." ? name : `${dir}/${name}`;
     const stats = lstatOrSkip(fsPath(root, rel));
     if (!stats) continue;

@@ -12,10 +12,9 @@ import { isValidRecord } from "../core/record.ts";
 import { inlineScanner } from "../core/tree_scan.ts";
 import { DiskBackend, FileMetaStore, FSCache, nodeSha256 } from "../mod.ts";
 import { childResult, spawnFixture, waitForLine } from "./_child.ts";
-import { recordingLogger, seededRandom } from "./_helpers.ts";
+import { recordingLogger, seededRandom, sleep } from "./_helpers.ts";
 
 const KILLS = 50;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reopens the root after a kill and checks every invariant; returns what it saw. */
 async function verify(root: string): Promise<{ records: number; stale: number }> {

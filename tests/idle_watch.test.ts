@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { memoryPipe } from "../transports/diffcopy/memory_pipe.ts";
 import { watchIdle } from "../transports/session/idle_watch.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { sleep } from "./_helpers.ts";
 
 describe("watchIdle", () => {
   it("fires once when a read has waited with nothing moving, not while bytes go out", async () => {
