@@ -12,6 +12,7 @@ import * as nodeFs from "node:fs";
 import { FSCacheError } from "../core/errors.ts";
 import { type FileSystem, fileSystemFrom, type MkdirOptions, type RmOptions } from "../core/file_system.ts";
 import { decodeName, encodeName, hasLoneSurrogate } from "../core/names.ts";
+import { lstatSync } from "./node_lstat.ts";
 
 /** What `node:fs` lists in place of bytes that are not UTF-8 when it reads names as text. */
 const REPLACEMENT = "\ufffd";
@@ -152,7 +153,7 @@ export const diskFs: DiskFs = {
   writeFileSync: (path, data, options) => nodeFs.writeFileSync(diskPath(path), data, options),
   mkdirSync: (path, options?: MkdirOptions) => nodeFs.mkdirSync(diskPath(path), options),
   readdirSync: readNamesSync,
-  lstatSync: (path) => nodeFs.lstatSync(diskPath(path)),
+  lstatSync: (path) => lstatSync(diskPath(path)),
   statSync: (path) => nodeFs.statSync(diskPath(path)),
   readlinkSync: readLinkSync,
   symlinkSync: (target, path) => nodeFs.symlinkSync(diskPath(target), diskPath(path)),

@@ -12,9 +12,10 @@ import * as nodeFs from "node:fs";
 import { entryHeaderText, entryStatOf, headerFromStats } from "../core/entry_checksum.ts";
 import { hashEntrySync, READ_CHUNK } from "../core/entry_hash.ts";
 import { FSCacheError } from "../core/errors.ts";
-import type { FileSystem } from "../core/file_system.ts";
+import type { FileStats, FileSystem } from "../core/file_system.ts";
 import { decodeName } from "../core/names.ts";
 import { diskPath, readNamesSync } from "./disk_fs.ts";
+import { lstatSync } from "./node_lstat.ts";
 import { nodeSha256, sha256Hex } from "./node_sha256.ts";
 
 /**
@@ -91,7 +92,7 @@ function readWhole(path: string, size: number, into: Buffer, offset: number): vo
 }
 
 /** Hashes one entry into `out`; returns the work it cost (see `TASK_BUDGET`). */
-function hashInto(out: ScanBatch, root: string, rel: string, stats: nodeFs.Stats, withStats: boolean): number {
+function hashInto(out: ScanBatch, root: string, rel: string, stats: FileStats, withStats: boolean): number {
   const full = fsPath(root, rel);
   const type = stats.mode & S_IFMT;
   const link = type === S_IFLNK ? decodeName(nodeFs.readlinkSync(full, { encoding: "buffer" })) : undefined;
@@ -122,9 +123,9 @@ function hashInto(out: ScanBatch, root: string, rel: string, stats: nodeFs.Stats
   return 1 + (header.size >>> 15);
 }
 
-function lstatOrSkip(path: string): nodeFs.Stats | undefined {
+function lstatOrSkip(path: string): FileStats | undefined {
   try {
-    return nodeFs.lstatSync(path);
+    return lstatSync(path);
   } catch (err) {
     // Deleted since it was listed: a scan of a tree that changes meanwhile is best effort.
     if ((err as { code?: string }).code === "ENOENT") return undefined;
