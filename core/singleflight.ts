@@ -55,7 +55,11 @@ export class SingleFlight<T> {
   run(key: string, signal: AbortSignal | undefined, work: (ctx: FlightContext) => Promise<T>): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(key, signal));
     let flight = this.#flights.get(key);
-    if (!flight) {
+    // A flight every caller gave up on is still winding down: a new caller must not be
+    // handed its abort, nor run beside it on the same key, so it starts a new flight
+    // once that one has settled.
+    const windingDown = flight && !flight.claimed && flight.controller.signal.aborted ? flight : undefined;
+    if (!flight || windingDown) {
       const controller = new AbortController();
       const created: Flight<T> = {
         promise: undefined as unknown as Promise<T>,
@@ -76,7 +80,8 @@ export class SingleFlight<T> {
       };
       this.#flights.set(key, created);
       // Started on a later tick, so this caller is counted before the work can claim.
-      created.promise = Promise.resolve()
+      const before = windingDown ? windingDown.promise.then(noop, noop) : Promise.resolve();
+      created.promise = before
         .then(() => work(ctx))
         .finally(end);
       flight = created;
@@ -116,6 +121,8 @@ export class SingleFlight<T> {
     });
   }
 }
+
+function noop(): void {}
 
 /** The error a caller gets when its own signal aborts. */
 export function abortError(key: string, signal: AbortSignal): FSCacheError {

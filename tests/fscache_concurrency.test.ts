@@ -60,6 +60,27 @@ describe("singleflight", () => {
     await cache.close();
   });
 
+  it("a caller arriving while an abandoned transfer winds down gets a fresh transfer, not its abort", async () => {
+    const { cache, transport } = await openTestCache();
+    const gate = deferred();
+    transport.gate = gate.promise;
+    const controller = new AbortController();
+    const abandoned = cache.syncFrom({ key: "k", transport: "test", data: "x" }, { signal: controller.signal });
+    controller.abort();
+    await assert.rejects(abandoned, { code: "ERR_ABORTED" });
+    // The first transfer is still running (gated) when the next caller, who never aborted, comes.
+    const next = cache.syncFrom({ key: "k", transport: "test", data: "y" });
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(transport.calls, 1, "the new transfer waits for the abandoned one to end");
+    gate.resolve();
+    const src = await next;
+    assert.equal(transport.calls, 2);
+    assert.equal(await src.fs.readFile(`${src.root}/k`, "utf8"), "y");
+    assert.equal((await cache.sources())[0]?.stale, false);
+    await src.close();
+    await cache.close();
+  });
+
   it("different keys sharing one idle base: only one of them rebases it", async () => {
     const { cache } = await openTestCache();
     const base = await cache.syncFrom({ key: "base", sharedKey: "s", transport: "test", data: "0" });
