@@ -18,8 +18,13 @@ export interface LockHolder {
   host: string;
 }
 
-/** Lock paths this process holds: a second open in the same process must fail too. */
+/**
+ * Lock files this process holds, by their real path, and the texts it wrote into them:
+ * a second open in the same process must fail too, also when it reaches the root by
+ * another path (a symlink, a bind mount), where only the text tells the lock is ours.
+ */
 const heldHere = new Set<string>();
+const textsHere = new Set<string>();
 let counter = 0;
 
 /**
@@ -43,14 +48,19 @@ export class RootLock {
 
   /** Takes the lock or throws `ERR_LOCKED` naming the holder; `root` is only for the message. */
   static acquire(path: string, root: string): RootLock {
-    if (heldHere.has(path)) throw lockedError(root, { pid: process.pid, start: null, host: hostname() });
-    const me: LockHolder = { pid: process.pid, start: processStart(process.pid), host: hostname() };
-    const text = `${JSON.stringify(me)}\n`;
+    const real = realLockPath(path);
+    const mine = () => lockedError(root, { pid: process.pid, start: null, host: hostname() });
+    if (heldHere.has(real)) throw mine();
+    const me: LockHolder = { pid: process.pid, start: processState(process.pid)?.start ?? null, host: hostname() };
+    // The token makes each lock's text unique, so a release never removes another holder's lock.
+    const token = `${++counter}-${Math.random().toString(36).slice(2)}`;
+    const text = `${JSON.stringify({ ...me, token })}\n`;
     // A few rounds: each failed round means another opener changed the file under us.
     for (let round = 0; round < 8; round++) {
       if (tryCreate(path, text)) {
-        heldHere.add(path);
-        return new RootLock(path, text);
+        heldHere.add(real);
+        textsHere.add(text);
+        return new RootLock(real, text);
       }
       let seen: string;
       try {
@@ -59,6 +69,7 @@ export class RootLock {
         if (codeOf(err) === "ENOENT") continue;
         throw err;
       }
+      if (textsHere.has(seen)) throw mine();
       const holder = parseHolder(seen);
       if (holder && isAlive(holder)) throw lockedError(root, holder);
       takeOver(path, seen);
@@ -71,12 +82,19 @@ export class RootLock {
   /** Removes the lock file if it is still ours. Safe to call twice. */
   release(): void {
     if (!heldHere.delete(this.path)) return;
+    textsHere.delete(this.#text);
     try {
       if (nodeFs.readFileSync(this.path, "utf8") === this.#text) nodeFs.unlinkSync(this.path);
     } catch (err) {
       if (codeOf(err) !== "ENOENT") throw err;
     }
   }
+}
+
+/** `path` with its directory's symlinks resolved (the directory exists: the caller made it). */
+function realLockPath(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return `${nodeFs.realpathSync(path.slice(0, slash) || "/")}${path.slice(slash)}`;
 }
 
 function tryCreate(path: string, text: string): boolean {
@@ -133,7 +151,7 @@ function parseHolder(text: string): LockHolder | undefined {
 function isAlive(holder: LockHolder): boolean {
   // A holder on another host (a shared file system) cannot be checked: assume it lives.
   if (holder.host !== hostname()) return true;
-  // Our own pid, but not held by this process: left by an earlier process that had our pid.
+  // Our own pid, but a text this process did not write: left by an earlier process that had our pid.
   if (holder.pid === process.pid) return false;
   try {
     process.kill(holder.pid, 0);
@@ -141,19 +159,24 @@ function isAlive(holder: LockHolder): boolean {
     // EPERM: the process exists but belongs to another user.
     if (codeOf(err) !== "EPERM") return false;
   }
-  const start = processStart(holder.pid);
-  return holder.start === null || start === null || start === holder.start;
+  const state = processState(holder.pid);
+  // A zombie has exited; only its parent has not collected it yet.
+  if (state?.zombie) return false;
+  return holder.start === null || !state || state.start === null || state.start === holder.start;
 }
 
-/** The process's start time in clock ticks since boot (Linux), so a reused pid is told apart. */
-function processStart(pid: number): string | null {
+/**
+ * The process's start time in clock ticks since boot, so a reused pid is told apart,
+ * and whether it has exited unreaped (Linux `/proc/<pid>/stat`; undefined elsewhere).
+ */
+function processState(pid: number): { start: string | null; zombie: boolean } | undefined {
   try {
     const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the parenthesized command name (which may itself contain spaces or parens).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    return { start: fields[19] ?? null, zombie: fields[0] === "Z" };
   } catch {
-    return null;
+    return undefined;
   }
 }
 

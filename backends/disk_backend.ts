@@ -6,21 +6,22 @@
  * @module
  */
 import * as nodeFs from "node:fs";
-import { resolve } from "node:path";
 import { joinPath } from "../core/path.ts";
+import { checkCacheRoot, TAG_MARK } from "./_cache_root.ts";
 import { diskFileSystem } from "./disk_fs.ts";
 import { FsBackend } from "./fs_backend.ts";
 
 /** The standard cache-directory tag (https://bford.info/cachedir/): the first line is the signature. */
 export const CACHEDIR_TAG: string =
   "Signature: 8a477f597d28d172789f06886806bc55\n" +
-  "# This file is a cache directory tag created by fscache.\n" +
+  `${TAG_MARK}\n` +
   "# For information about cache directory tags, see:\n" +
   "#\thttps://bford.info/cachedir/\n";
 
 /**
  * Snapshot directories `<root>/snapshots/<id>` (mode 0700) on the local disk.
- * Creating one makes `root` (0700) and its `CACHEDIR.TAG` if they are missing.
+ * Creating one makes `root` (0700) and its `CACHEDIR.TAG` if they are missing; a
+ * directory holding other files is refused (`ERR_NOT_A_CACHE`, see `_cache_root.ts`).
  *
  * @example
  * ```ts
@@ -34,7 +35,7 @@ export class DiskBackend extends FsBackend {
 
   constructor(root: string) {
     // Absolute, so snapshot paths stay valid whatever the process's working directory becomes.
-    const absolute = resolve(root);
+    const absolute = checkCacheRoot(root);
     super(diskFileSystem, joinPath(absolute, "snapshots"));
     this.cacheRoot = absolute;
     nodeFs.mkdirSync(absolute, { recursive: true, mode: 0o700 });

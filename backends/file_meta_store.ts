@@ -6,10 +6,10 @@
  */
 import * as nodeFs from "node:fs";
 import * as fsp from "node:fs/promises";
-import { resolve } from "node:path";
 import { describeError, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
 import type { Logger, MetaStore, SourceRecord } from "../core/types.ts";
+import { checkCacheRoot } from "./_cache_root.ts";
 import {
   DirSync,
   decodeRecord,
@@ -78,7 +78,7 @@ export class FileMetaStore implements MetaStore {
   #closed = false;
 
   constructor(root: string, options: FileMetaStoreOptions = {}) {
-    this.root = resolve(root);
+    this.root = checkCacheRoot(root);
     this.dir = `${this.root}/meta`;
     this.#logger = options.logger ?? consoleLogger;
     nodeFs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });

@@ -51,6 +51,7 @@ export type FSCacheErrorCode =
   | "ERR_NOT_IMPLEMENTED"
   | "ERR_CORRUPT"
   | "ERR_LOCKED"
+  | "ERR_NOT_A_CACHE"
   | "ENOENT"
   | (string & {});
 

@@ -109,6 +109,11 @@ export class SourceRegistry {
     }
     for (const id of present) {
       if (claimed.has(id)) continue;
+      // Only what `randomId` names is ours to remove; anything else was put there by hand.
+      if (!SNAPSHOT_ID.test(id)) {
+        this.#logger.warn(`leaving ${id} alone: no record claims it and fscache did not name it`);
+        continue;
+      }
       this.#logger.warn(`removing orphaned snapshot directory ${id}`);
       await this.#backend.remove(id);
     }
@@ -334,6 +339,9 @@ export class SourceRegistry {
     return state;
   }
 }
+
+/** The names {@linkcode randomId} makes. */
+const SNAPSHOT_ID = /^[0-9a-f]{32}$/;
 
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

@@ -1,7 +1,18 @@
 /** FileMetaStore beyond the shared suite: the root lock, recovery from what a crash or damage leaves, the layout. */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -52,6 +63,41 @@ describe("FileMetaStore lock", () => {
       assert.equal(existsSync(join(root, "lock")), false);
       const second = new FileMetaStore(root);
       await second.close();
+    }));
+
+  it("a second cache reaching the root through a symlink fails too; each lock's text is its own", () =>
+    withRoot(async (root) => {
+      const real = join(root, "cache");
+      const first = await FSCache.open({ root: real, gcInterval: 0 });
+      symlinkSync(real, join(root, "alias"));
+      await assert.rejects(FSCache.open({ root: join(root, "alias"), gcInterval: 0 }), isLocked(process.pid));
+      const text = readFileSync(join(real, "lock"), "utf8");
+      await first.close();
+      const second = await FSCache.open({ root: join(root, "alias"), gcInterval: 0 });
+      assert.notEqual(readFileSync(join(real, "lock"), "utf8"), text, "a new lock, not a copy of the old one");
+      await second.close();
+      assert.equal(existsSync(join(real, "lock")), false);
+    }));
+
+  it("takes over the lock of a holder that has exited but is not yet reaped (a zombie)", () =>
+    withRoot(async (root) => {
+      // `exec sleep` never reaps the background child, which stays a zombie until it ends.
+      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+      try {
+        const [line] = await once(parent.stdout, "data");
+        const pid = Number(String(line).trim());
+        const stat = () => readFileSync(`/proc/${pid}/stat`, "utf8");
+        while (!stat().includes(") Z ")) await new Promise((r) => setTimeout(r, 10));
+        const start = stat()
+          .slice(stat().lastIndexOf(")") + 2)
+          .split(" ")[19];
+        writeFileSync(join(root, "lock"), JSON.stringify({ pid, start, host: hostname() }));
+        const store = new FileMetaStore(root);
+        assert.equal(JSON.parse(readFileSync(join(root, "lock"), "utf8")).pid, process.pid);
+        await store.close();
+      } finally {
+        parent.kill("SIGKILL");
+      }
     }));
 
   it("another process opening a locked root fails with ERR_LOCKED naming the holder's pid", () =>

@@ -214,11 +214,14 @@ describe("close and restart", () => {
     await second.cache.close();
   });
 
-  it("removes snapshot directories that no record owns (orphans) on open", async () => {
+  it("removes snapshot directories that no record owns (orphans) on open, and only those fscache named", async () => {
     const backend = new MemoryBackend();
-    const orphan = await backend.get("orphan1");
+    const orphan = await backend.get("0123456789abcdef0123456789abcdef");
+    const byHand = await backend.get("release-2");
+    backend.fs.writeFileSync(`${byHand}/notes.txt`, "mine");
     const { cache } = await openTestCache({ backend });
     assert.equal(backend.fs.existsSync(orphan), false);
+    assert.equal(await backend.fs.readFile(`${byHand}/notes.txt`, "utf8"), "mine");
     await cache.close();
   });
 });

@@ -1,0 +1,62 @@
+/**
+ * What may serve as a cache root on disk. fscache owns its root: at open it removes
+ * snapshot directories no record claims and meta files it cannot read. Pointed at a
+ * directory of someone else's files by mistake (`--root .`, an empty string that
+ * resolves to the working directory), that would delete them; so such a root is
+ * refused before anything is written there.
+ * @module
+ */
+import * as nodeFs from "node:fs";
+import { resolve } from "node:path";
+import { FSCacheError } from "../core/errors.ts";
+
+/** The comment line of the `CACHEDIR.TAG` fscache writes, which marks a root as its own. */
+export const TAG_MARK = "# This file is a cache directory tag created by fscache.";
+
+/** Names fscache itself makes at a root (the lock's temp and stale files included). */
+const OWN_NAMES = /^(?:CACHEDIR\.TAG|lock|meta|snapshots|lock\.\d+\.\d+\.(?:tmp|stale))$/;
+
+/**
+ * The absolute path of `root`, once it is known to be usable as a cache root: missing
+ * (it will be created), empty, holding only what fscache makes, or tagged by fscache.
+ * Throws `ERR_INVALID_OPTION` for an empty path, `ENOTDIR` for a file and
+ * `ERR_NOT_A_CACHE` for a directory holding anything else.
+ *
+ * @example
+ * ```ts
+ * checkCacheRoot("/var/cache/fscache"); // "/var/cache/fscache"
+ * checkCacheRoot("."); // throws ERR_NOT_A_CACHE in a project directory
+ * ```
+ */
+export function checkCacheRoot(root: string): string {
+  if (typeof root !== "string" || root === "") {
+    throw new FSCacheError("ERR_INVALID_OPTION", "cache root must be a non-empty path");
+  }
+  const absolute = resolve(root);
+  let names: string[];
+  try {
+    names = nodeFs.readdirSync(absolute);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "ENOENT") return absolute;
+    if (code === "ENOTDIR") {
+      throw new FSCacheError("ENOTDIR", `cache root is not a directory: ${absolute}`, { path: absolute, cause: err });
+    }
+    throw err;
+  }
+  if (names.every((name) => OWN_NAMES.test(name)) || taggedByUs(absolute)) return absolute;
+  throw new FSCacheError(
+    "ERR_NOT_A_CACHE",
+    `${absolute} holds other files and is not an fscache cache root; fscache deletes what it does not ` +
+      "recognise in its root, so give it an empty or new directory",
+    { path: absolute },
+  );
+}
+
+function taggedByUs(root: string): boolean {
+  try {
+    return nodeFs.readFileSync(`${root}/CACHEDIR.TAG`, "utf8").includes(TAG_MARK);
+  } catch {
+    return false;
+  }
+}
