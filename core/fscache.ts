@@ -5,6 +5,7 @@
  * `source_registry.ts`.
  * @module
  */
+import { BackgroundGc, checkGcInterval } from "./background_gc.ts";
 import { describeError, FSCacheError, wrapTransferError } from "./errors.ts";
 import { resolveGcPolicy } from "./gc_policy.ts";
 import { validateIdentifier, validateKey } from "./identifier.ts";
@@ -86,10 +87,10 @@ export class FSCache {
   readonly #transports = new Map<string, Transport>();
   readonly #flights = new SingleFlight<SourceState>();
   readonly #registry: SourceRegistry;
-  #gcRunning: Promise<void> | undefined;
-  #gcAgain = false;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #gc: BackgroundGc;
   #closed = false;
+  /** Calls in flight that `close()` waits for (GC, prune, sizes). */
+  readonly #operations = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
   /** Use {@linkcode FSCache.open}. */
@@ -112,13 +113,16 @@ export class FSCache {
       scanner: this.#scanner,
       clock: this.#clock,
     });
+    this.#gc = new BackgroundGc(() => this.#registry.collect(this.#policy, this.#clock()), this.#logger);
   }
 
   /** Opens a cache: loads every readable record from the MetaStore and starts the GC timer. */
   static async open(options: FSCacheOptions): Promise<FSCache> {
+    const interval = options.gcInterval ?? DEFAULT_GC_INTERVAL;
+    checkGcInterval(interval);
     const cache = new this(options);
     await cache.#registry.load();
-    cache.#startTimer(options.gcInterval ?? DEFAULT_GC_INTERVAL);
+    cache.#gc.startTimer(interval);
     return cache;
   }
 
@@ -180,8 +184,11 @@ export class FSCache {
   }
 
   /** Bytes held by sources nobody references (what GC and prune can reclaim). */
-  async diskUsage(): Promise<number> {
-    this.#assertOpen();
+  diskUsage(): Promise<number> {
+    return this.#track(() => this.#diskUsage());
+  }
+
+  async #diskUsage(): Promise<number> {
     let total = 0;
     for (const state of this.#registry.idle()) {
       const size = await this.#registry.sizeOf(state);
@@ -191,8 +198,11 @@ export class FSCache {
   }
 
   /** Every source with its size, last use and reference count, for tools. */
-  async sources(): Promise<SourceInfo[]> {
-    this.#assertOpen();
+  sources(): Promise<SourceInfo[]> {
+    return this.#track(() => this.#sources());
+  }
+
+  async #sources(): Promise<SourceInfo[]> {
     const out: SourceInfo[] = [];
     for (const state of [...this.#registry.sources.values()]) {
       const size = state.transferring ? state.record.size : await this.#registry.sizeOf(state);
@@ -202,13 +212,18 @@ export class FSCache {
     return out;
   }
 
-  /** Deletes every idle source; returns bytes freed. On abort, stops and returns what it freed. */
-  async prune(options: { signal?: AbortSignal } = {}): Promise<number> {
-    this.#assertOpen();
-    const { signal } = options;
+  /**
+   * Deletes every idle source; returns bytes freed. On abort, or when the cache is
+   * closed meanwhile, it stops after the source it is deleting and returns what it freed.
+   */
+  prune(options: { signal?: AbortSignal } = {}): Promise<number> {
+    return this.#track(() => this.#prune(options.signal));
+  }
+
+  async #prune(signal: AbortSignal | undefined): Promise<number> {
     let freed = 0;
     for (const state of this.#registry.idle()) {
-      if (signal?.aborted) break;
+      if (signal?.aborted || this.#closed) break;
       if (state.refs > 0 || state.deleting) continue; // taken while earlier ones were pruned
       const size = await this.#registry.sizeOf(state, signal);
       if (size === undefined) break;
@@ -218,9 +233,8 @@ export class FSCache {
   }
 
   /** Runs garbage collection now (by age, then least recently used down to `maxSize`). */
-  async gc(): Promise<GcResult> {
-    this.#assertOpen();
-    return await this.#registry.collect(this.#policy, this.#clock());
+  gc(): Promise<GcResult> {
+    return this.#track(() => this.#registry.collect(this.#policy, this.#clock()));
   }
 
   /**
@@ -228,11 +242,14 @@ export class FSCache {
    * releases, and record writes (`lastUsed`, sizes). For tests and orderly shutdowns.
    */
   async flush(): Promise<void> {
-    while (this.#gcRunning) await this.#gcRunning;
+    await this.#gc.idle();
     await this.#registry.metaQueue.drain();
   }
 
-  /** Stops the GC timer, waits for syncs and GC in flight, and closes the MetaStore. */
+  /**
+   * Stops the GC timer, waits for syncs, GC and the other calls in flight (a prune stops
+   * after the source it is deleting), and closes the MetaStore.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -240,20 +257,29 @@ export class FSCache {
 
   async #shutdown(): Promise<void> {
     this.#closed = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#gc.stop();
     await Promise.all(this.#flights.pending());
+    await Promise.all([...this.#operations].map((p) => p.catch(() => undefined)));
     await this.flush();
     await this.#meta.close();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed");
+  /** Runs a public call unless the cache is closed, keeping it in {@linkcode #operations} until it ends. */
+  #track<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      this.#assertOpen();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const pending = run();
+    this.#operations.add(pending);
+    const done = () => this.#operations.delete(pending);
+    pending.then(done, done);
+    return pending;
   }
 
-  #startTimer(interval: number): void {
-    if (!(interval > 0)) return;
-    this.#timer = setInterval(() => this.#scheduleGc(), interval);
-    unrefTimer(this.#timer);
+  #assertOpen(): void {
+    if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed");
   }
 
   /** The flight body for one key: find, rebase or create, then transfer. */
@@ -268,7 +294,15 @@ export class FSCache {
     const prepare = (entries?: number) => {
       if (prepared) return;
       prepared = true;
-      transport.prepare?.({ id, fs: this.#backend.fs, ...(entries === undefined ? {} : { entries }) });
+      try {
+        transport.prepare?.({ id, fs: this.#backend.fs, ...(entries === undefined ? {} : { entries }) });
+      } catch (err) {
+        // Only a head start: `copy` still runs, and reports any real failure with the key.
+        this.#logger.warn(
+          `transport ${JSON.stringify(id.transport)} failed to prepare key ${JSON.stringify(id.key)}`,
+          err,
+        );
+      }
     };
     let state: SourceState;
     let base: SnapshotTree | undefined;
@@ -374,42 +408,13 @@ export class FSCache {
     const saved = state.savedAt;
     state.savedAt = undefined;
     if (saved !== undefined && now - saved >= 0 && now - saved < RECENTLY_SAVED_MS) {
-      this.#scheduleGc();
+      this.#gc.schedule();
       return;
     }
     const record = { ...state.record };
     this.#registry.metaQueue
       .run([record.key], () => (state.deleting ? Promise.resolve() : this.#meta.put(record)))
       .catch((err) => this.#logger.warn(`could not record last use of key ${JSON.stringify(record.key)}`, err));
-    this.#scheduleGc();
+    this.#gc.schedule();
   }
-
-  #scheduleGc(): void {
-    if (this.#closed) return;
-    if (this.#gcRunning) {
-      this.#gcAgain = true;
-      return;
-    }
-    this.#gcRunning = (async () => {
-      try {
-        do {
-          this.#gcAgain = false;
-          await this.#registry
-            .collect(this.#policy, this.#clock())
-            .catch((err) => this.#logger.warn("garbage collection failed", err));
-        } while (this.#gcAgain && !this.#closed);
-      } finally {
-        this.#gcRunning = undefined;
-      }
-    })();
-  }
-}
-
-function unrefTimer(timer: unknown): void {
-  if (typeof timer === "object" && timer !== null && "unref" in timer) {
-    (timer as { unref(): void }).unref();
-    return;
-  }
-  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-  if (typeof timer === "number") deno?.unrefTimer?.(timer);
 }

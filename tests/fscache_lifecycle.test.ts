@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FSCache, FSCacheError, MAX_KEY_LENGTH, MemoryBackend, MemoryMetaStore, type Transport } from "../mod.ts";
-import { manualClock, openTestCache } from "./_helpers.ts";
+import { deferred, manualClock, openTestCache, recordingLogger } from "./_helpers.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 
@@ -91,7 +91,45 @@ describe("Transport.prepare", () => {
     assert.equal(events.at(-2), "prepare k3 (2 entries)");
     await cache.close();
   });
+
+  it("a prepare that throws is only a lost head start: the sync goes on, no reference is left behind", async () => {
+    const logger = recordingLogger();
+    const { cache } = await openTestCache({ logger });
+    let fail = false;
+    cache.registerTransport("t", {
+      prepare() {
+        if (fail) throw new Error("cannot start a worker");
+      },
+      async copy({ id, dest, fs }) {
+        await fs.writeFile(`${dest}/f`, id.key);
+      },
+    });
+    await (await cache.syncFrom({ key: "k1", sharedKey: "s", transport: "t" })).close();
+    fail = true;
+    const src = await cache.syncFrom({ key: "k2", sharedKey: "s", transport: "t" }); // a rebase onto k1
+    assert.equal(await src.fs.readFile(`${src.root}/f`, "utf8"), "k2");
+    await src.close();
+    await cache.flush();
+    assert.deepEqual(
+      (await cache.sources()).map((s) => [s.key, s.refs]),
+      [["k2", 0]],
+    );
+    assert.ok(logger.messages.some((m) => m.includes('failed to prepare key "k2"')));
+    assert.ok((await cache.prune()) > 0);
+    await cache.close();
+  });
 });
+
+/** A memory backend whose deletions wait for `gate`, with `entered` resolved at the first. */
+class GatedBackend extends MemoryBackend {
+  gate: ReturnType<typeof deferred> | undefined;
+  entered = deferred();
+  override async remove(id: string): Promise<void> {
+    this.entered.resolve();
+    await this.gate?.promise;
+    await super.remove(id);
+  }
+}
 
 describe("garbage collection", () => {
   it("drops idle sources older than maxKeepDuration, keeps recent ones", async () => {
@@ -131,6 +169,21 @@ describe("garbage collection", () => {
     for (let i = 0; i < 100 && (await cache.sources()).length > 0; i++) await new Promise((r) => setTimeout(r, 5));
     assert.equal((await cache.sources()).length, 0);
     await cache.close();
+  });
+
+  it("rejects a gcInterval a timer cannot keep (negative, not a number, beyond 2^31-1 ms)", async () => {
+    for (const gcInterval of [-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31, "10" as unknown as number]) {
+      await assert.rejects(
+        FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore(), gcInterval }),
+        code("ERR_INVALID_OPTION"),
+        String(gcInterval),
+      );
+    }
+    for (const gcInterval of [0, 2 ** 31 - 1]) {
+      await (
+        await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore(), gcInterval })
+      ).close();
+    }
   });
 
   it("rejects a nonsensical policy with ERR_INVALID_OPTION", async () => {
@@ -195,6 +248,34 @@ describe("close and restart", () => {
     release();
     await (await pending).close();
     await closing;
+  });
+
+  it("close waits for an explicit prune or gc in flight; the prune stops early, neither fails", async () => {
+    for (const call of ["prune", "gc"] as const) {
+      const backend = new GatedBackend();
+      const clock = manualClock();
+      const { cache, metaStore } = await openTestCache({ backend, clock: clock.now, gcPolicy: { maxKeepDuration: 1 } });
+      for (const key of ["a", "b", "c"]) await (await cache.syncFrom({ key, transport: "test", data: "xx" })).close();
+      await cache.flush();
+      clock.advance(10);
+      backend.gate = deferred();
+      const running = call === "prune" ? cache.prune() : cache.gc().then((r) => r.freed);
+      await backend.entered.promise; // deleting its first source
+      let closed = false;
+      const closing = cache.close().then(() => (closed = true));
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(closed, false, `${call}: close waits`);
+      backend.gate.resolve();
+      const freed = await running;
+      await closing;
+      // The prune stopped after the source it was deleting; gc finished its round.
+      assert.equal(freed, call === "prune" ? 2 : 6, call);
+      const again = await openTestCache({ backend, metaStore });
+      const left = await again.cache.sources();
+      assert.equal(left.length, call === "prune" ? 2 : 0, call);
+      for (const info of left) assert.equal(backend.fs.existsSync(info.path), true, "each record keeps its snapshot");
+      await again.cache.close();
+    }
   });
 
   it("reopening over the same MetaStore and backend restores every source", async () => {
