@@ -78,12 +78,22 @@ export function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: Ab
   if (signal.aborted) {
     return new FSCacheError("ERR_ABORTED", `sync of key ${JSON.stringify(key)} was aborted`, { key, cause: err });
   }
-  const path = (err as { path?: unknown } | null)?.path;
+  const path = pathOf(err);
   return new FSCacheError(
     errorCode(err) ?? "ERR_TRANSPORT",
     `transport ${JSON.stringify(id.transport)} failed for key ${JSON.stringify(key)}: ${describeError(err)}`,
     { key, path: typeof path === "string" ? path : undefined, cause: err },
   );
+}
+
+/**
+ * The path a file-system error concerns. For `symlink` Node and memfs put the link's
+ * target in `path` and the link itself in `dest`; the link is what failed.
+ */
+function pathOf(err: unknown): string | undefined {
+  const { path, dest, syscall } = (err ?? {}) as { path?: unknown; dest?: unknown; syscall?: unknown };
+  const chosen = syscall === "symlink" && typeof dest === "string" ? dest : path;
+  return typeof chosen === "string" ? chosen : undefined;
 }
 
 /** A MetaStore/backend failure during `action` as an {@linkcode FSCacheError} naming the key. */

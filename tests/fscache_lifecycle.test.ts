@@ -16,6 +16,24 @@ describe("transports and identifiers", () => {
     await cache.close();
   });
 
+  it("a transport's file-system error names the entry that failed (for a symlink, the link, not its target)", async () => {
+    const { cache } = await openTestCache();
+    cache.registerTransport("clash", {
+      async copy({ dest, fs }) {
+        await fs.writeFile(`${dest}/entry`, "a file already here");
+        await fs.symlink("target", `${dest}/entry`);
+      },
+    });
+    await assert.rejects(cache.syncFrom({ key: "k", transport: "clash" }), (e) => {
+      assert.ok(e instanceof FSCacheError);
+      assert.equal(e.code, "EEXIST");
+      assert.equal(e.key, "k");
+      assert.match(e.path ?? "", /\/entry$/);
+      return true;
+    });
+    await cache.close();
+  });
+
   it("refuses to register a transport name twice", async () => {
     const { cache, transport } = await openTestCache();
     assert.throws(() => cache.registerTransport("test", transport), code("ERR_TRANSPORT_EXISTS"));

@@ -40,6 +40,22 @@ describe("MemoryTransport", () => {
     await cache.close();
   });
 
+  it("retargets a symlink on the next sync, whether its old target dangles or exists", async () => {
+    const cache = await FSCache.open({ backend: new MemoryBackend(), metaStore: new MemoryMetaStore(), gcInterval: 0 });
+    const transport = new MemoryTransport({ a: "A", dangling: { symlink: "nowhere" }, real: { symlink: "a" } });
+    cache.registerTransport("mem", transport);
+    await (await cache.syncFrom({ key: "k1", sharedKey: "s", transport: "mem" })).close();
+    transport.tree = { a: "A", b: "B", dangling: { symlink: "b" }, real: { symlink: "b" } };
+    const src = await cache.syncFrom({ key: "k2", sharedKey: "s", transport: "mem" });
+    assert.equal(await src.fs.readlink(`${src.root}/dangling`), "b");
+    assert.equal(await src.fs.readlink(`${src.root}/real`), "b");
+    const fresh = await cache.syncFrom({ key: "k3", transport: "mem" });
+    assert.equal(await src.hash("."), await fresh.hash("."), "the reported checksums equal a fresh copy's");
+    await fresh.close();
+    await src.close();
+    await cache.close();
+  });
+
   it("reports adds with Docker checksums, then only the differences", async () => {
     const backend = new MemoryBackend();
     const dest = await backend.get("x");

@@ -89,7 +89,8 @@ export class MemoryTransport implements Transport {
       if (had && !(await differs(fs, full, want))) continue;
       if (want.type === "dir") await fs.mkdir(full, { recursive: true });
       else if (want.type === "symlink") {
-        await fs.rm(full, { force: true });
+        // A link being retargeted: unlink, as memfs's rm leaves a link in place.
+        if (had) await fs.unlink(full);
         await fs.symlink(want.target, full);
       } else {
         await fs.writeFile(full, want.content);
