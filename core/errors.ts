@@ -73,16 +73,21 @@ export function errorCode(err: unknown): string | undefined {
 }
 
 /** A transport's failure as an {@linkcode FSCacheError} naming the key; keeps the cause's code. */
-export function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: AbortSignal): FSCacheError {
+export function wrapTransferError(
+  err: unknown,
+  id: RemoteIdentifier,
+  signal: AbortSignal,
+  /** Named for a system call's error that names no path (a failed `write` has none): the snapshot. */
+  dir?: string,
+): FSCacheError {
   const key = id.key;
   if (signal.aborted) {
     return new FSCacheError("ERR_ABORTED", `sync of key ${JSON.stringify(key)} was aborted`, { key, cause: err });
   }
-  const path = pathOf(err);
   return new FSCacheError(
     errorCode(err) ?? "ERR_TRANSPORT",
     `transport ${JSON.stringify(id.transport)} failed for key ${JSON.stringify(key)}: ${describeError(err)}`,
-    { key, path: typeof path === "string" ? path : undefined, cause: err },
+    { key, path: pathOf(err) ?? (hasSyscall(err) ? dir : undefined), cause: err },
   );
 }
 
@@ -90,6 +95,10 @@ export function wrapTransferError(err: unknown, id: RemoteIdentifier, signal: Ab
  * The path a file-system error concerns. For `symlink` Node and memfs put the link's
  * target in `path` and the link itself in `dest`; the link is what failed.
  */
+function hasSyscall(err: unknown): boolean {
+  return typeof (err as { syscall?: unknown } | null)?.syscall === "string";
+}
+
 function pathOf(err: unknown): string | undefined {
   const { path, dest, syscall } = (err ?? {}) as { path?: unknown; dest?: unknown; syscall?: unknown };
   const chosen = syscall === "symlink" && typeof dest === "string" ? dest : path;

@@ -147,7 +147,7 @@ export class FSCache {
    * the same shared key, else new; concurrent calls for one key share one transfer.
    */
   async syncFrom(id: RemoteIdentifier, options: { signal?: AbortSignal } = {}): Promise<Source> {
-    this.#assertOpen();
+    this.#assertOpen(id.key);
     validateIdentifier(id);
     const transport = this.#transports.get(id.transport);
     if (!transport) {
@@ -165,7 +165,7 @@ export class FSCache {
    * stale by a failed sync). For tools that inspect the cache.
    */
   async get(key: string): Promise<Source | undefined> {
-    this.#assertOpen();
+    this.#assertOpen(key);
     validateKey(key);
     const state = this.#registry.sources.get(key);
     if (!state || state.record.stale || state.transferring) return undefined;
@@ -278,8 +278,8 @@ export class FSCache {
     return pending;
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed");
+  #assertOpen(key?: string): void {
+    if (this.#closed) throw new FSCacheError("ERR_CLOSED", "the cache is closed", key === undefined ? {} : { key });
   }
 
   /** The flight body for one key: find, rebase or create, then transfer. */
@@ -388,7 +388,7 @@ export class FSCache {
         .catch((e) => this.#logger.warn(`could not mark key ${JSON.stringify(record.key)} stale`, e));
       state.refs--;
       if (state.refs === 0) this.#becameIdle(state);
-      throw wrapTransferError(err, id, signal);
+      throw wrapTransferError(err, id, signal, state.dir);
     } finally {
       state.transferring = false;
       state.generation++;

@@ -81,9 +81,7 @@ export class SingleFlight<T> {
       this.#flights.set(key, created);
       // Started on a later tick, so this caller is counted before the work can claim.
       const before = windingDown ? windingDown.promise.then(noop, noop) : Promise.resolve();
-      created.promise = before
-        .then(() => work(ctx))
-        .finally(end);
+      created.promise = before.then(() => work(ctx)).finally(end);
       flight = created;
     }
     flight.waiting++;

@@ -255,7 +255,14 @@ export class SourceRegistry {
 
   /** The `file:`/`dir:` checksum of `path` in the source (`Source.hash`). */
   async hash(state: SourceState, path: string): Promise<string> {
-    const clean = cleanRelativePath(path);
+    let clean: string;
+    try {
+      clean = cleanRelativePath(path);
+    } catch (err) {
+      throw err instanceof FSCacheError
+        ? new FSCacheError(err.code, err.message, { key: state.record.key, path })
+        : err;
+    }
     const tree = await this.treeFor(state);
     let kind = tree.kindOf(clean);
     if (kind === undefined) {

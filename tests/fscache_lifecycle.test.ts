@@ -34,6 +34,23 @@ describe("transports and identifiers", () => {
     await cache.close();
   });
 
+  it("a failed system call that names no path (a full disk on write) is reported with the snapshot's path", async () => {
+    const { cache } = await openTestCache();
+    let dir = "";
+    cache.registerTransport("full", {
+      async copy({ dest }) {
+        dir = dest;
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", syscall: "write" });
+      },
+    });
+    await assert.rejects(cache.syncFrom({ key: "k", transport: "full" }), (e) => {
+      assert.ok(e instanceof FSCacheError);
+      assert.deepEqual([e.code, e.key, e.path], ["ENOSPC", "k", dir]);
+      return true;
+    });
+    await cache.close();
+  });
+
   it("refuses to register a transport name twice", async () => {
     const { cache, transport } = await openTestCache();
     assert.throws(() => cache.registerTransport("test", transport), code("ERR_TRANSPORT_EXISTS"));
@@ -51,11 +68,16 @@ describe("transports and identifiers", () => {
     await cache.close();
   });
 
-  it("Source.hash answers file: for a synced file, ENOENT for a missing one", async () => {
+  it("Source.hash answers file: for a synced file, ENOENT for a missing one, ERR_INVALID_PATH with the key for an escape", async () => {
     const { cache } = await openTestCache();
     const src = await cache.syncFrom({ key: "k", transport: "test", data: "1" });
     assert.match(await src.hash("k"), /^file:[0-9a-f]{64}$/);
     await assert.rejects(src.hash("nope"), code("ENOENT"));
+    await assert.rejects(src.hash("a/../.."), (e) => {
+      assert.ok(e instanceof FSCacheError);
+      assert.deepEqual([e.code, e.key, e.path], ["ERR_INVALID_PATH", "k", "a/../.."]);
+      return true;
+    });
     await src.close();
     await cache.close();
   });
@@ -247,7 +269,11 @@ describe("close and restart", () => {
     const { cache, transport } = await openTestCache();
     await cache.close();
     await cache.close();
-    await assert.rejects(cache.syncFrom({ key: "k", transport: "test" }), code("ERR_CLOSED"));
+    await assert.rejects(
+      cache.syncFrom({ key: "k", transport: "test" }),
+      (e) => code("ERR_CLOSED")(e) && (e as FSCacheError).key === "k",
+    );
+    await assert.rejects(cache.get("k"), (e) => code("ERR_CLOSED")(e) && (e as FSCacheError).key === "k");
     await assert.rejects(cache.diskUsage(), code("ERR_CLOSED"));
     await assert.rejects(cache.prune(), code("ERR_CLOSED"));
     await assert.rejects(cache.gc(), code("ERR_CLOSED"));
