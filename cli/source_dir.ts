@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { MAX_KEY_LENGTH } from "../core/identifier.ts";
+import { decodeName } from "../core/names.ts";
 
 /**
  * The default shared key: the directory's absolute path (hashed only if too long for a key).
@@ -23,7 +24,10 @@ export function sharedKeyOf(dir: string): string {
 }
 
 /**
- * Patterns from `<dir>/.dockerignore`, comments and blank lines dropped.
+ * Patterns from `<dir>/.dockerignore`, read as Docker reads the file: a line is a
+ * comment only when `#` is its very first character, patterns are trimmed, blank lines
+ * dropped, a UTF-8 byte order mark ignored. Bytes that are not UTF-8 are kept escaped,
+ * as the walk keeps such names, so a pattern can name them.
  *
  * @example
  * ```ts
@@ -33,8 +37,17 @@ export function sharedKeyOf(dir: string): string {
 export function dockerignoreOf(dir: string): string[] {
   const file = `${dir}/.dockerignore`;
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
+  let bytes: Uint8Array = readFileSync(file);
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  const patterns: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    const line = decodeName(bytes.subarray(start, i));
+    start = i + 1;
+    if (line.startsWith("#")) continue;
+    const pattern = line.trim();
+    if (pattern !== "") patterns.push(pattern);
+  }
+  return patterns;
 }

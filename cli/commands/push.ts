@@ -7,6 +7,7 @@ import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { FSCacheError } from "../../core/errors.ts";
+import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
@@ -74,8 +75,10 @@ durationMs }.`,
     const dir = resolve(io.cwd, dirArg);
     const key = typeof values.key === "string" ? values.key : `push-${crypto.randomUUID()}`;
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
-    const excludes = [...((values.exclude as string[] | undefined) ?? [])];
-    if (values["no-dockerignore"] !== true) excludes.push(...dockerignoreOf(dir));
+    // The command line's patterns come last, so they win over the file's (the last match decides).
+    const excludes = values["no-dockerignore"] === true ? [] : dockerignoreOf(dir);
+    excludes.push(...((values.exclude as string[] | undefined) ?? []));
+    excludeMatcher(excludes); // a bad pattern fails here, before anything is opened
     const idleMs = typeof values.timeout === "string" ? parseDuration(values.timeout, "--timeout") : 0;
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));

@@ -1,7 +1,9 @@
 /** `fscache sync`: snapshot a local directory into the cache, moving only what changed. */
-import { resolve } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
+import { FSCacheError } from "../../core/errors.ts";
 import type { FSCache } from "../../core/fscache.ts";
 import type { CacheUpdater, CopyRequest, RemoteIdentifier, Transport } from "../../core/types.ts";
+import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import { LocalTransport, type SyncSummary } from "../../transports/local/local_transport.ts";
 import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
@@ -73,8 +75,11 @@ bytesCopied, durationMs }.`,
     const dir = resolve(io.cwd, dirArg);
     const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
-    const excludes = [...((values.exclude as string[] | undefined) ?? [])];
-    if (values["no-dockerignore"] !== true) excludes.push(...dockerignoreOf(dir));
+    // The command line's patterns come last, so they win over the file's (the last match decides).
+    const excludes = values["no-dockerignore"] === true ? [] : dockerignoreOf(dir);
+    excludes.push(...((values.exclude as string[] | undefined) ?? []));
+    excludes.push(...cacheRootExclude(dir, global.root));
+    excludeMatcher(excludes); // a bad pattern fails here, before anything is opened
 
     let summary: SyncSummary | undefined;
     const counter = { changes: 0, bytes: 0 };
@@ -167,4 +172,19 @@ function countingTransport(inner: Transport, counter: { changes: number; bytes: 
       return inner.copy({ ...request, updater });
     },
   };
+}
+
+/**
+ * An exclude for the cache root when it lies inside the synced directory (`fscache sync ~`
+ * with the default root under `~/.cache`): else each sync would copy the cache into
+ * itself, one level deeper every time.
+ */
+function cacheRootExclude(dir: string, root: string): string[] {
+  const inside = relative(dir, resolve(root));
+  if (inside === "") {
+    throw new FSCacheError("ERR_INVALID_PATH", `cannot sync the cache root into itself: ${dir}`, { path: dir });
+  }
+  if (inside === ".." || inside.startsWith("../") || isAbsolute(inside)) return [];
+  // Escaped, so a root whose name holds *, ?, [ or \ names only itself.
+  return [inside.replace(/[*?[\\]/g, "\\$&")];
 }
