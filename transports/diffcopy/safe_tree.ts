@@ -11,6 +11,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
+import { linkTime } from "../file_time.ts";
 
 /** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
 export const TEMP_PREFIX = ".fscache-tmp-";
@@ -153,7 +154,7 @@ export class SafeTree {
     this.assertParents(path);
     if (this.lstat(path)) this.remove(path);
     this.fs.symlinkSync(target, this.full(path));
-    if (time !== undefined) this.#lutimes?.(this.full(path), time, time);
+    if (time !== undefined) this.#lutimes?.(this.full(path), linkTime(time), linkTime(time));
   }
 
   /** Makes `path` a hard link to the regular file `target` (both below the destination). */

@@ -10,6 +10,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
+import { fileTimeOfMs, linkTime } from "../file_time.ts";
 import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
@@ -142,8 +143,8 @@ export function applyDirMeta(dst: SyncFs, dest: string, batch: EntryBatch): void
     const target = `${dest}/${batch.paths[i] as string}`;
     const o = i * STAT_FIELDS;
     dst.chmodSync(target, (batch.stats[o] as number) & 0o7777);
-    const seconds = (batch.stats[o + 4] as number) / 1000;
-    dst.utimesSync(target, seconds, seconds);
+    const time = fileTimeOfMs(batch.stats[o + 4] as number);
+    dst.utimesSync(target, time, time);
   }
 }
 
@@ -172,8 +173,8 @@ function writeEntry(
     if (have) removeEntry(dst, to, have);
     dst.symlinkSync(link, to);
     if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
-    const seconds = (stat[4] as number) / 1000;
-    dst.lutimesSync?.(to, seconds, seconds);
+    const time = linkTime(fileTimeOfMs(stat[4] as number));
+    dst.lutimesSync?.(to, time, time);
     return { kind: "done", checksum: checksum(ctx, path, stat, 0, link, to), bytes: 0 };
   }
   if (type !== S_IFREG) {
@@ -215,7 +216,6 @@ function copyFile(
   let hashed: string;
   const mode = (stat[0] as number) & 0o7777;
   const size = stat[3] as number;
-  const seconds = (stat[4] as number) / 1000;
   let modeSet = false;
   try {
     let output: number;
@@ -266,7 +266,7 @@ function copyFile(
       // that turns out stale is set again when it is copied again. (Times stay by path:
       // Deno's futimesSync drops a millisecond of some fractional-second times.)
       if (dst.fchmodSync) {
-        if (!inPlace || (inPlace.mode & 0o7777) !== mode) dst.fchmodSync(output, mode);
+        if (modeToSet(inPlace, mode)) dst.fchmodSync(output, mode);
         modeSet = true;
       }
     } finally {
@@ -280,9 +280,18 @@ function copyFile(
   if (bytes !== size || now.size !== size || now.mtimeMs !== stat[4] || (now.mode & S_IFMT) !== S_IFREG) {
     return { kind: "changed", now, link: now.isSymbolicLink() ? src.readlinkSync(from) : "" };
   }
-  if (!modeSet && (!inPlace || (inPlace.mode & 0o7777) !== mode)) dst.chmodSync(to, mode);
-  dst.utimesSync(to, seconds, seconds);
+  if (!modeSet && modeToSet(inPlace, mode)) dst.chmodSync(to, mode);
+  const time = fileTimeOfMs(stat[4] as number);
+  dst.utimesSync(to, time, time);
   return { kind: "done", checksum: hashed, bytes };
+}
+
+/**
+ * Whether a copied file's mode must be set: it is new or had another mode, or it has
+ * set-user/group-ID bits, which setting the owner or writing clears.
+ */
+function modeToSet(inPlace: FileStats | undefined, mode: number): boolean {
+  return !inPlace || (inPlace.mode & 0o7777) !== mode || (mode & 0o6000) !== 0;
 }
 
 /** Checksum of an entry without content (directories, symlinks). */
