@@ -59,7 +59,15 @@ export class FsBackend implements Backend {
   async remove(id: string): Promise<void> {
     const dir = this.#dirOf(id);
     this.#known.delete(id);
-    await this.fs.rm(dir, { recursive: true, force: true });
+    try {
+      await this.fs.rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      // A snapshot keeps its source's read-only directories, which a process that is not
+      // root cannot empty: open them up, then remove again.
+      if ((err as { code?: unknown }).code !== "EACCES") throw err;
+      await openUp(this.fs, dir);
+      await this.fs.rm(dir, { recursive: true, force: true });
+    }
   }
 
   async list(): Promise<string[]> {
@@ -78,5 +86,16 @@ export class FsBackend implements Backend {
       throw new FSCacheError("ERR_INVALID_PATH", `invalid snapshot id ${JSON.stringify(id)}`, { path: id });
     }
     return joinPath(this.root, id);
+  }
+}
+
+/** Gives the owner full access to `dir` and every directory below it. */
+async function openUp(fs: FileSystem, dir: string): Promise<void> {
+  const pending = [dir];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const st = await fs.lstat(next);
+    if (!st.isDirectory()) continue;
+    if ((st.mode & 0o700) !== 0o700) await fs.chmod(next, (st.mode & 0o7777) | 0o700);
+    for (const name of await fs.readdir(next)) pending.push(joinPath(next, name));
   }
 }

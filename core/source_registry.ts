@@ -115,7 +115,8 @@ export class SourceRegistry {
         continue;
       }
       this.#logger.warn(`removing orphaned snapshot directory ${id}`);
-      await this.#backend.remove(id);
+      // Never fatal: a directory that cannot be removed now is tried again at the next open.
+      await this.#backend.remove(id).catch((err) => this.#logger.warn(`could not remove ${id}`, err));
     }
   }
 

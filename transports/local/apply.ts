@@ -11,7 +11,7 @@ import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { fileTimeOfMs, linkTime } from "../file_time.ts";
-import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
+import { errnoOf, inWritableDir, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
 /** Entries to write, in the compact shape of a walk: paths, 5 stat numbers each, link targets. */
@@ -78,7 +78,8 @@ export function applyDirs(ctx: ApplyContext, dest: string, batch: EntryBatch): B
     const target = `${dest}/${path}`;
     const have = lstatOrUndefined(dst, target);
     if (have && (have.mode & S_IFMT) !== S_IFDIR) removeEntry(dst, target, have);
-    if (!have || (have.mode & S_IFMT) !== S_IFDIR) dst.mkdirSync(target, { mode: 0o700 });
+    if (!have || (have.mode & S_IFMT) !== S_IFDIR)
+      inWritableDir(dst, target, () => dst.mkdirSync(target, { mode: 0o700 }));
     checksums.push(checksum(ctx, path, batch.stats, o, "", target));
   }
   return { checksums, restated: checksums.map(() => null), bytes: 0 };
@@ -171,7 +172,7 @@ function writeEntry(
   const have = lstatOrUndefined(dst, to);
   if (type === S_IFLNK) {
     if (have) removeEntry(dst, to, have);
-    dst.symlinkSync(link, to);
+    inWritableDir(dst, to, () => dst.symlinkSync(link, to));
     if (ctx.owners) dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
     const time = linkTime(fileTimeOfMs(stat[4] as number));
     dst.lutimesSync?.(to, time, time);
@@ -224,7 +225,7 @@ function copyFile(
       // are on disk cost ~0.2 ms here, most of a 1%-changed resync's time per file. It is
       // cut to size after the write instead, when it was longer.
       const overwrite = inPlace && dst.ftruncateSync ? "r+" : "w";
-      output = dst.openSync(to, inPlace ? overwrite : "wx", mode | 0o200);
+      output = inWritableDir(dst, to, () => dst.openSync(to, inPlace ? overwrite : "wx", mode | 0o200));
     } catch (err) {
       if (errnoOf(err) === "EEXIST") return "exists";
       throw err;

@@ -29,7 +29,7 @@ export interface SyncFs {
   lutimesSync?(path: string, atime: number | Date, mtime: number | Date): void;
   lchownSync?(path: string, uid: number, gid: number): void;
   symlinkSync(target: string, path: string): void;
-  rmSync(path: string, options?: { recursive?: boolean; force?: boolean }): void;
+  rmdirSync(path: string): void;
   unlinkSync(path: string): void;
   openSync(path: string, flags: string, mode?: number): number;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
@@ -71,12 +71,91 @@ export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefine
 export function removeEntry(fs: SyncFs, path: string, stats: FileStats | undefined = lstatOrUndefined(fs, path)): void {
   if (!stats) return;
   if (stats.isDirectory()) {
-    fs.rmSync(path, { recursive: true, force: true });
+    removeTree(fs, path, stats);
     return;
   }
+  inWritableDir(fs, path, () => {
+    try {
+      fs.unlinkSync(path);
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT") throw err;
+    }
+  });
+}
+
+/**
+ * Removes the directory `root` and everything below it, depth first with a stack of its
+ * own (Node 20's recursive `rmSync` overflows the call stack some 1,500 levels down),
+ * making each directory it empties writable first: a snapshot keeps its source's
+ * read-only directories, which a process that is not root could not empty otherwise.
+ */
+function removeTree(fs: SyncFs, root: string, stats: FileStats): void {
+  const stack = [root];
+  const opened = (dir: string, mode: number) => {
+    if ((mode & 0o700) !== 0o700) fs.chmodSync(dir, (mode & 0o7777) | 0o700);
+  };
+  opened(root, stats.mode);
+  while (stack.length > 0) {
+    const dir = stack[stack.length - 1] as string;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch (err) {
+      if (errnoOf(err) !== "ENOENT") throw err;
+      stack.pop();
+      continue;
+    }
+    let deeper = false;
+    for (const name of names) {
+      const path = `${dir}/${name}`;
+      const st = lstatOrUndefined(fs, path);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        opened(path, st.mode);
+        stack.push(path);
+        deeper = true;
+      } else {
+        try {
+          fs.unlinkSync(path);
+        } catch (err) {
+          if (errnoOf(err) !== "ENOENT") throw err;
+        }
+      }
+    }
+    if (deeper) continue; // emptied once its subdirectories are gone
+    stack.pop();
+    inWritableDir(fs, dir, () => {
+      try {
+        fs.rmdirSync(dir);
+      } catch (err) {
+        if (errnoOf(err) !== "ENOENT") throw err;
+      }
+    });
+  }
+}
+
+/**
+ * Runs `op`, which makes or removes the entry `path`. Refused (`EACCES`) because the
+ * directory holding it is read-only — a snapshot copies its source's modes, and a
+ * process that is not root cannot write into a 0555 directory — it makes that directory
+ * writable and runs `op` again. The directory's own mode is set back afterwards: a
+ * directory something was written into or removed from has its mode and mtime set
+ * again once the sync's writes are done.
+ *
+ * @example
+ * ```ts
+ * inWritableDir(fs, "/cache/snap/ro/new.txt", () => fs.openSync("/cache/snap/ro/new.txt", "wx"));
+ * ```
+ */
+export function inWritableDir<T>(fs: SyncFs, path: string, op: () => T): T {
   try {
-    fs.unlinkSync(path);
+    return op();
   } catch (err) {
-    if (errnoOf(err) !== "ENOENT") throw err;
+    if (errnoOf(err) !== "EACCES") throw err;
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+    const st = lstatOrUndefined(fs, dir);
+    if (!st?.isDirectory() || (st.mode & 0o300) === 0o300) throw err;
+    fs.chmodSync(dir, (st.mode & 0o7777) | 0o700);
+    return op();
   }
 }
