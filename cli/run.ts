@@ -29,7 +29,8 @@ const GLOBAL_USAGE = `Global options:
 /** The cache root the options and environment select. */
 export function defaultRoot(env: Record<string, string | undefined>): string {
   if (env.FSCACHE_ROOT) return env.FSCACHE_ROOT;
-  if (env.XDG_CACHE_HOME) return `${env.XDG_CACHE_HOME}/fscache`;
+  // The XDG base directory spec: a relative path there is invalid and to be ignored.
+  if (env.XDG_CACHE_HOME?.startsWith("/")) return `${env.XDG_CACHE_HOME}/fscache`;
   return `${env.HOME || homedir()}/.cache/fscache`;
 }
 
@@ -93,6 +94,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     quiet: values.quiet === true,
   };
   try {
+    if (global.root === "") throw new UsageError("--root must not be empty");
     return (await command.run({ values, positionals: parsed.positionals, global, io })) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {

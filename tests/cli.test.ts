@@ -34,5 +34,13 @@ describe("fscache CLI", () => {
     assert.equal(defaultRoot({ FSCACHE_ROOT: "/r", XDG_CACHE_HOME: "/x", HOME: "/h" }), "/r");
     assert.equal(defaultRoot({ XDG_CACHE_HOME: "/x", HOME: "/h" }), "/x/fscache");
     assert.equal(defaultRoot({ HOME: "/h" }), "/h/.cache/fscache");
+    // The XDG spec: a relative XDG_CACHE_HOME is invalid and ignored.
+    assert.equal(defaultRoot({ XDG_CACHE_HOME: "rel", HOME: "/h" }), "/h/.cache/fscache");
+  });
+
+  it("an empty --root is a usage error", async () => {
+    const r = await cli(["--root", "", "ls"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--root must not be empty/);
   });
 });
