@@ -1,5 +1,6 @@
 /** `fscache checksum` and `fscache tarsum`: output, options, and errors on stderr with a non-zero exit. */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +38,24 @@ describe("fscache checksum", () => {
     assert.equal(lines.at(-1), plain.stdout.trimEnd());
     const json = await cli(["checksum", "--json", `${work}/ctx`]);
     assert.deepEqual(JSON.parse(json.stdout), { checksum: plain.stdout.trimEnd(), entries: 2 });
+  });
+
+  it("--entries keeps one line per entry whatever the names hold, escaped as sha256sum escapes them", {
+    skip: "Deno" in globalThis ? "Deno's node:fs cannot make a name that is not UTF-8" : false,
+  }, async () => {
+    const dir = `${work}/odd`;
+    fs.mkdirSync(dir);
+    fs.writeFileSync(`${dir}/two\nlines`, "");
+    fs.writeFileSync(`${dir}/back\\slash`, "");
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9])]), "");
+    fs.writeFileSync(`${dir}/plain é`, "");
+    const r = await cli(["checksum", "--entries", dir]);
+    const names = r.stdout
+      .trimEnd()
+      .split("\n")
+      .slice(0, -1)
+      .map((line) => line.replace(/^(\\?)[0-9a-f]{64} /, "$1"));
+    assert.deepEqual(names.sort(), ["\\back\\\\slash", "\\caf\\xe9", "\\two\\nlines", "plain é"]);
   });
 
   it("fails with ENOENT on stderr and exit 1 for a missing directory; 2 without one", async () => {

@@ -5,6 +5,7 @@
  */
 import { checksumWithWorkers, closeScanWorkers } from "../../backends/scan_pool.ts";
 import { type Command, UsageError } from "../command.ts";
+import { entryLine } from "../entry_line.ts";
 
 /**
  * Prints `dir:<hex>`; `--entries` adds `<hex> <path>` per entry (walk order); the
@@ -49,7 +50,7 @@ Options:
         return 0;
       }
       const lines: string[] = [];
-      for (const [path, entry] of tree.entries()) lines.push(`${entry.checksum} ${path}\n`);
+      for (const [path, entry] of tree.entries()) lines.push(entryLine(entry.checksum, path));
       lines.push(`${checksum}\n`);
       io.stdout(lines.join(""));
     } finally {

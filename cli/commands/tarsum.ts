@@ -6,6 +6,7 @@ import { closeSync, createReadStream, fstatSync, openSync, readFileSync } from "
 import process from "node:process";
 import type { TarSumVersion } from "../../core/tarsum.ts";
 import { type Command, UsageError } from "../command.ts";
+import { entryLine } from "../entry_line.ts";
 
 const VERSIONS = ["0", "1", "dev"];
 
@@ -51,7 +52,7 @@ Options:
     const { tarSum } = await import("../../backends/tarsum_stream.ts");
     const lines: string[] = [];
     const onEntry =
-      values.entries && !global.json ? (name: string, sum: string) => lines.push(`${sum} ${name}\n`) : undefined;
+      values.entries && !global.json ? (name: string, sum: string) => lines.push(entryLine(sum, name)) : undefined;
     const result = await tarSum(input, {
       version: version as TarSumVersion,
       ...(extra ? { extra } : {}),
