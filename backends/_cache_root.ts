@@ -18,7 +18,7 @@ const OWN_NAMES = /^(?:CACHEDIR\.TAG|lock|meta|snapshots|lock\.\d+\.\d+\.(?:tmp|
 
 /**
  * The absolute path of `root`, once it is known to be usable as a cache root: missing
- * (it will be created), empty, holding only what fscache makes, or tagged by fscache.
+ * (it is made now), empty, holding only what fscache makes, or tagged by fscache.
  * Throws `ERR_INVALID_OPTION` for an empty path, `ENOTDIR` for a file and
  * `ERR_NOT_A_CACHE` for a directory holding anything else.
  *
@@ -38,7 +38,10 @@ export function checkCacheRoot(root: string): string {
     names = nodeFs.readdirSync(absolute);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === "ENOENT") return absolute;
+    if (code === "ENOENT") {
+      makeDirs(absolute);
+      return absolute;
+    }
     if (code === "ENOTDIR") {
       throw new FSCacheError("ENOTDIR", `cache root is not a directory: ${absolute}`, { path: absolute, cause: err });
     }
@@ -51,6 +54,28 @@ export function checkCacheRoot(root: string): string {
       "recognise in its root, so give it an empty or new directory",
     { path: absolute },
   );
+}
+
+/**
+ * Makes `dir` and its missing parents (0700), one `mkdir` each: Node's recursive
+ * `mkdirSync` never returns for a path below `/proc` (it retries for ever), where this
+ * fails with the `mkdir` error and the path.
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !nodeFs.existsSync(at); at = at.slice(0, at.lastIndexOf("/")) || "/") missing.push(at);
+  for (const path of missing.reverse()) {
+    try {
+      nodeFs.mkdirSync(path, { mode: 0o700 });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "EEXIST") continue;
+      const code = (err as { code?: string }).code ?? "ERR_INVALID_OPTION";
+      throw new FSCacheError(code, `cannot make the cache root ${dir}: ${(err as Error).message}`, {
+        path,
+        cause: err,
+      });
+    }
+  }
 }
 
 function taggedByUs(root: string): boolean {

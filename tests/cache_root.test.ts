@@ -65,6 +65,16 @@ describe("cache root", () => {
     await assert.rejects(FSCache.open({ root: other, gcInterval: 0 }), refused("ERR_NOT_A_CACHE", other));
   });
 
+  it("a root that cannot be made fails with the error and the path, and never hangs", async () => {
+    // Node's recursive mkdirSync retries for ever below /proc.
+    await assert.rejects(FSCache.open({ root: "/proc/no-such-dir/cache", gcInterval: 0 }), (e) => {
+      assert.ok(e instanceof FSCacheError);
+      assert.equal(e.code, "ENOENT");
+      assert.equal(e.path, "/proc/no-such-dir");
+      return true;
+    });
+  });
+
   it("follows a symlinked root to the cache it names", async () => {
     using tmp = tempDir();
     const real = join(tmp.dir, "real");
