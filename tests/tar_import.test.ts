@@ -208,4 +208,25 @@ describe("sync --tar (tar import)", () => {
     assert.deepEqual([again.added, again.modified, again.deleted, again.bytesCopied], [0, 0, 0, 0]);
     assert.equal(again.unchanged, 7);
   });
+
+  it("fscache sync --tar: an added entry that sorts last, wherever the archive puts it, moves only itself", async () => {
+    for (const order of [
+      ["a", "m", "zz"],
+      ["zz", "a", "m"],
+    ]) {
+      using tmp = tempDir();
+      const tar = `${tmp.dir}/ctx.tar`;
+      const run = async (names: string[]) => {
+        disk.writeFileSync(tar, await tarOf(names.map((name) => ({ name, content: name.toUpperCase() }))));
+        const r = await cli(["sync", "--tar", tar, "--root", `${tmp.dir}/cache`, "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout);
+      };
+      const first = await run(["a", "m"]);
+      const inode = disk.lstatSync(`${first.path}/a`).ino;
+      const second = await run(order);
+      assert.deepEqual([second.added, second.unchanged, second.bytesCopied], [1, 2, 2], order.join(","));
+      assert.equal(disk.lstatSync(`${second.path}/a`).ino, inode, "unchanged a is not rewritten");
+    }
+  });
 });

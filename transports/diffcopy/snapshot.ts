@@ -103,7 +103,9 @@ class TableSnapshot implements Snapshot {
     const paths = this.#table.paths;
     let at = this.#at;
     if (at < paths.length && paths[at] === path) return at;
-    if (at < paths.length && compareWalkOrder(paths[at] as string, path) > 0) return this.#table.indexOf(path);
+    // Behind the cursor, or the cursor at the end (lookups need not come in walk order: a
+    // tar's entries come in the archive's order): a search of its own.
+    if (at === paths.length || compareWalkOrder(paths[at] as string, path) > 0) return this.#table.indexOf(path);
     while (at < paths.length && compareWalkOrder(paths[at] as string, path) < 0) at++;
     // The cursor stays on a match (a `has` after a `get` of the same path finds it again).
     this.#at = at;
