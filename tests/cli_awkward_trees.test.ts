@@ -4,7 +4,8 @@
  * and a directory nested deeper than a recursive removal's call stack reaches.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
@@ -88,6 +89,87 @@ describe("awkward source trees", () => {
       ["ro2/deep", 0o755],
       ["ro2", 0o755],
     ]);
+  });
+
+  it("read-only directories arrive by diff-copy receive and tar import as a user who is not root", async () => {
+    using tmp = tempDir();
+    if (asRoot) fs.chownSync(tmp.dir, NOBODY, NOBODY);
+    const src = join(tmp.dir, "src");
+    fs.mkdirSync(join(src, "ro", "empty"), { recursive: true });
+    fs.writeFileSync(join(src, "ro", "f"), "one");
+    const lock = () =>
+      chmodAll(src, [
+        ["ro/f", 0o444],
+        ["ro/empty", 0o555],
+        ["ro", 0o555],
+      ]);
+    const unlock = () =>
+      chmodAll(src, [
+        ["ro", 0o755],
+        ["ro/empty", 0o755],
+        ["ro/f", 0o644],
+      ]);
+    lock();
+    const dst = join(tmp.dir, "dst");
+    if (asRoot) {
+      fs.mkdirSync(dst);
+      fs.chownSync(dst, NOBODY, NOBODY);
+    }
+    const receive = async () => {
+      const bin = join(projectRoot(), "dist/cli/main.js");
+      const user = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : [];
+      const receiver = spawn(user[0] ?? "node", [
+        ...user.slice(1),
+        ...(asRoot ? ["node"] : []),
+        bin,
+        "diffcopy",
+        "receive",
+        dst,
+      ]);
+      const sender = spawn("node", [bin, "diffcopy", "send", src]);
+      sender.stdout.pipe(receiver.stdin);
+      receiver.stdout.pipe(sender.stdin);
+      let err = "";
+      receiver.stderr.on("data", (d) => {
+        err += d;
+      });
+      const [code] = await Promise.all([once(receiver, "close"), once(sender, "close")]);
+      assert.equal(code[0], 0, err);
+    };
+    await receive();
+    assertSameTree(disk, src, disk, dst);
+    unlock();
+    fs.writeFileSync(join(src, "ro", "f"), "two!");
+    fs.writeFileSync(join(src, "ro", "g"), "new");
+    lock();
+    fs.chmodSync(join(src, "ro", "g"), 0o444);
+    await receive();
+    assertSameTree(disk, src, disk, dst);
+
+    const tar = join(tmp.dir, "src.tar");
+    execFileSync("tar", ["-C", src, "-cf", tar, "."]);
+    if (asRoot) fs.chownSync(tar, NOBODY, NOBODY);
+    const imported = fscacheAsUser(["--root", join(tmp.dir, "cache"), "--json", "sync", "--tar", tar]) as {
+      path: string;
+    };
+    for (const [path, mode] of [
+      ["ro", 0o555],
+      ["ro/empty", 0o555],
+      ["ro/f", 0o444],
+      ["ro/g", 0o444],
+    ] as const) {
+      assert.equal((fs.statSync(join(imported.path, path)).mode & 0o7777).toString(8), mode.toString(8), path);
+    }
+    unlock();
+    fs.chmodSync(join(src, "ro", "g"), 0o644);
+    for (const dir of [
+      join(dst, "ro"),
+      join(dst, "ro", "empty"),
+      join(imported.path, "ro"),
+      join(imported.path, "ro", "empty"),
+    ]) {
+      fs.chmodSync(dir, 0o755);
+    }
   });
 
   it("a directory nested 1,800 levels deep syncs and is deleted again", async () => {

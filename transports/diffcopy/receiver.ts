@@ -220,6 +220,7 @@ class ReceiveSession {
       const byPath = new Map(incoming.map((e) => [e.path, e]));
       for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
     }
+    this.#tree.finishModes();
     this.#restoreDirTimes(incoming, touchedDirs(plan));
     await this.writer.send(packet(PacketType.FIN));
     const last = await this.reader.next();
@@ -298,6 +299,8 @@ class ReceiveSession {
       const time = fileTime(entry.stat.modTime);
       this.#tree.assertParents(entry.path);
       if (!this.#tree.lstat(entry.path)?.isDirectory()) continue;
+      // The mode too: a writer thread may have opened a read-only directory to write in it.
+      fs.chmodSync(this.#tree.full(entry.path), entry.mode & 0o7777);
       fs.utimesSync(this.#tree.full(entry.path), time, time);
     }
   }

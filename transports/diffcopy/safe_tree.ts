@@ -57,6 +57,12 @@ export class SafeTree {
   /** `node:fs` and memfs have it; a file system without it gets no writes in place. */
   readonly #ftruncate: ((fd: number, length: number) => void) | undefined;
   readonly #lutimes: ((path: string, atime: number | Date, mtime: number | Date) => void) | undefined;
+  /**
+   * Directories kept open (owner rwx) while the receive writes, and the modes they get
+   * at its end ({@linkcode finishModes}): a process that is not root cannot write into a
+   * 0555 directory it made, or one an earlier receive left read-only.
+   */
+  readonly #laterModes = new Map<string, number>();
 
   constructor(fs: FileSystem, dest: string) {
     this.fs = fs;
@@ -121,11 +127,12 @@ export class SafeTree {
       throw err;
     }
     if (!st.isDirectory()) {
-      this.fs.unlinkSync(full);
+      this.#inOpenDir(full, () => this.fs.unlinkSync(full));
       return;
     }
+    if ((st.mode & 0o700) !== 0o700) this.fs.chmodSync(full, (st.mode & 0o7777) | 0o700);
     for (const name of this.fs.readdirSync(full)) this.#removeTree(`${full}/${name}`);
-    this.fs.rmSync(full, { recursive: true, force: true });
+    this.#inOpenDir(full, () => this.fs.rmSync(full, { recursive: true, force: true }));
   }
 
   /** Makes `path` a directory with `mode` (replacing whatever else is there). */
@@ -134,15 +141,22 @@ export class SafeTree {
     const full = this.full(path);
     // mkdir first: a failed lstat (the common case, a new directory) costs an exception
     try {
-      this.fs.mkdirSync(full, { mode: 0o700 });
+      this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: 0o700 }));
     } catch (err) {
       if (errorCode(err) !== "EEXIST") throw err;
       if (!this.lstat(path)?.isDirectory()) {
         this.remove(path);
-        this.fs.mkdirSync(full, { mode: 0o700 });
+        this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: 0o700 }));
       }
     }
-    this.fs.chmodSync(full, mode & 0o7777);
+    const bits = mode & 0o7777;
+    if ((bits & 0o700) === 0o700) {
+      this.#laterModes.delete(full);
+      this.fs.chmodSync(full, bits);
+    } else {
+      this.#laterModes.set(full, bits);
+      this.fs.chmodSync(full, bits | 0o700);
+    }
     this.#verified.add(path);
   }
 
@@ -153,7 +167,7 @@ export class SafeTree {
   symlink(path: string, target: string, time?: number | Date): void {
     this.assertParents(path);
     if (this.lstat(path)) this.remove(path);
-    this.fs.symlinkSync(target, this.full(path));
+    this.#inOpenDir(this.full(path), () => this.fs.symlinkSync(target, this.full(path)));
     if (time !== undefined) this.#lutimes?.(this.full(path), linkTime(time), linkTime(time));
   }
 
@@ -168,7 +182,7 @@ export class SafeTree {
       });
     }
     if (this.lstat(path)) this.remove(path);
-    this.fs.linkSync(this.full(target), this.full(path));
+    this.#inOpenDir(this.full(path), () => this.fs.linkSync(this.full(target), this.full(path)));
   }
 
   /**
@@ -192,7 +206,8 @@ export class SafeTree {
     const fresh = { size, written: 0 };
     if (!existed) {
       try {
-        return { temp: full, fd: this.fs.openSync(full, "wx", 0o600), direct: true, previousSize: -1, ...fresh };
+        const fd = this.#inOpenDir(full, () => this.fs.openSync(full, "wx", 0o600));
+        return { temp: full, fd, direct: true, previousSize: -1, ...fresh };
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
       }
@@ -284,7 +299,7 @@ export class SafeTree {
       // than the file's write)
       const temp = joinPath(this.full(dir), `${TEMP_PREFIX}${this.#tempBase}-${(this.#tempCount++).toString(36)}`);
       try {
-        return { temp, fd: this.fs.openSync(temp, "wx", 0o600) };
+        return { temp, fd: this.#inOpenDir(temp, () => this.fs.openSync(temp, "wx", 0o600)) };
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
       }
@@ -296,7 +311,7 @@ export class SafeTree {
     this.assertParents(path);
     // rename replaces a file or link atomically and fails on a directory: look only then
     try {
-      this.fs.renameSync(temp, this.full(path));
+      this.#inOpenDir(this.full(path), () => this.fs.renameSync(temp, this.full(path)));
       return;
     } catch (err) {
       const code = errorCode(err);
@@ -304,5 +319,41 @@ export class SafeTree {
     }
     if (this.lstat(path)?.isDirectory()) this.remove(path);
     this.fs.renameSync(temp, this.full(path));
+  }
+
+  /**
+   * Gives the directories kept open while writing their modes, deepest first. Call it
+   * once every write is done (a failed receive leaves them open: the next one repairs).
+   */
+  finishModes(): void {
+    const dirs = [...this.#laterModes].sort(([a], [b]) => b.length - a.length);
+    this.#laterModes.clear();
+    for (const [full, mode] of dirs) {
+      try {
+        this.fs.chmodSync(full, mode);
+      } catch (err) {
+        if (errorCode(err) !== "ENOENT") throw err; // removed after it was made
+      }
+    }
+  }
+
+  /**
+   * Runs `op`, which makes or removes the entry `full`. Refused (`EACCES`) because its
+   * directory is read-only, it opens the directory, keeps its mode for
+   * {@linkcode finishModes}, and runs `op` again.
+   */
+  #inOpenDir<T>(full: string, op: () => T): T {
+    try {
+      return op();
+    } catch (err) {
+      if (errorCode(err) !== "EACCES") throw err;
+      const dir = full.slice(0, full.lastIndexOf("/")) || "/";
+      if (dir.length < this.dest.length) throw err;
+      const st = this.fs.lstatSync(dir);
+      if (!st.isDirectory() || (st.mode & 0o300) === 0o300) throw err;
+      if (!this.#laterModes.has(dir)) this.#laterModes.set(dir, st.mode & 0o7777);
+      this.fs.chmodSync(dir, (st.mode & 0o7777) | 0o700);
+      return op();
+    }
   }
 }

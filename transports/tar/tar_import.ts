@@ -296,6 +296,7 @@ function apply(
     tree.link(entry.path, entry.stat.linkname);
     changed.add(entry.path);
   }
+  tree.finishModes();
   for (let i = incoming.length - 1; i >= 0; i--) {
     const entry = incoming[i] as IncomingEntry;
     if (entry.kind !== "dir" || !changed.has(entry.path)) continue;
