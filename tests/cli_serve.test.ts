@@ -48,6 +48,30 @@ describe("fscache serve / push", () => {
     assertStopped(await serve.exit);
   });
 
+  it("prints an IPv6 address as push --to takes it back: [::1]:PORT", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/a": "a" });
+    const serve = spawnCli(["serve", "--root", `${tmp.dir}/cache`, "--listen", "[::1]:0"]);
+    try {
+      const address = await new Promise<string>((resolve, reject) => {
+        let seen = "";
+        serve.child.stdout?.on("data", (d) => {
+          seen += String(d);
+          const match = /listening on (\S+)\n/.exec(seen);
+          if (match) resolve(match[1] as string);
+        });
+        serve.child.on("close", () => reject(new Error(`serve exited before listening: ${seen}`)));
+      });
+      assert.match(address, /^\[::1\]:\d+$/);
+      const r = await cli(["push", `${tmp.dir}/src`, "--to", address, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).added, 1);
+    } finally {
+      serve.child.kill("SIGTERM");
+    }
+    assertStopped(await serve.exit);
+  });
+
   it("--max-size is the GC budget: after a session, idle snapshots beyond it are collected, oldest first", async () => {
     using tmp = tempDir();
     writeTree(disk, tmp.dir, { "x/": "", "x/f": "x".repeat(50_000), "y/": "", "y/f": "y".repeat(50_000) });

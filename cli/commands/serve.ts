@@ -108,11 +108,9 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
       allowOrigin: originPolicy((values["allow-origin"] as string[] | undefined) ?? [], token !== undefined),
       onRefused: (reason) => global.quiet || io.stderr(`refused a WebSocket request: ${reason}\n`),
     });
-    io.stdout(
-      global.json
-        ? `${JSON.stringify({ listening: `${host}:${listener.port}` })}\n`
-        : `listening on ${host}:${listener.port}\n`,
-    );
+    // An IPv6 host in brackets, as `push --to` and `pull --from` take it back.
+    const address = `${host.includes(":") ? `[${host}]` : host}:${listener.port}`;
+    io.stdout(global.json ? `${JSON.stringify({ listening: address })}\n` : `listening on ${address}\n`);
     await new Promise<void>((resolve) => {
       let signals = 0;
       const onSignal = () => {
