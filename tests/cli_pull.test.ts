@@ -1,7 +1,9 @@
 /** `fscache pull` (in-process) from a session server: whole tree, then only changes; refusals. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { FSCacheError } from "../core/errors.ts";
 import { pushTree } from "../transports/session/client.ts";
+import { pullSession } from "../transports/session/pull.ts";
 import { connectSession, listenSessions } from "../transports/session/tcp.ts";
 import { tokenVerifier } from "../transports/session/token.ts";
 import { cli } from "./_cli.ts";
@@ -48,10 +50,23 @@ describe("fscache pull", () => {
       const missing = await pull("nope", `${tmp.dir}/other`);
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, /no source is cached under key "nope"/);
+      assert.equal(disk.existsSync(`${tmp.dir}/other`), false, "a failed pull leaves no directory behind");
+
+      // A failure here (a full disk, say) is reported as ours, not as the server's echo of it.
+      const local = pullSession(
+        await connectSession("127.0.0.1", listener.port),
+        { key: "k1", token: "s3cret" },
+        () => {
+          throw new FSCacheError("ENOSPC", "no space left on device, write", { path: `${tmp.dir}/x` });
+        },
+      );
+      await assert.rejects(local, (e) => e instanceof FSCacheError && e.code === "ENOSPC");
+
       disk.writeFileSync(tokenFile, "wrong\n");
       const denied = await pull("k1", `${tmp.dir}/other2`);
       assert.notEqual(denied.code, 0);
       assert.match(denied.stderr, /invalid or missing token/);
+      assert.equal(disk.existsSync(`${tmp.dir}/other2`), false);
     } finally {
       await listener.close();
     }

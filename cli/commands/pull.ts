@@ -83,11 +83,14 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
       );
     }
     const fs = diskFileSystem;
-    await fs.mkdir(dir, { recursive: true });
+    // Made only once the server has the key: a failed pull leaves no empty directory behind.
     const { announced, value } = await pullSession(
       await connectSession(host, port),
       { key, ...(token === undefined ? {} : { token }) },
-      (channel) => receiveDiffCopy(channel, { dest: dir, fs, updater: throwawayUpdater }),
+      async (channel) => {
+        await fs.mkdir(dir, { recursive: true });
+        return receiveDiffCopy(channel, { dest: dir, fs, updater: throwawayUpdater });
+      },
     );
     const report: PullCliReport = {
       key,

@@ -117,8 +117,10 @@ export async function pullSession<T>(
     try {
       value = await receive(diffCopyChannel(frames, writer), reply);
     } catch (err) {
-      // A failure the server reported after the transfer started says more than ours.
-      const message = options.signal?.aborted ? undefined : await nextControl(frames);
+      // A failure the server reported after the transfer started says more than ours,
+      // unless ours is a failure here (a full disk, say), which the server only echoes.
+      const local = (err as { code?: unknown } | null)?.code !== "ERR_REMOTE";
+      const message = options.signal?.aborted || local ? undefined : await nextControl(frames);
       if (message?.type === "error") throw remoteError(message);
       throw err;
     }
