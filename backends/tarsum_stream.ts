@@ -112,13 +112,13 @@ export interface TarEntrySink {
  */
 export async function readTarEntries(
   input: TarInput,
-  onEntry: (header: EntryHeader) => TarEntrySink | Promise<TarEntrySink>,
+  onEntry: (header: TarHeader) => TarEntrySink | Promise<TarEntrySink>,
 ): Promise<void> {
   const ex = extract({ filenameEncoding: "latin1", allowUnknownFormat: true } as never);
   const internals = ex as unknown as ExtractInternals;
   let block: Uint8Array | null = null;
   let pax: PaxRecords | undefined;
-  const globals: EntryHeader[] = [];
+  const globals: TarHeader[] = [];
   let handlerError: { error: unknown } | undefined;
 
   const extensionsOfLast = frameOldGnuExtensions(ex as unknown as HeaderFraming);
@@ -144,6 +144,7 @@ export async function readTarEntries(
         size: 0,
         typeflag: "g",
         mtime: GO_ZERO_TIME_UNIX,
+        mtimeNs: BigInt(GO_ZERO_TIME_UNIX) * 1_000_000_000n,
         ...xattrsOf(records),
       });
     }
@@ -168,10 +169,10 @@ export async function readTarEntries(
     // is refused just below) before the handler has attached its listeners, and an
     // unheard "error" would crash the process.
     stream.on("error", (err: Error) => next(err));
-    let header: EntryHeader;
+    let header: TarHeader;
     let sparse: SparseLayout | undefined;
     try {
-      header = goHeader(h, records, raw);
+      header = goHeader(h, records, raw, block);
       sparse =
         raw === 0x53 ? oldGnuSparseLayout(block as Uint8Array, extensionsOfLast()) : paxSparseLayout(new Map(records));
       if (sparse) {
@@ -249,7 +250,8 @@ function goHeader(
   },
   records: PaxRecords,
   rawTypeflag: number,
-): EntryHeader {
+  block: Uint8Array | null,
+): TarHeader {
   const rec = new Map(records);
   const name = rec.get("path") ?? latin1(h.name);
   let typeflag = String.fromCharCode(rawTypeflag);
@@ -268,11 +270,15 @@ function goHeader(
     return Number.isSafeInteger(n) ? n : invalid(key, text);
   };
   const mtimeRecord = rec.get("mtime");
-  let mtime = Math.floor(h.mtime.getTime() / 1000);
+  let mtime = block
+    ? headerSeconds(block, 136, Math.floor(h.mtime.getTime() / 1000))
+    : Math.floor(h.mtime.getTime() / 1000);
+  let mtimeNs = BigInt(mtime) * 1_000_000_000n;
   if (mtimeRecord) {
     const text = utf8.decode(mtimeRecord);
     const seconds = /^-?\d+(\.\d*)?$/.test(text) ? Math.floor(Number(text)) : Number.NaN;
     mtime = Number.isSafeInteger(seconds) ? seconds : invalid("mtime", text);
+    mtimeNs = paxNanoseconds(text);
   }
   return {
     name,
@@ -285,9 +291,39 @@ function goHeader(
     devmajor: h.devmajor,
     devminor: h.devminor,
     mtime,
+    mtimeNs,
     ...xattrsOf(records),
   };
 }
+
+/**
+ * A header's numeric field at `at` (12 bytes) when it is in base-256 (GNU tar's form for
+ * what octal cannot hold, such as a time before 1970), read as Go reads it; otherwise
+ * `parsed`, the parser's value. tar-stream reads negative base-256 numbers one too high.
+ */
+function headerSeconds(block: Uint8Array, at: number, parsed: number): number {
+  const first = block[at] as number;
+  if ((first & 0x80) === 0) return parsed;
+  const invert = (first & 0x40) !== 0 ? 0xff : 0;
+  let value = 0n;
+  for (let i = at; i < at + 12; i++) {
+    let byte = (block[i] as number) ^ invert;
+    if (i === at) byte &= 0x7f;
+    value = (value << 8n) | BigInt(byte);
+  }
+  return Number(invert ? -value - 1n : value);
+}
+
+/** A PAX time (`-?seconds[.fraction]`, checked already) in nanoseconds, as Go's `parsePAXTime`. */
+function paxNanoseconds(text: string): bigint {
+  const [whole = "0", fraction = ""] = text.split(".");
+  const ns = BigInt(`${fraction}000000000`.slice(0, 9));
+  const seconds = BigInt(whole);
+  return seconds * 1_000_000_000n + (whole.startsWith("-") ? -ns : ns);
+}
+
+/** An entry's header as Go reads it, with its mtime to the nanosecond (PAX keeps fractions). */
+export type TarHeader = EntryHeader & { mtimeNs: bigint };
 
 function xattrsOf(records: PaxRecords): Pick<EntryHeader, "xattrs"> {
   const prefix = "SCHILY.xattr.";

@@ -1,5 +1,6 @@
 /** Tar import: checksums equal to tarsum --entries, diff semantics, and every hostile-archive rule. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { pack } from "tar-stream";
@@ -207,6 +208,28 @@ describe("sync --tar (tar import)", () => {
     assert.equal(again.checksum, first.checksum);
     assert.deepEqual([again.added, again.modified, again.deleted, again.bytesCopied], [0, 0, 0, 0]);
     assert.equal(again.unchanged, 7);
+  });
+
+  it("keeps a time before 1970 (GNU base-256) and a PAX time's fraction of a second", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    disk.mkdirSync(src);
+    disk.writeFileSync(`${src}/old.txt`, "old");
+    disk.writeFileSync(`${src}/fine.txt`, "fine");
+    execFileSync("touch", ["-d", "@-100", `${src}/old.txt`]);
+    execFileSync("touch", ["-d", "@1700000000.123456789", `${src}/fine.txt`]);
+    for (const format of ["gnu", "posix"]) {
+      const tar = `${tmp.dir}/${format}.tar`;
+      execFileSync("tar", [`--format=${format}`, "-C", src, "-cf", tar, "."]);
+      const r = await cli(["sync", "--tar", tar, "--root", `${tmp.dir}/cache-${format}`, "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const { path } = JSON.parse(r.stdout);
+      assert.equal(disk.lstatSync(`${path}/old.txt`).mtimeMs, -100_000, format);
+      const fine = disk.lstatSync(`${path}/fine.txt`).mtimeMs;
+      // GNU's octal field holds whole seconds; PAX the fraction, kept to the µs (Deno: the ms).
+      const want = format === "gnu" ? 1_700_000_000_000 : 1_700_000_000_123.456;
+      assert.ok(Math.abs(fine - want) < 1, `${format}: ${fine}`);
+    }
   });
 
   it("fscache sync --tar: an added entry that sorts last, wherever the archive puts it, moves only itself", async () => {

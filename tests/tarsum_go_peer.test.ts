@@ -27,7 +27,7 @@ function sparseFile(path: string, size: number, pieces: [number, number][]): voi
   }
 }
 
-/** A tree with sparse files (few and many pieces, all hole), a long name, links and a plain file. */
+/** A tree with sparse files (few and many pieces, all hole), a long name, links, plain files and odd times. */
 function fixtureTree(root: string): void {
   fs.mkdirSync(`${root}/t/${"deep-".repeat(25)}dir`, { recursive: true });
   sparseFile(`${root}/t/few.bin`, 5 * MiB, [
@@ -45,6 +45,11 @@ function fixtureTree(root: string): void {
   fs.writeFileSync(`${root}/t/${"deep-".repeat(25)}dir/plain.txt`, "plain\n");
   fs.symlinkSync("few.bin", `${root}/t/link`);
   fs.linkSync(`${root}/t/hole.bin`, `${root}/t/hard`);
+  // Before 1970 (GNU tar writes base-256 then), and with a fraction of a second (PAX keeps it).
+  fs.writeFileSync(`${root}/t/old.txt`, "old\n");
+  execFileSync("touch", ["-d", "@-100", `${root}/t/old.txt`]);
+  fs.writeFileSync(`${root}/t/fine.txt`, "fine\n");
+  execFileSync("touch", ["-d", "@1700000000.123456789", `${root}/t/fine.txt`]);
 }
 
 /** GNU tar's archive of `root/t` in `format` (extra options after it). */

@@ -11,7 +11,7 @@
  * `node:fs` or Deno) and never make an entry differ from the snapshot's.
  * @module
  */
-import { readTarEntries, type TarInput } from "../../backends/tarsum_stream.ts";
+import { readTarEntries, type TarHeader, type TarInput } from "../../backends/tarsum_stream.ts";
 import { type EntryHeader, startEntryChecksum } from "../../core/entry_checksum.ts";
 import { FSCacheError } from "../../core/errors.ts";
 import { compareWalkOrder, decodeName } from "../../core/names.ts";
@@ -188,14 +188,14 @@ export async function importTar(
   return result;
 }
 
-function itemOf(header: EntryHeader, path: string, items: Map<string, TarItem>): TarItem {
+function itemOf(header: TarHeader, path: string, items: Map<string, TarItem>): TarItem {
   const linkname =
     typeof header.linkname === "string" ? header.linkname : decodeName(header.linkname ?? new Uint8Array(0));
   const base = {
     path,
     uid: header.uid,
     gid: header.gid,
-    modTime: BigInt(Math.trunc(header.mtime ?? 0)) * 1_000_000_000n,
+    modTime: header.mtimeNs,
   };
   if (header.typeflag === "1") {
     const to = pathOf(linkname);
