@@ -12,6 +12,7 @@ import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/f
 import { joinPath } from "../../core/path.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { linkTime } from "../file_time.ts";
+import { inWritableDir } from "../writable_dir.ts";
 
 /** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
 export const TEMP_PREFIX = ".fscache-tmp-";
@@ -337,23 +338,11 @@ export class SafeTree {
     }
   }
 
-  /**
-   * Runs `op`, which makes or removes the entry `full`. Refused (`EACCES`) because its
-   * directory is read-only, it opens the directory, keeps its mode for
-   * {@linkcode finishModes}, and runs `op` again.
-   */
+  /** {@linkcode inWritableDir} below the destination, keeping each opened directory's mode for {@linkcode finishModes}. */
   #inOpenDir<T>(full: string, op: () => T): T {
-    try {
-      return op();
-    } catch (err) {
-      if (errorCode(err) !== "EACCES") throw err;
-      const dir = full.slice(0, full.lastIndexOf("/")) || "/";
-      if (dir.length < this.dest.length) throw err;
-      const st = this.fs.lstatSync(dir);
-      if (!st.isDirectory() || (st.mode & 0o300) === 0o300) throw err;
-      if (!this.#laterModes.has(dir)) this.#laterModes.set(dir, st.mode & 0o7777);
-      this.fs.chmodSync(dir, (st.mode & 0o7777) | 0o700);
-      return op();
-    }
+    return inWritableDir(this.fs, full, op, (dir, mode) => {
+      if (dir.length < this.dest.length) throw new FSCacheError("EACCES", `cannot write in ${dir}`, { path: dir });
+      if (!this.#laterModes.has(dir)) this.#laterModes.set(dir, mode);
+    });
   }
 }

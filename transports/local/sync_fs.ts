@@ -5,6 +5,7 @@
  * @module
  */
 import type { FileStats } from "../../core/file_system.ts";
+import { inWritableDir } from "../writable_dir.ts";
 
 /**
  * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
@@ -131,31 +132,5 @@ function removeTree(fs: SyncFs, root: string, stats: FileStats): void {
         if (errnoOf(err) !== "ENOENT") throw err;
       }
     });
-  }
-}
-
-/**
- * Runs `op`, which makes or removes the entry `path`. Refused (`EACCES`) because the
- * directory holding it is read-only — a snapshot copies its source's modes, and a
- * process that is not root cannot write into a 0555 directory — it makes that directory
- * writable and runs `op` again. The directory's own mode is set back afterwards: a
- * directory something was written into or removed from has its mode and mtime set
- * again once the sync's writes are done.
- *
- * @example
- * ```ts
- * inWritableDir(fs, "/cache/snap/ro/new.txt", () => fs.openSync("/cache/snap/ro/new.txt", "wx"));
- * ```
- */
-export function inWritableDir<T>(fs: SyncFs, path: string, op: () => T): T {
-  try {
-    return op();
-  } catch (err) {
-    if (errnoOf(err) !== "EACCES") throw err;
-    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-    const st = lstatOrUndefined(fs, dir);
-    if (!st?.isDirectory() || (st.mode & 0o300) === 0o300) throw err;
-    fs.chmodSync(dir, (st.mode & 0o7777) | 0o700);
-    return op();
   }
 }
