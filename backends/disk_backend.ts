@@ -38,7 +38,6 @@ export class DiskBackend extends FsBackend {
     const absolute = checkCacheRoot(root);
     super(diskFileSystem, joinPath(absolute, "snapshots"));
     this.cacheRoot = absolute;
-    nodeFs.mkdirSync(absolute, { recursive: true, mode: 0o700 });
     writeCacheDirTag(absolute);
   }
 }
