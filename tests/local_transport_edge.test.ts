@@ -142,6 +142,90 @@ describe("LocalTransport.prepare", () => {
     }
     assert.deepEqual(started, [1, 1], "one worker (the calling thread walks too) for 20,000 entries and unknown");
   });
+
+  it("walks a source recorded large while the record decodes, and the copy takes that walk over", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    const src = `${tmp}/src`;
+    const dst = `${tmp}/dst`;
+    fs.mkdirSync(src);
+    fs.mkdirSync(dst);
+    generateTree(disk, src, 21, 200, 2000);
+    const transport = new LocalTransport({ concurrency: 2, parallelWalk: 1 });
+    const posted: { op: string; options?: { only?: string[] } }[] = [];
+    const { run } = WorkerPool.prototype;
+    try {
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      fs.writeFileSync(`${src}/f0.txt`, "edited");
+      fs.utimesSync(`${src}/f0.txt`, 1_700_000_000, 1_700_000_000);
+      fs.writeFileSync(`${src}/added.txt`, "new");
+      WorkerPool.prototype.run = function (this: WorkerPool, task, transfer, on) {
+        posted.push(task as (typeof posted)[number]);
+        return run.call(this, task, transfer, on);
+      } as typeof run;
+      const id = { key: "k2", transport: "local", path: src };
+      transport.prepare({ id, fs: disk, entries: tree.size });
+      const walks = () => posted.filter((task) => task.op === "walk");
+      // Before `prepare` returns, the worker already holds runs of the walk to start on.
+      assert.ok(walks().length >= 1 && walks().every((task) => (task.options?.only ?? []).length > 0));
+      tree.begin();
+      await transport.copy({
+        id,
+        dest: dst,
+        fs: disk,
+        updater: tree,
+        signal: new AbortController().signal,
+        previous: tree,
+      });
+      // Taken over, not walked again: a fresh walk would first ping the worker with an empty run.
+      assert.ok(walks().every((task) => (task.options?.only ?? []).length > 0));
+      assert.deepEqual(tree.summary(), ["add added.txt", "modify f0.txt"]);
+      assertSameTree(disk, src, disk, dst);
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+      // The walk was taken over, not kept: the next copy of an unprepared request walks afresh.
+      fs.rmSync(`${src}/added.txt`);
+      tree.begin();
+      await transport.copy({
+        id,
+        dest: dst,
+        fs: disk,
+        updater: tree,
+        signal: new AbortController().signal,
+        previous: tree,
+      });
+      assert.deepEqual(tree.summary(), ["delete added.txt"]);
+    } finally {
+      WorkerPool.prototype.run = run;
+      await transport.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("never throws: a walk whose copy never comes, or that fails, is dropped; a bad request is left to copy", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    const transport = new LocalTransport({ concurrency: 2 });
+    try {
+      generateTree(disk, tmp, 3, 20, 100);
+      transport.prepare({ id: { key: "a", transport: "local", path: tmp }, fs: disk, entries: 50_000 });
+      transport.prepare({ id: { key: "b", transport: "local", path: `${tmp}/missing` }, fs: disk, entries: 50_000 });
+      const relative = { key: "c", transport: "local", path: "relative/dir" };
+      transport.prepare({ id: relative, fs: disk, entries: 50_000 });
+      await assert.rejects(
+        transport.copy({
+          id: relative,
+          dest: tmp,
+          fs: disk,
+          updater: new RecordingTree(),
+          signal: new AbortController().signal,
+        }),
+        { code: "ERR_INVALID_PATH", key: "c" },
+      );
+      // Long enough for both walks to end in the worker; a rejection left unhandled fails the run.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await transport.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("LocalTransport with a source that moves", () => {

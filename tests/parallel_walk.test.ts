@@ -11,10 +11,11 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RecordedTable } from "../core/recorded_table.ts";
 import type { Runner } from "../transports/local/local_transport.ts";
-import { walkSource } from "../transports/local/parallel_walk.ts";
+import { walkLargeSource, walkSource } from "../transports/local/parallel_walk.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
 import type { Task } from "../transports/local/tasks.ts";
 import { walkTree } from "../transports/local/walk.ts";
+import { splitUnits } from "../transports/run_queue.ts";
 
 const disk = fs as unknown as SyncFs;
 const SUM = "0".repeat(64);
@@ -166,5 +167,84 @@ describe("walkSource shared between threads", () => {
     // The worker takes runs from the back: "f" (the last name) is the first it is given.
     const runner = fakeRunner(2, () => 0, "f", 20);
     await assert.rejects(walkSource(runner, root, {}, previous, 1), { code: "EIO", message: "cannot read f" });
+  });
+
+  it("an early walk hands each worker its first runs before it returns, and equals a single walk", async () => {
+    for (const delay of [() => 0, () => 30, () => Math.floor(Math.random() * 20)]) {
+      const runner = fakeRunner(3, delay);
+      let handed = 0;
+      const offload = runner.offload as NonNullable<Runner["offload"]>;
+      runner.offload = (task, worker) => {
+        handed++;
+        return offload(task, worker);
+      };
+      const walking = walkLargeSource(runner, root, {});
+      // Two runs queued on each of the two workers, with no answer awaited: the calling
+      // thread is about to be busy decoding the record.
+      assert.equal(handed, 4);
+      const walked = await walking;
+      const single = walkTree(disk, root);
+      assert.deepEqual(walked.paths, single.paths);
+      assert.deepEqual(Array.from(walked.stats), Array.from(single.stats));
+      const items = [...runner.here.flat(), ...runner.offloaded.flat()];
+      assert.equal(new Set(items).size, items.length);
+      // No empty "are you up" share: the runs themselves wait in the worker's queue.
+      assert.ok(runner.offloaded.every((run) => run.length > 0));
+    }
+  });
+
+  it("an early walk fails with a worker's error", async () => {
+    const runner = fakeRunner(2, () => 0, "f", 20);
+    await assert.rejects(walkLargeSource(runner, root, {}), { code: "EIO", message: "cannot read f" });
+  });
+});
+
+describe("splitUnits", () => {
+  const units = (n: number, weight = 1): [string, number][] =>
+    Array.from({ length: n }, (_, i) => [`u${String(i).padStart(3, "0")}`, weight]);
+
+  it("keeps every unit once, in order, in at most `parts` runs", () => {
+    for (const [n, parts] of [
+      [0, 4],
+      [1, 4],
+      [5, 16],
+      [100, 16],
+      [1000, 7],
+    ] as const) {
+      const runs = splitUnits(units(n), parts);
+      assert.ok(runs.length <= Math.max(1, parts), `${n}/${parts}: ${runs.length} runs`);
+      assert.deepEqual(
+        runs.flat(),
+        units(n).map(([item]) => item),
+      );
+      if (n > 0) assert.ok(runs.every((run) => run.length > 0));
+    }
+  });
+
+  it("cuts the runs where the threads meet (the middle) shortest, the ends longest", () => {
+    const runs = splitUnits(units(1000), 16);
+    const sizes = runs.map((run) => run.length);
+    assert.equal(sizes.length, 16);
+    const middle = Math.min(sizes[7] as number, sizes[8] as number);
+    assert.ok((sizes[0] as number) >= 3 * middle && (sizes[15] as number) >= 3 * middle, sizes.join(" "));
+    for (let j = 1; j < 8; j++) assert.ok((sizes[j] as number) <= (sizes[j - 1] as number), sizes.join(" "));
+    for (let j = 9; j < 16; j++) assert.ok((sizes[j] as number) >= (sizes[j - 1] as number), sizes.join(" "));
+  });
+
+  it("weighs units by their weight, not their count", () => {
+    // By count the heavy unit would share the second run; by weight it ends the first.
+    const runs = splitUnits(
+      [
+        ["a", 1],
+        ["heavy", 1000],
+        ["b", 1],
+        ["c", 1],
+      ],
+      2,
+    );
+    assert.deepEqual(runs, [
+      ["a", "heavy"],
+      ["b", "c"],
+    ]);
   });
 });

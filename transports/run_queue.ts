@@ -10,7 +10,10 @@
 export type Unit = [item: string, weight: number];
 
 /**
- * Cuts units into up to `parts` runs of about equal weight, in order.
+ * Cuts units into up to `parts` runs, in order: largest at both ends, smallest in the
+ * middle, where the calling thread (from the front) and the workers (from the back)
+ * meet. Whoever finishes first there waits for the other's last run, so that run is
+ * best short, while long runs elsewhere keep the per-run cost down.
  *
  * @example
  * ```ts
@@ -20,13 +23,19 @@ export type Unit = [item: string, weight: number];
 export function splitUnits(units: readonly Unit[], parts: number): string[][] {
   let total = 0;
   for (const [, w] of units) total += w;
+  // Run j's share grows with its distance from the middle: 1.5 to parts/2 + 0.5 halves.
+  const middle = (parts - 1) / 2;
+  let shapes = 0;
+  for (let j = 0; j < parts; j++) shapes += 1 + Math.abs(j - middle);
   const runs: string[][] = [[]];
   let sum = 0;
+  let end = (total * (1 + middle)) / shapes;
   for (const [item, w] of units) {
     const current = runs[runs.length - 1] as string[];
     // Start the next run once this one holds its part, unless it is the last.
-    if (current.length > 0 && runs.length < parts && sum + w / 2 > (total * runs.length) / parts) {
+    if (current.length > 0 && runs.length < parts && sum + w / 2 > end) {
       runs.push([item]);
+      end += (total * (1 + Math.abs(runs.length - 1 - middle))) / shapes;
     } else current.push(item);
     sum += w;
   }
@@ -101,12 +110,15 @@ export class RunQueue<R> {
    * A worker's lane: once `up` resolves (its worker has started), it keeps two runs in
    * flight, taken from the back, so its next run is already queued when it answers and
    * it never waits for the calling thread (busy between event-loop turns) to hand one out.
+   * Without `up`, its first two runs are handed out before this call returns.
    */
-  async workerLane(up: Promise<unknown>, run: (i: number) => Promise<R>): Promise<void> {
+  async workerLane(up: Promise<unknown> | undefined, run: (i: number) => Promise<R>): Promise<void> {
     // A worker still starting when every run is taken has nothing left to do (a small
     // tree): its lane ends without waiting for it, and its start failing is no failure.
-    up.catch(() => undefined);
-    if ((await Promise.race([up.then(() => true), this.#drained])) === false) return;
+    if (up) {
+      up.catch(() => undefined);
+      if ((await Promise.race([up.then(() => true), this.#drained])) === false) return;
+    }
     let error: unknown;
     const inFlight = new Set<Promise<unknown>>();
     while (true) {

@@ -20,11 +20,11 @@ import type {
   Transport,
 } from "../../core/types.ts";
 import { applyPlan } from "./apply_plan.ts";
-import { PARALLEL_WALK_ENTRIES, walkSource } from "./parallel_walk.ts";
+import { PARALLEL_WALK_ENTRIES, type WalkRunner, walkLargeSource, walkSource } from "./parallel_walk.ts";
 import { planAgainstRecord, planAgainstWalk } from "./plan.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
-import { STAT_FIELDS, TreeWalker, type WalkResult } from "./walk.ts";
+import { STAT_FIELDS, TreeWalker, type WalkOptions, type WalkResult } from "./walk.ts";
 
 /** Options of {@linkcode LocalTransport}. */
 export interface LocalTransportOptions {
@@ -83,7 +83,7 @@ export interface Runner {
   inline?: Runner;
 }
 
-const WALK_SLICE = 4000;
+const WALK_SLICE = 1000;
 /** Change sets up to this size are copied on the calling thread (in batches between turns). */
 const SMALL_SYNC_FILES = 512;
 const SMALL_SYNC_BYTES = 16 << 20;
@@ -105,6 +105,8 @@ const consoleLogger: Logger = { warn: (message) => console.warn(`[fscache] ${mes
 export class LocalTransport implements Transport {
   readonly #options: LocalTransportOptions;
   #pool: WorkerPool | undefined;
+  /** Walks `prepare` started, for the `copy` of the same request. */
+  readonly #earlyWalks = new WeakMap<RemoteIdentifier, Promise<WalkResult>>();
 
   constructor(options: LocalTransportOptions = {}) {
     if (options.concurrency !== undefined && !(options.concurrency >= 1)) {
@@ -116,13 +118,14 @@ export class LocalTransport implements Transport {
   async copy(request: CopyRequest): Promise<void> {
     const { id, dest, updater, signal, previous } = request;
     const source = this.#sourceOf(id);
-    const excludes = [...(this.#options.excludes ?? []), ...excludesOf(id)];
+    const walkOptions = this.#walkOptions(id);
+    const early = this.#earlyWalks.get(id);
+    this.#earlyWalks.delete(id);
     updater.markSupported(true);
     signal.throwIfAborted();
     const runner = this.#runner(request.fs, updater);
-    const walkOptions = { excludes, followRootSymlink: this.#options.followRootSymlink ?? true };
     const [src, dst] = (await Promise.all([
-      walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries()),
+      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries()),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -149,16 +152,34 @@ export class LocalTransport implements Transport {
   }
 
   /**
-   * Starts the worker threads a large sync walks with while the cache decodes the
-   * snapshot's recorded tree (see `Transport.prepare`): started when the walk begins,
-   * they joined it 100–200 ms late. The calling thread walks too, so one fewer. Not for
-   * a snapshot recorded too small to be walked by several threads: a worker nobody uses
-   * cost a 10k-entry no-op sync ~50 ms here (its start competes with the walk).
+   * Starts the worker threads a large sync walks with (see `Transport.prepare`): started
+   * when the walk begins, they joined it 100–200 ms late. The calling thread walks too,
+   * so one fewer. Not for a snapshot recorded too small to be walked by several threads:
+   * a worker nobody uses cost a 10k-entry no-op sync ~50 ms here (its start competes
+   * with the walk). When the record is large, the walk itself starts now, so that the
+   * workers walk while this thread decodes the record (~0.1 s for 100k entries) instead
+   * of waiting for it; `copy` takes the walk over.
    */
   prepare(request: PrepareRequest): void {
     const size = this.#threads(request.fs);
     const small = request.entries !== undefined && request.entries < this.#parallelWalkEntries();
-    if (size > 1 && !small) this.#workers(size).start(size - 1);
+    if (size < 2 || small) return;
+    this.#workers(size).start(size - 1);
+    if (request.entries === undefined) return;
+    const { id } = request;
+    // A bad request is left for `copy` to report, with its key.
+    let source: string;
+    let options: WalkOptions;
+    try {
+      source = this.#sourceOf(id);
+      options = this.#walkOptions(id);
+    } catch {
+      return;
+    }
+    const walk = walkLargeSource(this.#walkRunner(request.fs), source, options);
+    // `copy` may never come (another caller's sync failed first): then nobody awaits it.
+    walk.catch(() => undefined);
+    this.#earlyWalks.set(id, walk);
   }
 
   /** Stops the worker threads (they also stop holding the process whenever idle). */
@@ -171,6 +192,11 @@ export class LocalTransport implements Transport {
   /** Recorded entries from which a source is walked on several threads. */
   #parallelWalkEntries(): number {
     return this.#options.parallelWalk ?? PARALLEL_WALK_ENTRIES;
+  }
+
+  #walkOptions(id: RemoteIdentifier): WalkOptions {
+    const excludes = [...(this.#options.excludes ?? []), ...excludesOf(id)];
+    return { excludes, followRootSymlink: this.#options.followRootSymlink ?? true };
   }
 
   #sourceOf(id: RemoteIdentifier): string {
@@ -213,16 +239,23 @@ export class LocalTransport implements Transport {
     return this.#pool;
   }
 
+  /** Where a source walk runs: see {@linkcode Runner}. */
+  #walkRunner(destFs: FileSystem): WalkRunner {
+    const src = this.#sourceFs();
+    const size = this.#threads(destFs);
+    const inline = { src, parallel: 1, run: (task: Task) => walkHere(src, task) };
+    if (size === 0) return inline;
+    return { ...inline, parallel: size, offload: (task, worker) => this.#offload(size, task, worker) };
+  }
+
+  #offload(size: number, task: Task, worker?: number): Promise<unknown> {
+    return this.#workers(size).run(task as unknown as Record<string, unknown>, [], worker);
+  }
+
   #runner(destFs: FileSystem, updater: CacheUpdater): Runner {
     const dst = this.#syncFs(destFs);
     const src = this.#sourceFs();
-    // Walks run here in slices between event-loop turns: starting a worker (a thread plus
-    // loading modules) costs more than walking 10k entries, and a no-op sync only walks.
-    const walk = async (task: Extract<Task, { op: "walk" }>) => {
-      const walker = new TreeWalker(task.side === "src" ? src : dst, task.root, task.options);
-      while (!walker.step(WALK_SLICE)) await nextTurn();
-      return walker.result();
-    };
+    const walk = (task: Extract<Task, { op: "walk" }>) => walkHere(task.side === "src" ? src : dst, task);
     const context: TaskContext = { src, dst, sha256: updater.sha256 };
     const inline: Runner = {
       src,
@@ -235,8 +268,7 @@ export class LocalTransport implements Transport {
     };
     const size = this.#threads(destFs);
     if (size === 0) return inline;
-    const offload = (task: Task, worker?: number) =>
-      this.#workers(size).run(task as unknown as Record<string, unknown>, [], worker);
+    const offload = (task: Task, worker?: number) => this.#offload(size, task, worker);
     return {
       src,
       parallel: size,
@@ -245,6 +277,17 @@ export class LocalTransport implements Transport {
       run: (task) => (task.op === "walk" ? walk(task) : offload(task)),
     };
   }
+}
+
+/**
+ * Walks here in slices between event-loop turns: starting a worker (a thread plus
+ * loading modules) costs more than walking 10k entries, and a no-op sync only walks.
+ */
+async function walkHere(fs: SyncFs, task: Task): Promise<WalkResult> {
+  if (task.op !== "walk") throw new Error(`not a walk: ${task.op}`);
+  const walker = new TreeWalker(fs, task.root, task.options);
+  while (!walker.step(WALK_SLICE)) await nextTurn();
+  return walker.result();
 }
 
 function nextTurn(): Promise<void> {

@@ -29,6 +29,9 @@ export const PARALLEL_WALK_ENTRIES = 20_000;
  */
 const RUNS_PER_THREAD = 8;
 
+/** What a shared walk needs of a {@linkcode Runner}. */
+export type WalkRunner = Pick<Runner, "run" | "offload" | "src" | "parallel">;
+
 /**
  * Walks the source: here, or — when workers may be used and the last sync recorded a
  * large tree, or nothing was recorded — on this thread and workers together, each
@@ -39,24 +42,59 @@ const RUNS_PER_THREAD = 8;
  * const src = await walkSource(runner, "/src/project", { excludes: [] }, previous);
  * ```
  */
-export async function walkSource(
-  runner: Runner,
+export function walkSource(
+  runner: WalkRunner,
   root: string,
   options: WalkOptions,
   previous: RecordedTree | undefined,
   threshold: number = PARALLEL_WALK_ENTRIES,
 ): Promise<WalkResult> {
-  const task = { op: "walk", side: "src", root, options } as const;
-  const threads = runner.parallel;
   // Without a record (a first sync, or a repair) the size is unknown: shared all the same,
   // since a worker that is not up when this thread has taken every run is not waited for.
-  if (!runner.offload || threads < 2 || (previous && previous.size < threshold)) {
-    return (await runner.run(task)) as WalkResult;
+  if (!runner.offload || runner.parallel < 2 || (previous && previous.size < threshold)) {
+    return walkHere(runner, root, options);
   }
-  const offload = runner.offload.bind(runner);
+  return walkShared(runner, root, options, previous, false);
+}
+
+/**
+ * Starts the walk of a source known to be large (its last sync recorded that many
+ * entries) before that record is decoded, which keeps this thread busy for a tenth of a
+ * second on 100k entries: the runs are cut by count, and each worker is handed its
+ * first runs at once, to start on as soon as it is up, instead of after this thread has
+ * seen it answer.
+ *
+ * @example
+ * ```ts
+ * const early = walkLargeSource(runner, "/src/project", { excludes: [] });
+ * decodeRecord();
+ * const src = await early;
+ * ```
+ */
+export function walkLargeSource(runner: WalkRunner, root: string, options: WalkOptions): Promise<WalkResult> {
+  if (!runner.offload || runner.parallel < 2) return walkHere(runner, root, options);
+  return walkShared(runner, root, options, undefined, true);
+}
+
+async function walkHere(runner: WalkRunner, root: string, options: WalkOptions): Promise<WalkResult> {
+  return (await runner.run({ op: "walk", side: "src", root, options })) as WalkResult;
+}
+
+async function walkShared(
+  runner: WalkRunner,
+  root: string,
+  options: WalkOptions,
+  previous: RecordedTree | undefined,
+  early: boolean,
+): Promise<WalkResult> {
+  const task = { op: "walk", side: "src", root, options } as const;
+  const threads = runner.parallel;
+  const offload = (runner.offload as NonNullable<Runner["offload"]>).bind(runner);
   const share = (only: readonly string[]): Task => ({ ...task, options: { ...options, only } });
   // An empty share first: it starts each worker now, and answers once the worker is up.
-  const started = Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
+  // An early walk hands its workers runs without waiting for that answer: this thread is
+  // about to be busy for longer than a worker takes to start.
+  const started = early ? [] : Array.from({ length: threads - 1 }, (_, k) => offload(share([]), k));
   // Handled here too: the walk may fail (or end) before a lane awaits its worker, and a
   // worker pool closed meanwhile rejects the ping.
   for (const up of started) up.catch(() => undefined);
@@ -73,13 +111,18 @@ export async function walkSource(
   // Each worker's runs go to that worker (`k`): its next run is already queued there when
   // it answers. A worker still starting once this thread has taken every run (a small
   // tree) is not waited for.
-  const worker = (up: Promise<unknown>, k: number) =>
+  const worker = (up: Promise<unknown> | undefined, k: number) =>
     queue.workerLane(up, async (i) => (await offload(share(runs[i] as string[]), k)) as WalkResult);
   const stopOnFailure = (err: unknown) => {
     queue.fail();
     throw err;
   };
-  await Promise.all([here(), ...started.map(worker)].map((p) => p.catch(stopOnFailure)));
+  // An early walk's lanes come first: they hand out their runs before this thread walks
+  // its first slice.
+  const lanes = early
+    ? Array.from({ length: threads - 1 }, (_, k) => worker(undefined, k))
+    : started.map((up, k) => worker(up, k));
+  await Promise.all([...lanes, here()].map((p) => p.catch(stopOnFailure)));
   return concatWalks(queue.results);
 }
 
