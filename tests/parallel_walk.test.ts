@@ -211,18 +211,23 @@ describe("splitUnits", () => {
       [100, 16],
       [1000, 7],
     ] as const) {
-      const runs = splitUnits(units(n), parts);
-      assert.ok(runs.length <= Math.max(1, parts), `${n}/${parts}: ${runs.length} runs`);
-      assert.deepEqual(
-        runs.flat(),
-        units(n).map(([item]) => item),
-      );
-      if (n > 0) assert.ok(runs.every((run) => run.length > 0));
+      for (const tapered of [false, true]) {
+        const runs = splitUnits(units(n), parts, tapered);
+        assert.ok(runs.length <= Math.max(1, parts), `${n}/${parts}: ${runs.length} runs`);
+        assert.deepEqual(
+          runs.flat(),
+          units(n).map(([item]) => item),
+        );
+        if (n > 0) assert.ok(runs.every((run) => run.length > 0));
+      }
     }
   });
 
-  it("cuts the runs where the threads meet (the middle) shortest, the ends longest", () => {
-    const runs = splitUnits(units(1000), 16);
+  it("cuts runs of equal weight, or tapered: shortest where the threads meet (the middle)", () => {
+    const equal = splitUnits(units(1000), 16).map((run) => run.length);
+    assert.equal(equal.length, 16);
+    assert.ok(Math.max(...equal) - Math.min(...equal) <= 1, equal.join(" "));
+    const runs = splitUnits(units(1000), 16, true);
     const sizes = runs.map((run) => run.length);
     assert.equal(sizes.length, 16);
     const middle = Math.min(sizes[7] as number, sizes[8] as number);

@@ -10,32 +10,34 @@
 export type Unit = [item: string, weight: number];
 
 /**
- * Cuts units into up to `parts` runs, in order: largest at both ends, smallest in the
- * middle, where the calling thread (from the front) and the workers (from the back)
- * meet. Whoever finishes first there waits for the other's last run, so that run is
- * best short, while long runs elsewhere keep the per-run cost down.
+ * Cuts units into up to `parts` runs of about equal weight, in order; with `tapered`,
+ * largest at both ends and smallest in the middle, where the calling thread (from the
+ * front) and the workers (from the back) meet when they walk at about the same pace.
+ * Whoever finishes first waits there for the other's last run, so that run is best
+ * short, while long runs elsewhere keep the per-run cost down.
  *
  * @example
  * ```ts
  * splitUnits([["a", 1], ["b", 1], ["c", 2]], 2); // [["a", "b"], ["c"]]
  * ```
  */
-export function splitUnits(units: readonly Unit[], parts: number): string[][] {
+export function splitUnits(units: readonly Unit[], parts: number, tapered = false): string[][] {
   let total = 0;
   for (const [, w] of units) total += w;
-  // Run j's share grows with its distance from the middle: 1.5 to parts/2 + 0.5 halves.
+  // Run j's share: equal, or growing with its distance from the middle.
   const middle = (parts - 1) / 2;
+  const shape = (j: number) => (tapered ? 1 + Math.abs(j - middle) : 1);
   let shapes = 0;
-  for (let j = 0; j < parts; j++) shapes += 1 + Math.abs(j - middle);
+  for (let j = 0; j < parts; j++) shapes += shape(j);
   const runs: string[][] = [[]];
   let sum = 0;
-  let end = (total * (1 + middle)) / shapes;
+  let end = (total * shape(0)) / shapes;
   for (const [item, w] of units) {
     const current = runs[runs.length - 1] as string[];
     // Start the next run once this one holds its part, unless it is the last.
     if (current.length > 0 && runs.length < parts && sum + w / 2 > end) {
       runs.push([item]);
-      end += (total * (1 + Math.abs(runs.length - 1 - middle))) / shapes;
+      end += (total * shape(runs.length - 1)) / shapes;
     } else current.push(item);
     sum += w;
   }

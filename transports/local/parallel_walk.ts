@@ -101,6 +101,7 @@ async function walkShared(
   const runs = splitUnits(
     walkUnits(runner.src, root, options, previous, threads * RUNS_PER_THREAD),
     threads * RUNS_PER_THREAD,
+    true,
   );
   const queue = new RunQueue<WalkResult>(runs.length);
   const here = async () => {
