@@ -117,6 +117,35 @@ describe("fscache serve / push", () => {
     assert.deepEqual(listTree(disk, path, false), listTree(disk, src, false));
   });
 
+  it("push --exec names a command that exits or is killed before the push is done", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x" });
+    for (const [command, ended] of [
+      ["false", "exited with code 1"],
+      ["exit 0", "exited with code 0"],
+      ["no-such-command-here 2>/dev/null", "exited with code 127"],
+      // Killed at once: its pipes close before the push has begun.
+      ["kill -9 $$", "was killed by SIGKILL"],
+      ["head -c 8 >/dev/null; exit 3", "exited with code 3"],
+    ]) {
+      const push = await cli(["push", src, "--exec", command as string, "--key", "k"]);
+      assert.equal(push.code, 1, command);
+      assert.match(push.stderr, /ERR_EXEC_EXITED/, command);
+      assert.ok(push.stderr.includes(`the --exec command ${ended} before the push finished (`), push.stderr);
+      assert.ok(push.stderr.trimEnd().endsWith(`): ${command}`), push.stderr);
+    }
+  });
+
+  it("push --exec stops a command still running when the push fails", { timeout: 20_000 }, async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x" });
+    // Not the protocol: the push fails on the first frame, and must not wait out the sleep.
+    const push = await cli(["push", `${tmp.dir}/src`, "--exec", "echo not-fscache; exec sleep 60", "--key", "k"]);
+    assert.equal(push.code, 1);
+    assert.match(push.stderr, /ERR_PROTOCOL: frame of \d+ bytes exceeds the limit/);
+  });
+
   it("refuses a non-loopback --listen without a token, and a push with a wrong token", async () => {
     using tmp = tempDir();
     const insecure = await cli(["serve", "--root", `${tmp.dir}/cache`, "--listen", "0.0.0.0:0"]);

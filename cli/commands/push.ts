@@ -2,11 +2,11 @@
  * `fscache push`: sends a directory to an `fscache serve`, moving only what changed.
  * @module
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
-import { FSCacheError } from "../../core/errors.ts";
+import { describeError, FSCacheError } from "../../core/errors.ts";
 import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
@@ -91,7 +91,8 @@ durationMs }.`,
       global.quiet || global.json
         ? { stop() {} }
         : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
-    let child: ReturnType<typeof spawn> | undefined;
+    let child: ChildProcess | undefined;
+    let childClosed: Promise<void> | undefined;
     const walkThreads = diskWalkThreads();
     const stalled = new AbortController();
     try {
@@ -101,6 +102,9 @@ durationMs }.`,
         connection = await connectSession(host, port);
       } else {
         child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
+        // Listened for now: a command killed at once has closed before anyone would listen.
+        const spawned = child;
+        childClosed = new Promise((done) => spawned.once("close", () => done()));
         connection = nodeConnection(child.stdout!, child.stdin!);
       }
       // Opt-in, as rsync's --timeout: waiting for another client's transfer of the same
@@ -138,15 +142,51 @@ durationMs }.`,
       io.stdout(formatReport(report, result.reused, global));
     } catch (err) {
       // Aborted by the stall watch: say so, not "push aborted".
-      throw stalled.signal.aborted ? stalled.signal.reason : err;
+      if (stalled.signal.aborted) throw stalled.signal.reason;
+      // A command that died (not found, refused, crashed) shows up here as a broken pipe
+      // or a closed stream: name the command and how it ended instead.
+      const ended = child ? await endOf(child, EXIT_WAIT_MS) : undefined;
+      if (ended) {
+        const why = `${(err as { code?: string }).code ?? "Error"}: ${describeError(err)}`;
+        throw new FSCacheError(
+          "ERR_EXEC_EXITED",
+          `the --exec command ${ended} before the push finished (${why}): ${exec}`,
+          { key, cause: err },
+        );
+      }
+      // Still running after a failed push (it speaks something else, or hangs): stop it.
+      child?.kill();
+      throw err;
     } finally {
       progress.stop();
       await walkThreads.close();
-      if (child && child.exitCode === null) await new Promise((done) => child?.once("close", done));
+      await childClosed;
     }
     return 0;
   },
 };
+
+/** How long a failed push waits for its `--exec` command to end, to say how it ended. */
+const EXIT_WAIT_MS = 1000;
+
+/**
+ * How `child` ended ("exited with code 1", "was killed by SIGKILL"), waiting up to `ms`
+ * for it; `undefined` while it still runs.
+ */
+async function endOf(child: ChildProcess, ms: number): Promise<string | undefined> {
+  if (child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((done) => {
+      const timer = setTimeout(done, ms);
+      child.once("exit", () => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+  }
+  if (child.signalCode !== null) return `was killed by ${child.signalCode}`;
+  if (child.exitCode !== null) return `exited with code ${child.exitCode}`;
+  return undefined;
+}
 
 function formatReport(r: PushReport, reused: boolean, global: { json: boolean; quiet: boolean }): string {
   if (global.json) return `${JSON.stringify(r)}\n`;
