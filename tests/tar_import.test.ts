@@ -6,6 +6,8 @@ import { describe, it } from "node:test";
 import { pack } from "tar-stream";
 import { tarSum } from "../backends/tarsum_stream.ts";
 import { FSCacheError } from "../core/errors.ts";
+import { RecordedTable } from "../core/recorded_table.ts";
+import type { EntryStat } from "../core/types.ts";
 import type { ReceiveLimits } from "../transports/diffcopy/stat_validator.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { cli } from "./_cli.ts";
@@ -90,6 +92,34 @@ describe("sync --tar (tar import)", () => {
       [],
       "no spool left behind",
     );
+  });
+
+  it("counts as written only what reaches the snapshot: a re-import of hard links writes nothing", async () => {
+    using tmp = tempDir();
+    // The archive names the content under "b", the link as "a": in walk order "a" comes
+    // first, so the snapshot keeps the content under "a" and each re-import re-links it.
+    const linked: E[] = [
+      { name: "b", content: "shared content" },
+      { name: "a", type: "link", linkname: "b" },
+      { name: "c", content: "other" },
+    ];
+    const recorded = recordingUpdater();
+    const first = await importTar([await tarOf(linked)], { fs: disk, dest: tmp.dir, updater: recorded });
+    assert.equal(first.bytesWritten, 19);
+    // As the cache does it: the snapshot as recorded by the last import, and as found on disk.
+    const previous = RecordedTable.fromEntries(
+      recorded.changes.map((c) => [c.path, { checksum: c.checksum as string, stat: c.stat as EntryStat }]),
+    );
+    for (const target of [{ previous }, {}]) {
+      const updater = recordingUpdater();
+      const again = await importTar([await tarOf(linked)], { fs: disk, dest: tmp.dir, updater, ...target });
+      assert.deepEqual([again.unchanged, again.bytesWritten], [3, 0], JSON.stringify(again));
+    }
+    const edited = linked.map((e) => (e.name === "b" ? { ...e, content: "new content!" } : e));
+    const changed = await importTar([await tarOf(edited)], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    assert.deepEqual([changed.modified, changed.bytesWritten], [2, 12], JSON.stringify(changed));
+    assert.equal(readFileSync(`${tmp.dir}/a`, "utf8"), "new content!");
+    assert.equal(disk.lstatSync(`${tmp.dir}/a`).ino, disk.lstatSync(`${tmp.dir}/b`).ino);
   });
 
   it("a file whose bytes did not change is not rewritten (only its mode and mtime); one that did is, whole", async () => {

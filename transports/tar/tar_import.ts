@@ -49,6 +49,8 @@ interface TarItem {
   checksum?: string;
   /** Spooled content, when the file differs from the snapshot's. */
   spool?: string;
+  /** Bytes in `spool`: counted as written only once it is moved into the snapshot. */
+  spoolBytes?: number;
   /** The snapshot's file already has this content (only its mode or mtime differ). */
   same?: boolean;
   /** For hard links: the path of the regular file whose content they share. */
@@ -169,7 +171,10 @@ export async function importTar(
             const outcome = content.end();
             item.spool = outcome.spool;
             item.same = outcome.spool === undefined;
-            result.bytesWritten += outcome.written;
+            // Rewritten in place counts now; a spool only if it is used (an unchanged
+            // file re-linked by the archive is spooled, then dropped).
+            if (outcome.spool === undefined) result.bytesWritten += outcome.written;
+            else item.spoolBytes = outcome.written;
           }
           item.checksum = hash.digest();
         },
@@ -242,6 +247,7 @@ function sortAndValidate(items: Map<string, TarItem>, limits: ReceiveLimits): In
     firstItem.stat = makeStat({ ...firstItem.stat, linkname: "" });
     firstItem.root = undefined;
     firstItem.spool = rootItem.spool;
+    firstItem.spoolBytes = rootItem.spoolBytes;
     rootItem.spool = undefined;
     // the root's content was not spooled (unchanged on disk): `first` becomes a link to it there
     if (firstItem.spool === undefined) firstItem.root = `disk:${root}`;
@@ -286,6 +292,7 @@ function apply(
     } else if (item.spool !== undefined) {
       setModeAndTime(fs, item.spool, entry);
       tree.commitTemp(item.spool, entry.path);
+      result.bytesWritten += item.spoolBytes ?? 0;
     } else if (item.same) setModeAndTime(fs, tree.full(entry.path), entry);
     else throw new FSCacheError("ERR_PROTOCOL", "file content missing from the archive", { path: entry.path });
   }
