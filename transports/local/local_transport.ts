@@ -83,6 +83,10 @@ export interface Runner {
   inline?: Runner;
 }
 
+/**
+ * Entries the calling thread walks between event-loop turns: few, so that a worker's
+ * answer (and its request for the next run) waits at most a few milliseconds.
+ */
 const WALK_SLICE = 1000;
 /** Change sets up to this size are copied on the calling thread (in batches between turns). */
 const SMALL_SYNC_FILES = 512;
