@@ -132,6 +132,7 @@ export interface DiskFs extends Omit<FileSystem, PromiseMethods | "asyncOnly"> {
   fchmodSync(fd: number, mode: number): void;
   fchownSync(fd: number, uid: number, gid: number): void;
   ftruncateSync(fd: number, length?: number): void;
+  fstatSync(fd: number): { blocks: number };
 }
 
 type Time = number | Date;
@@ -176,6 +177,7 @@ export const diskFs: DiskFs = {
   fchmodSync: nodeFs.fchmodSync,
   fchownSync: nodeFs.fchownSync,
   ftruncateSync: nodeFs.ftruncateSync,
+  fstatSync: (fd) => nodeFs.fstatSync(fd),
   promises: {
     readFile: ((path: string, encoding?: "utf8") => fsp.readFile(diskPath(path), encoding)) as FileSystem["readFile"],
     writeFile: (path, data, options) => fsp.writeFile(diskPath(path), data, options),

@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { WorkerPool } from "../backends/worker_pool.ts";
 import { FSCache, fileSystemFrom, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
+import { writeSkippingZeros } from "../transports/local/sparse_write.ts";
+import type { SyncFs } from "../transports/local/sync_fs.ts";
 import { recordingLogger } from "./_helpers.ts";
 import {
   assertSameTree,
@@ -221,6 +223,80 @@ describe("LocalTransport.prepare", () => {
       );
       // Long enough for both walks to end in the worker; a rejection left unhandled fails the run.
       await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await transport.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("LocalTransport: sparse files", () => {
+  const MiB = 1024 * 1024;
+  /** A file of `size` bytes holding only `writes` (offset, text), the rest holes. */
+  const sparseFile = (path: string, size: number, writes: [number, string][]) => {
+    const fd = fs.openSync(path, "w");
+    for (const [at, text] of writes) fs.writeSync(fd, text, at);
+    fs.ftruncateSync(fd, size);
+    fs.closeSync(fd);
+  };
+  const allocated = (path: string) => fs.statSync(path).blocks * 512;
+
+  it("writes every byte that is not in a whole block of zeros, wherever a chunk starts", () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    try {
+      for (const at of [0, 4000, 4096, 8191]) {
+        const data = new Uint8Array(5 * 4096);
+        data[0] = 1; // in the block that straddles `at` (unless aligned)
+        data[4096 * 2 + 17] = 2;
+        data[data.length - 1] = 3;
+        const fd = fs.openSync(`${tmp}/f${at}`, "w");
+        const written = writeSkippingZeros(fs as unknown as SyncFs, fd, data, data.length, at);
+        fs.ftruncateSync(fd, at + data.length);
+        fs.closeSync(fd);
+        const back = fs.readFileSync(`${tmp}/f${at}`);
+        assert.deepEqual(new Uint8Array(back.subarray(at)), data, `at ${at}`);
+        assert.ok(written < data.length, `at ${at}: ${written} bytes written, some blocks skipped`);
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps a sparse source's holes, and writes a file that is not sparse whole", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    const src = `${tmp}/src`;
+    const dst = `${tmp}/dst`;
+    const transport = new LocalTransport();
+    try {
+      fs.mkdirSync(src);
+      fs.mkdirSync(dst);
+      sparseFile(`${src}/disk.img`, 12 * MiB, [
+        [0, "header"],
+        [5 * MiB + 100, "middle"],
+      ]);
+      // Zeros written out: not sparse in the source, so not in the copy either (as cp).
+      const dense = new Uint8Array(256 * 1024);
+      dense[0] = 1;
+      fs.writeFileSync(`${src}/zeros.bin`, dense);
+      assert.ok(allocated(`${src}/disk.img`) < MiB, "this file system keeps holes");
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      assertSameTree(disk, src, disk, dst);
+      assert.ok(allocated(`${dst}/disk.img`) < MiB, `${allocated(`${dst}/disk.img`)} bytes allocated`);
+      assert.ok(allocated(`${dst}/zeros.bin`) >= dense.length);
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+
+      // Rewritten in place, with holes where the old copy had data: none of it stays.
+      sparseFile(`${src}/disk.img`, 12 * MiB, [[8 * MiB, "moved"]]);
+      fs.rmSync(`${src}/zeros.bin`);
+      sparseFile(`${src}/zeros.bin`, dense.length, [[dense.length - 1, "z"]]);
+      fs.utimesSync(`${src}/zeros.bin`, 1_700_000_000, 1_700_000_000);
+      tree.begin();
+      await syncOnce(transport, src, dst, disk, tree, { previous: true });
+      assert.deepEqual(tree.summary(), ["modify disk.img", "modify zeros.bin"]);
+      assertSameTree(disk, src, disk, dst);
+      assert.ok(allocated(`${dst}/disk.img`) < MiB);
+      assert.ok(allocated(`${dst}/zeros.bin`) < dense.length, "the dense copy became sparse");
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
     } finally {
       await transport.close();
       rmSync(tmp, { recursive: true, force: true });

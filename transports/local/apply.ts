@@ -12,6 +12,7 @@ import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { fileTimeOfMs, linkTime } from "../file_time.ts";
 import { inWritableDir } from "../writable_dir.ts";
+import { isSparse, writeSkippingZeros } from "./sparse_write.ts";
 import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
@@ -221,11 +222,14 @@ function copyFile(
   let modeSet = false;
   try {
     let output: number;
+    // A sparse source is written with its holes (zeros skipped, the length set at the end);
+    // a file it rewrites in place is emptied first, so that no old data stays in them.
+    const sparse = dst.ftruncateSync !== undefined && isSparse(src, input, size);
     try {
       // A file overwritten in place is not truncated first: truncating a file whose blocks
       // are on disk cost ~0.2 ms here, most of a 1%-changed resync's time per file. It is
       // cut to size after the write instead, when it was longer.
-      const overwrite = inPlace && dst.ftruncateSync ? "r+" : "w";
+      const overwrite = inPlace && dst.ftruncateSync && !sparse ? "r+" : "w";
       output = inWritableDir(dst, to, () => dst.openSync(to, inPlace ? overwrite : "wx", mode | 0o200));
     } catch (err) {
       if (errnoOf(err) === "EEXIST") return "exists";
@@ -244,7 +248,7 @@ function copyFile(
       const want = Math.min(size + 1, CHUNK);
       if (scratch.length < want + BLOCK_SIZE) scratch = new Uint8Array(want + BLOCK_SIZE);
       // The last write covers its block whole, not to read old data back (see blockPadding).
-      const oldSize = inPlace && dst.ftruncateSync ? inPlace.size : 0;
+      const oldSize = inPlace && dst.ftruncateSync && !sparse ? inPlace.size : 0;
       // Reading stops at the size the walk saw: a file that grew meanwhile fails the
       // check after the copy and is copied again, so the read that would see EOF is saved.
       while (bytes < size) {
@@ -252,6 +256,11 @@ function copyFile(
         if (n === 0) break;
         hash.update(scratch.subarray(0, n));
         const end = bytes + n;
+        if (sparse) {
+          writeSkippingZeros(dst, output, scratch, n, bytes);
+          bytes = end;
+          continue;
+        }
         let length = n;
         const pad = end >= size ? blockPadding(end, oldSize) : 0;
         if (pad > 0) {
@@ -262,8 +271,11 @@ function copyFile(
         bytes = end;
       }
       hashed = hash.digest();
-      // Longer before, or written past the end by a padded last block.
-      if (inPlace && (inPlace.size > bytes || blockPadding(bytes, oldSize) > 0)) dst.ftruncateSync?.(output, bytes);
+      // Longer before, or written past the end by a padded last block; a sparse copy
+      // gets its length here (it may end in a hole).
+      if (sparse) dst.ftruncateSync?.(output, bytes);
+      else if (inPlace && (inPlace.size > bytes || blockPadding(bytes, oldSize) > 0))
+        dst.ftruncateSync?.(output, bytes);
       // Through the descriptor, which spares resolving the path again; the mode of a copy
       // that turns out stale is set again when it is copied again. (Times stay by path:
       // Deno's futimesSync drops a millisecond of some fractional-second times.)

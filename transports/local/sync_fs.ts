@@ -39,6 +39,7 @@ export interface SyncFs {
   fchmodSync?(fd: number, mode: number): void;
   fchownSync?(fd: number, uid: number, gid: number): void;
   ftruncateSync?(fd: number, length?: number): void;
+  fstatSync?(fd: number): { blocks?: number };
 }
 
 /** The `code` of a thrown file-system error, if any. */
