@@ -247,7 +247,7 @@ export class LocalTransport implements Transport {
   #walkRunner(destFs: FileSystem): WalkRunner {
     const src = this.#sourceFs();
     const size = this.#threads(destFs);
-    const inline = { src, parallel: 1, run: (task: Task) => walkHere(src, task) };
+    const inline = { src, parallel: 1, run: (task: Task) => walkInSlices(src, task) };
     if (size === 0) return inline;
     return { ...inline, parallel: size, offload: (task, worker) => this.#offload(size, task, worker) };
   }
@@ -259,7 +259,7 @@ export class LocalTransport implements Transport {
   #runner(destFs: FileSystem, updater: CacheUpdater): Runner {
     const dst = this.#syncFs(destFs);
     const src = this.#sourceFs();
-    const walk = (task: Extract<Task, { op: "walk" }>) => walkHere(task.side === "src" ? src : dst, task);
+    const walk = (task: Extract<Task, { op: "walk" }>) => walkInSlices(task.side === "src" ? src : dst, task);
     const context: TaskContext = { src, dst, sha256: updater.sha256 };
     const inline: Runner = {
       src,
@@ -287,7 +287,7 @@ export class LocalTransport implements Transport {
  * Walks here in slices between event-loop turns: starting a worker (a thread plus
  * loading modules) costs more than walking 10k entries, and a no-op sync only walks.
  */
-async function walkHere(fs: SyncFs, task: Task): Promise<WalkResult> {
+async function walkInSlices(fs: SyncFs, task: Task): Promise<WalkResult> {
   if (task.op !== "walk") throw new Error(`not a walk: ${task.op}`);
   const walker = new TreeWalker(fs, task.root, task.options);
   while (!walker.step(WALK_SLICE)) await nextTurn();
