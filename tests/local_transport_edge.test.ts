@@ -167,17 +167,19 @@ describe("LocalTransport.prepare", () => {
       const id = { key: "k2", transport: "local", path: src };
       transport.prepare({ id, fs: disk, entries: tree.size });
       const walks = () => posted.filter((task) => task.op === "walk");
+      const copyAgain = () =>
+        transport.copy({
+          id,
+          dest: dst,
+          fs: disk,
+          updater: tree,
+          signal: new AbortController().signal,
+          previous: tree,
+        });
       // Before `prepare` returns, the worker already holds runs of the walk to start on.
       assert.ok(walks().length >= 1 && walks().every((task) => (task.options?.only ?? []).length > 0));
       tree.begin();
-      await transport.copy({
-        id,
-        dest: dst,
-        fs: disk,
-        updater: tree,
-        signal: new AbortController().signal,
-        previous: tree,
-      });
+      await copyAgain();
       // Taken over, not walked again: a fresh walk would first ping the worker with an empty run.
       assert.ok(walks().every((task) => (task.options?.only ?? []).length > 0));
       assert.deepEqual(tree.summary(), ["add added.txt", "modify f0.txt"]);
@@ -186,14 +188,7 @@ describe("LocalTransport.prepare", () => {
       // The walk was taken over, not kept: the next copy of an unprepared request walks afresh.
       fs.rmSync(`${src}/added.txt`);
       tree.begin();
-      await transport.copy({
-        id,
-        dest: dst,
-        fs: disk,
-        updater: tree,
-        signal: new AbortController().signal,
-        previous: tree,
-      });
+      await copyAgain();
       assert.deepEqual(tree.summary(), ["delete added.txt"]);
     } finally {
       WorkerPool.prototype.run = run;
