@@ -276,6 +276,15 @@ export class HashTree implements RecordedTree {
     parent.sorted = undefined;
     this.#size -= countEntries(victim);
     for (const node of chain) node.digest = undefined;
+    // Directories only implied by what was below them go with it: left behind, they
+    // would make an entry above them without a stat look like a directory.
+    for (let i = chain.length - 1; i > 0; i--) {
+      const node = chain[i] as Node;
+      if (node.entry || (node.children && node.children.size > 0)) break;
+      const above = chain[i - 1] as Node;
+      above.children?.delete(parts[i - 1] as string);
+      above.sorted = undefined;
+    }
   }
 
   #digest(node: Node): string {

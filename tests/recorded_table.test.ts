@@ -92,6 +92,23 @@ describe("RecordedTable against HashTree", () => {
     );
   });
 
+  it("a deleted path takes the directories only it implied along (found by the property above)", () => {
+    const file = sum("a");
+    const trie = new HashTree(nodeSha256);
+    trie.apply("add", "a", file);
+    const snapshot = SnapshotTree.decode(serializeHashTree(trie), nodeSha256);
+    for (const tree of [trie, snapshot]) {
+      tree.apply("modify", "a/x y/b", sum("b"));
+      tree.apply("delete", "a/x y/b");
+    }
+    // Nothing is below "a" again: it is the file it was added as, in both.
+    assert.equal(trie.kindOf("a"), "unknown");
+    assert.equal(trie.hash("a"), `file:${file}`);
+    assert.equal(snapshot.hash("a"), `file:${file}`);
+    assert.equal(trie.hash("a/x y"), undefined);
+    assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+  });
+
   it("a fresh snapshot takes any changes as the trie does, appended until the first delete", () => {
     fc.assert(
       fc.property(fc.array(changeArb, { maxLength: 40 }), (changes) => {
