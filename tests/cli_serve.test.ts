@@ -1,5 +1,6 @@
 /** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
 import assert from "node:assert/strict";
+import { type AddressInfo, createServer } from "node:net";
 import { describe, it } from "node:test";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
@@ -143,7 +144,27 @@ describe("fscache serve / push", () => {
     // Not the protocol: the push fails on the first frame, and must not wait out the sleep.
     const push = await cli(["push", `${tmp.dir}/src`, "--exec", "echo not-fscache; exec sleep 60", "--key", "k"]);
     assert.equal(push.code, 1);
-    assert.match(push.stderr, /ERR_PROTOCOL: frame of \d+ bytes exceeds the limit/);
+    assert.match(push.stderr, /ERR_PROTOCOL: the server's first reply is not fscache's protocol \(frame of \d+ bytes/);
+  });
+
+  it("push and pull --to a port that speaks something else say so", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x" });
+    // A web server's answer to bytes it does not understand (it reads what comes, so that
+    // it sees the client close).
+    const server = createServer((socket) => socket.resume().end("HTTP/1.1 400 Bad Request\r\n\r\n"));
+    await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const push = await cli(["push", `${tmp.dir}/src`, "--to", `127.0.0.1:${port}`, "--key", "k"]);
+      const pull = await cli(["pull", "k", `${tmp.dir}/out`, "--from", `127.0.0.1:${port}`]);
+      for (const run of [push, pull]) {
+        assert.equal(run.code, 1, run.stderr);
+        assert.match(run.stderr, /ERR_PROTOCOL: the server's first reply is not fscache's protocol .*fscache serve/);
+      }
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 
   it("refuses a non-loopback --listen without a token, and a push with a wrong token", async () => {

@@ -10,7 +10,7 @@ import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
 import type { WalkThreads } from "../diffcopy/source_runs.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
-import { parseServerMessage, remoteError, SESSION_VERSION, type ServerMessage } from "./handshake.ts";
+import { firstServerReply, parseServerMessage, remoteError, SESSION_VERSION, type ServerMessage } from "./handshake.ts";
 
 /** Options of {@linkcode pushTree}. */
 export interface PushOptions {
@@ -88,7 +88,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
         ...(options.token === undefined ? {} : { token: options.token }),
       }),
     );
-    let reply = parseServerMessage(await frames.next());
+    let reply = await firstServerReply(frames);
     let sent: SendResult | undefined;
     if (reply.type === "send") {
       try {

@@ -9,7 +9,8 @@
  * Messages are JSON control frames (see frames.ts). Runtime-agnostic.
  * @module
  */
-import { FSCacheError } from "../../core/errors.ts";
+import { FSCacheError, isFSCacheError } from "../../core/errors.ts";
+import type { FrameReader } from "../diffcopy/framing.ts";
 import { parseControl } from "./frames.ts";
 
 /** The session version of a push hello (kept at 1 so older servers still accept pushes). */
@@ -128,6 +129,31 @@ export function parseHello(payload: Uint8Array | undefined): Hello {
 }
 
 const RESULT_NUMBERS = ["entries", "added", "modified", "deleted", "filesReceived", "bytesReceived"] as const;
+
+/**
+ * The server's first reply to a hello, checked. A first frame that is not a session
+ * frame at all (longer than any, or cut off) means the peer speaks something else — a
+ * web server, an ssh banner, a shell's output — and the error says so.
+ *
+ * @example
+ * ```ts
+ * const reply = await firstServerReply(frames); // { type: "send" }, say
+ * ```
+ */
+export async function firstServerReply(frames: FrameReader): Promise<ServerMessage> {
+  let payload: Uint8Array | undefined;
+  try {
+    payload = await frames.next();
+  } catch (err) {
+    if (!isFSCacheError(err, "ERR_PROTOCOL")) throw err;
+    throw new FSCacheError(
+      "ERR_PROTOCOL",
+      `the server's first reply is not fscache's protocol (${err.message}): is it \`fscache serve\`, or \`fscache serve --stdio\` behind --exec?`,
+      { cause: err },
+    );
+  }
+  return parseServerMessage(payload);
+}
 
 /**
  * Checks a server frame as the client reads it.

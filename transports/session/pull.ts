@@ -11,6 +11,7 @@ import type { DiffCopyConnection, PacketChannel } from "../diffcopy/framing.ts";
 import { sendDiffCopy } from "../diffcopy/sender.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
 import {
+  firstServerReply,
   type Hello,
   PULL_SESSION_VERSION,
   type PullMessage,
@@ -110,7 +111,7 @@ export async function pullSession<T>(
         ...(options.token === undefined ? {} : { token: options.token }),
       }),
     );
-    const reply = parseServerMessage(await frames.next());
+    const reply = await firstServerReply(frames);
     if (reply.type === "error") throw remoteError(reply);
     if (reply.type !== "pull") throw new FSCacheError("ERR_PROTOCOL", `unexpected "${reply.type}" to a pull hello`);
     let value: T;
