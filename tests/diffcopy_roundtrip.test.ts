@@ -63,6 +63,32 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assert.equal(sent.bytesSent, 5 + 100_000 + 6 + 3 + 6 + 4);
   });
 
+  it("a new file's whole blocks of zeros are left as holes; a file rewritten in place keeps none of its old data", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    const dst = `${tmp.dir}/dst`;
+    disk.mkdirSync(src);
+    disk.mkdirSync(dst);
+    const MiB = 1024 * 1024;
+    const fd = nodeFs.openSync(`${src}/disk.img`, "w");
+    nodeFs.writeSync(fd, "header", 0);
+    nodeFs.writeSync(fd, "middle", 3 * MiB + 5);
+    nodeFs.ftruncateSync(fd, 8 * MiB);
+    nodeFs.closeSync(fd);
+    nodeFs.writeFileSync(`${src}/dense.bin`, new Uint8Array(256 * 1024).fill(9));
+    const { updater } = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    assertSameTree(disk, dst, src, disk);
+    const allocated = (path: string) => nodeFs.statSync(path).blocks * 512;
+    assert.ok(allocated(`${dst}/disk.img`) < MiB, `${allocated(`${dst}/disk.img`)} bytes allocated`);
+    assert.ok(allocated(`${dst}/dense.bin`) >= 256 * 1024);
+    assert.deepEqual(new Map(updater.changes.map((c) => [c.path, c.checksum])), scanChecksums(disk, dst));
+    // Zeros where the received file had data: rewritten in place, written out (no holes).
+    nodeFs.writeFileSync(`${src}/dense.bin`, new Uint8Array(256 * 1024));
+    nodeFs.utimesSync(`${src}/dense.bin`, 1_700_000_000, 1_700_000_000);
+    await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    assertSameTree(disk, dst, src, disk);
+  });
+
   it("re-push of an unchanged tree moves no file data; a changed tree moves only the changes", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;

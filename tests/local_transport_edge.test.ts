@@ -9,8 +9,7 @@ import { describe, it } from "node:test";
 import { Volume } from "memfs";
 import { WorkerPool } from "../backends/worker_pool.ts";
 import { FSCache, fileSystemFrom, LocalTransport, MemoryBackend, MemoryMetaStore } from "../mod.ts";
-import { writeSkippingZeros } from "../transports/local/sparse_write.ts";
-import type { SyncFs } from "../transports/local/sync_fs.ts";
+import { writeSkippingZeros } from "../transports/sparse_write.ts";
 import { recordingLogger } from "./_helpers.ts";
 import {
   assertSameTree,
@@ -245,7 +244,7 @@ describe("LocalTransport: sparse files", () => {
         data[4096 * 2 + 17] = 2;
         data[data.length - 1] = 3;
         const fd = fs.openSync(`${tmp}/f${at}`, "w");
-        const written = writeSkippingZeros(fs as unknown as SyncFs, fd, data, data.length, at);
+        const written = writeSkippingZeros(fs, fd, data, data.length, at);
         fs.ftruncateSync(fd, at + data.length);
         fs.closeSync(fd);
         const back = fs.readFileSync(`${tmp}/f${at}`);

@@ -12,6 +12,7 @@ import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/f
 import { joinPath } from "../../core/path.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { linkTime } from "../file_time.ts";
+import { SPARSE_MIN_SIZE, writeSkippingZeros } from "../sparse_write.ts";
 import { inWritableDir } from "../writable_dir.ts";
 
 /** Prefix of in-progress files; a later receive deletes leftovers like any unknown entry. */
@@ -30,6 +31,8 @@ export interface FileTarget {
   size: number;
   /** Content bytes {@linkcode SafeTree.write} has written. */
   written: number;
+  /** Some blocks of zeros were left as holes: the file gets its length when finished. */
+  holes?: boolean;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -239,6 +242,13 @@ export class SafeTree {
    */
   write(target: FileTarget, data: Uint8Array): void {
     const end = target.written + data.length;
+    // A new file (no old data under its holes) of some size: the sender does not say
+    // which files were sparse, so each whole block of zeros is left as a hole.
+    if (target.previousSize === -1 && target.size >= SPARSE_MIN_SIZE && this.#ftruncate) {
+      if (writeSkippingZeros(this.fs, target.fd, data, data.length, target.written) < data.length) target.holes = true;
+      target.written = end;
+      return;
+    }
     const pad = end === target.size ? blockPadding(end, target.previousSize) : 0;
     if (pad === 0) this.#writeAll(target.fd, data);
     else {
@@ -263,8 +273,8 @@ export class SafeTree {
    */
   finishFile(target: FileTarget, path: string, written: number, mode: number, mtime: number | Date): void {
     try {
-      // Longer before, or written past the end by a padded last block.
-      if (target.previousSize > written || blockPadding(written, target.previousSize) > 0) {
+      // Longer before, written past the end by a padded last block, or ending in a hole.
+      if (target.holes || target.previousSize > written || blockPadding(written, target.previousSize) > 0) {
         this.#ftruncate?.(target.fd, written);
       }
     } finally {

@@ -11,8 +11,8 @@ import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { fileTimeOfMs, linkTime } from "../file_time.ts";
+import { isSparse, writeSkippingZeros } from "../sparse_write.ts";
 import { inWritableDir } from "../writable_dir.ts";
-import { isSparse, writeSkippingZeros } from "./sparse_write.ts";
 import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 

@@ -1,12 +1,17 @@
 /**
- * Copies of sparse files keep their holes: a source file with fewer blocks allocated
- * than its size needs is written block by block, whole blocks of zeros skipped (left
- * as holes), its length set at the end. As `cp --sparse=auto` decides: a file that is
- * not sparse is written whole, zeros and all.
+ * Holes in written files: whole blocks of zeros skipped (left as holes), the file's
+ * length set at the end. The local copy does it for a sparse source, as
+ * `cp --sparse=auto` decides; the diff-copy receiver, which is not told which files
+ * were sparse, for every new file of some size.
  * @module
  */
-import { BLOCK_SIZE } from "../block_padding.ts";
-import type { SyncFs } from "./sync_fs.ts";
+import { BLOCK_SIZE } from "./block_padding.ts";
+
+/** The calls these helpers make. */
+export interface SparseFs {
+  writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
+  fstatSync?(fd: number): { blocks?: number };
+}
 
 /** Files smaller than this are never looked at: their holes would save next to nothing. */
 export const SPARSE_MIN_SIZE: number = 64 * 1024;
@@ -21,7 +26,7 @@ export const SPARSE_MIN_SIZE: number = 64 * 1024;
  * isSparse(fs, fd, fs.fstatSync(fd).size); // true for a 1 GiB image holding 4 KiB
  * ```
  */
-export function isSparse(fs: SyncFs, fd: number, size: number): boolean {
+export function isSparse(fs: SparseFs, fd: number, size: number): boolean {
   if (size < SPARSE_MIN_SIZE || !fs.fstatSync) return false;
   const blocks = fs.fstatSync(fd).blocks;
   return typeof blocks === "number" && blocks >= 0 && blocks * 512 < size;
@@ -38,7 +43,7 @@ export function isSparse(fs: SyncFs, fd: number, size: number): boolean {
  * writeSkippingZeros(fs, fd, chunk, chunk.length, 1 << 20);
  * ```
  */
-export function writeSkippingZeros(fs: SyncFs, fd: number, data: Uint8Array, length: number, at: number): number {
+export function writeSkippingZeros(fs: SparseFs, fd: number, data: Uint8Array, length: number, at: number): number {
   let written = 0;
   let run = -1;
   for (let i = 0; i < length; ) {
@@ -53,7 +58,7 @@ export function writeSkippingZeros(fs: SyncFs, fd: number, data: Uint8Array, len
   return written;
 }
 
-function writeAt(fs: SyncFs, fd: number, data: Uint8Array, from: number, to: number, at: number): number {
+function writeAt(fs: SparseFs, fd: number, data: Uint8Array, from: number, to: number, at: number): number {
   for (let off = from; off < to; ) off += fs.writeSync(fd, data, off, to - off, at + off);
   return to - from;
 }
