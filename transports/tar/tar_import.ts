@@ -111,6 +111,9 @@ export async function importTar(
   const spoolDir = joinPath(dest, `${TEMP_PREFIX}tar-${crypto.randomUUID()}`);
   fs.mkdirSync(spoolDir, { mode: 0o700 });
   const items = new Map<string, TarItem>();
+  // Paths that have entries below them (directories, listed or implied).
+  const parents = new Set<string>();
+  let spools = 0;
   const result: TarImportResult = { entries: 0, added: 0, modified: 0, deleted: 0, unchanged: 0, bytesWritten: 0 };
   let bytes = 0;
   // Contents still being received. The reader may hand over an entry, or end one, after
@@ -124,12 +127,19 @@ export async function importTar(
       target.signal?.throwIfAborted();
       const path = pathOf(header.name);
       if (header.typeflag === "g" || path === "") return { data() {}, end() {} };
-      if (items.has(path)) reject(path, "duplicate entry");
+      replaceEarlier(items, parents, path, header.typeflag === "5");
       if (items.size >= max.maxEntries) {
         throw new FSCacheError("ERR_LIMIT", `more than ${max.maxEntries} entries`, { path });
       }
       const item = itemOf(header, path, items);
       items.set(path, item);
+      for (
+        let i = path.lastIndexOf("/");
+        i !== -1 && !parents.has(path.slice(0, i));
+        i = path.lastIndexOf("/", i - 1)
+      ) {
+        parents.add(path.slice(0, i));
+      }
       const hash = startEntryChecksum(updater.sha256, header);
       if (item.root !== undefined || item.stat.mode & 0x80000000 || item.stat.mode & 0x08000000) {
         item.checksum = hash.digest();
@@ -157,7 +167,7 @@ export async function importTar(
             ? tree.lstat(path)
             : undefined;
         const comparable = there?.isFile() && there.nlink === 1 ? tree.full(path) : undefined;
-        content = fileContent(fs, comparable, joinPath(spoolDir, String(items.size)));
+        content = fileContent(fs, comparable, joinPath(spoolDir, String(spools++)));
         open.add(content);
       }
       return {
@@ -191,6 +201,36 @@ export async function importTar(
     tree.remove(spoolDir.slice(dest.length + 1));
   }
   return result;
+}
+
+/**
+ * A path the archive names again: the later entry wins, as when `tar` or Docker extracts
+ * an archive that `tar --append` grew. A directory named again as a directory keeps what
+ * is below it; anything else replaces the earlier entry and everything below that path
+ * (Docker removes it all). A hard link to a replaced entry would keep the old content on
+ * extraction, which a snapshot built after reading the archive cannot give it: refused.
+ */
+function replaceEarlier(items: Map<string, TarItem>, parents: Set<string>, path: string, isDir: boolean): void {
+  const earlier = items.get(path);
+  if (isDir && (earlier === undefined || earlier.stat.mode & 0x80000000)) return;
+  const gone = new Set<string>();
+  if (earlier !== undefined) gone.add(path);
+  if (parents.has(path)) {
+    const below = `${path}/`;
+    for (const key of items.keys()) if (key.startsWith(below)) gone.add(key);
+    for (const dir of parents) if (dir === path || dir.startsWith(below)) parents.delete(dir);
+  }
+  if (gone.size === 0) return;
+  for (const [key, item] of items) {
+    if (item.root !== undefined && gone.has(item.root) && !gone.has(key)) {
+      throw new FSCacheError(
+        "ERR_UNSUPPORTED",
+        `tar entry ${JSON.stringify(path)} replaces ${JSON.stringify(item.root)}, which ${JSON.stringify(key)} is a hard link to`,
+        { path },
+      );
+    }
+  }
+  for (const key of gone) items.delete(key);
 }
 
 function itemOf(header: TarHeader, path: string, items: Map<string, TarItem>): TarItem {
