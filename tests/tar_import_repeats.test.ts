@@ -7,13 +7,11 @@ import { tarSum } from "../backends/tarsum_stream.ts";
 import { FSCacheError } from "../core/errors.ts";
 import { importTar } from "../transports/tar/tar_import.ts";
 import { disk, listTree, recordingUpdater, tempDir } from "./_diffcopy.ts";
-import { concatBytes } from "./_helpers.ts";
-import { type RawTarEntry, tarEntry } from "./_tar_writer.ts";
+import { type RawTarEntry, tarArchive } from "./_tar_writer.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const file = (name: string, content: string, mode = 0o644): RawTarEntry => ({ name, mode, content: text(content) });
 const dir = (name: string, mode = 0o755): RawTarEntry => ({ name, mode, typeflag: "5" });
-const archive = (entries: RawTarEntry[]) => concatBytes([...entries.map(tarEntry), new Uint8Array(1024)]);
 
 /** Each entry's `tarsum --entries` checksum, by path: for a repeated path, the last one. */
 async function entrySums(tar: Uint8Array): Promise<Map<string, string>> {
@@ -25,7 +23,7 @@ async function entrySums(tar: Uint8Array): Promise<Map<string, string>> {
 describe("tar import: a path named again", () => {
   it("a file named again: the later content, mode and checksum win; the earlier is not written", async () => {
     using tmp = tempDir();
-    const tar = archive([file("a.txt", "old", 0o600), file("keep", "k"), file("./a.txt", "newer content", 0o755)]);
+    const tar = tarArchive([file("a.txt", "old", 0o600), file("keep", "k"), file("./a.txt", "newer content", 0o755)]);
     const updater = recordingUpdater();
     const result = await importTar([tar], { fs: disk, dest: tmp.dir, updater });
     assert.deepEqual(
@@ -41,7 +39,7 @@ describe("tar import: a path named again", () => {
 
   it("a directory replaced by a file takes what was below it along", async () => {
     using tmp = tempDir();
-    const tar = archive([dir("d"), file("d/x", "x"), dir("d/sub"), file("d/sub/y", "y"), file("d", "now a file")]);
+    const tar = tarArchive([dir("d"), file("d/x", "x"), dir("d/sub"), file("d/sub/y", "y"), file("d", "now a file")]);
     await importTar([tar], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
     assert.deepEqual(
       listTree(disk, tmp.dir, false).map((l) => l.replace(/ [0-9a-f]{12}$/, "")),
@@ -51,7 +49,7 @@ describe("tar import: a path named again", () => {
 
   it("so does a directory only implied by the entries below it", async () => {
     using tmp = tempDir();
-    const tar = archive([file("d/x", "x"), file("d", "file")]);
+    const tar = tarArchive([file("d/x", "x"), file("d", "file")]);
     await importTar([tar], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
     assert.deepEqual(
       listTree(disk, tmp.dir, false).map((l) => l.replace(/ [0-9a-f]{12}$/, "")),
@@ -61,7 +59,7 @@ describe("tar import: a path named again", () => {
 
   it("a directory named again as a directory keeps its entries and takes the later mode", async () => {
     using tmp = tempDir();
-    const tar = archive([dir("d", 0o700), file("d/x", "x"), dir("d/", 0o750), file("d/y", "y")]);
+    const tar = tarArchive([dir("d", 0o700), file("d/x", "x"), dir("d/", 0o750), file("d/y", "y")]);
     await importTar([tar], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
     assert.deepEqual(
       listTree(disk, tmp.dir, false).map((l) => l.replace(/ [0-9a-f]{12}$/, "")),
@@ -71,7 +69,7 @@ describe("tar import: a path named again", () => {
 
   it("a file replaced by a directory can then hold entries", async () => {
     using tmp = tempDir();
-    const tar = archive([file("p", "plain"), dir("p"), file("p/in", "in")]);
+    const tar = tarArchive([file("p", "plain"), dir("p"), file("p/in", "in")]);
     await importTar([tar], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
     assert.deepEqual(
       listTree(disk, tmp.dir, false).map((l) => l.replace(/ [0-9a-f]{12}$/, "")),
@@ -83,7 +81,7 @@ describe("tar import: a path named again", () => {
     using tmp = tempDir();
     const dest = `${tmp.dir}/snap`;
     disk.mkdirSync(dest);
-    const tar = archive([file("a", "one"), { name: "h", typeflag: "1", linkname: "a" }, file("a", "two")]);
+    const tar = tarArchive([file("a", "one"), { name: "h", typeflag: "1", linkname: "a" }, file("a", "two")]);
     await assert.rejects(
       importTar([tar], { fs: disk, dest, updater: recordingUpdater() }),
       (err: unknown) => err instanceof FSCacheError && err.code === "ERR_UNSUPPORTED" && err.path === "a",
@@ -93,7 +91,7 @@ describe("tar import: a path named again", () => {
 
   it("a hard link that is itself replaced frees its target", async () => {
     using tmp = tempDir();
-    const tar = archive([
+    const tar = tarArchive([
       file("a", "one"),
       { name: "h", typeflag: "1", linkname: "a" },
       file("h", "own"),
