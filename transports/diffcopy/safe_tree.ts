@@ -217,13 +217,25 @@ export class SafeTree {
       }
     }
     const st = this.lstat(path);
-    if (st?.isFile() && st.nlink === 1 && this.#ftruncate) {
+    const ftruncate = this.#ftruncate;
+    if (st?.isFile() && st.nlink === 1 && ftruncate) {
+      let fd: number;
       try {
-        return { temp: full, fd: this.fs.openSync(full, "r+"), direct: true, previousSize: st.size, ...fresh };
+        fd = this.fs.openSync(full, "r+");
       } catch (err) {
         // read-only for this process: replaced instead, as anything else is
         if (errorCode(err) !== "EACCES" && errorCode(err) !== "EPERM") throw err;
+        return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
       }
+      if (size < SPARSE_MIN_SIZE) return { temp: full, fd, direct: true, previousSize: st.size, ...fresh };
+      // Emptied first, so that its zero blocks can stay holes with no old data under them.
+      try {
+        ftruncate(fd, 0);
+      } catch (err) {
+        this.fs.closeSync(fd);
+        throw err;
+      }
+      return { temp: full, fd, direct: true, previousSize: -1, ...fresh };
     }
     return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
   }
@@ -242,8 +254,8 @@ export class SafeTree {
    */
   write(target: FileTarget, data: Uint8Array): void {
     const end = target.written + data.length;
-    // A new file (no old data under its holes) of some size: the sender does not say
-    // which files were sparse, so each whole block of zeros is left as a hole.
+    // A new or emptied file (no old data under its holes) of some size: the sender does
+    // not say which files were sparse, so each whole block of zeros is left as a hole.
     if (target.previousSize === -1 && target.size >= SPARSE_MIN_SIZE && this.#ftruncate) {
       if (writeSkippingZeros(this.fs, target.fd, data, data.length, target.written) < data.length) target.holes = true;
       target.written = end;
