@@ -99,17 +99,22 @@ describe("fscache serve / push", () => {
     assert.equal(bad.code, 2);
   });
 
-  it("push --exec speaks to 'serve --stdio' over pipes", async () => {
+  it("push --exec speaks to 'serve --stdio' over pipes; every file of many tiny ones arrives", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;
     writeTree(disk, tmp.dir, { "src/": "", "src/x": "x", "src/l": { symlink: "x" } });
+    // Several windows of requests whose data fits in one read: once, only the first 256 came.
+    disk.mkdirSync(`${src}/tiny`);
+    for (let i = 0; i < 600; i++) disk.writeFileSync(`${src}/tiny/${i}`, String(i));
     const [command, prefix] = cliCommand();
     const server = [command, ...prefix, "serve", "--stdio", "-q", "--root", `${tmp.dir}/cache`]
       .map(shellQuote)
       .join(" ");
     const first = await cli(["push", src, "--exec", server, "--key", "one", "--json"]);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(JSON.parse(first.stdout).added, 2);
+    assert.equal(JSON.parse(first.stdout).added, 603);
+    const local = await cli(["checksum", src]);
+    assert.equal(JSON.parse(first.stdout).checksum, local.stdout.trim());
     const again = await cli(["push", src, "--exec", server, "--key", "one", "--json"]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).bytesSent, 0);

@@ -95,6 +95,26 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assert.ok(allocated(`${dst}/dense.bin`) <= 8192, `${allocated(`${dst}/dense.bin`)} bytes allocated`);
   });
 
+  it("every file of a tree of tiny files arrives, whatever the request window", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    disk.mkdirSync(src);
+    // Each window's DATA fits in a few chunks, so it is all buffered before it is read.
+    for (let i = 0; i < 700; i++) disk.writeFileSync(`${src}/f${i}`, `${i}`);
+    for (const maxFilesInFlight of [undefined, 1, 7]) {
+      const dst = `${tmp.dir}/dst-${maxFilesInFlight}`;
+      disk.mkdirSync(dst);
+      const { received, updater } = await pipeSync(
+        { fs: disk, root: src },
+        { fs: disk, dest: dst },
+        { maxFilesInFlight },
+      );
+      assert.equal(received.filesReceived, 700, `window ${maxFilesInFlight}`);
+      assert.equal(updater.changes.length, 700);
+      assertSameTree(disk, dst, src, disk);
+    }
+  });
+
   it("re-push of an unchanged tree moves no file data; a changed tree moves only the changes", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;

@@ -178,6 +178,10 @@ export class FileReceiver {
       bytesInFlight -= task.entry.stat.size;
       if (task.arena) this.#gathered(task, threads as WriteThreads);
       else this.#finish(task);
+      // Topped up here too, not only before waiting: when a whole window's DATA was
+      // already buffered, the loop drained it without ever waiting, and the files after
+      // the first window were never requested.
+      request();
     }
     if (threads && this.#arena) this.#seal(this.#arena, threads);
     await this.settle();
