@@ -130,6 +130,11 @@ try {
     execFileSync("sh", ["-c", rsync]);
     const diff = spawnSync("diff", ["-r", "--no-dereference", src, rsyncDest]);
     if (diff.status !== 0) throw new Error(`rsync's copy differs from the source:\n${diff.stdout}`);
+    // and fscache's: one more push must leave the server a snapshot with the source's checksum
+    const last = `${push(`${name}-again`)} --json`;
+    const pushed = JSON.parse(execFileSync("sh", ["-c", last]).toString()).checksum;
+    const local = execFileSync(process.execPath, [cliMain, "checksum", src]).toString().trim();
+    if (pushed !== local) throw new Error(`fscache's pushed snapshot differs from the source: ${pushed}, not ${local}`);
   }
   console.log(`\n${startLine}`);
   console.log(settleLine);
