@@ -143,6 +143,20 @@ describe("fscache serve / push", () => {
     }
   });
 
+  it("push --exec reports a refusal the server sent as the server's error, though the server then exits", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x", token: "secret" });
+    const [command, prefix] = cliCommand();
+    const server = [command, ...prefix, "serve", "--stdio", "-q", "--root", `${tmp.dir}/cache`]
+      .concat("--token-file", `${tmp.dir}/token`)
+      .map(shellQuote)
+      .join(" ");
+    const push = await cli(["push", `${tmp.dir}/src`, "--exec", server, "--key", "k"]);
+    assert.equal(push.code, 1);
+    assert.match(push.stderr, /ERR_AUTH/);
+    assert.doesNotMatch(push.stderr, /ERR_EXEC_EXITED/);
+  });
+
   it("push --exec stops a command still running when the push fails", { timeout: 20_000 }, async () => {
     using tmp = tempDir();
     writeTree(disk, tmp.dir, { "src/": "", "src/x": "x" });

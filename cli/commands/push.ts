@@ -12,6 +12,7 @@ import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
+import { isServerError } from "../../transports/session/handshake.ts";
 import { watchIdle } from "../../transports/session/idle_watch.ts";
 import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
@@ -144,9 +145,10 @@ durationMs }.`,
       // Aborted by the stall watch: say so, not "push aborted".
       if (stalled.signal.aborted) throw stalled.signal.reason;
       // A command that died (not found, refused, crashed) shows up here as a broken pipe
-      // or a closed stream: name the command and how it ended instead.
+      // or a closed stream: name the command and how it ended instead. A server that said
+      // why it refused (then exited, as `serve --stdio` does) is reported as it said.
       const ended = child ? await endOf(child, EXIT_WAIT_MS) : undefined;
-      if (ended) {
+      if (ended && !isServerError(err)) {
         const why = `${(err as { code?: string }).code ?? "Error"}: ${describeError(err)}`;
         throw new FSCacheError(
           "ERR_EXEC_EXITED",

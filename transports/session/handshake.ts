@@ -205,5 +205,22 @@ export function parseServerMessage(payload: Uint8Array | undefined): ServerMessa
  * ```
  */
 export function remoteError(message: ErrorMessage): FSCacheError {
-  return new FSCacheError(message.code as "ERR_REMOTE", `server: ${message.message}`);
+  const err = new FSCacheError(message.code as "ERR_REMOTE", `server: ${message.message}`);
+  fromServer.add(err);
+  return err;
+}
+
+const fromServer = new WeakSet<Error>();
+
+/**
+ * Whether `err` is one the server sent ({@linkcode remoteError}), as opposed to one of
+ * this end: a server that refused a session and then exited still said why.
+ *
+ * @example
+ * ```ts
+ * if (isServerError(err)) throw err; // ERR_AUTH, ERR_LIMIT…, not "the connection closed"
+ * ```
+ */
+export function isServerError(err: unknown): boolean {
+  return err instanceof Error && fromServer.has(err);
 }
