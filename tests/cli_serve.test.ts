@@ -1,5 +1,6 @@
 /** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { type AddressInfo, createServer } from "node:net";
 import { describe, it } from "node:test";
 import { cli } from "./_cli.ts";
@@ -141,6 +142,20 @@ describe("fscache serve / push", () => {
       assert.ok(push.stderr.includes(`the --exec command ${ended} before the push finished (`), push.stderr);
       assert.ok(push.stderr.trimEnd().endsWith(`): ${command}`), push.stderr);
     }
+  });
+
+  it("push leaves out a fifo with a warning, as sync does", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x" });
+    execFileSync("mkfifo", [`${tmp.dir}/src/pipe`]);
+    const [command, prefix] = cliCommand();
+    const server = [command, ...prefix, "serve", "--stdio", "-q", "--root", `${tmp.dir}/cache`]
+      .map(shellQuote)
+      .join(" ");
+    const push = await cli(["push", `${tmp.dir}/src`, "--exec", server, "--key", "k", "--json"]);
+    assert.equal(push.code, 0, push.stderr);
+    assert.equal(JSON.parse(push.stdout).added, 1);
+    assert.match(push.stderr, /skipped pipe: devices, fifos and sockets are not pushed/);
   });
 
   it("push --exec reports a refusal the server sent as the server's error, though the server then exits", async () => {

@@ -6,6 +6,7 @@
  * same tree and checksums, and still refuses what it refused before.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { FSCacheError } from "../core/errors.ts";
 import type { WriteThreads } from "../transports/diffcopy/file_batches.ts";
@@ -38,7 +39,11 @@ function makeSource(root: string): void {
   disk.linkSync(`${root}/d/s0/f0.txt`, `${root}/b/s2/hard-d`);
   disk.symlinkSync("../top.txt", `${root}/c/s0/link`);
   disk.writeFileSync(`${root}/c/s1/bad-\udcff-name`, "bytes");
+  for (const fifo of FIFOS) execFileSync("mkfifo", [`${root}/${fifo}`]);
 }
+
+/** Left out of every walk, and named. */
+const FIFOS = ["b/s1/pipe", "d/s2/pipe"];
 
 const view = (entries: SourceEntry[]) => entries.map(({ stat, full }) => ({ ...stat, xattrs: [...stat.xattrs], full }));
 
@@ -90,6 +95,23 @@ describe("the push client's walk on several threads", () => {
       }
     });
   }
+
+  it("leaves devices, fifos and sockets out and names each, on one thread or several", async () => {
+    for (const [threads, excludes, named] of [
+      [undefined, [], FIFOS],
+      [shuffledThreads(3, 5), [], FIFOS],
+      [shuffledThreads(3, 6), ["b"], ["d/s2/pipe"]],
+    ] as const) {
+      const skipped: string[] = [];
+      const walked: SourceEntry[] = [];
+      for await (const batch of sourceBatches(disk, root, excludes, 7, threads, (path) => skipped.push(path))) {
+        walked.push(...batch);
+      }
+      assert.deepEqual(skipped.sort(), named);
+      assert.ok(!walked.some((e) => e.stat.path.endsWith("/pipe")));
+      assert.ok(walked.some((e) => e.stat.path === "b/s1/f0.txt") === (excludes.length === 0));
+    }
+  });
 
   it("gives the same STATs with real worker threads", async () => {
     const threads = diskWalkThreads(2);

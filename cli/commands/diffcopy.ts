@@ -57,7 +57,8 @@ Options:
         if (values["max-bytes"] !== undefined || values["max-entries"] !== undefined) {
           throw new UsageError("--max-bytes and --max-entries apply to 'receive'");
         }
-        await sendDiffCopy(connect(), { fs, root });
+        const onSkipped = (path: string) => io.stderr(`skipped ${path}: devices, fifos and sockets are not sent\n`);
+        await sendDiffCopy(connect(), { fs, root, onSkipped });
         return 0;
       }
       const maxBytes =

@@ -123,6 +123,7 @@ durationMs }.`,
         sharedKey,
         excludes,
         walkThreads,
+        onSkipped: (path) => io.stderr(`skipped ${path}: devices, fifos and sockets are not pushed\n`),
         ...(token === undefined ? {} : { token }),
         onData: (n) => {
           counter.bytes += n;

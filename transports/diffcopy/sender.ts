@@ -29,6 +29,11 @@ export interface SendOptions {
   onData?(bytes: number): void;
   /** Other threads to walk a large tree on (see `source_runs.ts`); default: this one only. */
   walkThreads?: WalkThreads;
+  /**
+   * Told each device, fifo or socket left out of the tree (as a local sync leaves them
+   * out): fscache's receivers cannot make them, and a STAT carries no device numbers here.
+   */
+  onSkipped?(path: string): void;
 }
 
 /** What a send did. */
@@ -154,7 +159,14 @@ export async function sendDiffCopy(
       result.filesSent++;
     };
     const pump = async () => {
-      const batches = sourceBatches(fs, options.root, options.excludes ?? [], WALK_BATCH, options.walkThreads);
+      const batches = sourceBatches(
+        fs,
+        options.root,
+        options.excludes ?? [],
+        WALK_BATCH,
+        options.walkThreads,
+        options.onSkipped,
+      );
       for await (const batch of batches) {
         for (const entry of batch) {
           const regular = (entry.stat.mode & 0x8f280000) === 0;

@@ -31,6 +31,8 @@ export interface SourceRun {
   links: string[];
   /** `dev:ino` of regular files with more links; `""` for the others. */
   inodes: string[];
+  /** Devices, fifos and sockets left out. */
+  skipped: string[];
 }
 
 /** How runs are walked on other threads. */
@@ -85,7 +87,7 @@ export function walkSourceRun(fs: FileSystem, task: SourceRunTask): SourceRun {
       inodes.push(inode ?? "");
     }
   }
-  return { paths, nums: nums.slice(0, paths.length * FIELDS), links, inodes };
+  return { paths, nums: nums.slice(0, paths.length * FIELDS), links, inodes, skipped: walker.skipped };
 }
 
 /** The entries of a run walked elsewhere, hard links decided against `inodes` (in walk order). */
@@ -163,10 +165,18 @@ export async function* sourceBatches(
   excludes: readonly string[],
   budget: number,
   threads?: WalkThreads,
+  onSkipped: (path: string) => void = () => {},
 ): AsyncGenerator<SourceEntry[]> {
+  const tell = (skipped: string[]) => {
+    for (const path of skipped.splice(0)) onSkipped(path);
+  };
   if (!threads || threads.threads < 2) {
     const walker = new SourceWalker(fs, root, excludes);
-    for (let batch = walker.next(budget); batch; batch = walker.next(budget)) yield batch;
+    for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
+      tell(walker.skipped);
+      yield batch;
+    }
+    tell(walker.skipped);
     return;
   }
   const runs = sourceRuns(fs, root, excludes, threads.threads * RUNS_PER_THREAD);
@@ -187,6 +197,7 @@ export async function* sourceBatches(
     for (let i = queue.takeFront(); i !== -1; i = queue.takeFront()) {
       const walker = new SourceWalker(fs, root, excludes, { only: runs[i] as string[], inodes });
       for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
+        tell(walker.skipped);
         walked += batch.length;
         const after = threads.startAfter ?? WALK_THREADS_AFTER;
         if (lanes.length === 0 && walked >= after && queue.left >= 2) startWorkers();
@@ -194,6 +205,7 @@ export async function* sourceBatches(
         // a turn of the event loop: the workers' answers (the first says it is up) wait for one
         if (lanes.length > 0) await nextTurn();
       }
+      tell(walker.skipped);
     }
     for (let i = queue.firstOffloaded; i < runs.length; i++) {
       const pending = queue.offloaded(i);
@@ -203,6 +215,7 @@ export async function* sourceBatches(
         throw new Error(`walk run ${i} was not walked`);
       }
       const run = await pending;
+      tell(run.skipped);
       for (let at = 0; at < run.paths.length; at += budget) {
         const part = at === 0 && run.paths.length <= budget ? run : slice(run, at, at + budget);
         yield entriesOf(part, root, inodes);
@@ -216,9 +229,9 @@ export async function* sourceBatches(
 }
 
 function nextTurn(): Promise<void> {
-  return new Promise((resolve) =>
-    typeof setImmediate === "function" ? setImmediate(resolve) : setTimeout(resolve, 0),
-  );
+  // not in browsers (nor in their type definitions)
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
+  return new Promise((resolve) => (immediate ? immediate(resolve) : setTimeout(resolve, 0)));
 }
 
 function slice(run: SourceRun, from: number, to: number): SourceRun {
@@ -227,5 +240,6 @@ function slice(run: SourceRun, from: number, to: number): SourceRun {
     nums: run.nums.subarray(from * FIELDS, to * FIELDS),
     links: run.links.slice(from, to),
     inodes: run.inodes.slice(from, to),
+    skipped: [],
   };
 }

@@ -50,13 +50,13 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const S_IFLNK = 0o120000;
-const S_IFSOCK = 0o140000;
 /** Shared by every walked stat: the sender never reads or sets xattrs. */
 const NO_XATTRS: Map<string, Uint8Array> = new Map();
 
 /**
- * Walks `root` (without following symlinks) into STATs in walk order. Sockets are
- * skipped; a second path to an inode already seen becomes a hard link (fsutil's rule).
+ * Walks `root` (without following symlinks) into STATs in walk order. Devices, fifos
+ * and sockets are skipped (listed in `skipped`: no receiver here can make them, and
+ * fsutil's sends devices without their numbers); a second path to an inode already seen becomes a hard link (fsutil's rule).
  * Excluded entries are left out; an excluded directory is still entered when a `!`
  * exception could re-include something below it, and kept only if something was —
  * such a directory's entry is held back until that is known.
@@ -68,6 +68,8 @@ const NO_XATTRS: Map<string, Uint8Array> = new Map();
  * ```
  */
 export class SourceWalker {
+  /** Devices, fifos and sockets met so far, left out of the walk. */
+  readonly skipped: string[] = [];
   readonly #fs: FileSystem;
   readonly #root: string;
   readonly #matcher: ExcludeMatcher | undefined;
@@ -139,7 +141,10 @@ export class SourceWalker {
     const full = joinPath(this.#root, path);
     const st = this.#fs.lstatSync(full);
     const type = st.mode & S_IFMT;
-    if (type === S_IFSOCK) return;
+    if (type !== S_IFDIR && type !== S_IFREG && type !== S_IFLNK) {
+      if (!ignored) this.skipped.push(path);
+      return;
+    }
     if (excluded && ignored && type !== S_IFDIR) return;
     const s: Stat = {
       path,

@@ -29,6 +29,8 @@ export interface PushOptions {
   onData?(bytes: number): void;
   /** Other threads to walk a large tree on (default: this one only). */
   walkThreads?: WalkThreads;
+  /** Told each device, fifo or socket left out (see `SendOptions.onSkipped`). */
+  onSkipped?(path: string): void;
 }
 
 /** What a push did: the server's result plus what went over the wire. */
@@ -99,6 +101,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.onData ? { onData: options.onData } : {}),
           ...(options.walkThreads ? { walkThreads: options.walkThreads } : {}),
+          ...(options.onSkipped ? { onSkipped: options.onSkipped } : {}),
         });
       } catch (err) {
         // The server's own report says more than "receiver failed", when it got to send one.
