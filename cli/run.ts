@@ -105,7 +105,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       err instanceof FSCacheError || typeof (err as { code?: unknown })?.code === "string"
         ? (err as { code: string }).code
         : "ERR_UNEXPECTED";
-    io.stderr(`fscache ${command.name}: ${code}: ${describeError(err)}\n`);
+    // System errors' messages begin with their code already ("ENOENT: no such file…").
+    const message = describeError(err);
+    io.stderr(`fscache ${command.name}: ${message.startsWith(`${code}: `) ? message : `${code}: ${message}`}\n`);
     return 1;
   }
 }

@@ -5,9 +5,25 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { MAX_KEY_LENGTH } from "../core/identifier.ts";
 import { decodeName } from "../core/names.ts";
+
+/**
+ * Fails with `ERR_NOT_A_DIRECTORY` unless `dir` is a directory (a symlink to one will
+ * do): checked before a cache or connection is opened, so a mistyped path leaves no
+ * failed source behind.
+ *
+ * @example
+ * ```ts
+ * assertDirectory("/home/me/app");
+ * ```
+ */
+export function assertDirectory(dir: string): void {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw Object.assign(new Error(`not a directory: ${dir}`), { code: "ERR_NOT_A_DIRECTORY", path: dir });
+  }
+}
 
 /**
  * The default shared key: the directory's absolute path (hashed only if too long for a key).

@@ -145,10 +145,31 @@ describe("fscache ls, du, hash, gc, prune", () => {
     }
   });
 
-  it("sync of a missing directory exits 1 naming the path", async () => {
-    const r = await run("sync", join(work, "missing"));
+  it("sync of a missing directory or archive exits 1 naming the path, and leaves no source behind", async () => {
+    const before = (await json("ls")).length;
+    for (const args of [
+      ["sync", join(work, "missing")],
+      ["sync", "--tar", join(work, "missing.tar")],
+    ]) {
+      const r = await run(...args);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^fscache sync: (ERR_NOT_A_DIRECTORY: not a directory|ENOENT: no such file): \S*missing/);
+    }
+    assert.equal((await json("ls")).length, before);
+  });
+
+  it("sync --tar refuses the directory-only options instead of ignoring them", async () => {
+    for (const option of [["--exclude", "*.log"], ["--no-dockerignore"]]) {
+      const r = await run("sync", "--tar", "-", ...option);
+      assert.equal(r.code, 2, option.join(" "));
+      assert.match(r.stderr, /--exclude and --no-dockerignore apply to a directory, not to --tar/);
+    }
+  });
+
+  it("a system error is printed with its code once", async () => {
+    const r = await run("checksum", join(work, "missing"));
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /missing/);
+    assert.match(r.stderr, /^fscache checksum: ENOENT: no such file/);
   });
 });
 

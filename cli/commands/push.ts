@@ -3,7 +3,6 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import * as nodeFs from "node:fs";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
@@ -18,7 +17,7 @@ import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
-import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
+import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { formatBytes, parseDuration, parseHostPort } from "../units.ts";
 
 /** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
@@ -83,9 +82,7 @@ durationMs }.`,
     const idleMs = typeof values.timeout === "string" ? parseDuration(values.timeout, "--timeout") : 0;
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));
-    if (!nodeFs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-      throw Object.assign(new Error(`not a directory: ${dir}`), { code: "ERR_NOT_A_DIRECTORY" });
-    }
+    assertDirectory(dir);
 
     const counter = { bytes: 0 };
     const progress =

@@ -8,7 +8,7 @@ import { LocalTransport, type SyncSummary } from "../../transports/local/local_t
 import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
-import { dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
+import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { formatBytes } from "../units.ts";
 import { syncTar } from "./sync_tar.ts";
 
@@ -73,6 +73,7 @@ bytesCopied, durationMs }.`,
     const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
     const started = performance.now();
     const dir = resolve(io.cwd, dirArg);
+    assertDirectory(dir);
     const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
     // The command line's patterns come last, so they win over the file's (the last match decides).

@@ -4,7 +4,7 @@
  * deleted, identical files are not rewritten.
  * @module
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { type CommandContext, UsageError } from "../command.ts";
@@ -27,9 +27,16 @@ const loadTarTransport = () => import("../../transports/tar/tar_transport.ts");
  */
 export async function syncTar({ global, io, positionals, values }: CommandContext): Promise<number> {
   if (positionals.length > 0) throw new UsageError("--tar takes the archive instead of <dir>");
+  if (values.exclude !== undefined || values["no-dockerignore"] === true) {
+    throw new UsageError("--exclude and --no-dockerignore apply to a directory, not to --tar");
+  }
   const file = values.tar as string;
   const started = performance.now();
   const full = file === "-" ? "-" : resolve(io.cwd, file);
+  // Before the cache is opened: a mistyped name leaves no failed source behind.
+  if (full !== "-" && !existsSync(full)) {
+    throw Object.assign(new Error(`no such file: ${full}`), { code: "ENOENT", path: full });
+  }
   const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
   const sharedKey =
     typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
