@@ -1,4 +1,4 @@
-/** The README's API example, runnable: `npm run example` (Node) or `deno run -A examples/quickstart.ts`. */
+/** The README's API example, runnable: `npm run example` (which is `deno run -A examples/quickstart.ts`, with the Deno the dev dependencies install). */
 import { FSCache, MemoryBackend, MemoryMetaStore, type Transport } from "../mod.ts";
 
 const transport: Transport = {

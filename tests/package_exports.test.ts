@@ -1,10 +1,17 @@
-/** The published package: the README's usage runs from the built `dist/` through the package name. */
+/**
+ * The npm package as a consumer gets it: the README's usage runs from the built `dist/`
+ * through the package name; its entries resolve by name (ESM `import`, and `require`
+ * where Node can load ES modules that way), and the packed file list holds
+ * what the entries and the command load at run time, with the licence, and no tests.
+ */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { it } from "node:test";
+import { describe, it } from "node:test";
 import { projectRoot } from "./_helpers.ts";
 
-const script = `
+const root = projectRoot();
+
+const usageScript = `
 import { FSCache, MemoryBackend, MemoryMetaStore } from "@fscache/core";
 const transport = {
   async copy({ id, dest, fs }) {
@@ -23,10 +30,59 @@ await src.close();
 console.log(JSON.stringify({ text, usage: await cache.diskUsage(), pruned: await cache.prune() }));
 await cache.close();
 `;
+/** Node itself, also when these tests run under Deno: this is about Node's resolution. */
+const node = (code: string, type: "module" | "commonjs") =>
+  execFileSync("node", [`--input-type=${type}`, "-e", code], { cwd: root, encoding: "utf8" });
 
-it("the usage example runs under Node from the built package, imported by name", () => {
-  // Node resolves a package's own name through its "exports" map (self-reference), so
-  // this imports exactly what npm users get: dist/mod.js and its declarations' runtime.
-  const out = execFileSync("node", ["--input-type=module", "-e", script], { cwd: projectRoot(), encoding: "utf8" });
-  assert.deepEqual(JSON.parse(out), { text: "data", usage: 4, pruned: 4 });
+describe("the npm package", () => {
+  it("runs the README's usage example from the built package, imported by name", () => {
+    // Node resolves a package's own name through its "exports" map (self-reference), so
+    // this imports exactly what npm users get: dist/mod.js.
+    assert.deepEqual(JSON.parse(node(usageScript, "module")), { text: "data", usage: 4, pruned: 4 });
+  });
+
+  it("resolves both entries by name with import", () => {
+    const out = node(
+      `const main = await import("@fscache/core");
+       const browser = await import("@fscache/core/browser");
+       console.log(typeof main.FSCache, typeof main.LocalTransport, typeof browser.BrowserFolderTransport);`,
+      "module",
+    );
+    assert.equal(out.trim(), "function function function");
+  });
+
+  it("loads with require on a Node that can require ES modules", () => {
+    const [major, minor] = (execFileSync("node", ["-p", "process.versions.node"], { encoding: "utf8" }) as string)
+      .split(".")
+      .map(Number) as [number, number];
+    // require() of ES modules: Node 20.19+, 22.12+; older ones fail with ERR_REQUIRE_ESM
+    const able = (major === 20 && minor >= 19) || (major === 22 && minor >= 12) || major >= 23;
+    const code = `try { console.log(typeof require("@fscache/core").FSCache) } catch (e) { console.log(e.code) }`;
+    assert.equal(node(code, "commonjs").trim(), able ? "function" : "ERR_REQUIRE_ESM");
+  });
+
+  it("packs the entries, the command and its workers, the licence, and no tests", () => {
+    const [pack] = JSON.parse(
+      execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8" }),
+    ) as [{ files: { path: string }[] }];
+    const files = new Set(pack.files.map((f) => f.path));
+    for (const needed of [
+      "LICENSE",
+      "README.md",
+      "package.json",
+      "dist/mod.js",
+      "dist/mod.d.ts",
+      "dist/browser.js",
+      "dist/browser.d.ts",
+      "dist/cli/main.js",
+      "dist/cli/worker.js",
+      "dist/cli/scan_worker.js",
+      "dist/transports/local/worker.js",
+      "dist/backends/scan_worker.js",
+    ]) {
+      assert.ok(files.has(needed), `${needed} is packed`);
+    }
+    const stray = [...files].filter((f) => /^(tests|bench|examples|\.test-build|docs\/results)\//.test(f));
+    assert.deepEqual(stray, []);
+  });
 });
