@@ -158,6 +158,16 @@ describe("fscache ls, du, hash, gc, prune", () => {
     assert.equal((await json("ls")).length, before);
   });
 
+  it("hash of a source whose sync failed says it is stale", async () => {
+    fs.writeFileSync(join(work, "garbage.tar"), "x".repeat(1024));
+    const failed = await run("sync", "--tar", join(work, "garbage.tar"), "--key", "half-done");
+    assert.equal(failed.code, 1);
+    assert.ok((await json("ls")).some((s: { key: string; stale: boolean }) => s.key === "half-done" && s.stale));
+    const r = await run("hash", "half-done");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /ERR_STALE: the source cached under key "half-done" is stale/);
+  });
+
   it("sync --tar refuses the directory-only options instead of ignoring them", async () => {
     for (const option of [["--exclude", "*.log"], ["--no-dockerignore"]]) {
       const r = await run("sync", "--tar", "-", ...option);

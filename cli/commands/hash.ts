@@ -24,7 +24,17 @@ under <key>, as Docker's COPY would key it. --json prints { key, path, checksum 
     const [key, path = "."] = positionalArgs(positionals, ["key"], ["path"]) as [string, string | undefined];
     await using cache = await openCache(global);
     const source = await cache.get(key);
-    if (!source) throw new FSCacheError("ENOENT", `no source is cached under key ${JSON.stringify(key)}`, { key });
+    if (!source) {
+      // `ls` lists a source whose last sync failed; its content is not what was asked for
+      if ((await cache.sources()).some((s) => s.key === key && s.stale)) {
+        throw new FSCacheError(
+          "ERR_STALE",
+          `the source cached under key ${JSON.stringify(key)} is stale: its last sync failed; sync it again`,
+          { key },
+        );
+      }
+      throw new FSCacheError("ENOENT", `no source is cached under key ${JSON.stringify(key)}`, { key });
+    }
     await using _ = source;
     const checksum = await source.hash(path);
     io.stdout(global.json ? `${JSON.stringify({ key, path, checksum })}\n` : `${checksum}\n`);
