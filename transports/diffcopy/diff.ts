@@ -32,6 +32,11 @@ export interface PlanOptions {
    * (a recorded tree): a receiver that cannot chown sees its own ids on disk.
    */
   compareOwner: boolean;
+  /**
+   * Paths whose content is known to differ though their stats match (the tar import
+   * compares content as it streams): planned as changes all the same.
+   */
+  differs?: (path: string) => boolean;
 }
 
 /**
@@ -84,7 +89,7 @@ export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapsh
     const have = snapshot.get(entry.path);
     const existed = have !== undefined || snapshot.has(entry.path);
     if (existed) found++;
-    if (existed && sameEntry(entry, have, options)) {
+    if (existed && sameEntry(entry, have, options) && !options.differs?.(entry.path)) {
       if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
       continue;
     }

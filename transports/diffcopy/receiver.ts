@@ -11,7 +11,8 @@ import { startEntryChecksum } from "../../core/entry_checksum.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree } from "../../core/types.ts";
 import { fileTime } from "../file_time.ts";
-import { type ChangePlan, planChanges } from "./diff.ts";
+import { planChanges } from "./diff.ts";
+import { restoreDirTimes, touchedDirs } from "./dir_times.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
 import type { WriteThreads } from "./file_batches.ts";
 import { FileReceiver, type FileTransfer } from "./file_receiver.ts";
@@ -117,25 +118,6 @@ function toFSCacheError(err: unknown, signal?: AbortSignal): FSCacheError {
   });
 }
 
-/**
- * The directories whose mtime a receive may change: those it updates or only retimes, and
- * the parents of everything it creates, replaces or removes. The others keep theirs untouched.
- */
-function touchedDirs(plan: ChangePlan): Set<string> {
-  const out = new Set<string>();
-  const parent = (path: string) => {
-    const slash = path.lastIndexOf("/");
-    if (slash !== -1) out.add(path.slice(0, slash));
-  };
-  for (const path of plan.retimes) out.add(path);
-  for (const path of plan.deletes) parent(path);
-  for (const { entry } of plan.changes) {
-    parent(entry.path);
-    if (entry.kind === "dir") out.add(entry.path);
-  }
-  return out;
-}
-
 class ReceiveSession {
   readonly reader: PacketReader;
   readonly writer: PacketWriter;
@@ -221,7 +203,7 @@ class ReceiveSession {
       for (const { entry, existed } of links) this.#applyHardLink(entry, existed, byPath);
     }
     this.#tree.finishModes();
-    this.#restoreDirTimes(incoming, touchedDirs(plan));
+    restoreDirTimes(this.#tree, incoming, touchedDirs(plan));
     await this.writer.send(packet(PacketType.FIN));
     const last = await this.reader.next();
     if (last?.type !== PacketType.FIN) throw this.#unexpected(last, "FIN");
@@ -288,20 +270,5 @@ class ReceiveSession {
       fs.closeSync(fd);
     }
     this.#report(existed ? "modify" : "add", entry.path, hash.digest(), entry);
-  }
-
-  /** Directory mtimes last, of the directories this receive changed: creating their children changed them. */
-  #restoreDirTimes(incoming: IncomingEntry[], touched: Set<string>): void {
-    const fs = this.#target.fs;
-    for (let i = incoming.length - 1; i >= 0 && touched.size > 0; i--) {
-      const entry = incoming[i] as IncomingEntry;
-      if (entry.kind !== "dir" || !touched.delete(entry.path)) continue;
-      const time = fileTime(entry.stat.modTime);
-      this.#tree.assertParents(entry.path);
-      if (!this.#tree.lstat(entry.path)?.isDirectory()) continue;
-      // The mode too: a writer thread may have opened a read-only directory to write in it.
-      fs.chmodSync(this.#tree.full(entry.path), entry.mode & 0o7777);
-      fs.utimesSync(this.#tree.full(entry.path), time, time);
-    }
   }
 }

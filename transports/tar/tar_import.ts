@@ -17,6 +17,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import { compareWalkOrder, decodeName } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { planChanges, sameEntry } from "../diffcopy/diff.ts";
+import { restoreDirTimes, touchedDirs } from "../diffcopy/dir_times.ts";
 import { entryStatOf, headerOf } from "../diffcopy/entry_info.ts";
 import { goModeFromPosix } from "../diffcopy/file_mode.ts";
 import { stat as makeStat, type Stat } from "../diffcopy/packet.ts";
@@ -53,6 +54,8 @@ interface TarItem {
   spoolBytes?: number;
   /** The snapshot's file already has this content (only its mode or mtime differ). */
   same?: boolean;
+  /** Type, mode, size and mtime as the snapshot's, but not the content. */
+  differs?: boolean;
   /** For hard links: the path of the regular file whose content they share. */
   root?: string;
 }
@@ -122,11 +125,20 @@ export async function importTar(
   const open = new Set<ContentSink>();
   let finished = false;
   try {
-    await readTarEntries(input, (header) => {
+    let inputBytes = 0;
+    const counted = async function* () {
+      for await (const chunk of input as AsyncIterable<Uint8Array>) {
+        inputBytes += chunk.length;
+        yield chunk;
+      }
+    };
+    await readTarEntries(counted(), (header) => {
       if (finished) return { data() {}, end() {} };
       target.signal?.throwIfAborted();
+      // A PAX global header is no entry: its name (`/tmp/GlobalHead.1`, `././@PaxHeader`) is no path.
+      if (header.typeflag === "g") return { data() {}, end() {} };
       const path = pathOf(header.name);
-      if (header.typeflag === "g" || path === "") return { data() {}, end() {} };
+      if (path === "") return { data() {}, end() {} };
       replaceEarlier(items, parents, path, header.typeflag === "5");
       if (items.size >= max.maxEntries) {
         throw new FSCacheError("ERR_LIMIT", `more than ${max.maxEntries} entries`, { path });
@@ -158,29 +170,30 @@ export async function importTar(
       };
       const had = snapshot.get(path);
       const keep = had !== undefined && sameEntry(probe, had, compare);
-      let content: ContentSink | undefined;
-      if (!keep) {
-        // A plain file of the same size already there: compared as the content streams,
-        // rewritten only if some byte differs.
-        const there =
-          had !== undefined && (had.mode & 0o170000) === 0o100000 && had.size === item.stat.size
-            ? tree.lstat(path)
-            : undefined;
-        const comparable = there?.isFile() && there.nlink === 1 ? tree.full(path) : undefined;
-        content = fileContent(fs, comparable, joinPath(spoolDir, String(spools++)));
-        open.add(content);
-      }
+      // A plain file of the same size already there is compared as the content streams and
+      // rewritten only if some byte differs — also when its mode and mtime are the same:
+      // archives made with a fixed mtime (SOURCE_DATE_EPOCH) change content alone, and the
+      // checksum recorded is the archive's. One with other links is compared only when
+      // nothing else about it changes: setting its mode in place would change them too.
+      const there =
+        had !== undefined && (had.mode & 0o170000) === 0o100000 && had.size === item.stat.size
+          ? tree.lstat(path)
+          : undefined;
+      const comparable = there?.isFile() && (keep || there.nlink === 1) ? tree.full(path) : undefined;
+      const content: ContentSink = fileContent(fs, comparable, joinPath(spoolDir, String(spools++)));
+      open.add(content);
       return {
         data(chunk, hole) {
           hash.update(chunk);
           // Ended already when the import failed meanwhile.
-          if (content !== undefined && open.has(content)) content.data(chunk, hole);
+          if (open.has(content)) content.data(chunk, hole);
         },
         end() {
-          if (content !== undefined && open.delete(content)) {
+          if (open.delete(content)) {
             const outcome = content.end();
             item.spool = outcome.spool;
             item.same = outcome.spool === undefined;
+            item.differs = keep && outcome.spool !== undefined;
             // Rewritten in place counts now; a spool only if it is used (an unchanged
             // file re-linked by the archive is spooled, then dropped).
             if (outcome.spool === undefined) result.bytesWritten += outcome.written;
@@ -191,6 +204,10 @@ export async function importTar(
       };
     });
     target.signal?.throwIfAborted();
+    // Not an empty archive (that has its end blocks): a producer that died before writing
+    // anything, as in `make-context | fscache sync --tar -`, must not empty the snapshot.
+    if (inputBytes === 0)
+      throw new FSCacheError("ERR_INVALID_TAR", "the archive is empty (0 bytes): not a tar archive");
     apply(sortAndValidate(items, max), items, snapshot, compare, tree, target, result);
   } finally {
     finished = true;
@@ -284,7 +301,9 @@ function sortAndValidate(items: Map<string, TarItem>, limits: ReceiveLimits): In
     if (first === root) continue;
     const rootItem = items.get(root) as TarItem;
     const firstItem = items.get(first) as TarItem;
-    firstItem.stat = makeStat({ ...firstItem.stat, linkname: "" });
+    // The file's own header gives the inode its mode, owner and mtime (as `tar -x` does),
+    // not the header of the link that happens to sort first.
+    firstItem.stat = makeStat({ ...rootItem.stat, path: first, linkname: "" });
     firstItem.root = undefined;
     firstItem.spool = rootItem.spool;
     firstItem.spoolBytes = rootItem.spoolBytes;
@@ -312,7 +331,7 @@ function apply(
   result: TarImportResult,
 ): void {
   const { fs, updater } = target;
-  const plan = planChanges(incoming, snapshot, compare);
+  const plan = planChanges(incoming, snapshot, { ...compare, differs: (path) => items.get(path)?.differs === true });
   for (const path of plan.deletes) {
     tree.remove(path);
     updater.handleChange("delete", path);
@@ -344,12 +363,7 @@ function apply(
     changed.add(entry.path);
   }
   tree.finishModes();
-  for (let i = incoming.length - 1; i >= 0; i--) {
-    const entry = incoming[i] as IncomingEntry;
-    if (entry.kind !== "dir" || !changed.has(entry.path)) continue;
-    const time = fileTime(entry.stat.modTime);
-    fs.utimesSync(tree.full(entry.path), time, time);
-  }
+  restoreDirTimes(tree, incoming, touchedDirs(plan));
   updater.markSupported(true);
   for (const entry of incoming) {
     const item = items.get(entry.path) as TarItem;
