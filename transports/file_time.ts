@@ -6,7 +6,8 @@
 const deno = "Deno" in globalThis;
 
 /**
- * Seconds for `utimesSync`, or under Deno (and before 1970) a `Date` of the whole millisecond.
+ * Seconds for `utimesSync` (whole microseconds), or under Deno (and before 1970) a `Date`
+ * of the nearest millisecond.
  *
  * Node keeps microseconds from a float of seconds. Deno's `node:fs` keeps whole
  * milliseconds and truncates `seconds × 1000`: a float a hair below `….674` lands on
@@ -19,7 +20,18 @@ const deno = "Deno" in globalThis;
  * ```
  */
 export function fileTime(modTimeNs: bigint): number | Date {
-  return deno || modTimeNs < 0n ? new Date(Number(modTimeNs / 1_000_000n)) : Number(modTimeNs) / 1e9;
+  if (deno || modTimeNs < 0n) return new Date(Math.round(Number(modTimeNs) / 1e6));
+  return secondsOfMicros(Number(modTimeNs / 1000n));
+}
+
+/**
+ * Seconds for Node's `utimes` that keep `micros` exactly. libuv cuts the float to whole
+ * microseconds, and the float nearest a microsecond is as often a hair below it: each
+ * receive then lost one (a push, then a pull, two). A quarter microsecond above it is
+ * cut back to it, whichever way the float rounds (its spacing here is ~0.24 µs).
+ */
+function secondsOfMicros(micros: number): number {
+  return micros / 1e6 + 2.5e-7;
 }
 
 /**
@@ -35,7 +47,7 @@ export function fileTime(modTimeNs: bigint): number | Date {
  * ```
  */
 export function fileTimeOfMs(ms: number): number | Date {
-  return deno || ms < 0 ? new Date(Math.floor(ms)) : ms / 1000;
+  return deno || ms < 0 ? new Date(Math.floor(ms)) : secondsOfMicros(Math.round(ms * 1000));
 }
 
 /**

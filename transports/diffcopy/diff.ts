@@ -32,6 +32,8 @@ export interface PlanOptions {
    * (a recorded tree): a receiver that cannot chown sees its own ids on disk.
    */
   compareOwner: boolean;
+  /** Compare symlinks' own mtimes too: the receiver can set them (`lutimes`). */
+  linkTimes?: boolean;
   /**
    * Paths whose content is known to differ though their stats match (the tar import
    * compares content as it streams): planned as changes all the same.
@@ -64,7 +66,10 @@ export function sameEntry(entry: IncomingEntry, have: EntryStat | undefined, opt
   if (entry.kind !== "symlink" && (have.mode & 0o7777) !== (entry.mode & 0o7777)) return false;
   if (options.compareOwner && (have.uid !== entry.stat.uid || have.gid !== entry.stat.gid)) return false;
   if (entry.kind === "file") return have.size === entry.stat.size && sameMtime(have.mtimeMs, entry.stat.modTime);
-  if (entry.kind === "symlink") return have.linkname === entry.stat.linkname;
+  if (entry.kind === "symlink") {
+    if (have.linkname !== entry.stat.linkname) return false;
+    return !options.linkTimes || sameMtime(have.mtimeMs, entry.stat.modTime);
+  }
   return true;
 }
 

@@ -169,7 +169,10 @@ class ReceiveSession {
     const incoming = await this.#readStats();
     this.#checkAborted();
     this.#updater.markSupported(true);
-    const plan = planChanges(incoming, snapshot, { compareOwner: previous !== undefined });
+    const plan = planChanges(incoming, snapshot, {
+      compareOwner: previous !== undefined,
+      linkTimes: this.#tree.linkTimes,
+    });
     for (const path of plan.deletes) {
       this.#tree.remove(path);
       this.#report("delete", path);

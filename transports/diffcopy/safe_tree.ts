@@ -79,6 +79,11 @@ export class SafeTree {
     this.#lutimes = typeof raw.lutimesSync === "function" ? raw.lutimesSync.bind(raw) : undefined;
   }
 
+  /** Whether {@linkcode symlink} sets a link's own time (the file system has `lutimes`). */
+  get linkTimes(): boolean {
+    return this.#lutimes !== undefined;
+  }
+
   full(path: string): string {
     return joinPath(this.dest, path);
   }

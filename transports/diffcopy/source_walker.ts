@@ -53,6 +53,20 @@ const S_IFLNK = 0o120000;
 /** Shared by every walked stat: the sender never reads or sets xattrs. */
 const NO_XATTRS: Map<string, Uint8Array> = new Map();
 
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * A STAT's `modTime` (int64 nanoseconds) for a walked `mtimeMs`: whole microseconds (a
+ * double `mtimeMs` holds no more, and a receiver that stores the value and reads it back
+ * must get the same number again), held within int64 — a time after 2262-04-11 would
+ * otherwise wrap around to 1901 on the receiver (fsutil's Go sender cannot send it either).
+ */
+function modTimeOf(mtimeMs: number): bigint {
+  const ns = BigInt(Math.round(mtimeMs * 1000)) * 1000n;
+  return ns > INT64_MAX ? INT64_MAX : ns < INT64_MIN ? INT64_MIN : ns;
+}
+
 /**
  * Walks `root` (without following symlinks) into STATs in walk order. Devices, fifos
  * and sockets are skipped (listed in `skipped`: no receiver here can make them, and
@@ -152,9 +166,7 @@ export class SourceWalker {
       uid: st.uid,
       gid: st.gid,
       size: type === S_IFDIR ? 0 : st.size,
-      // whole microseconds: a double mtimeMs holds no more, and a receiver that stores
-      // this value and reads it back must get the same number again
-      modTime: BigInt(Math.round(st.mtimeMs * 1000)) * 1000n,
+      modTime: modTimeOf(st.mtimeMs),
       linkname: type === S_IFLNK ? this.#fs.readlinkSync(full) : "",
       devmajor: 0,
       devminor: 0,

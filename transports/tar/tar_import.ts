@@ -331,7 +331,11 @@ function apply(
   result: TarImportResult,
 ): void {
   const { fs, updater } = target;
-  const plan = planChanges(incoming, snapshot, { ...compare, differs: (path) => items.get(path)?.differs === true });
+  const plan = planChanges(incoming, snapshot, {
+    ...compare,
+    linkTimes: tree.linkTimes,
+    differs: (path) => items.get(path)?.differs === true,
+  });
   for (const path of plan.deletes) {
     tree.remove(path);
     updater.handleChange("delete", path);
