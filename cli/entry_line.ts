@@ -39,3 +39,35 @@ export function entryLine(hex: string, name: string): string {
 function isHighSurrogate(c: number): boolean {
   return c >= 0xd800 && c <= 0xdbff;
 }
+
+/**
+ * The name an escaped `--entries` line shows, back as fscache holds it: `\\`, `\n`, `\r`
+ * and `\xHH` undone (a byte `\xHH` of 0x80 or more as the escaped byte it stands for).
+ * `undefined` for a malformed escape.
+ *
+ * @example
+ * ```ts
+ * parseEntryName("caf\\xe9"); // "caf\udce9", the name whose bytes are 63 61 66 e9
+ * parseEntryName("two\\nlines"); // "two\nlines"
+ * ```
+ */
+export function parseEntryName(text: string): string | undefined {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c !== "\\") {
+      out += c;
+      continue;
+    }
+    const next = text[++i];
+    if (next === "\\") out += "\\";
+    else if (next === "n") out += "\n";
+    else if (next === "r") out += "\r";
+    else if (next === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      const byte = Number.parseInt(text.slice(i + 1, i + 3), 16);
+      out += String.fromCharCode(byte < 0x80 ? byte : 0xdc00 + byte);
+      i += 2;
+    } else return undefined;
+  }
+  return out;
+}

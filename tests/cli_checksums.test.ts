@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { entryLine, parseEntryName } from "../cli/entry_line.ts";
 import { cli as runCaptured } from "./_cli.ts";
 
 const cli = (args: string[], cwd = "/") => runCaptured(args, { cwd });
@@ -56,6 +57,36 @@ describe("fscache checksum", () => {
       .slice(0, -1)
       .map((line) => line.replace(/^(\\?)[0-9a-f]{64} /, "$1"));
     assert.deepEqual(names.sort(), ["\\back\\\\slash", "\\caf\\xe9", "\\two\\nlines", "plain é"]);
+  });
+
+  it("hash --escaped takes a name as --entries prints it", async () => {
+    const dir = `${work}/escaped`;
+    fs.mkdirSync(dir);
+    fs.writeFileSync(`${dir}/two\nlines`, "2");
+    fs.writeFileSync(`${dir}/back\\slash`, "b");
+    const root = `${work}/escaped-cache`;
+    const synced = await cli(["sync", dir, "--root", root, "--key", "esc", "--json"]);
+    assert.equal(synced.code, 0, synced.stderr);
+    const entries = (await cli(["checksum", "--entries", dir])).stdout.trimEnd().split("\n").slice(0, -1);
+    assert.equal(entries.length, 2);
+    for (const line of entries) {
+      const [, hex, name] = /^\\([0-9a-f]{64}) (.*)$/.exec(line) as RegExpExecArray;
+      const r = await cli(["hash", "esc", name as string, "--escaped", "--root", root]);
+      assert.equal(r.stdout, `file:${hex}\n`, name);
+    }
+    const bad = await cli(["hash", "esc", "bad\\q", "--escaped", "--root", root]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /starts no escape/);
+  });
+
+  it("parseEntryName undoes entryLine's escapes, bytes that are not UTF-8 included", () => {
+    for (const name of ["plain é", "two\nlines\r", "back\\slash", "caf\udce9", "x\udc80\udcff\\xe9"]) {
+      const line = entryLine("0".repeat(64), name);
+      const shown = line.slice(line.indexOf(" ") + 1, -1);
+      assert.equal(parseEntryName(shown), name, JSON.stringify(name));
+    }
+    assert.equal(parseEntryName("trailing\\"), undefined);
+    assert.equal(parseEntryName("short\\xe"), undefined);
   });
 
   it("fails with ENOENT on stderr and exit 1 for a missing directory; 2 without one", async () => {

@@ -1,6 +1,7 @@
 /** `fscache hash`: the checksum of a path in a cached source. */
 import { FSCacheError } from "../../core/errors.ts";
-import { type Command, positionalArgs } from "../command.ts";
+import { type Command, positionalArgs, UsageError } from "../command.ts";
+import { parseEntryName } from "../entry_line.ts";
 import { openCache } from "../open_cache.ts";
 
 /**
@@ -15,13 +16,20 @@ import { openCache } from "../open_cache.ts";
 export const hash: Command = {
   name: "hash",
   summary: "checksum of a path in a cached source",
-  usage: `Usage: fscache hash <key> [path] [--json]
+  usage: `Usage: fscache hash <key> [path] [--escaped] [--json]
 
 Prints the file:/dir: checksum of <path> (default: the whole source) in the source cached
-under <key>, as Docker's COPY would key it. --json prints { key, path, checksum }.`,
-  options: {},
-  async run({ global, io, positionals }) {
-    const [key, path = "."] = positionalArgs(positionals, ["key"], ["path"]) as [string, string | undefined];
+under <key>, as Docker's COPY would key it. --json prints { key, path, checksum }.
+
+  --escaped    <path> is written as 'checksum --entries' escapes names: \\\\, \\n, \\r, and
+               \\xHH for a byte that is not UTF-8 (which a command line cannot pass as it is)`,
+  options: {
+    escaped: { type: "boolean", default: false },
+  },
+  async run({ global, io, positionals, values }) {
+    const [key, given = "."] = positionalArgs(positionals, ["key"], ["path"]) as [string, string | undefined];
+    const path = values.escaped === true ? parseEntryName(given) : given;
+    if (path === undefined) throw new UsageError(`--escaped: a backslash in ${JSON.stringify(given)} starts no escape`);
     await using cache = await openCache(global);
     const source = await cache.get(key);
     if (!source) {
