@@ -222,27 +222,27 @@ export class SafeTree {
       }
     }
     const st = this.lstat(path);
-    const ftruncate = this.#ftruncate;
-    if (st?.isFile() && st.nlink === 1 && ftruncate) {
-      let fd: number;
-      try {
-        fd = this.fs.openSync(full, "r+");
-      } catch (err) {
-        // read-only for this process: replaced instead, as anything else is
-        if (errorCode(err) !== "EACCES" && errorCode(err) !== "EPERM") throw err;
-        return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
-      }
-      if (size < SPARSE_MIN_SIZE) return { temp: full, fd, direct: true, previousSize: st.size, ...fresh };
-      // Emptied first, so that its zero blocks can stay holes with no old data under them.
-      try {
-        ftruncate(fd, 0);
-      } catch (err) {
-        this.fs.closeSync(fd);
-        throw err;
-      }
-      return { temp: full, fd, direct: true, previousSize: -1, ...fresh };
+    const fd = st?.isFile() && st.nlink === 1 && this.#ftruncate ? this.#openInPlace(full) : undefined;
+    if (fd === undefined) return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
+    if (size < SPARSE_MIN_SIZE) return { temp: full, fd, direct: true, previousSize: st?.size ?? 0, ...fresh };
+    // Emptied first, so that its zero blocks can stay holes with no old data under them.
+    try {
+      this.#ftruncate?.(fd, 0);
+    } catch (err) {
+      this.fs.closeSync(fd);
+      throw err;
     }
-    return { ...this.#createTemp(path), direct: false, previousSize: -1, ...fresh };
+    return { temp: full, fd, direct: true, previousSize: -1, ...fresh };
+  }
+
+  /** A plain file opened to be overwritten; `undefined` when this process may not write it (it is replaced instead). */
+  #openInPlace(full: string): number | undefined {
+    try {
+      return this.fs.openSync(full, "r+");
+    } catch (err) {
+      if (errorCode(err) !== "EACCES" && errorCode(err) !== "EPERM") throw err;
+      return undefined;
+    }
   }
 
   /**

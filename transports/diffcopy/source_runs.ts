@@ -167,15 +167,13 @@ export async function* sourceBatches(
   threads?: WalkThreads,
   onSkipped: (path: string) => void = () => {},
 ): AsyncGenerator<SourceEntry[]> {
-  const tell = (skipped: string[]) => {
-    for (const path of skipped.splice(0)) onSkipped(path);
+  // Told once a run (or the whole walk) is walked.
+  const tell = (skipped: readonly string[]) => {
+    for (const path of skipped) onSkipped(path);
   };
   if (!threads || threads.threads < 2) {
     const walker = new SourceWalker(fs, root, excludes);
-    for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
-      tell(walker.skipped);
-      yield batch;
-    }
+    for (let batch = walker.next(budget); batch; batch = walker.next(budget)) yield batch;
     tell(walker.skipped);
     return;
   }
@@ -197,7 +195,6 @@ export async function* sourceBatches(
     for (let i = queue.takeFront(); i !== -1; i = queue.takeFront()) {
       const walker = new SourceWalker(fs, root, excludes, { only: runs[i] as string[], inodes });
       for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
-        tell(walker.skipped);
         walked += batch.length;
         const after = threads.startAfter ?? WALK_THREADS_AFTER;
         if (lanes.length === 0 && walked >= after && queue.left >= 2) startWorkers();
