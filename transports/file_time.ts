@@ -47,7 +47,9 @@ function secondsOfMicros(micros: number): number {
  * ```
  */
 export function fileTimeOfMs(ms: number): number | Date {
-  return deno || ms < 0 ? new Date(Math.floor(ms)) : secondsOfMicros(Math.round(ms * 1000));
+  // Not rounded to the microsecond as `fileTime` is: a walked `mtimeMs` carries the
+  // source's nanoseconds, and rounding up could cross into the next millisecond.
+  return deno || ms < 0 ? new Date(Math.floor(ms)) : ms / 1000;
 }
 
 /**
