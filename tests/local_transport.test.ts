@@ -44,6 +44,29 @@ for (const threads of [true, false]) {
       assert.ok(fs.lstatSync(`${dst}/a/outside`).isSymbolicLink());
     });
 
+    it("makes hundreds of new directories, a deep chain among them, on two threads at once", async () => {
+      const { src, dst } = fresh();
+      // 200 directories, then a chain of 300: the second thread's half starts deep inside
+      // the chain, below directories the first thread may not have made yet.
+      for (let i = 0; i < 100; i++) {
+        fs.mkdirSync(`${src}/w${i}/x`, { recursive: true });
+        fs.writeFileSync(`${src}/w${i}/x/f`, String(i));
+      }
+      let deep = `${src}/z`;
+      fs.mkdirSync(deep);
+      for (let i = 0; i < 300; i++) {
+        deep = `${deep}/${i % 10}`;
+        fs.mkdirSync(deep);
+        if (i % 7 === 0) fs.chmodSync(deep, 0o750);
+      }
+      fs.writeFileSync(`${deep}/leaf.txt`, "leaf");
+      fs.chmodSync(`${src}/w7`, 0o555);
+      const tree = await syncOnce(transport, src, dst, disk, new RecordingTree());
+      assertSameTree(disk, src, disk, dst);
+      assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+      assert.equal(tree.changes.length, 200 + 100 + 301 + 1);
+    });
+
     for (const previous of [true, false]) {
       const how = previous ? "with the recorded tree" : "walking the snapshot";
       it(`a no-op resync (${how}) reports nothing and copies nothing`, async () => {

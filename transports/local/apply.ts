@@ -78,13 +78,37 @@ export function applyDirs(ctx: ApplyContext, dest: string, batch: EntryBatch): B
     const path = batch.paths[i] as string;
     const o = i * STAT_FIELDS;
     const target = `${dest}/${path}`;
-    const have = lstatOrUndefined(dst, target);
-    if (have && (have.mode & S_IFMT) !== S_IFDIR) removeEntry(dst, target, have);
-    if (!have || (have.mode & S_IFMT) !== S_IFDIR)
-      inWritableDir(dst, target, () => dst.mkdirSync(target, { mode: 0o700 }));
+    if (batch.added?.[i] !== 1 || !makeAddedDir(dst, dest, target)) {
+      const have = lstatOrUndefined(dst, target);
+      if (have && (have.mode & S_IFMT) !== S_IFDIR) removeEntry(dst, target, have);
+      if (!have || (have.mode & S_IFMT) !== S_IFDIR)
+        inWritableDir(dst, target, () => dst.mkdirSync(target, { mode: 0o700 }));
+    }
     checksums.push(checksum(ctx, path, batch.stats, o, "", target));
   }
   return { checksums, restated: checksums.map(() => null), bytes: 0 };
+}
+
+/**
+ * Makes a directory the plan found missing, without looking first; `false` when
+ * something is there after all (the caller looks then). Threads making the added
+ * directories of one sync share the work in runs of the walk order, so a run's first
+ * directories may be inside directories another thread is still making: a missing
+ * parent is made here (the other thread then finds its directory there), and only
+ * with plain `mkdir`s inside `dest`, which never follow a symlink.
+ */
+function makeAddedDir(dst: SyncFs, dest: string, target: string): boolean {
+  try {
+    inWritableDir(dst, target, () => dst.mkdirSync(target, { mode: 0o700 }));
+    return true;
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === "EEXIST") return lstatOrUndefined(dst, target)?.isDirectory() === true;
+    const parent = target.slice(0, target.lastIndexOf("/"));
+    if (code !== "ENOENT" || parent.length <= dest.length) throw err;
+    if (!makeAddedDir(dst, dest, parent)) throw err;
+    return makeAddedDir(dst, dest, target);
+  }
 }
 
 /**

@@ -14,6 +14,8 @@ import { S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from "./walk.t
 const FILES_PER_BATCH = 256;
 const BYTES_PER_BATCH = 8 << 20;
 const BATCHES_PER_WORKER = 8;
+/** New directories from which the calling thread and a worker make them together. */
+const PARALLEL_DIRS = 256;
 
 /**
  * Applies `plan` (made from the walk `src`) to `dest` with `runner`, reporting each
@@ -68,46 +70,80 @@ export async function applyPlan(
   };
   if (plan.dirs.length > 0) {
     signal.throwIfAborted();
-    report(plan.dirs, (await runner.run({ op: "dirs", dest, batch: batchOf(src, plan.dirs), owners })) as BatchResult);
+    const runs = dirRuns(runner, plan.dirs);
+    // Both runs end before a failure is reported, as the file batches below do.
+    const results = await Promise.allSettled(
+      runs.map(({ entries, run }) => run({ op: "dirs", dest, batch: batchOf(src, entries), owners })),
+    );
+    results.forEach((result, i) => {
+      if (result.status === "rejected") throw result.reason;
+      report((runs[i] as (typeof runs)[number]).entries, result.value as BatchResult);
+    });
   }
   let next = 0;
   let failed = false;
-  const batches = splitFiles(src, plan.files);
+  const batches = splitFiles(src, plan.files, runner.parallel + 1);
   // A worker costs about what eight batches of small files do to start: fewer lanes
   // for a short change set, so no worker starts only to find the work gone.
   const workerLanes = Math.min(runner.parallel, Math.ceil(batches.length / BATCHES_PER_WORKER));
   const helping = runner.inline !== undefined && batches.length > workerLanes;
   // Worker lanes whose worker is up.
   let up = 0;
-  const lane = async (runner: Runner, until: () => boolean, worker: boolean) => {
-    if (worker) {
+  // `worker`: the lane feeds that worker thread (numbered from 0), else it runs here.
+  const lane = async (runner: Runner, until: () => boolean, worker: number | undefined) => {
+    const { offload } = runner;
+    const pinned = worker !== undefined && offload !== undefined;
+    const run = pinned ? (task: Task) => offload(task, worker) : (task: Task) => runner.run(task);
+    if (worker !== undefined) {
       // With the calling thread copying meanwhile, a worker takes its first batch only
       // once it is up (an empty task answers then): a batch handed to a worker still
       // starting left the calling thread waiting for it at the end.
-      if (helping) await runner.run({ op: "delete", dest, paths: [] });
+      if (helping) await run({ op: "delete", dest, paths: [] });
       up++;
     }
-    while (next < batches.length && !failed && !until()) {
+    const take = (): Promise<void> | undefined => {
+      if (next >= batches.length || failed || until()) return undefined;
       if (signal.aborted) failed = true;
       signal.throwIfAborted();
       const entries = batches[next++] as PlannedEntry[];
-      try {
-        const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
-        report(entries, (await runner.run(task)) as BatchResult);
-      } catch (err) {
-        failed = true;
-        throw err;
+      const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
+      const done = run(task).then(
+        (result) => report(entries, result as BatchResult),
+        (err) => {
+          failed = true;
+          throw err;
+        },
+      );
+      done.catch(() => undefined); // awaited below; a failure while queued is not unhandled
+      return done;
+    };
+    // A worker has its next batch already when it answers: this thread, busy with
+    // a batch of its own or with results, left it idle a few milliseconds a batch.
+    const depth = pinned ? 2 : 1;
+    const queued: Promise<void>[] = [];
+    try {
+      for (;;) {
+        while (queued.length < depth) {
+          const batch = take();
+          if (!batch) break;
+          queued.push(batch);
+        }
+        const head = queued.shift();
+        if (!head) return;
+        await head;
       }
+    } finally {
+      await Promise.allSettled(queued);
     }
   };
-  const running = Array.from({ length: workerLanes }, () => lane(runner, () => false, true));
+  const running = Array.from({ length: workerLanes }, (_, k) => lane(runner, () => false, k));
   // The calling thread copies batches too (between event-loop turns) until every worker
   // is up and has plenty left: it would otherwise idle while they start (50–200 ms), most
   // of a resync of a thousand files. Then it leaves them the rest: beside them it would
   // only slow the thread that takes in their results.
   if (runner.inline && helping) {
     const enough = () => up === workerLanes && batches.length - next >= BATCHES_PER_WORKER;
-    running.push(lane(runner.inline, enough, false));
+    running.push(lane(runner.inline, enough, undefined));
   }
   // Wait for every batch in flight even after a failure or abort: a worker still writing
   // into the snapshot would race with the sync that repairs it.
@@ -127,8 +163,32 @@ export async function applyPlan(
   return summary;
 }
 
-/** Batches of files bounded in count and bytes, so work spreads and an abort stops soon. */
-function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
+/**
+ * The directories to make, in two runs when there are many: one for the calling thread,
+ * one for the first worker (which `prepare` started). A first sync makes a directory per
+ * ~10 files, at ~0.1 ms each here, and one thread making them all left the other core
+ * idle for most of 0.1 s per thousand. Only when every one is new: a directory made
+ * early as the other run's parent is then one this sync makes anyway (`makeAddedDir`).
+ */
+function dirRuns(runner: Runner, dirs: PlannedEntry[]): { entries: PlannedEntry[]; run: Runner["run"] }[] {
+  const { inline, offload } = runner;
+  if (!inline || !offload || dirs.length < PARALLEL_DIRS || dirs.some((d) => d.kind !== "add")) {
+    return [{ entries: dirs, run: (task) => runner.run(task) }];
+  }
+  const half = dirs.length >> 1;
+  return [
+    { entries: dirs.slice(0, half), run: (task) => inline.run(task) },
+    { entries: dirs.slice(half), run: (task) => offload(task, 0) },
+  ];
+}
+
+/**
+ * Batches of files bounded in count and bytes, so work spreads and an abort stops soon.
+ * The last few, as many as `lanes` (the threads copying) take at once, are cut into
+ * quarters: the threads run out of work together, where one took a last whole batch
+ * (~0.1 s) alone while the others waited.
+ */
+function splitFiles(src: WalkResult, files: PlannedEntry[], lanes: number): PlannedEntry[][] {
   const out: PlannedEntry[][] = [];
   let current: PlannedEntry[] = [];
   let bytes = 0;
@@ -142,6 +202,11 @@ function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
     }
   }
   if (current.length > 0) out.push(current);
+  const tail = out.splice(Math.max(0, out.length - lanes));
+  for (const batch of tail) {
+    const quarter = Math.ceil(batch.length / 4);
+    for (let i = 0; i < batch.length; i += quarter) out.push(batch.slice(i, i + quarter));
+  }
   return out;
 }
 
