@@ -82,11 +82,12 @@ export async function applyPlan(
   }
   let next = 0;
   let failed = false;
-  const batches = splitFiles(src, plan.files, runner.parallel + 1);
+  const whole = splitFiles(src, plan.files);
   // A worker costs about what eight batches of small files do to start: fewer lanes
   // for a short change set, so no worker starts only to find the work gone.
-  const workerLanes = Math.min(runner.parallel, Math.ceil(batches.length / BATCHES_PER_WORKER));
-  const helping = runner.inline !== undefined && batches.length > workerLanes;
+  const workerLanes = Math.min(runner.parallel, Math.ceil(whole.length / BATCHES_PER_WORKER));
+  const helping = runner.inline !== undefined && whole.length > workerLanes;
+  const batches = quarterTail(whole, workerLanes + (helping ? 1 : 0));
   // Worker lanes whose worker is up.
   let up = 0;
   // `worker`: the lane feeds that worker thread (numbered from 0), else it runs here.
@@ -182,13 +183,8 @@ function dirRuns(runner: Runner, dirs: PlannedEntry[]): { entries: PlannedEntry[
   ];
 }
 
-/**
- * Batches of files bounded in count and bytes, so work spreads and an abort stops soon.
- * The last few, as many as `lanes` (the threads copying) take at once, are cut into
- * quarters: the threads run out of work together, where one took a last whole batch
- * (~0.1 s) alone while the others waited.
- */
-function splitFiles(src: WalkResult, files: PlannedEntry[], lanes: number): PlannedEntry[][] {
+/** Batches of files bounded in count and bytes, so work spreads and an abort stops soon. */
+function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
   const out: PlannedEntry[][] = [];
   let current: PlannedEntry[] = [];
   let bytes = 0;
@@ -202,8 +198,17 @@ function splitFiles(src: WalkResult, files: PlannedEntry[], lanes: number): Plan
     }
   }
   if (current.length > 0) out.push(current);
-  const tail = out.splice(Math.max(0, out.length - lanes));
-  for (const batch of tail) {
+  return out;
+}
+
+/**
+ * `batches` with the last few, as many as `lanes` (the threads copying) take at once,
+ * cut into quarters: the threads run out of work together, where one took a last whole
+ * batch (~0.1 s) alone while the others waited.
+ */
+function quarterTail(batches: PlannedEntry[][], lanes: number): PlannedEntry[][] {
+  const out = batches.slice(0, Math.max(0, batches.length - lanes));
+  for (const batch of batches.slice(out.length)) {
     const quarter = Math.ceil(batch.length / 4);
     for (let i = 0; i < batch.length; i += quarter) out.push(batch.slice(i, i + quarter));
   }
