@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FSCache, FsBackend, fileSystemFrom, LocalTransport, MemoryMetaStore } from "../mod.ts";
+import { compareWalkOrder, FSCache, FsBackend, fileSystemFrom, LocalTransport, MemoryMetaStore } from "../mod.ts";
 import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
 
 const disk = fileSystemFrom(fs);
@@ -65,6 +65,9 @@ for (const threads of [true, false]) {
       assertSameTree(disk, src, disk, dst);
       assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
       assert.equal(tree.changes.length, 200 + 100 + 301 + 1);
+      // Reported in walk order, directories between their files (the tree needs no sort).
+      const paths = tree.changes.map((c) => c.path);
+      assert.deepEqual(paths, [...paths].sort(compareWalkOrder));
     });
 
     for (const previous of [true, false]) {

@@ -48,25 +48,32 @@ export async function applyPlan(
     await runner.run({ op: "delete", dest, paths: plan.deletes });
     for (const path of plan.deletes) updater.handleChange("delete", path);
   }
-  const report = (entries: PlannedEntry[], result: BatchResult) => {
-    summary.bytesCopied += result.bytes;
-    entries.forEach((entry, i) => {
-      const checksum = result.checksums[i];
-      const path = src.paths[entry.index] as string;
-      if (checksum === null || checksum === undefined) {
-        // Vanished from the source after the walk: gone from the snapshot too.
-        if (entry.kind === "modify") {
-          summary.deleted++;
-          updater.handleChange("delete", path);
-        }
-        return;
+  const reportEntry = (entry: PlannedEntry, checksum: string | null | undefined, restated: number[] | null) => {
+    const path = src.paths[entry.index] as string;
+    if (checksum === null || checksum === undefined) {
+      // Vanished from the source after the walk: gone from the snapshot too.
+      if (entry.kind === "modify") {
+        summary.deleted++;
+        updater.handleChange("delete", path);
       }
-      const restated = result.restated[i];
-      const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
-      if (entry.kind === "add") summary.added++;
-      else summary.modified++;
-      updater.handleChange(entry.kind, path, checksum, stat);
-    });
+      return;
+    }
+    const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
+    if (entry.kind === "add") summary.added++;
+    else summary.modified++;
+    updater.handleChange(entry.kind, path, checksum, stat);
+  };
+  // Every change is reported in walk order, directories between the files: a first
+  // sync's tree then takes each entry after the one before, and needs no sort at the
+  // end (on 100k entries the sort and the copy into order cost ~45 ms of the tail).
+  const dirSums: (string | null)[] = [];
+  let dirsReported = 0;
+  const reportDirsBefore = (index: number) => {
+    for (; dirsReported < dirSums.length; dirsReported++) {
+      const entry = plan.dirs[dirsReported] as PlannedEntry;
+      if (entry.index >= index) return;
+      reportEntry(entry, dirSums[dirsReported], null);
+    }
   };
   if (plan.dirs.length > 0) {
     signal.throwIfAborted();
@@ -75,10 +82,10 @@ export async function applyPlan(
     const results = await Promise.allSettled(
       runs.map(({ entries, run }) => run({ op: "dirs", dest, batch: batchOf(src, entries), owners })),
     );
-    results.forEach((result, i) => {
+    for (const result of results) {
       if (result.status === "rejected") throw result.reason;
-      report((runs[i] as (typeof runs)[number]).entries, result.value as BatchResult);
-    });
+      dirSums.push(...(result.value as BatchResult).checksums);
+    }
   }
   let next = 0;
   let failed = false;
@@ -88,6 +95,23 @@ export async function applyPlan(
   const workerLanes = Math.min(runner.parallel, Math.ceil(whole.length / BATCHES_PER_WORKER));
   const helping = runner.inline !== undefined && whole.length > workerLanes;
   const batches = quarterTail(whole, workerLanes + (helping ? 1 : 0));
+  // Batches answered out of turn wait here for the ones before them.
+  const answered = new Map<number, BatchResult>();
+  let reported = 0;
+  const batchDone = (batch: number, result: BatchResult) => {
+    answered.set(batch, result);
+    for (let r = answered.get(reported); r !== undefined; r = answered.get(reported)) {
+      answered.delete(reported);
+      summary.bytesCopied += r.bytes;
+      const entries = batches[reported] as PlannedEntry[];
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i] as PlannedEntry;
+        reportDirsBefore(entry.index);
+        reportEntry(entry, r.checksums[i], r.restated[i] ?? null);
+      }
+      reported++;
+    }
+  };
   // Worker lanes whose worker is up.
   let up = 0;
   // `worker`: the lane feeds that worker thread (numbered from 0), else it runs here.
@@ -106,10 +130,10 @@ export async function applyPlan(
       if (next >= batches.length || failed || until()) return undefined;
       if (signal.aborted) failed = true;
       signal.throwIfAborted();
-      const entries = batches[next++] as PlannedEntry[];
-      const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
+      const batch = next++;
+      const task: Task = { op: "files", source, dest, batch: batchOf(src, batches[batch] as PlannedEntry[]), owners };
       const done = run(task).then(
-        (result) => report(entries, result as BatchResult),
+        (result) => batchDone(batch, result as BatchResult),
         (err) => {
           failed = true;
           throw err;
@@ -151,6 +175,7 @@ export async function applyPlan(
   const lanes = await Promise.allSettled(running);
   for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
   signal.throwIfAborted();
+  reportDirsBefore(Number.POSITIVE_INFINITY);
   if (plan.metaDirs.length > 0) {
     await runner.run({
       op: "meta",
