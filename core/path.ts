@@ -17,6 +17,7 @@ import { FSCacheError } from "./errors.ts";
  * ```
  */
 export function cleanRelativePath(path: string): string {
+  if (isCleanRelative(path)) return path;
   const out: string[] = [];
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;
@@ -32,6 +33,26 @@ export function cleanRelativePath(path: string): string {
     out.push(part);
   }
   return out.length === 0 ? "." : out.join("/");
+}
+
+/**
+ * Whether `path` is already what {@linkcode cleanRelativePath} returns for it (other than
+ * `.`): every change a transport reports is, and checking costs no allocation, where
+ * splitting and joining cost ~4 µs a path (44 ms of a 10k-file receive here).
+ */
+function isCleanRelative(path: string): boolean {
+  let start = 0;
+  for (let i = 0; i <= path.length; i++) {
+    if (i < path.length && path.charCodeAt(i) !== 0x2f) continue;
+    const length = i - start;
+    // empty (a leading, doubled or trailing slash), "." or ".."
+    if (length === 0) return false;
+    if (length <= 2 && path.charCodeAt(start) === 0x2e && (length === 1 || path.charCodeAt(start + 1) === 0x2e)) {
+      return false;
+    }
+    start = i + 1;
+  }
+  return true;
 }
 
 /** Joins a directory and a cleaned relative path (`.` is the directory itself). */

@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { Volume } from "memfs";
 import { loadCommand } from "../cli/command.ts";
 import { commands } from "../cli/commands/index.ts";
+import { cleanRelativePath } from "../core/path.ts";
 import { snapshotSize } from "../core/snapshot_size.ts";
 import type { CopyRequest, MetaStore, Transport } from "../core/types.ts";
 import {
@@ -200,6 +201,49 @@ describe("HashTree.fromWalkOrder", () => {
     );
     assert.throws(() => HashTree.fromWalkOrder(nodeSha256, [["a/../b", e]]), /clean/);
     assert.throws(() => HashTree.fromWalkOrder(nodeSha256, [["a", { checksum: "xyz" }]]), /checksum/);
+  });
+});
+
+describe("cleanRelativePath", () => {
+  // What it did before paths already clean were handed back as they are.
+  const reference = (path: string): string => {
+    const out: string[] = [];
+    for (const part of path.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (out.length === 0) return "escapes";
+        out.pop();
+      } else out.push(part);
+    }
+    return out.length === 0 ? "." : out.join("/");
+  };
+  const cleaned = (path: string): string => {
+    try {
+      return cleanRelativePath(path);
+    } catch (err) {
+      assert.equal((err as { code?: string }).code, "ERR_INVALID_PATH");
+      return "escapes";
+    }
+  };
+
+  it("gives the split-and-join answer for any path of names, dots and slashes", () => {
+    const piece = fc.constantFrom("a", "b", ".", "..", "...", ".a", "a.", "/", "//", "\u00e9");
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const path = pieces.join("");
+        assert.equal(cleaned(path), reference(path));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("hands a clean path back as it is, and cleans the rest", () => {
+    assert.equal(cleanRelativePath("a/b.c/..d/.e"), "a/b.c/..d/.e");
+    assert.equal(cleanRelativePath("./a//b/"), "a/b");
+    assert.equal(cleanRelativePath("a/./b/../c"), "a/c");
+    assert.equal(cleanRelativePath(""), ".");
+    assert.equal(cleanRelativePath("/"), ".");
+    assert.throws(() => cleanRelativePath("a/../.."), { code: "ERR_INVALID_PATH" });
   });
 });
 

@@ -61,6 +61,7 @@ export class SafeTree {
   /** `node:fs` and memfs have it; a file system without it gets no writes in place. */
   readonly #ftruncate: ((fd: number, length: number) => void) | undefined;
   readonly #lutimes: ((path: string, atime: number | Date, mtime: number | Date) => void) | undefined;
+  readonly #fchmod: ((fd: number, mode: number) => void) | undefined;
   /**
    * Directories kept open (owner rwx) while the receive writes, and the modes they get
    * at its end ({@linkcode finishModes}): a process that is not root cannot write into a
@@ -74,9 +75,11 @@ export class SafeTree {
     const raw = (nodeStyleModuleOf(fs) ?? fs) as {
       ftruncateSync?: (fd: number, length: number) => void;
       lutimesSync?: (path: string, atime: number | Date, mtime: number | Date) => void;
+      fchmodSync?: (fd: number, mode: number) => void;
     };
     this.#ftruncate = typeof raw.ftruncateSync === "function" ? raw.ftruncateSync.bind(raw) : undefined;
     this.#lutimes = typeof raw.lutimesSync === "function" ? raw.lutimesSync.bind(raw) : undefined;
+    this.#fchmod = typeof raw.fchmodSync === "function" ? raw.fchmodSync.bind(raw) : undefined;
   }
 
   /** Whether {@linkcode symlink} sets a link's own time (the file system has `lutimes`). */
@@ -289,15 +292,22 @@ export class SafeTree {
    * time, and renames a temporary file over `path`.
    */
   finishFile(target: FileTarget, path: string, written: number, mode: number, mtime: number | Date): void {
+    let modeSet = false;
     try {
       // Longer before, written past the end by a padded last block, or ending in a hole.
       if (target.holes || target.previousSize > written || blockPadding(written, target.previousSize) > 0) {
         this.#ftruncate?.(target.fd, written);
       }
+      // Through the descriptor, which spares resolving the path again (times stay by
+      // path: Deno's futimesSync drops a millisecond of some fractional-second times).
+      if (this.#fchmod) {
+        this.#fchmod(target.fd, mode & 0o7777);
+        modeSet = true;
+      }
     } finally {
       this.fs.closeSync(target.fd);
     }
-    this.fs.chmodSync(target.temp, mode & 0o7777);
+    if (!modeSet) this.fs.chmodSync(target.temp, mode & 0o7777);
     this.fs.utimesSync(target.temp, mtime, mtime);
     if (!target.direct) this.commitTemp(target.temp, path);
   }
