@@ -48,33 +48,7 @@ export async function applyPlan(
     await runner.run({ op: "delete", dest, paths: plan.deletes });
     for (const path of plan.deletes) updater.handleChange("delete", path);
   }
-  const reportEntry = (entry: PlannedEntry, checksum: string | null | undefined, restated: number[] | null) => {
-    const path = src.paths[entry.index] as string;
-    if (checksum === null || checksum === undefined) {
-      // Vanished from the source after the walk: gone from the snapshot too.
-      if (entry.kind === "modify") {
-        summary.deleted++;
-        updater.handleChange("delete", path);
-      }
-      return;
-    }
-    const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
-    if (entry.kind === "add") summary.added++;
-    else summary.modified++;
-    updater.handleChange(entry.kind, path, checksum, stat);
-  };
-  // Every change is reported in walk order, directories between the files: a first
-  // sync's tree then takes each entry after the one before, and needs no sort at the
-  // end (on 100k entries the sort and the copy into order cost ~45 ms of the tail).
-  const dirSums: (string | null)[] = [];
-  let dirsReported = 0;
-  const reportDirsBefore = (index: number) => {
-    for (; dirsReported < dirSums.length; dirsReported++) {
-      const entry = plan.dirs[dirsReported] as PlannedEntry;
-      if (entry.index >= index) return;
-      reportEntry(entry, dirSums[dirsReported], null);
-    }
-  };
+  const reporter = new WalkOrderReporter(src, plan.dirs, updater, summary);
   if (plan.dirs.length > 0) {
     signal.throwIfAborted();
     const runs = dirRuns(runner, plan.dirs);
@@ -84,7 +58,7 @@ export async function applyPlan(
     );
     for (const result of results) {
       if (result.status === "rejected") throw result.reason;
-      dirSums.push(...(result.value as BatchResult).checksums);
+      reporter.dirsMade(result.value as BatchResult);
     }
   }
   let next = 0;
@@ -95,23 +69,6 @@ export async function applyPlan(
   const workerLanes = Math.min(runner.parallel, Math.ceil(whole.length / BATCHES_PER_WORKER));
   const helping = runner.inline !== undefined && whole.length > workerLanes;
   const batches = quarterTail(whole, workerLanes + (helping ? 1 : 0));
-  // Batches answered out of turn wait here for the ones before them.
-  const answered = new Map<number, BatchResult>();
-  let reported = 0;
-  const batchDone = (batch: number, result: BatchResult) => {
-    answered.set(batch, result);
-    for (let r = answered.get(reported); r !== undefined; r = answered.get(reported)) {
-      answered.delete(reported);
-      summary.bytesCopied += r.bytes;
-      const entries = batches[reported] as PlannedEntry[];
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i] as PlannedEntry;
-        reportDirsBefore(entry.index);
-        reportEntry(entry, r.checksums[i], r.restated[i] ?? null);
-      }
-      reported++;
-    }
-  };
   // Worker lanes whose worker is up.
   let up = 0;
   // `worker`: the lane feeds that worker thread (numbered from 0), else it runs here.
@@ -131,9 +88,10 @@ export async function applyPlan(
       if (signal.aborted) failed = true;
       signal.throwIfAborted();
       const batch = next++;
-      const task: Task = { op: "files", source, dest, batch: batchOf(src, batches[batch] as PlannedEntry[]), owners };
+      const entries = batches[batch] as PlannedEntry[];
+      const task: Task = { op: "files", source, dest, batch: batchOf(src, entries), owners };
       const done = run(task).then(
-        (result) => batchDone(batch, result as BatchResult),
+        (result) => reporter.filesCopied(batch, entries, result as BatchResult),
         (err) => {
           failed = true;
           throw err;
@@ -175,7 +133,7 @@ export async function applyPlan(
   const lanes = await Promise.allSettled(running);
   for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
   signal.throwIfAborted();
-  reportDirsBefore(Number.POSITIVE_INFINITY);
+  reporter.finish();
   if (plan.metaDirs.length > 0) {
     await runner.run({
       op: "meta",
@@ -187,6 +145,81 @@ export async function applyPlan(
     });
   }
   return summary;
+}
+
+/**
+ * Reports a sync's changes to the updater in walk order, directories between their
+ * files, whichever order the threads finish in: a first sync's tree then takes each
+ * entry after the one before and needs no sort at the end (on 100k entries the sort
+ * and the copy into order cost ~45 ms of the tail).
+ */
+class WalkOrderReporter {
+  readonly #src: WalkResult;
+  readonly #dirs: PlannedEntry[];
+  readonly #updater: CacheUpdater;
+  readonly #summary: SyncSummary;
+  readonly #dirSums: (string | null)[] = [];
+  #dirsReported = 0;
+  /** File batches answered out of turn, waiting for the ones before them. */
+  readonly #answered = new Map<number, { entries: PlannedEntry[]; result: BatchResult }>();
+  #batchesReported = 0;
+
+  constructor(src: WalkResult, dirs: PlannedEntry[], updater: CacheUpdater, summary: SyncSummary) {
+    this.#src = src;
+    this.#dirs = dirs;
+    this.#updater = updater;
+    this.#summary = summary;
+  }
+
+  /** The next run of the directories was made (each is reported after the files before it). */
+  dirsMade(result: BatchResult): void {
+    this.#dirSums.push(...result.checksums);
+  }
+
+  /** File batch number `batch` (numbered from 0 in walk order) was copied. */
+  filesCopied(batch: number, entries: PlannedEntry[], result: BatchResult): void {
+    this.#answered.set(batch, { entries, result });
+    for (;;) {
+      const next = this.#answered.get(this.#batchesReported);
+      if (!next) return;
+      this.#answered.delete(this.#batchesReported++);
+      this.#summary.bytesCopied += next.result.bytes;
+      next.entries.forEach((entry, i) => {
+        this.#dirsBefore(entry.index);
+        this.#report(entry, next.result.checksums[i], next.result.restated[i] ?? null);
+      });
+    }
+  }
+
+  /** Every batch was copied: the directories after the last file. */
+  finish(): void {
+    this.#dirsBefore(Number.POSITIVE_INFINITY);
+  }
+
+  #dirsBefore(index: number): void {
+    for (; this.#dirsReported < this.#dirSums.length; this.#dirsReported++) {
+      const entry = this.#dirs[this.#dirsReported] as PlannedEntry;
+      if (entry.index >= index) return;
+      this.#report(entry, this.#dirSums[this.#dirsReported], null);
+    }
+  }
+
+  #report(entry: PlannedEntry, checksum: string | null | undefined, restated: number[] | null): void {
+    const src = this.#src;
+    const path = src.paths[entry.index] as string;
+    if (checksum === null || checksum === undefined) {
+      // Vanished from the source after the walk: gone from the snapshot too.
+      if (entry.kind === "modify") {
+        this.#summary.deleted++;
+        this.#updater.handleChange("delete", path);
+      }
+      return;
+    }
+    const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
+    if (entry.kind === "add") this.#summary.added++;
+    else this.#summary.modified++;
+    this.#updater.handleChange(entry.kind, path, checksum, stat);
+  }
 }
 
 /**
