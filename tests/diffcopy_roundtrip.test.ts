@@ -162,6 +162,41 @@ describe("diff-copy round trip (in-memory streams)", () => {
     assertSameTree(disk, dst, src, disk);
   });
 
+  for (const recorded of [true, false]) {
+    const against = recorded ? "the recorded tree" : "the destination on disk";
+    it(`a hard link the sender has since split into two equal files becomes two files (against ${against})`, async () => {
+      using tmp = tempDir();
+      const src = `${tmp.dir}/src`;
+      const dst = `${tmp.dir}/dst`;
+      disk.mkdirSync(src);
+      disk.mkdirSync(dst);
+      writeTree(disk, src, { "a.txt": "same bytes", "b.txt": { link: "a.txt" } });
+      const first = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+      const ino = (path: string) => disk.lstatSync(`${dst}/${path}`).ino;
+      assert.equal(ino("b.txt"), ino("a.txt"));
+      const previous = recorded ? { previous: recordOf(first.updater.changes) } : {};
+      // Unchanged, the link costs nothing to send again.
+      const again = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst, ...previous });
+      assert.equal(again.sent.bytesSent, 0);
+      assert.equal(ino("b.txt"), ino("a.txt"));
+      // b.txt becomes a file of its own with the same bytes, mode and mtime.
+      const { mtime } = nodeFs.lstatSync(`${src}/b.txt`);
+      disk.unlinkSync(`${src}/b.txt`);
+      disk.writeFileSync(`${src}/b.txt`, "same bytes");
+      nodeFs.chmodSync(`${src}/b.txt`, disk.lstatSync(`${src}/a.txt`).mode & 0o7777);
+      nodeFs.utimesSync(`${src}/b.txt`, mtime, mtime);
+      const split = await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst, ...previous });
+      assert.deepEqual(
+        split.updater.changes.map((c) => `${c.kind} ${c.path}`),
+        ["modify b.txt"],
+      );
+      assert.notEqual(ino("b.txt"), ino("a.txt"));
+      assertSameTree(disk, dst, src, disk);
+      disk.writeFileSync(`${dst}/a.txt`, "a alone");
+      assert.equal(nodeFs.readFileSync(`${dst}/b.txt`, "utf8"), "same bytes");
+    });
+  }
+
   it("creates new files in place, overwrites plain files in place, renames over anything else", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;

@@ -65,7 +65,11 @@ export function sameEntry(entry: IncomingEntry, have: EntryStat | undefined, opt
   if ((have.mode & 0o170000) !== (entry.mode & 0o170000)) return false;
   if (entry.kind !== "symlink" && (have.mode & 0o7777) !== (entry.mode & 0o7777)) return false;
   if (options.compareOwner && (have.uid !== entry.stat.uid || have.gid !== entry.stat.gid)) return false;
-  if (entry.kind === "file") return have.size === entry.stat.size && sameMtime(have.mtimeMs, entry.stat.modTime);
+  // A hard link to an earlier path (a regular file with a link name) that the sender now
+  // has as a file of its own: equal bytes, but it must stop sharing them.
+  if (entry.kind === "file") {
+    return have.linkname === undefined && have.size === entry.stat.size && sameMtime(have.mtimeMs, entry.stat.modTime);
+  }
   if (entry.kind === "symlink") {
     if (have.linkname !== entry.stat.linkname) return false;
     return !options.linkTimes || sameMtime(have.mtimeMs, entry.stat.modTime);

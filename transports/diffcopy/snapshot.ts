@@ -32,6 +32,9 @@ export interface Snapshot extends Iterable<[string, EntryStat | undefined]> {
  */
 export function snapshotFromDisk(fs: FileSystem, dest: string): Map<string, EntryStat | undefined> {
   const out = new Map<string, EntryStat | undefined>();
+  // A file with more than one name is recorded as a recorded tree holds a received hard
+  // link: the first path in walk order is the file, each later one links to it.
+  const firstPaths = new Map<string, string>();
   const walk = (rel: string) => {
     for (const name of fs.readdirSync(joinPath(dest, rel)).sort(compareWalkOrder)) {
       const path = rel === "." ? name : `${rel}/${name}`;
@@ -39,6 +42,12 @@ export function snapshotFromDisk(fs: FileSystem, dest: string): Map<string, Entr
       const st = fs.lstatSync(full);
       const entry: EntryStat = { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs };
       if (st.isSymbolicLink()) entry.linkname = fs.readlinkSync(full);
+      else if (st.isFile() && st.nlink > 1) {
+        const inode = `${st.dev}:${st.ino}`;
+        const first = firstPaths.get(inode);
+        if (first === undefined) firstPaths.set(inode, path);
+        else entry.linkname = first;
+      }
       out.set(path, entry);
       if (st.isDirectory()) walk(path);
     }
