@@ -5,6 +5,7 @@
  * @module
  */
 import { FSCacheError } from "./errors.ts";
+import { runtimeBuiltin } from "./runtime_builtin.ts";
 
 /** Throws the `ERR_CORRUPT` every decoding failure of a stored tree becomes. */
 export function corrupt(why: string, cause?: unknown): never {
@@ -160,14 +161,8 @@ let nativeCrc32: ((data: Uint8Array) => number) | null | undefined;
  */
 function runtimeCrc32(): ((data: Uint8Array) => number) | null {
   if (nativeCrc32 === undefined) {
-    nativeCrc32 = null;
-    try {
-      const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-      const zlib = host?.getBuiltinModule?.("node:zlib") as { crc32?: unknown } | undefined;
-      if (typeof zlib?.crc32 === "function") nativeCrc32 = zlib.crc32 as (data: Uint8Array) => number;
-    } catch {
-      // A host whose `process` only looks like Node's: the portable code does.
-    }
+    const crc = runtimeBuiltin<{ crc32?: unknown }>("node:zlib")?.crc32;
+    nativeCrc32 = typeof crc === "function" ? (crc as (data: Uint8Array) => number) : null;
   }
   return nativeCrc32;
 }

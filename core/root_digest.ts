@@ -4,6 +4,7 @@
  * @module
  */
 import { orderByPrefix } from "./checksum_order.ts";
+import { runtimeBuiltin } from "./runtime_builtin.ts";
 import type { Sha256, Sha256Factory } from "./types.ts";
 
 const HEX = "0123456789abcdef";
@@ -101,20 +102,12 @@ let nativeHex: ((bytes: Uint8Array) => string) | null | undefined;
  */
 function runtimeHex(): ((bytes: Uint8Array) => string) | null {
   if (nativeHex === undefined) {
-    nativeHex = null;
-    try {
-      const host = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-      const buffer = host?.getBuiltinModule?.("node:buffer") as
-        | { Buffer?: { from(data: ArrayBuffer, offset: number, length: number): { toString(enc: string): string } } }
-        | undefined;
-      const from = buffer?.Buffer?.from;
-      if (typeof from === "function") {
-        const Buffer = buffer?.Buffer as NonNullable<NonNullable<typeof buffer>["Buffer"]>;
-        nativeHex = (bytes) => Buffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length).toString("hex");
-      }
-    } catch {
-      // A host whose `process` only looks like Node's: the portable code does.
-    }
+    type BufferClass = { from(data: ArrayBuffer, offset: number, length: number): { toString(enc: "hex"): string } };
+    const Buffer = runtimeBuiltin<{ Buffer?: BufferClass }>("node:buffer")?.Buffer;
+    nativeHex =
+      typeof Buffer?.from === "function"
+        ? (bytes) => Buffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length).toString("hex")
+        : null;
   }
   return nativeHex;
 }
