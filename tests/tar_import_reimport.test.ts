@@ -1,7 +1,7 @@
 /**
  * Tar import against what `tar -x` would leave, where an earlier import is already there:
- * content changed under the same stats, directory times, hard links sorted before their
- * file, global PAX headers, and an empty input.
+ * content changed under the same stats, hard links split into files, directory times, hard
+ * links sorted before their file, global PAX headers, and an empty input.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -44,6 +44,22 @@ describe("tar import over an earlier import", () => {
     // the same archive again: compared, found equal, nothing written
     const again = await importTar([next], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
     assert.deepEqual([again.modified, again.bytesWritten], [0, 0]);
+  });
+
+  it("splits a hard link the archive now has as a file of its own, with the same bytes and times", async () => {
+    using tmp = tempDir();
+    const ino = (path: string) => disk.lstatSync(`${tmp.dir}/${path}`).ino;
+    const linked = tarArchive([file("a", "same", 100), { name: "b", mtime: 100, typeflag: "1", linkname: "a" }]);
+    await importTar([linked], { fs: disk, dest: tmp.dir, updater: recordingUpdater() });
+    assert.equal(ino("b"), ino("a"));
+    const split = await importTar([tarArchive([file("a", "same", 100), file("b", "same", 100)])], {
+      fs: disk,
+      dest: tmp.dir,
+      updater: recordingUpdater(),
+    });
+    assert.notEqual(ino("b"), ino("a"));
+    assert.equal(split.modified, 1);
+    assert.equal(readFileSync(`${tmp.dir}/b`, "utf8"), "same");
   });
 
   it("gives directories their header's mtime, when it alone changed and when what is below changed", async () => {
