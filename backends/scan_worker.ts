@@ -5,4 +5,5 @@
 import { runScanTask, type ScanTask } from "./scan_task.ts";
 import { serveWorker } from "./worker_pool.ts";
 
-await serveWorker((task) => runScanTask(task as unknown as ScanTask));
+// Not awaited: the CLI bundles this entry as CommonJS, which has no top-level await.
+void serveWorker((task) => runScanTask(task as unknown as ScanTask));

@@ -26,9 +26,9 @@ export interface WorkerReply {
 }
 
 /**
- * The URL of a worker module beside `base` (pass `import.meta.url`), as `.ts` when
- * running from source (Deno, tests) and `.js` when running from `dist/`: tsc rewrites
- * import specifiers, not URL strings.
+ * The URL of a worker module beside `base` (pass `import.meta.url`), with `base`'s own
+ * extension: `.ts` when running from source (Deno, tests), `.js` from `dist/`, `.cjs`
+ * from the CLI bundle. tsc and esbuild rewrite import specifiers, not URL strings.
  *
  * @example
  * ```ts
@@ -36,7 +36,7 @@ export interface WorkerReply {
  * ```
  */
 export function siblingModule(base: string, name: string): URL {
-  const ext = base.endsWith(".ts") ? ".ts" : ".js";
+  const ext = /\.(ts|cjs)$/.exec(base)?.[0] ?? ".js";
   return new URL(`./${name}${ext}`, base);
 }
 

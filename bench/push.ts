@@ -25,7 +25,8 @@ import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
-const cliMain = join(here, "..", "cli", "main.js");
+// The npm bin (the bundle `npm run build` makes), as users run it, for server and client.
+const cliMain = join(here, "..", "..", "dist", "cli", "main.cjs");
 const args = process.argv.slice(2);
 
 if (args[0] === "--touch") {

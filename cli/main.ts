@@ -6,4 +6,7 @@
 import process from "node:process";
 import { processIO, runCli } from "./run.ts";
 
-process.exitCode = await runCli(process.argv.slice(2), processIO());
+// No top-level await: the npm bin is a CommonJS bundle (see `build:cli`), which has none.
+runCli(process.argv.slice(2), processIO()).then((code) => {
+  process.exitCode = code;
+});

@@ -20,7 +20,7 @@ const asRoot = process.getuid?.() === 0;
 
 /** `fscache` (the built bin, under Node) as a user who is not root: `nobody` when we are root. */
 function fscacheAsUser(args: string[]): unknown {
-  const bin = join(projectRoot(), "dist/cli/main.js");
+  const bin = join(projectRoot(), "dist/cli/main.cjs");
   const argv = asRoot
     ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "node", bin, ...args]
     : ["node", bin, ...args];
@@ -116,7 +116,7 @@ describe("awkward source trees", () => {
       fs.chownSync(dst, NOBODY, NOBODY);
     }
     const receive = async () => {
-      const bin = join(projectRoot(), "dist/cli/main.js");
+      const bin = join(projectRoot(), "dist/cli/main.cjs");
       const user = asRoot ? ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"] : [];
       const receiver = spawn(user[0] ?? "node", [
         ...user.slice(1),

@@ -74,9 +74,9 @@ describe("the npm package", () => {
       "dist/mod.d.ts",
       "dist/browser.js",
       "dist/browser.d.ts",
-      "dist/cli/main.js",
-      "dist/cli/worker.js",
-      "dist/cli/scan_worker.js",
+      "dist/cli/main.cjs",
+      "dist/cli/worker.cjs",
+      "dist/cli/scan_worker.cjs",
       "dist/transports/local/worker.js",
       "dist/backends/scan_worker.js",
     ]) {

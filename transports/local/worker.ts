@@ -12,7 +12,8 @@ import { runTask, type Task } from "./tasks.ts";
 
 const context = { src: diskFs, dst: diskFs, sha256: nodeSha256 };
 
-await serveWorker((task) => {
+// Not awaited: the CLI bundles this entry as CommonJS, which has no top-level await.
+void serveWorker((task) => {
   const result = runTask(context, task as unknown as Task);
   // a received batch's buffer goes back to be filled again, moved, not copied
   if ((task as unknown as Task).op === "receive-files") {
