@@ -26,7 +26,7 @@ function makeFolder(): string {
 }
 
 function cliSync(folder: string, cacheRoot: string): number {
-  const out = execFileSync("node", [join(root, "dist/cli/main.cjs"), "--root", cacheRoot, "--json", "sync", folder], {
+  const out = execFileSync("node", [join(root, "dist/cli/bin.cjs"), "--root", cacheRoot, "--json", "sync", folder], {
     encoding: "utf8",
   });
   return JSON.parse(out).durationMs as number;

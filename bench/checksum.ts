@@ -5,7 +5,7 @@
  * and of CPU time (user + system, the command's whole process tree): on a shared
  * machine the CPU time is the steadier of the two.
  *
- *   npm run build && npm run bench:checksum [-- --runs 7] [--compare other/dist/cli/main.cjs] [--keep-env]
+ *   npm run build && npm run bench:checksum [-- --runs 7] [--compare other/dist/cli/bin.cjs] [--keep-env]
  *
  * `--compare` times another build of the CLI too (say, main's), in the same run.
  * @module
@@ -22,7 +22,7 @@ const RUNS = runsArg === -1 ? 7 : Number(process.argv[runsArg + 1]);
 const compareArg = process.argv.indexOf("--compare");
 const comparePath = compareArg === -1 ? undefined : (process.argv[compareArg + 1] as string);
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "").replace(/\/\.test-build$/, "");
-const cliPath = join(root, "dist/cli/main.cjs");
+const cliPath = join(root, "dist/cli/bin.cjs");
 if (!fs.existsSync(cliPath)) throw new Error("run `npm run build` first");
 
 /** Deterministic pseudo-random bytes, so every run hashes the same trees. */

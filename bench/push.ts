@@ -26,7 +26,7 @@ import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
 // The npm bin (the bundle `npm run build` makes), as users run it, for server and client.
-const cliMain = join(here, "..", "..", "dist", "cli", "main.cjs");
+const cliMain = join(here, "..", "..", "dist", "cli", "bin.cjs");
 const args = process.argv.slice(2);
 
 if (args[0] === "--touch") {

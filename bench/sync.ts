@@ -26,7 +26,7 @@ import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
 
 const here = new URL(".", import.meta.url).pathname;
-const cli = join(here, "..", "..", "dist", "cli", "main.cjs");
+const cli = join(here, "..", "..", "dist", "cli", "bin.cjs");
 const args = process.argv.slice(2);
 
 if (args[0] === "--touch") {

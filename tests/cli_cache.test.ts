@@ -189,7 +189,7 @@ describe("the fscache executable", () => {
     const isDeno = "Deno" in globalThis;
     const entry = isDeno
       ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
-      : [join(projectRoot(), "dist/cli/main.cjs")];
+      : [join(projectRoot(), "dist/cli/bin.cjs")];
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bin-root") };
     const out = execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" });
     assert.equal(JSON.parse(out).deleted, 0);
@@ -203,7 +203,7 @@ describe("the fscache executable", () => {
     const isDeno = "Deno" in globalThis;
     const entry = isDeno
       ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
-      : [join(projectRoot(), "dist/cli/main.cjs")];
+      : [join(projectRoot(), "dist/cli/bin.cjs")];
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bundle-root") };
     const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
     // More files than a sync copies on its own thread, so the copy goes to a worker.
