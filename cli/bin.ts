@@ -28,7 +28,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { Script } from "node:vm";
 
-/** Set by the bundle's banner: this file's own path, as CommonJS has it. */
+/** This file's own path: the bin is bundled as CommonJS, which provides it. */
 declare const __filename: string;
 
 const bundle = join(dirname(__filename), "main.cjs");
@@ -52,10 +52,11 @@ if (source.startsWith("#!")) source = `//${source.slice(2)}`;
 const script = new Script(Module.wrap(source), { filename: bundle, ...(cached ? { cachedData: cached } : {}) });
 if (cached === undefined || script.cachedDataRejected) process.once("exit", () => writeCache(script));
 
-const module = new Module(bundle);
-module.filename = bundle;
+// What Node's CommonJS loader would hand the bundle's wrapper, had it loaded the file itself.
+const bundleModule = new Module(bundle);
+bundleModule.filename = bundle;
 const run = script.runInThisContext() as (...args: unknown[]) => void;
-run.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
+run.call(bundleModule.exports, bundleModule.exports, createRequire(bundle), bundleModule, bundle, dirname(bundle));
 
 /** Writes the code cache (temp file, then rename), or nothing if it cannot. */
 function writeCache(compiled: Script): void {
