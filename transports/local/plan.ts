@@ -183,11 +183,27 @@ function equal(
   if (options.owners && (had[h + 1] !== stats[o + 1] || had[h + 2] !== stats[o + 2])) return false;
   if (type === S_IFLNK) {
     if (baseline.link(j) !== link) return false;
-    return !options.linkTimes || Math.abs((had[h + 4] as number) - (stats[o + 4] as number)) <= options.mtimeSlack;
+    return !options.linkTimes || sameMtime(had[h + 4] as number, stats[o + 4] as number, options.mtimeSlack);
   }
   if (((had[h] as number) & 0o7777) !== (mode & 0o7777)) return false;
   if (type === S_IFREG && had[h + 3] !== stats[o + 3]) return false;
-  return Math.abs((had[h + 4] as number) - (stats[o + 4] as number)) <= options.mtimeSlack;
+  return sameMtime(had[h + 4] as number, stats[o + 4] as number, options.mtimeSlack);
+}
+
+/**
+ * Mtimes (ms) within `slack` of each other, or in the same millisecond when one of them
+ * has whole milliseconds only: Deno's `node:fs` reads mtimes to the millisecond where
+ * Node reads them to the nanosecond, and a source recorded by one runtime must not look
+ * all modified to the other. On Deno alone this changes nothing (two whole-ms times are
+ * equal or a millisecond apart); on Node it is looser only for a file whose recorded mtime
+ * was a whole millisecond (set so on purpose: `touch -d`, an archive) and that changed,
+ * size and all, within that same millisecond.
+ */
+function sameMtime(had: number, now: number, slack: number): boolean {
+  const apart = Math.abs(had - now);
+  if (apart <= slack) return true;
+  if (apart >= 1) return false;
+  return Number.isInteger(had) ? Math.floor(now) === had : Number.isInteger(now) && Math.floor(had) === now;
 }
 
 /** True when an ancestor of `path` is already being removed. */
