@@ -32,7 +32,11 @@ import { Script } from "node:vm";
 declare const __filename: string;
 
 const bundle = join(dirname(__filename), "main.cjs");
-const stat = fs.statSync(bundle);
+// Stat and read through one descriptor, so the key always describes the bytes compiled.
+const fd = fs.openSync(bundle, "r");
+const stat = fs.fstatSync(fd);
+let source = fs.readFileSync(fd, "utf8");
+fs.closeSync(fd);
 // The key V8 does not check: a rebuilt bundle of the same length must not reuse the cache.
 const key = `${stat.size}:${stat.mtimeMs}:${stat.ino}\n`;
 const command = process.argv.slice(2).find((arg) => !arg.startsWith("-")) ?? "";
@@ -46,7 +50,6 @@ try {
   // no cache yet, or unreadable: compile from source
 }
 
-let source = fs.readFileSync(bundle, "utf8");
 // The wrapper below makes the bundle a function body, where a `#!` line cannot stand.
 if (source.startsWith("#!")) source = `//${source.slice(2)}`;
 const script = new Script(Module.wrap(source), { filename: bundle, ...(cached ? { cachedData: cached } : {}) });

@@ -9,6 +9,7 @@ import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { RecordedTable } from "../../core/recorded_table.ts";
 import type { EntryStat, RecordedTree } from "../../core/types.ts";
+import { earlierPathOf } from "./source_walker.ts";
 
 /**
  * Path → stat (absent when the record does not know it), in walk order: a `Map`, or a
@@ -43,10 +44,8 @@ export function snapshotFromDisk(fs: FileSystem, dest: string): Map<string, Entr
       const entry: EntryStat = { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs };
       if (st.isSymbolicLink()) entry.linkname = fs.readlinkSync(full);
       else if (st.isFile() && st.nlink > 1) {
-        const inode = `${st.dev}:${st.ino}`;
-        const first = firstPaths.get(inode);
-        if (first === undefined) firstPaths.set(inode, path);
-        else entry.linkname = first;
+        const first = earlierPathOf(firstPaths, `${st.dev}:${st.ino}`, path);
+        if (first !== undefined) entry.linkname = first;
       }
       out.set(path, entry);
       if (st.isDirectory()) walk(path);

@@ -197,12 +197,24 @@ export class SourceWalker {
  * ```
  */
 export function linkToFirst(inodes: Map<string, string>, entry: SourceEntry): void {
-  const key = entry.inode as string;
-  const first = inodes.get(key);
-  if (first === undefined) {
-    inodes.set(key, entry.stat.path);
-    entry.stat.linkname = "";
-  } else entry.stat.linkname = first;
+  entry.stat.linkname = earlierPathOf(inodes, entry.inode as string, entry.stat.path) ?? "";
+}
+
+/**
+ * The path `inode` (`dev:ino`) was first met under, in walk order, or `undefined` when
+ * `path` is that first path (recorded in `inodes` now): the rule by which a later name
+ * of a file is a hard link to its first, for the sender and the receiver's disk walk alike.
+ *
+ * @example
+ * ```ts
+ * earlierPathOf(inodes, "2049:77", "a.txt"); // undefined
+ * earlierPathOf(inodes, "2049:77", "b.txt"); // "a.txt"
+ * ```
+ */
+export function earlierPathOf(inodes: Map<string, string>, inode: string, path: string): string | undefined {
+  const first = inodes.get(inode);
+  if (first === undefined) inodes.set(inode, path);
+  return first;
 }
 
 /**
