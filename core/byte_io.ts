@@ -1,11 +1,30 @@
 /**
- * The byte-level reading and writing the stored hash tree is made of: varints, raw
- * bytes, float64s, and the CRC-32 trailer. Shared by the tree codecs (trie and columns),
- * which must write the same bytes.
+ * The byte-level pieces of the stored hash tree and the wire: varints, raw bytes,
+ * float64s, byte order, and the CRC-32 trailer.
  * @module
  */
 import { FSCacheError } from "./errors.ts";
 import { runtimeBuiltin } from "./runtime_builtin.ts";
+
+/** Whether this machine stores numbers little-endian (as the stored tree does: its numeric columns are then copied whole). */
+export const LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const HEX = "0123456789abcdef";
+
+/**
+ * Lowercase hex of a few bytes (a stored digest): a loop, for what is too short to be
+ * worth the runtime's encoder.
+ *
+ * @example
+ * ```ts
+ * hexOf(new Uint8Array([0xab, 1])); // "ab01"
+ * ```
+ */
+export function hexOf(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += (HEX[b >> 4] as string) + (HEX[b & 15] as string);
+  return out;
+}
 
 /** Throws the `ERR_CORRUPT` every decoding failure of a stored tree becomes. */
 export function corrupt(why: string, cause?: unknown): never {
@@ -41,57 +60,7 @@ export function checkTreeNumber(value: number): void {
 }
 
 /**
- * A growing byte buffer.
- *
- * @example
- * ```ts
- * const w = new ByteWriter();
- * w.varint(300);
- * w.finish(); // Uint8Array [0xac, 0x02]
- * ```
- */
-export class ByteWriter {
-  #buf = new Uint8Array(1024);
-  #len = 0;
-
-  #reserve(n: number): void {
-    if (this.#len + n <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#len + n));
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
-  }
-
-  byte(b: number): void {
-    this.#reserve(1);
-    this.#buf[this.#len++] = b;
-  }
-
-  bytes(b: Uint8Array): void {
-    this.#reserve(b.length);
-    this.#buf.set(b, this.#len);
-    this.#len += b.length;
-  }
-
-  /** Unsigned LEB128 for any safe integer (arithmetic, not 32-bit shifts). */
-  varint(value: number): void {
-    checkTreeNumber(value);
-    this.#reserve(8);
-    this.#len = putVarint(this.#buf, this.#len, value);
-  }
-
-  float64(value: number): void {
-    this.#reserve(8);
-    new DataView(this.#buf.buffer).setFloat64(this.#len, value, true);
-    this.#len += 8;
-  }
-
-  finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
-  }
-}
-
-/**
- * Reads what {@linkcode ByteWriter} wrote; running past the end is `ERR_CORRUPT`.
+ * Reads bytes, varints and float64s one after the other; running past the end is `ERR_CORRUPT`.
  *
  * @example
  * ```ts

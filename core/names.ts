@@ -66,6 +66,32 @@ export function decodeName(bytes: Uint8Array): string {
 }
 
 /**
+ * NUL-separated names as strings: all at once when they are all UTF-8 (the usual case,
+ * one decoder call instead of one per name); else name by name, so that only the
+ * names that are not pay for escaping.
+ *
+ * @example
+ * ```ts
+ * decodeNameList(new Uint8Array([0x61, 0, 0x62, 0xff])); // ["a", "b\udcff"]
+ * ```
+ */
+export function decodeNameList(all: Uint8Array): string[] {
+  try {
+    return strictUtf8.decode(all).split("\0");
+  } catch {
+    // Some name is not UTF-8.
+  }
+  const names: string[] = [];
+  let start = 0;
+  for (let i = 0; i <= all.length; i++) {
+    if (i < all.length && all[i] !== 0) continue;
+    names.push(decodeName(all.subarray(start, i)));
+    start = i + 1;
+  }
+  return names;
+}
+
+/**
  * SPEC §5.2 walk order of two relative paths: byte order of their names, except that
  * `/` sorts before every other byte (`foo/a` < `foo.2` < `foo0`), so a directory's
  * entries follow it directly.

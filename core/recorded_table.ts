@@ -7,6 +7,7 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
+import { checkTreeNumber } from "./byte_io.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
 import { rootDigest } from "./root_digest.ts";
 import { finalEntries, type TableChange } from "./table_changes.ts";
@@ -27,36 +28,19 @@ const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b &
 /** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
 export interface TableColumns {
   paths: string[];
-  /**
-   * 32 bytes per entry; or where they are in stored bytes, gathered on first use (a
-   * decoded table that nothing changed and that is not stored again never needs them,
-   * and one that changed copies them straight into its successor's columns).
-   */
-  sums: Uint8Array | StoredSums;
+  /** 32 bytes per entry. */
+  sums: Uint8Array;
   stats: Float64Array;
   /** `stat.linkname` by entry index, for the entries that have one. */
   links: Map<number, string>;
-  /** Where these entries already are, encoded (see {@linkcode EncodedEntries}). */
-  encoded?: EncodedEntries;
 }
 
-/** Checksums left in stored bytes: entry `i`'s is `bytes[at[i], at[i] + 32)`. */
-export interface StoredSums {
-  bytes: Uint8Array;
-  at: Uint32Array;
-}
-
-/**
- * Entries of a table that some stored bytes already hold, encoded: so storing a table
- * after a few changes copies the unchanged runs of bytes instead of encoding 100k
- * entries again (`recorded_table_codec.ts`). Entry `k` of the stored table is
- * `bytes[starts[k], starts[k + 1])`; `runs` holds triples `at, from, to`: this table's
- * entries `at…` are the stored entries `from…to - 1`, in order.
- */
-export interface EncodedEntries {
-  bytes: Uint8Array;
-  starts: Uint32Array;
-  runs: number[];
+/** What is known of a table's entries without looking at them (e.g. stored with them). */
+export interface TableFacts {
+  /** The root digest (hex, as {@linkcode RecordedTable.digest} gives it). */
+  digest?: string;
+  /** {@linkcode RecordedTable.contentSize}'s answer, `null` for `undefined`. */
+  contentSize?: number | null;
 }
 
 /**
@@ -72,38 +56,27 @@ export interface EncodedEntries {
  */
 export class RecordedTable implements RecordedTree {
   readonly paths: string[];
+  readonly sums: Uint8Array;
   readonly stats: Float64Array;
   readonly links: Map<number, string>;
   #index: Map<string, number> | undefined;
   #digest: string | undefined;
-  #sums: Uint8Array | undefined;
-  #stored: StoredSums | undefined;
-  #encoded: EncodedEntries | undefined;
+  /** `contentSize()`'s answer once known (`null` for `undefined`). */
+  #contentSize: number | null | undefined;
   #sortedLinks: Uint32Array | undefined;
 
   /**
-   * `digest`, when given, is the root digest of exactly these entries (hex, as
-   * {@linkcode digest} gives it), e.g. as stored with them: it is taken as is, so a
-   * table that nothing changed answers its root checksum without sorting or hashing.
+   * `facts`, when given, are taken as is: they must describe exactly these entries (as
+   * stored with them), so a table that nothing changed answers its root checksum and
+   * content size without sorting, hashing or reading its entries.
    */
-  constructor(columns: TableColumns, digest?: string) {
+  constructor(columns: TableColumns, facts: TableFacts = {}) {
     this.paths = columns.paths;
-    if (columns.sums instanceof Uint8Array) this.#sums = columns.sums;
-    else this.#stored = columns.sums;
+    this.sums = columns.sums;
     this.stats = columns.stats;
     this.links = columns.links;
-    this.#encoded = columns.encoded;
-    this.#digest = digest;
-  }
-
-  /**
-   * The stored bytes holding these entries, handed over once: the codec takes them to
-   * store this table, after which the table no longer keeps them alive.
-   */
-  takeEncoded(): EncodedEntries | undefined {
-    const encoded = this.#encoded;
-    this.#encoded = undefined;
-    return encoded;
+    this.#digest = facts.digest;
+    this.#contentSize = facts.contentSize;
   }
 
   /** A table without entries. */
@@ -111,25 +84,17 @@ export class RecordedTable implements RecordedTree {
     return new RecordedTable({ paths: [], sums: new Uint8Array(0), stats: new Float64Array(0), links: new Map() });
   }
 
-  /** A table of entries given in strict walk order (as `HashTree.entries()` yields them). */
-  static fromEntries(entries: Iterable<[path: string, entry: RecordedEntry]>): RecordedTable {
+  /**
+   * A table of entries given in strict walk order (as `HashTree.entries()` yields them),
+   * with what is already known of them (see the constructor).
+   */
+  static fromEntries(entries: Iterable<[path: string, entry: RecordedEntry]>, facts: TableFacts = {}): RecordedTable {
     const list = [...entries];
     const columns = allocateColumns(list.length);
     list.forEach(([path, entry], i) => {
       putEntry(columns, i, path, entry.checksum, entry.stat);
     });
-    return new RecordedTable(columns);
-  }
-
-  /** The raw entry checksums, 32 bytes per entry. */
-  get sums(): Uint8Array {
-    if (this.#sums === undefined) {
-      const sums = new Uint8Array(this.paths.length * 32);
-      copyStoredSums(this.#stored as StoredSums, 0, this.paths.length, sums, 0);
-      this.#sums = sums;
-      this.#stored = undefined;
-    }
-    return this.#sums;
+    return new RecordedTable(columns, facts);
   }
 
   get size(): number {
@@ -190,8 +155,14 @@ export class RecordedTable implements RecordedTree {
   /**
    * Bytes the entries hold, as `HashTree.contentSize` counts them: `undefined` when an
    * entry has no stat, is a hard link, or a directory is only implied by entries below it.
+   * Counted once per table, unless it was given or followed from the table it was made from.
    */
   contentSize(): number | undefined {
+    if (this.#contentSize === undefined) this.#contentSize = this.#countContent() ?? null;
+    return this.#contentSize ?? undefined;
+  }
+
+  #countContent(): number | undefined {
     const s = this.stats;
     const paths = this.paths;
     let total = 0;
@@ -235,54 +206,84 @@ export class RecordedTable implements RecordedTree {
   withChanges(changes: readonly TableChange[]): RecordedTable {
     if (changes.length === 0) return this;
     const { added, setPaths, deletes } = finalEntries(changes);
+    // The content size follows from an exact old one: minus what goes, plus what comes
+    // (a pass over every entry, on its first, unoptimized run, cost ~10 ms for 11k).
+    let size = typeof this.#contentSize === "number" ? this.#contentSize : undefined;
     // Old entries that go: every set path (replaced, or deleted after it was set) and
     // every deleted path with what lies below it, a contiguous run in walk order.
     const n = this.paths.length;
     const gone = new Uint8Array(n);
-    let goneCount = 0;
+    /** The entries in `gone`, in no particular order until sorted below. */
+    const goneList: number[] = [];
+    const drop = (i: number) => {
+      if (gone[i] === 1) return;
+      gone[i] = 1;
+      goneList.push(i);
+      if (size !== undefined) size -= this.#contentOf(i);
+    };
+    /** Where each set path is or would go, found once (each search is ~17 walk-order comparisons). */
+    const places = new Map<string, number>();
     for (const path of setPaths) {
       const i = this.#lowerBound(path);
-      if (i < n && this.paths[i] === path && gone[i] === 0) {
-        gone[i] = 1;
-        goneCount++;
-      }
+      places.set(path, i);
+      if (i < n && this.paths[i] === path) drop(i);
     }
     for (const path of deletes) {
       let i = this.#lowerBound(path);
-      if (i < n && this.paths[i] === path) {
-        goneCount += 1 - (gone[i] as number);
-        gone[i++] = 1;
-      }
-      for (; i < n && isBelow(this.paths[i] as string, path); i++) {
-        goneCount += 1 - (gone[i] as number);
-        gone[i] = 1;
-      }
+      if (i < n && this.paths[i] === path) drop(i++);
+      for (; i < n && isBelow(this.paths[i] as string, path); i++) drop(i);
     }
-    const columns = allocateColumns(n - goneCount + added.length);
-    const encoded = this.#encoded;
-    // Runs of entries copied as they are can be copied as stored bytes too (see `EncodedEntries`).
-    const runs = encoded && isWhole(encoded, n) ? [] : undefined;
+    const skip = Uint32Array.from(goneList).sort();
+    const columns = allocateColumns(n - skip.length + added.length);
+    // The paths that stay, in slices (each a native copy), joined at the end.
+    const pieces: string[][] = [];
     let at = 0;
-    /** Copies the old entries `[from, to)` that stay. */
+    let next = 0;
+    /** Copies the old entries `[from, to)` that stay: the runs between the gone ones. */
     const keep = (from: number, to: number) => {
       let run = from;
-      for (let i = from; i < to; i++) {
-        if (gone[i] === 0) continue;
-        at = this.#copyRun(run, i, columns, at, runs);
-        run = i + 1;
+      for (; next < skip.length && (skip[next] as number) < to; next++) {
+        at = this.#copyRun(run, skip[next] as number, columns, at, pieces);
+        run = (skip[next] as number) + 1;
       }
-      at = this.#copyRun(run, to, columns, at, runs);
+      at = this.#copyRun(run, to, columns, at, pieces);
     };
     let kept = 0;
+    let exact = size !== undefined;
+    const addedPaths = exact ? new Set(added.map(([path]) => path)) : undefined;
     for (const [path, entry] of added) {
-      const i = this.#lowerBound(path);
+      const i = places.get(path) as number;
       keep(kept, i);
       kept = i;
+      pieces.push([path]);
       putEntry(columns, at++, path, entry.checksum, entry.stat);
+      if (!exact) continue;
+      // Entries that stay keep their parents (a delete takes a subtree whole): only a new
+      // entry can lack one, or a stat, or be a hard link.
+      const content = contentOfStat(entry.stat);
+      const slash = path.lastIndexOf("/");
+      const parent = slash < 0 ? undefined : path.slice(0, slash);
+      if (content === undefined || (parent !== undefined && !addedPaths?.has(parent) && !this.#stays(parent, gone))) {
+        exact = false;
+      } else size = (size as number) + content;
     }
     keep(kept, n);
-    if (encoded && runs) columns.encoded = { bytes: encoded.bytes, starts: encoded.starts, runs };
-    return new RecordedTable(columns);
+    columns.paths = joinPieces(pieces);
+    return new RecordedTable(columns, exact ? { contentSize: size as number } : {});
+  }
+
+  /** What entry `i` adds to the content size of a table whose size is exact. */
+  #contentOf(i: number): number {
+    const type = (this.stats[i * TABLE_STAT_FIELDS] as number) & S_IFMT;
+    if (type === S_IFREG) return this.stats[i * TABLE_STAT_FIELDS + 3] as number;
+    if (type === S_IFLNK) return encodeName(this.links.get(i) ?? "").length;
+    return 0;
+  }
+
+  /** Whether `path` is an entry that `gone` keeps. */
+  #stays(path: string, gone: Uint8Array): boolean {
+    const i = this.#lowerBound(path);
+    return i < this.paths.length && this.paths[i] === path && gone[i] === 0;
   }
 
   /** Indices of the entries with a link name, ascending (computed once: tables are immutable). */
@@ -304,14 +305,13 @@ export class RecordedTable implements RecordedTree {
   }
 
   /**
-   * Copies entries `[from, to)` to `columns` at `at`, noting the run in `runs` when
-   * given; returns the next free index.
+   * Copies entries `[from, to)` to `columns` at `at`, their paths to `pieces`; returns
+   * the next free index.
    */
-  #copyRun(from: number, to: number, columns: TableFilling, at: number, runs: number[] | undefined): number {
+  #copyRun(from: number, to: number, columns: TableColumns, at: number, pieces: string[][]): number {
     if (to <= from) return at;
-    for (let i = from; i < to; i++) columns.paths[at + i - from] = this.paths[i] as string;
-    if (this.#stored) copyStoredSums(this.#stored, from, to, columns.sums, at);
-    else columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
+    pieces.push(this.paths.slice(from, to));
+    columns.sums.set(this.sums.subarray(from * 32, to * 32), at * 32);
     columns.stats.set(this.stats.subarray(from * TABLE_STAT_FIELDS, to * TABLE_STAT_FIELDS), at * TABLE_STAT_FIELDS);
     if (this.links.size > 0) {
       // By index, from the first at or after `from`: not every link for every run (a few
@@ -329,29 +329,29 @@ export class RecordedTable implements RecordedTree {
         columns.links.set(at + i - from, this.links.get(i) as string);
       }
     }
-    runs?.push(at, from, to);
     return at + to - from;
   }
 }
 
-/** Copies the stored checksums of entries `[from, to)` into `into` from entry `at`. */
-function copyStoredSums(stored: StoredSums, from: number, to: number, into: Uint8Array, at: number): void {
-  const { bytes, at: where } = stored;
-  let o = at * 32;
-  for (let i = from; i < to; i++) {
-    const start = where[i] as number;
-    for (let k = start; k < start + 32; k++) into[o++] = bytes[k] as number;
-  }
+/** The arrays of `pieces` one after the other, joined by native copies (a few thousand arrays at a time). */
+function joinPieces(pieces: string[][]): string[] {
+  if (pieces.length === 1) return pieces[0] as string[];
+  let out: string[] = [];
+  for (let k = 0; k < pieces.length; k += 4096) out = out.concat(...pieces.slice(k, k + 4096));
+  return out;
 }
 
-/** Whether `encoded` holds exactly a table's `n` entries, in order. */
-function isWhole(encoded: EncodedEntries, n: number): boolean {
-  const r = encoded.runs;
-  return r.length === 3 && r[0] === 0 && r[1] === 0 && r[2] === n && encoded.starts.length === n + 1;
+/** What an entry with `stat` adds to the content size; `undefined` when it makes the size inexact. */
+function contentOfStat(stat: EntryStat | undefined): number | undefined {
+  if (!stat) return undefined;
+  const type = stat.mode & S_IFMT;
+  if (type === S_IFREG) return stat.linkname === undefined ? stat.size : undefined;
+  if (type === S_IFLNK) return encodeName(stat.linkname ?? "").length;
+  return 0;
 }
 
 /** Columns being filled in (`sums` and `stats` may be longer than the entries in them). */
-export type TableFilling = TableColumns & { sums: Uint8Array };
+export type TableFilling = TableColumns;
 
 /**
  * Columns for `n` entries, to fill with {@linkcode putEntry}.
@@ -396,6 +396,11 @@ export function putEntry(
     columns.stats[o] = Number.NaN;
     return;
   }
+  // Stored as they are: only numbers a file system gives (mtimes: any).
+  checkTreeNumber(stat.mode);
+  checkTreeNumber(stat.uid);
+  checkTreeNumber(stat.gid);
+  checkTreeNumber(stat.size);
   columns.stats[o] = stat.mode;
   columns.stats[o + 1] = stat.uid;
   columns.stats[o + 2] = stat.gid;

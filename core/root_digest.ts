@@ -3,13 +3,13 @@
  * checksum in hex, sorted and comma-joined, from the raw 32-byte checksums.
  * @module
  */
+import { LITTLE_ENDIAN } from "./byte_io.ts";
 import { orderByPrefix } from "./checksum_order.ts";
 import { runtimeBuiltin } from "./runtime_builtin.ts";
 import type { Sha256, Sha256Factory } from "./types.ts";
 
 const HEX = "0123456789abcdef";
 const HEX_DIGIT = new TextEncoder().encode(HEX);
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
 const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
   const first = HEX_DIGIT[b >> 4] as number;

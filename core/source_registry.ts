@@ -6,12 +6,12 @@
  */
 import { FSCacheError, wrapStoreError } from "./errors.ts";
 import { type GcCandidate, selectGcVictims } from "./gc_policy.ts";
-import { storedEntryCount } from "./hash_tree_codec.ts";
 import { KeyedQueue } from "./keyed_queue.ts";
 import { cleanRelativePath, joinPath } from "./path.ts";
 import { isValidRecord } from "./record.ts";
 import { snapshotSize } from "./snapshot_size.ts";
 import { SnapshotTree } from "./snapshot_tree.ts";
+import { storedEntryCount } from "./tree_format.ts";
 import type { TreeScanner } from "./tree_scan.ts";
 import type { Backend, GCPolicy, Logger, MetaStore, RemoteIdentifier, Sha256Factory, SourceRecord } from "./types.ts";
 

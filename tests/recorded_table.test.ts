@@ -1,8 +1,8 @@
 /**
  * The columnar recorded tree must answer exactly as the trie does: same stored bytes,
  * same entries after the same changes, same root checksum and content size, and the
- * same rejections of damaged bytes. Both stored versions are read: version 1 (no root
- * digest) from a fixture the version-1 encoder wrote.
+ * same rejections of damaged bytes. Every stored version is read: 3 as written now,
+ * 2 and 1 from fixtures their encoders wrote and from the test's own version-2 writer.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -15,6 +15,7 @@ import { SnapshotTree } from "../core/snapshot_tree.ts";
 import type { ChangeKind, EntryStat } from "../core/types.ts";
 import { deserializeHashTree, FSCacheError, HashTree, nodeSha256, serializeHashTree } from "../mod.ts";
 import { projectRoot, seededRandom } from "./_helpers.ts";
+import { asVersion1, writeVersion2 } from "./_tree_v2.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 const sum = (s: string) => {
@@ -235,17 +236,6 @@ describe("RecordedTable against HashTree", () => {
   });
 });
 
-/** The same entries in version 1: no root digest, version byte 1, CRC over the rest. */
-function asVersion1(v2: Uint8Array): Uint8Array {
-  assert.equal(v2[4], 2);
-  const v1 = new Uint8Array(v2.length - 32);
-  v1.set(v2.subarray(0, 5));
-  v1[4] = 1;
-  v1.set(v2.subarray(5 + 32, v2.length - 4), 5);
-  new DataView(v1.buffer).setUint32(v1.length - 4, crc32(v1.subarray(0, v1.length - 4)));
-  return v1;
-}
-
 /** A sha256 factory that counts the hashes made with it. */
 function countingSha256(): { sha256: typeof nodeSha256; count: () => number } {
   let made = 0;
@@ -258,7 +248,7 @@ function countingSha256(): { sha256: typeof nodeSha256; count: () => number } {
   };
 }
 
-/** The tree of `tests/fixtures/hash_tree_v1.bin`, written by the version-1 encoder. */
+/** The tree of `tests/fixtures/hash_tree_v1.bin` and `hash_tree_v2.bin`, written by those versions' encoders. */
 function fixtureTree(): HashTree {
   const tree = new HashTree(nodeSha256);
   tree.apply("add", "a", sum("a"), { mode: 0o40755, uid: 1000, gid: 1000, size: 0, mtimeMs: 1.5e12 + 0.25 });
@@ -289,59 +279,72 @@ describe("stored names", () => {
 });
 
 describe("stored format versions", () => {
-  it("writes version 2 with the root digest, from the trie and the table alike", () => {
+  it("writes version 3 with the root digest and content size, from the trie and the table alike", () => {
     const trie = fixtureTree();
     const bytes = serializeHashTree(trie);
-    assert.equal(bytes[4], 2);
+    assert.equal(bytes[4], 3);
     const root = trie.hash(".") as string;
     assert.equal(
       Array.from(bytes.subarray(5, 37), (b) => b.toString(16).padStart(2, "0")).join(""),
       root.slice("dir:".length),
     );
+    const header = new DataView(bytes.buffer, bytes.byteOffset);
+    assert.equal(header.getUint32(37, true), trie.size);
+    // The fixture has entries without a stat: its size is not exact, stored as -1.
+    assert.equal(trie.contentSize(), undefined);
+    assert.equal(header.getFloat64(41, true), -1);
     const table = RecordedTable.fromEntries(trie.entries());
     assert.deepEqual(encodeRecordedTable(table, nodeSha256), bytes);
     assert.equal(`dir:${decodeRecordedTable(bytes).digest(nodeSha256)}`, root);
   });
 
-  it("reads version 1 as written before the digest (committed fixture)", () => {
-    const fixture = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v1.bin`));
-    assert.equal(fixture[4], 1);
+  it("reads versions 1 and 2 as written before (committed fixtures), and stores them again as version 3", () => {
+    const v1 = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v1.bin`));
+    const v2 = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v2.bin`));
+    assert.equal(v1[4], 1);
+    assert.equal(v2[4], 2);
     const trie = fixtureTree();
-    // The test's version-1 writer gives the fixture's very bytes.
-    assert.deepEqual(asVersion1(serializeHashTree(trie)), fixture);
-    assert.deepEqual(view(decodeRecordedTable(fixture).entries()), view(trie.entries()));
-    assert.deepEqual(view(deserializeHashTree(fixture, nodeSha256).entries()), view(trie.entries()));
-    const counting = countingSha256();
-    const snapshot = SnapshotTree.decode(fixture, counting.sha256);
-    assert.equal(snapshot.hash("."), trie.hash("."));
-    assert.equal(counting.count(), 1, "no digest stored: computed once");
-    assert.equal(snapshot.hash("."), trie.hash("."));
-    assert.equal(counting.count(), 1);
-    // Stored again, it becomes version 2.
-    assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
-    for (let n = 0; n < fixture.length; n++) {
-      assert.throws(() => decodeRecordedTable(fixture.subarray(0, n)), code("ERR_CORRUPT"));
-    }
-    for (let i = 0; i < fixture.length; i++) {
-      const bad = fixture.slice();
-      bad[i] = (bad[i] as number) ^ 0x10;
-      assert.throws(() => decodeRecordedTable(bad), code("ERR_CORRUPT"), `byte ${i}`);
-      assert.throws(() => deserializeHashTree(bad, nodeSha256), code("ERR_CORRUPT"), `byte ${i}`);
+    // The test's writers give the fixtures' very bytes.
+    assert.deepEqual(writeVersion2(trie), v2);
+    assert.deepEqual(asVersion1(v2), v1);
+    for (const [fixture, digests] of [
+      [v1, 1],
+      [v2, 0],
+    ] as const) {
+      assert.deepEqual(view(decodeRecordedTable(fixture).entries()), view(trie.entries()));
+      assert.deepEqual(view(deserializeHashTree(fixture, nodeSha256).entries()), view(trie.entries()));
+      const counting = countingSha256();
+      const snapshot = SnapshotTree.decode(fixture, counting.sha256);
+      assert.equal(snapshot.hash("."), trie.hash("."));
+      assert.equal(counting.count(), digests, "computed once when not stored");
+      assert.equal(snapshot.hash("."), trie.hash("."));
+      assert.equal(counting.count(), digests);
+      assert.deepEqual(snapshot.serialize(), serializeHashTree(trie));
+      for (let n = 0; n < fixture.length; n++) {
+        assert.throws(() => decodeRecordedTable(fixture.subarray(0, n)), code("ERR_CORRUPT"));
+      }
+      for (let i = 0; i < fixture.length; i++) {
+        const bad = fixture.slice();
+        bad[i] = (bad[i] as number) ^ 0x10;
+        assert.throws(() => decodeRecordedTable(bad), code("ERR_CORRUPT"), `byte ${i}`);
+        assert.throws(() => deserializeHashTree(bad, nodeSha256), code("ERR_CORRUPT"), `byte ${i}`);
+      }
     }
   });
 
-  it("either version decodes to the same entries and root checksum", () => {
+  it("every version decodes to the same entries, root checksum and content size", () => {
     fc.assert(
       fc.property(fc.array(changeArb, { maxLength: 30 }), (changes) => {
         const trie = new HashTree(nodeSha256);
         applyAll(trie, changes);
-        const v2 = serializeHashTree(trie);
-        const v1 = asVersion1(v2);
-        for (const bytes of [v1, v2]) {
+        const v3 = serializeHashTree(trie);
+        const v2 = writeVersion2(trie);
+        for (const bytes of [asVersion1(v2), v2, v3]) {
           assert.deepEqual(view(decodeRecordedTable(bytes).entries()), view(trie.entries()));
           assert.equal(SnapshotTree.decode(bytes, nodeSha256).hash("."), trie.hash("."));
+          assert.equal(SnapshotTree.decode(bytes, nodeSha256).contentSize(), trie.contentSize());
           assert.equal(deserializeHashTree(bytes, nodeSha256).hash("."), trie.hash("."));
-          assert.deepEqual(SnapshotTree.decode(bytes, nodeSha256).serialize(), v2);
+          assert.deepEqual(SnapshotTree.decode(bytes, nodeSha256).serialize(), v3);
         }
       }),
       { numRuns: 150 },
@@ -389,7 +392,7 @@ describe("stored format versions", () => {
     assert.throws(() => decodeRecordedTable(damaged), code("ERR_CORRUPT"));
   });
 
-  it("rejects bad numbers and names with ERR_CORRUPT even under a valid CRC", () => {
+  it("version 2: rejects bad numbers and names with ERR_CORRUPT even under a valid CRC", () => {
     const reseal = (body: number[]) => {
       const out = new Uint8Array(body.length + 4);
       out.set(body);
