@@ -66,18 +66,18 @@ export function decodeName(bytes: Uint8Array): string {
 }
 
 /**
- * NUL-separated names as strings: all at once when they are all UTF-8 (the usual case,
- * one decoder call instead of one per name); else name by name, so that only the
- * names that are not pay for escaping.
+ * NUL-separated names as one string, NUL-separated: all at once when they are all UTF-8
+ * (the usual case, one decoder call instead of one per name); else name by name, so that
+ * only the names that are not pay for escaping.
  *
  * @example
  * ```ts
- * decodeNameList(new Uint8Array([0x61, 0, 0x62, 0xff])); // ["a", "b\udcff"]
+ * decodeNameText(new Uint8Array([0x61, 0, 0x62, 0xff])).split("\0"); // ["a", "b\udcff"]
  * ```
  */
-export function decodeNameList(all: Uint8Array): string[] {
+export function decodeNameText(all: Uint8Array): string {
   try {
-    return strictUtf8.decode(all).split("\0");
+    return strictUtf8.decode(all);
   } catch {
     // Some name is not UTF-8.
   }
@@ -88,7 +88,7 @@ export function decodeNameList(all: Uint8Array): string[] {
     names.push(decodeName(all.subarray(start, i)));
     start = i + 1;
   }
-  return names;
+  return names.join("\0");
 }
 
 /**

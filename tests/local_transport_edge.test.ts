@@ -108,6 +108,40 @@ describe("LocalTransport: files rewritten in place", () => {
   }
 });
 
+describe("LocalTransport: directory times around rewritten files", () => {
+  it("a file rewritten in place leaves its directory alone; one replaced has its directory's time set again", async () => {
+    const root = mkdtempSync(join(tmpdir(), "fscache-"));
+    try {
+      for (const dir of ["src", "src/kept", "src/linked", "snap"]) fs.mkdirSync(`${root}/${dir}`);
+      for (const dir of ["kept", "linked"]) fs.writeFileSync(`${root}/src/${dir}/f`, "old");
+      const transport = new LocalTransport();
+      const setDirTimes = () => {
+        for (const dir of ["src/kept", "src/linked"]) fs.utimesSync(`${root}/${dir}`, 1_600_000_000, 1_600_000_000);
+      };
+      setDirTimes();
+      const tree = await syncOnce(transport, `${root}/src`, `${root}/snap`, disk, new RecordingTree());
+      // A second name outside the snapshot: that file cannot be rewritten in place.
+      fs.linkSync(`${root}/snap/linked/f`, `${root}/outside`);
+      const inodes = ["kept", "linked"].map((dir) => fs.lstatSync(`${root}/snap/${dir}/f`).ino);
+      for (const dir of ["kept", "linked"]) {
+        fs.writeFileSync(`${root}/src/${dir}/f`, "new content");
+        fs.utimesSync(`${root}/src/${dir}/f`, 1_700_000_000, 1_700_000_000);
+      }
+      setDirTimes();
+      await syncOnce(transport, `${root}/src`, `${root}/snap`, disk, tree, { previous: true });
+      assert.deepEqual(tree.summary(), ["modify kept/f", "modify linked/f"]);
+      const after = ["kept", "linked"].map((dir) => fs.lstatSync(`${root}/snap/${dir}/f`).ino);
+      assert.equal(after[0], inodes[0], "rewritten in place");
+      assert.notEqual(after[1], inodes[1], "replaced: another name shares the old file");
+      assert.equal(fs.readFileSync(`${root}/outside`, "utf8"), "old");
+      // Times included: the replaced file's directory has the source's again.
+      assertSameTree(disk, `${root}/src`, disk, `${root}/snap`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 /** A disk `fs` whose `openSync` runs `hook` first for one source path: to move files under the copier's feet. */
 function meddlingFs(target: string, hook: (attempt: number) => void) {
   let attempt = 0;

@@ -36,6 +36,8 @@ export interface BatchResult {
   restated: (number[] | null)[];
   /** Content bytes copied. */
   bytes: number;
+  /** 1 where a regular file was rewritten in place (its directory's mtime did not move). */
+  inPlace?: Uint8Array;
 }
 
 /** The file systems and hasher a batch runs with. */
@@ -122,7 +124,7 @@ function makeAddedDir(dst: SyncFs, dest: string, target: string): boolean {
  * ```
  */
 export function applyFiles(ctx: ApplyContext, source: string, dest: string, batch: EntryBatch): BatchResult {
-  const out: BatchResult = { checksums: [], restated: [], bytes: 0 };
+  const out: BatchResult = { checksums: [], restated: [], bytes: 0, inPlace: new Uint8Array(batch.paths.length) };
   for (let i = 0; i < batch.paths.length; i++) {
     const path = batch.paths[i] as string;
     let stat = Array.from(batch.stats.subarray(i * STAT_FIELDS, (i + 1) * STAT_FIELDS));
@@ -132,6 +134,7 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
       const fresh = batch.added?.[i] === 1 && attempt === 0;
       const result = writeEntry(ctx, path, `${source}/${path}`, `${dest}/${path}`, stat, link, fresh);
       if (result.kind === "done") {
+        if (result.inPlace) (out.inPlace as Uint8Array)[i] = 1;
         out.checksums.push(result.checksum);
         out.restated.push(restated ? stat : null);
         out.bytes += result.bytes;
@@ -176,7 +179,7 @@ export function applyDirMeta(dst: SyncFs, dest: string, batch: EntryBatch): void
 }
 
 type WriteResult =
-  | { kind: "done"; checksum: string; bytes: number }
+  | { kind: "done"; checksum: string; bytes: number; inPlace?: boolean }
   | { kind: "gone" }
   | { kind: "changed"; now: FileStats; link: string };
 
@@ -260,7 +263,9 @@ function copyFile(
       throw err;
     }
     try {
-      if (ctx.owners) {
+      // A file rewritten in place that has its owner already keeps it (one call fewer a file).
+      const owned = inPlace !== undefined && inPlace.uid === stat[1] && inPlace.gid === stat[2];
+      if (ctx.owners && !owned) {
         if (dst.fchownSync) dst.fchownSync(output, stat[1] as number, stat[2] as number);
         else dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
       }
@@ -321,7 +326,7 @@ function copyFile(
   if (!modeSet && modeToSet(inPlace, mode)) dst.chmodSync(to, mode);
   const time = fileTimeOfMs(stat[4] as number);
   dst.utimesSync(to, time, time);
-  return { kind: "done", checksum: hashed, bytes };
+  return { kind: "done", checksum: hashed, bytes, inPlace: inPlace !== undefined };
 }
 
 /**

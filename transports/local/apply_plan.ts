@@ -48,7 +48,9 @@ export async function applyPlan(
     await runner.run({ op: "delete", dest, paths: plan.deletes });
     for (const path of plan.deletes) updater.handleChange("delete", path);
   }
-  const reporter = new WalkOrderReporter(src, plan.dirs, updater, summary);
+  // Directories whose mtime a rewritten file moved (see `PlannedEntry.parent`).
+  const metaDirs = new Set(plan.metaDirs);
+  const reporter = new WalkOrderReporter(src, plan.dirs, updater, summary, (parent) => metaDirs.add(parent));
   if (plan.dirs.length > 0) {
     signal.throwIfAborted();
     const runs = dirRuns(runner, plan.dirs);
@@ -134,13 +136,16 @@ export async function applyPlan(
   for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
   signal.throwIfAborted();
   reporter.finish();
-  if (plan.metaDirs.length > 0) {
+  metaDirs.delete(-1);
+  if (metaDirs.size > 0) {
+    // Children first: setting a directory's time must come after everything inside it.
+    const order = [...metaDirs].sort((a, b) => b - a);
     await runner.run({
       op: "meta",
       dest,
       batch: batchOf(
         src,
-        plan.metaDirs.map((index) => ({ index })),
+        order.map((index) => ({ index })),
       ),
     });
   }
@@ -158,17 +163,26 @@ class WalkOrderReporter {
   readonly #dirs: PlannedEntry[];
   readonly #updater: CacheUpdater;
   readonly #summary: SyncSummary;
+  readonly #moved: (dir: number) => void;
   readonly #dirSums: (string | null)[] = [];
   #dirsReported = 0;
   /** File batches answered out of turn, waiting for the ones before them. */
   readonly #answered = new Map<number, { entries: PlannedEntry[]; result: BatchResult }>();
   #batchesReported = 0;
 
-  constructor(src: WalkResult, dirs: PlannedEntry[], updater: CacheUpdater, summary: SyncSummary) {
+  /** `moved` is told each directory whose mtime a file that was not rewritten in place moved. */
+  constructor(
+    src: WalkResult,
+    dirs: PlannedEntry[],
+    updater: CacheUpdater,
+    summary: SyncSummary,
+    moved: (dir: number) => void,
+  ) {
     this.#src = src;
     this.#dirs = dirs;
     this.#updater = updater;
     this.#summary = summary;
+    this.#moved = moved;
   }
 
   /** The next run of the directories was made (each is reported after the files before it). */
@@ -178,6 +192,9 @@ class WalkOrderReporter {
 
   /** File batch number `batch` (numbered from 0 in walk order) was copied. */
   filesCopied(batch: number, entries: PlannedEntry[], result: BatchResult): void {
+    entries.forEach((entry, i) => {
+      if (entry.parent !== undefined && result.inPlace?.[i] !== 1) this.#moved(entry.parent);
+    });
     this.#answered.set(batch, { entries, result });
     for (;;) {
       const next = this.#answered.get(this.#batchesReported);
@@ -265,6 +282,8 @@ function splitFiles(src: WalkResult, files: PlannedEntry[]): PlannedEntry[][] {
  * batch (~0.1 s) alone while the others waited.
  */
 function quarterTail(batches: PlannedEntry[][], lanes: number): PlannedEntry[][] {
+  // One thread alone has no one to wait for: quarters would only cost it turns.
+  if (lanes < 2) return batches;
   const out = batches.slice(0, Math.max(0, batches.length - lanes));
   for (const batch of batches.slice(out.length)) {
     const quarter = Math.ceil(batch.length / 4);

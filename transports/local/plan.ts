@@ -13,6 +13,11 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from 
 export interface PlannedEntry {
   index: number;
   kind: "add" | "modify";
+  /**
+   * For a regular file that replaces one: its directory (source index), whose mtime is
+   * set again at the end only if the file could not be rewritten in place.
+   */
+  parent?: number;
 }
 
 /** What a sync must do to the snapshot, in the order it must do it. */
@@ -23,7 +28,10 @@ export interface Plan {
   dirs: PlannedEntry[];
   /** Regular files and symlinks to write. */
   files: PlannedEntry[];
-  /** Source directories whose mode and mtime to set at the end, children first. */
+  /**
+   * Source directories whose mode and mtime to set at the end, children first (and the
+   * `parent` of each file that is not rewritten in place).
+   */
   metaDirs: number[];
   /** Source entries left alone. */
   unchanged: number;
@@ -114,10 +122,12 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
   const dirIndex = new Map<string, number>();
   const removed = new Set<string>();
   const touchedDirs = new Set<number>();
-  const touchParent = (path: string) => {
+  const parentOf = (path: string) => {
     const slash = path.lastIndexOf("/");
-    if (slash === -1) return;
-    const parent = dirIndex.get(path.slice(0, slash));
+    return slash === -1 ? undefined : dirIndex.get(path.slice(0, slash));
+  };
+  const touchParent = (path: string) => {
+    const parent = parentOf(path);
     if (parent !== undefined) touchedDirs.add(parent);
   };
   const had = baseline.stats;
@@ -146,14 +156,16 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
         continue;
       } else kind = "modify";
     }
-    const entry = { index: i, kind };
+    const entry: PlannedEntry = { index: i, kind };
     if (type === S_IFDIR) {
       out.dirs.push(entry);
       touchedDirs.add(i);
     } else out.files.push(entry);
-    // A written file or symlink may replace the old entry (a symlink always does), which
-    // moves its directory's mtime: the directory's mtime is set again at the end.
-    if (kind === "add" || type !== S_IFDIR) touchParent(path);
+    // Adding an entry, or replacing one (a symlink always is), moves its directory's
+    // mtime: the directory's mtime is set again at the end. A regular file rewritten
+    // in place leaves it alone, and the copy tells whether it was.
+    if (kind === "modify" && type === S_IFREG) entry.parent = parentOf(path) ?? -1;
+    else if (kind === "add" || type !== S_IFDIR) touchParent(path);
   }
   if (matched < baseline.paths.length) {
     for (let j = 0; j < baseline.paths.length; j++) {
