@@ -66,9 +66,9 @@ export function decodeName(bytes: Uint8Array): string {
 }
 
 /**
- * NUL-separated names as one string, NUL-separated: all at once when they are all UTF-8
- * (the usual case, one decoder call instead of one per name); else name by name, so that
- * only the names that are not pay for escaping.
+ * Names stored as bytes, NUL-separated, as one string (NUL-separated too): all at once
+ * when they are all UTF-8 (the usual case, one decoder call instead of one per name);
+ * else name by name, so that only the names that are not pay for escaping.
  *
  * @example
  * ```ts

@@ -23,7 +23,16 @@ import { corrupt, hexOf, LITTLE_ENDIAN } from "./byte_io.ts";
 import { compareWalkOrder, decodeName, decodeNameText } from "./names.ts";
 import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
 import { decodeVersion2 } from "./recorded_table_v2.ts";
-import { checkedBody, DIGEST_BYTES, HEADER_BYTES, VERSION } from "./tree_format.ts";
+import {
+  COUNT_AT,
+  checkedBody,
+  DIGEST_BYTES,
+  HEADER_BYTES,
+  LINK_COUNT_AT,
+  NAMES_LENGTH_AT,
+  SIZE_AT,
+  VERSION,
+} from "./tree_format.ts";
 
 export { encodeRecordedTable } from "./recorded_table_encoder.ts";
 
@@ -48,12 +57,11 @@ export function decodeRecordedTable(data: Uint8Array): RecordedTable {
   if (version !== VERSION) return decodeVersion2(body, version);
   if (body.length < HEADER_BYTES) corrupt("truncated");
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  let p = 5 + DIGEST_BYTES;
-  const count = view.getUint32(p, true);
-  const size = view.getFloat64(p + 4, true);
-  const namesLength = view.getUint32(p + 12, true);
-  const linkCount = view.getUint32(p + 16, true);
-  p = HEADER_BYTES;
+  const count = view.getUint32(COUNT_AT, true);
+  const size = view.getFloat64(SIZE_AT, true);
+  const namesLength = view.getUint32(NAMES_LENGTH_AT, true);
+  const linkCount = view.getUint32(LINK_COUNT_AT, true);
+  let p = HEADER_BYTES;
   if (size !== -1 && !(Number.isSafeInteger(size) && size >= 0)) corrupt("bad content size");
   if (namesLength > MAX_NAMES_BYTES) corrupt("names too long");
   // Checked before anything is allocated: the columns take 72 bytes per entry, each link

@@ -7,7 +7,17 @@
 import { LITTLE_ENDIAN } from "./byte_io.ts";
 import { encodeName } from "./names.ts";
 import { type RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
-import { DIGEST_BYTES, HEADER_BYTES, MAGIC, sealTree, VERSION } from "./tree_format.ts";
+import {
+  COUNT_AT,
+  DIGEST_BYTES,
+  HEADER_BYTES,
+  LINK_COUNT_AT,
+  MAGIC,
+  NAMES_LENGTH_AT,
+  SIZE_AT,
+  sealTree,
+  VERSION,
+} from "./tree_format.ts";
 import type { Sha256Factory } from "./types.ts";
 
 /**
@@ -44,13 +54,12 @@ export function encodeWithDigest(table: RecordedTable, root: string): Uint8Array
   const view = new DataView(out.buffer);
   out.set(MAGIC);
   out[4] = VERSION;
-  let p = 5;
-  for (let i = 0; i < DIGEST_BYTES * 2; i += 2) out[p++] = Number.parseInt(root.slice(i, i + 2), 16);
-  view.setUint32(p, n, true);
-  view.setFloat64(p + 4, size ?? -1, true);
-  view.setUint32(p + 12, names.length, true);
-  view.setUint32(p + 16, links.length, true);
-  p = HEADER_BYTES;
+  for (let i = 0; i < DIGEST_BYTES; i++) out[5 + i] = Number.parseInt(root.slice(i * 2, i * 2 + 2), 16);
+  view.setUint32(COUNT_AT, n, true);
+  view.setFloat64(SIZE_AT, size ?? -1, true);
+  view.setUint32(NAMES_LENGTH_AT, names.length, true);
+  view.setUint32(LINK_COUNT_AT, links.length, true);
+  let p = HEADER_BYTES;
   const stats = table.stats.subarray(0, n * TABLE_STAT_FIELDS);
   if (LITTLE_ENDIAN) out.set(new Uint8Array(stats.buffer, stats.byteOffset, stats.length * 8), p);
   else for (let i = 0; i < stats.length; i++) view.setFloat64(p + i * 8, stats[i] as number, true);

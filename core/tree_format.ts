@@ -17,11 +17,19 @@ export const VERSION_1 = 1;
 /** Bytes of the stored root digest (a raw sha256), right after the version byte (versions 2 and 3). */
 export const DIGEST_BYTES = 32;
 /**
- * Version 3's header: magic, version, root digest, then four little-endian numbers:
- * entry count (u32), content size (f64, -1 when not exact), names' byte length (u32),
- * link count (u32).
+ * Version 3's header: magic, version, root digest, then four little-endian numbers at
+ * these offsets: entry count (u32), content size (f64, -1 when not exact), names' byte
+ * length (u32), link count (u32).
  */
-export const HEADER_BYTES: number = 4 + 1 + DIGEST_BYTES + 4 + 8 + 4 + 4;
+export const COUNT_AT: number = 5 + DIGEST_BYTES;
+/** See {@linkcode COUNT_AT}. */
+export const SIZE_AT: number = COUNT_AT + 4;
+/** See {@linkcode COUNT_AT}. */
+export const NAMES_LENGTH_AT: number = SIZE_AT + 8;
+/** See {@linkcode COUNT_AT}. */
+export const LINK_COUNT_AT: number = NAMES_LENGTH_AT + 4;
+/** Bytes of version 3's header; its columns start here. */
+export const HEADER_BYTES: number = LINK_COUNT_AT + 4;
 
 /**
  * The bytes of a stored tree between its magic and its CRC, once both check out, with
@@ -72,7 +80,7 @@ export function storedEntryCount(data: Uint8Array): number | undefined {
   const version = data[4];
   if (version === VERSION) {
     if (data.length < HEADER_BYTES) return undefined;
-    return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(5 + DIGEST_BYTES, true);
+    return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(COUNT_AT, true);
   }
   try {
     return new ByteReader(data, 5 + (version === VERSION_2 ? DIGEST_BYTES : 0)).varint();

@@ -136,7 +136,6 @@ export async function applyPlan(
   for (const lane of lanes) if (lane.status === "rejected") throw lane.reason;
   signal.throwIfAborted();
   reporter.finish();
-  metaDirs.delete(-1);
   if (metaDirs.size > 0) {
     // Children first: setting a directory's time must come after everything inside it.
     const order = [...metaDirs].sort((a, b) => b - a);

@@ -164,8 +164,10 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
     // Adding an entry, or replacing one (a symlink always is), moves its directory's
     // mtime: the directory's mtime is set again at the end. A regular file rewritten
     // in place leaves it alone, and the copy tells whether it was.
-    if (kind === "modify" && type === S_IFREG) entry.parent = parentOf(path) ?? -1;
-    else if (kind === "add" || type !== S_IFDIR) touchParent(path);
+    if (kind === "modify" && type === S_IFREG) {
+      const parent = parentOf(path);
+      if (parent !== undefined) entry.parent = parent;
+    } else if (kind === "add" || type !== S_IFDIR) touchParent(path);
   }
   if (matched < baseline.paths.length) {
     for (let j = 0; j < baseline.paths.length; j++) {
