@@ -29,8 +29,8 @@ export interface Plan {
   /** Regular files and symlinks to write. */
   files: PlannedEntry[];
   /**
-   * Source directories whose mode and mtime to set at the end, children first (and the
-   * `parent` of each file that is not rewritten in place).
+   * Source directories whose mode and mtime to set at the end, children first. The
+   * apply step adds the `parent` of each file it could not rewrite in place.
    */
   metaDirs: number[];
   /** Source entries left alone. */
