@@ -234,8 +234,9 @@ export class RecordedTable implements RecordedTree {
       for (; i < n && isBelow(this.paths[i] as string, path); i++) drop(i);
     }
     const skip = Uint32Array.from(goneList).sort();
-    const columns = allocateColumns(n - skip.length + added.length);
-    // The paths that stay, in slices (each a native copy), joined at the end.
+    // Paths are not written into these columns: they come in slices (each a native
+    // copy) and single new paths, joined at the end.
+    const columns = allocateColumns(n - skip.length + added.length, []);
     const pieces: string[][] = [];
     let at = 0;
     let next = 0;
@@ -256,7 +257,7 @@ export class RecordedTable implements RecordedTree {
       keep(kept, i);
       kept = i;
       pieces.push([path]);
-      putEntry(columns, at++, path, entry.checksum, entry.stat);
+      putFields(columns, at++, entry.checksum, entry.stat);
       if (!exact) continue;
       // Entries that stay keep their parents (a delete takes a subtree whole): only a new
       // entry can lack one, or a stat, or be a hard link.
@@ -268,8 +269,7 @@ export class RecordedTable implements RecordedTree {
       } else size = (size as number) + content;
     }
     keep(kept, n);
-    columns.paths = joinPieces(pieces);
-    return new RecordedTable(columns, exact ? { contentSize: size as number } : {});
+    return new RecordedTable({ ...columns, paths: joinPieces(pieces) }, exact ? { contentSize: size as number } : {});
   }
 
   /** What entry `i` adds to the content size of a table whose size is exact. */
@@ -354,7 +354,8 @@ function contentOfStat(stat: EntryStat | undefined): number | undefined {
 export type TableFilling = TableColumns;
 
 /**
- * Columns for `n` entries, to fill with {@linkcode putEntry}.
+ * Columns for `n` entries, to fill with {@linkcode putEntry}; `paths` when the caller
+ * gathers them otherwise.
  *
  * @example
  * ```ts
@@ -363,9 +364,9 @@ export type TableFilling = TableColumns;
  * new RecordedTable(columns).get("a")?.checksum === sum; // true
  * ```
  */
-export function allocateColumns(n: number): TableFilling {
+export function allocateColumns(n: number, paths: string[] = new Array<string>(n)): TableFilling {
   return {
-    paths: new Array<string>(n),
+    paths,
     sums: new Uint8Array(n * 32),
     stats: new Float64Array(n * TABLE_STAT_FIELDS),
     links: new Map(),
@@ -388,6 +389,11 @@ export function putEntry(
   stat: EntryStat | undefined,
 ): void {
   columns.paths[i] = path;
+  putFields(columns, i, checksum, stat);
+}
+
+/** {@linkcode putEntry} but for the path, which the caller keeps elsewhere. */
+function putFields(columns: TableFilling, i: number, checksum: string, stat: EntryStat | undefined): void {
   for (let b = 0; b < 32; b++) {
     columns.sums[i * 32 + b] = (hexValue(checksum.charCodeAt(b * 2)) << 4) | hexValue(checksum.charCodeAt(b * 2 + 1));
   }

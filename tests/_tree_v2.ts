@@ -4,9 +4,9 @@
  * the reader that still reads them (`core/recorded_table_v2.ts`).
  */
 import assert from "node:assert/strict";
-import { crc32 } from "../core/byte_io.ts";
 import type { HashTree } from "../core/hash_tree.ts";
 import { encodeName } from "../core/names.ts";
+import { sealTree } from "../core/tree_format.ts";
 
 /** The bytes version 2 stores for `tree`. */
 export function writeVersion2(tree: HashTree): Uint8Array {
@@ -76,8 +76,7 @@ export function asVersion1(v2: Uint8Array): Uint8Array {
 function sealed(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 4);
   out.set(body);
-  new DataView(out.buffer).setUint32(body.length, crc32(body));
-  return out;
+  return sealTree(out);
 }
 
 function hexBytes(hex: string): Uint8Array {
