@@ -29,6 +29,7 @@ class LightStats implements FileStats {
   ino: number;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   constructor(a: Float64Array) {
     this.dev = a[0] as number;
     this.mode = a[1] as number;
@@ -40,6 +41,7 @@ class LightStats implements FileStats {
     this.size = a[8] as number;
     // As Node computes `mtimeMs`, so both paths give the same number to the last bit.
     this.mtimeMs = (a[12] as number) * 1e3 + (a[13] as number) / 1e6;
+    this.ctimeMs = (a[14] as number) * 1e3 + (a[15] as number) / 1e6;
   }
   isFile(): boolean {
     return (this.mode & S_IFMT) === 0o100000;
@@ -67,7 +69,7 @@ function checkedBindingLstat(): BindingLstat | undefined {
     const probe = process.cwd();
     const light = new LightStats(lstat(probe, false, undefined, true));
     const real = nodeFs.lstatSync(probe);
-    for (const key of ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "mtimeMs"] as const) {
+    for (const key of ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "mtimeMs", "ctimeMs"] as const) {
       if (light[key] !== real[key]) return undefined;
     }
     try {

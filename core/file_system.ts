@@ -15,6 +15,12 @@ export interface FileStats {
   gid: number;
   size: number;
   mtimeMs: number;
+  /**
+   * Status-change time, where the file system keeps one as POSIX says (any change of a
+   * directory's entries moves it, and no call sets it back). Optional: without it, a
+   * walk reads every directory.
+   */
+  ctimeMs?: number;
   ino: number;
   dev: number;
   rdev: number;

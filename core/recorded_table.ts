@@ -7,16 +7,20 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
-import { checkTreeNumber } from "./byte_io.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
 import { rootDigest } from "./root_digest.ts";
 import { finalEntries, type TableChange } from "./table_changes.ts";
+import { allocateColumns, putEntry, putFields, TABLE_STAT_FIELDS, type TableColumns } from "./table_columns.ts";
 import type { EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
 
 export type { TableChange } from "./table_changes.ts";
-
-/** Numbers per entry in {@linkcode RecordedTable.stats}: mode, uid, gid, size, mtimeMs. */
-export const TABLE_STAT_FIELDS = 5;
+export {
+  allocateColumns,
+  putEntry,
+  TABLE_STAT_FIELDS,
+  type TableColumns,
+  type TableFilling,
+} from "./table_columns.ts";
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -24,16 +28,6 @@ const S_IFLNK = 0o120000;
 /** Two hex digits per byte value. */
 const HEX = "0123456789abcdef";
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
-
-/** The columns of a table; `stats[i * 5]` is `NaN` for an entry recorded without a stat. */
-export interface TableColumns {
-  paths: string[];
-  /** 32 bytes per entry. */
-  sums: Uint8Array;
-  stats: Float64Array;
-  /** `stat.linkname` by entry index, for the entries that have one. */
-  links: Map<number, string>;
-}
 
 /** What is known of a table's entries without looking at them (e.g. stored with them). */
 export interface TableFacts {
@@ -64,6 +58,7 @@ export class RecordedTable implements RecordedTree {
   /** `contentSize()`'s answer once known (`null` for `undefined`). */
   #contentSize: number | null | undefined;
   #sortedLinks: Uint32Array | undefined;
+  #keyed: boolean | undefined;
 
   /**
    * `facts`, when given, are taken as is: they must describe exactly these entries (as
@@ -95,6 +90,11 @@ export class RecordedTable implements RecordedTree {
       putEntry(columns, i, path, entry.checksum, entry.stat);
     });
     return new RecordedTable(columns, facts);
+  }
+
+  /** `tree` itself when it is a table, else a table of its entries. */
+  static from(tree: RecordedTree): RecordedTable {
+    return tree instanceof RecordedTable ? tree : RecordedTable.fromEntries(tree.entries());
   }
 
   get size(): number {
@@ -135,6 +135,8 @@ export class RecordedTable implements RecordedTree {
     };
     const link = this.links.get(i);
     if (link !== undefined) stat.linkname = link;
+    const key = s[o + 5] as number;
+    if (!Number.isNaN(key)) stat.listingKey = key;
     return stat;
   }
 
@@ -223,14 +225,20 @@ export class RecordedTable implements RecordedTree {
     };
     /** Where each set path is or would go, found once (each search is ~17 walk-order comparisons). */
     const places = new Map<string, number>();
+    /** Directories whose recorded children change: their listing keys no longer vouch for them. */
+    const relisted = this.#hasListingKeys() ? new Set<string>() : undefined;
     for (const path of setPaths) {
       const i = this.#lowerBound(path);
       places.set(path, i);
       if (i < n && this.paths[i] === path) drop(i);
+      else relisted?.add(parentOf(path));
     }
     for (const path of deletes) {
       let i = this.#lowerBound(path);
-      if (i < n && this.paths[i] === path) drop(i++);
+      if (i < n && this.paths[i] === path) {
+        relisted?.add(parentOf(path));
+        drop(i++);
+      }
       for (; i < n && isBelow(this.paths[i] as string, path); i++) drop(i);
     }
     const skip = Uint32Array.from(goneList).sort();
@@ -269,7 +277,31 @@ export class RecordedTable implements RecordedTree {
       } else size = (size as number) + content;
     }
     keep(kept, n);
-    return new RecordedTable({ ...columns, paths: joinPieces(pieces) }, exact ? { contentSize: size as number } : {});
+    const paths = joinPieces(pieces);
+    // A listing key vouches for the children the walk that made it saw. A change of
+    // children that does not record the directory again (another transport's sync into
+    // the same snapshot) voids it; a directory recorded again brings its own.
+    for (const dir of relisted ?? []) {
+      if (dir === "" || places.has(dir)) continue;
+      const i = lowerBound(paths, dir);
+      if (paths[i] === dir) columns.stats[i * TABLE_STAT_FIELDS + 5] = Number.NaN;
+    }
+    return new RecordedTable({ ...columns, paths }, exact ? { contentSize: size as number } : {});
+  }
+
+  /** Whether any entry has a listing key (computed once: tables are immutable). */
+  #hasListingKeys(): boolean {
+    if (this.#keyed === undefined) {
+      const s = this.stats;
+      this.#keyed = false;
+      for (let o = 5; o < this.paths.length * TABLE_STAT_FIELDS; o += TABLE_STAT_FIELDS) {
+        if (!Number.isNaN(s[o]) && !Number.isNaN(s[o - 5])) {
+          this.#keyed = true;
+          break;
+        }
+      }
+    }
+    return this.#keyed;
   }
 
   /** What entry `i` adds to the content size of a table whose size is exact. */
@@ -294,14 +326,7 @@ export class RecordedTable implements RecordedTree {
 
   /** The index of the first entry not before `path` in walk order. */
   #lowerBound(path: string): number {
-    let lo = 0;
-    let hi = this.paths.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareWalkOrder(this.paths[mid] as string, path) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.paths, path);
   }
 
   /**
@@ -333,6 +358,24 @@ export class RecordedTable implements RecordedTree {
   }
 }
 
+/** The index of the first of `paths` (in walk order) not before `path`. */
+function lowerBound(paths: readonly string[], path: string): number {
+  let lo = 0;
+  let hi = paths.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareWalkOrder(paths[mid] as string, path) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The directory `path` is in (`""` for the root). */
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "" : path.slice(0, slash);
+}
+
 /** The arrays of `pieces` one after the other, joined by native copies (a few thousand arrays at a time). */
 function joinPieces(pieces: string[][]): string[] {
   if (pieces.length === 1) return pieces[0] as string[];
@@ -348,75 +391,6 @@ function contentOfStat(stat: EntryStat | undefined): number | undefined {
   if (type === S_IFREG) return stat.linkname === undefined ? stat.size : undefined;
   if (type === S_IFLNK) return encodeName(stat.linkname ?? "").length;
   return 0;
-}
-
-/** Columns being filled in (`sums` and `stats` may be longer than the entries in them). */
-export type TableFilling = TableColumns;
-
-/**
- * Columns for `n` entries, to fill with {@linkcode putEntry}; `paths` when the caller
- * gathers them otherwise.
- *
- * @example
- * ```ts
- * const columns = allocateColumns(1);
- * putEntry(columns, 0, "a", sum, undefined);
- * new RecordedTable(columns).get("a")?.checksum === sum; // true
- * ```
- */
-export function allocateColumns(n: number, paths: string[] = new Array<string>(n)): TableFilling {
-  return {
-    paths,
-    sums: new Uint8Array(n * 32),
-    stats: new Float64Array(n * TABLE_STAT_FIELDS),
-    links: new Map(),
-  };
-}
-
-/**
- * Writes entry `i` (a sha256 hex `checksum`, checked by the caller) into `columns`.
- *
- * @example
- * ```ts
- * putEntry(columns, 0, "a", sum, { mode: 0o100644, uid: 0, gid: 0, size: 1, mtimeMs: 0 });
- * ```
- */
-export function putEntry(
-  columns: TableFilling,
-  i: number,
-  path: string,
-  checksum: string,
-  stat: EntryStat | undefined,
-): void {
-  columns.paths[i] = path;
-  putFields(columns, i, checksum, stat);
-}
-
-/** {@linkcode putEntry} but for the path, which the caller keeps elsewhere. */
-function putFields(columns: TableFilling, i: number, checksum: string, stat: EntryStat | undefined): void {
-  for (let b = 0; b < 32; b++) {
-    columns.sums[i * 32 + b] = (hexValue(checksum.charCodeAt(b * 2)) << 4) | hexValue(checksum.charCodeAt(b * 2 + 1));
-  }
-  const o = i * TABLE_STAT_FIELDS;
-  if (!stat) {
-    columns.stats[o] = Number.NaN;
-    return;
-  }
-  // Stored as they are: only numbers a file system gives (mtimes: any).
-  checkTreeNumber(stat.mode);
-  checkTreeNumber(stat.uid);
-  checkTreeNumber(stat.gid);
-  checkTreeNumber(stat.size);
-  columns.stats[o] = stat.mode;
-  columns.stats[o + 1] = stat.uid;
-  columns.stats[o + 2] = stat.gid;
-  columns.stats[o + 3] = stat.size;
-  columns.stats[o + 4] = stat.mtimeMs;
-  if (stat.linkname !== undefined) columns.links.set(i, stat.linkname);
-}
-
-function hexValue(c: number): number {
-  return c <= 0x39 ? c - 0x30 : c - 0x57;
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The writing half of the stored hash-tree format (`recorded_table_codec.ts`, version 3):
+ * The writing half of the stored hash-tree format (`recorded_table_codec.ts`, version 4):
  * a {@linkcode RecordedTable}'s columns copied as they are, its names joined and encoded
  * in one call.
  * @module

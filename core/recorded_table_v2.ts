@@ -6,7 +6,7 @@
  * count varint · entries · CRC-32. Entry: shared-prefix length varint · suffix length
  * varint · suffix bytes · checksum (32 bytes) · flags u8 (1 = stat, 2 = link name) ·
  * [stat: mode, uid, gid, size varints, mtimeMs float64 LE] · [link name: length varint,
- * bytes]. A tree read in this format is stored again in version 3.
+ * bytes]. A tree read in this format is stored again in version 4, without listing keys.
  *
  * All names are rebuilt into one buffer and decoded as one string (one decoder call
  * instead of one per entry), and the walk order is checked on the bytes as they are
@@ -29,7 +29,7 @@ const HAS_LINK = 2;
  * @example
  * ```ts
  * const { version, body } = checkedBody(bytes);
- * if (version !== VERSION) decodeVersion2(body, version);
+ * if (version === 1 || version === 2) decodeVersion2(body, version);
  * ```
  */
 export function decodeVersion2(body: Uint8Array, version: number): RecordedTable {
@@ -100,6 +100,7 @@ function readEntries(
     const o = n * TABLE_STAT_FIELDS;
     if (!(flags & HAS_STAT)) {
       stats[o] = Number.NaN;
+      stats[o + 5] = Number.NaN;
       continue;
     }
     for (let f = 0; f < 4; f++) {
@@ -113,6 +114,7 @@ function readEntries(
     }
     if (p + 8 > end) corrupt("truncated");
     stats[o + 4] = view.getFloat64(p, true);
+    stats[o + 5] = Number.NaN;
     p += 8;
     if (flags & HAS_LINK) {
       const length = varintAt(bytes, p);

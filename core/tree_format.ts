@@ -1,23 +1,25 @@
 /**
  * The stored hash tree's envelope, common to every version: `"FSHT"`, a version byte,
- * the version's body, and a CRC-32 (big-endian) of everything before it. Version 3 is
- * written (`recorded_table_codec.ts`); versions 1 and 2, written before, are still
- * read (`recorded_table_v2.ts`).
+ * the version's body, and a CRC-32 (big-endian) of everything before it. Version 4 is
+ * written (`recorded_table_codec.ts`); versions 1 to 3, written before, are still read
+ * (3 there, 1 and 2 in `recorded_table_v2.ts`).
  * @module
  */
 import { ByteReader, corrupt, crc32 } from "./byte_io.ts";
 
 export const MAGIC: readonly number[] = [0x46, 0x53, 0x48, 0x54]; // "FSHT"
-/** The version written: columns (see `recorded_table_codec.ts`). */
-export const VERSION = 3;
+/** The version written: columns, with a listing key per entry (see `recorded_table_codec.ts`). */
+export const VERSION = 4;
+/** Version 4 without the listing keys (5 stat numbers per entry); still read. */
+export const VERSION_3 = 3;
 /** Entries one after the other, with the root digest; still read. */
 export const VERSION_2 = 2;
 /** Version 2 without the root digest; still read. */
 export const VERSION_1 = 1;
-/** Bytes of the stored root digest (a raw sha256), right after the version byte (versions 2 and 3). */
+/** Bytes of the stored root digest (a raw sha256), right after the version byte (versions 2 to 4). */
 export const DIGEST_BYTES = 32;
 /**
- * Version 3's header: magic, version, root digest, then four little-endian numbers at
+ * The header of versions 3 and 4: magic, version, root digest, then four little-endian numbers at
  * these offsets: entry count (u32), content size (f64, -1 when not exact), names' byte
  * length (u32), link count (u32).
  */
@@ -28,7 +30,7 @@ export const SIZE_AT: number = COUNT_AT + 4;
 export const NAMES_LENGTH_AT: number = SIZE_AT + 8;
 /** See {@linkcode COUNT_AT}. */
 export const LINK_COUNT_AT: number = NAMES_LENGTH_AT + 4;
-/** Bytes of version 3's header; its columns start here. */
+/** Bytes of the header of versions 3 and 4; their columns start here. */
 export const HEADER_BYTES: number = LINK_COUNT_AT + 4;
 
 /**
@@ -78,7 +80,7 @@ export function sealTree(out: Uint8Array): Uint8Array {
 export function storedEntryCount(data: Uint8Array): number | undefined {
   if (headerProblem(data) !== undefined) return undefined;
   const version = data[4];
-  if (version === VERSION) {
+  if (version === VERSION || version === VERSION_3) {
     if (data.length < HEADER_BYTES) return undefined;
     return new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(COUNT_AT, true);
   }
@@ -93,7 +95,7 @@ export function storedEntryCount(data: Uint8Array): number | undefined {
 function headerProblem(data: Uint8Array): string | undefined {
   if (data.length < MAGIC.length + 1 + 4 || MAGIC.some((b, i) => data[i] !== b)) return "not a hash tree";
   const version = data[4];
-  if (version !== VERSION && version !== VERSION_2 && version !== VERSION_1) {
+  if (version !== VERSION && version !== VERSION_3 && version !== VERSION_2 && version !== VERSION_1) {
     return `unsupported hash tree version ${version}`;
   }
   return undefined;

@@ -57,6 +57,13 @@ export interface EntryStat {
   mtimeMs: number;
   /** Target, for symlinks. */
   linkname?: string;
+  /**
+   * For a directory, when the transport that walked it can tell: a number it derived
+   * from what identifies the directory's listing at that walk (its inode, its
+   * status-change time, the walk's excludes). A later walk that derives the same number
+   * may take the directory's children from the record instead of reading the directory.
+   */
+  listingKey?: number;
 }
 
 /** One entry of a {@linkcode RecordedTree}. */

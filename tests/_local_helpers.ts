@@ -42,12 +42,18 @@ export class RecordingTree implements CacheUpdater, RecordedTree {
   supported = false;
   /** Changes of the current sync (cleared by {@linkcode RecordingTree.begin}). */
   changes: Change[] = [];
+  /**
+   * Directories of the current sync recorded again only for a new listing key (same
+   * checksum and stat otherwise): kept out of `changes`, which list what changed.
+   */
+  rekeyed: string[] = [];
   readonly #entries = new Map<string, RecordedEntry>();
   /** Called on every change, e.g. to abort a sync half-way. */
   onChange: ((change: Change) => void) | undefined;
 
   begin(): this {
     this.changes = [];
+    this.rekeyed = [];
     this.supported = false;
     return this;
   }
@@ -56,7 +62,17 @@ export class RecordingTree implements CacheUpdater, RecordedTree {
   }
   handleChange(kind: ChangeKind, path: string, checksum?: string, stat?: EntryStat): void {
     const change: Change = { kind, path, checksum, stat };
-    this.changes.push(change);
+    const had = this.#entries.get(path);
+    if (
+      kind === "modify" &&
+      had !== undefined &&
+      had.checksum === checksum &&
+      stat &&
+      had.stat &&
+      sameButKey(had.stat, stat)
+    ) {
+      this.rekeyed.push(path);
+    } else this.changes.push(change);
     if (kind === "delete") {
       for (const key of [...this.#entries.keys()]) {
         if (key === path || key.startsWith(`${path}/`)) this.#entries.delete(key);
@@ -88,6 +104,13 @@ export class RecordingTree implements CacheUpdater, RecordedTree {
       .filter((c) => c.kind !== "delete" && ((c.stat?.mode ?? 0) & 0o170000) === 0o100000)
       .reduce((n, c) => n + (c.stat?.size ?? 0), 0);
   }
+}
+
+/** Two stats equal in all but their listing keys, which differ. */
+function sameButKey(a: EntryStat, b: EntryStat): boolean {
+  const { listingKey: x, ...restA } = a;
+  const { listingKey: y, ...restB } = b;
+  return x !== y && JSON.stringify(restA) === JSON.stringify(restB);
 }
 
 /** Runs one sync of `source` into `dest`, passing `tree` as `previous` when asked. */

@@ -9,13 +9,13 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { crc32 } from "../core/byte_io.ts";
-import { RecordedTable } from "../core/recorded_table.ts";
+import { RecordedTable, TABLE_STAT_FIELDS } from "../core/recorded_table.ts";
 import { decodeRecordedTable, encodeRecordedTable } from "../core/recorded_table_codec.ts";
 import { SnapshotTree } from "../core/snapshot_tree.ts";
 import type { ChangeKind, EntryStat } from "../core/types.ts";
 import { deserializeHashTree, FSCacheError, HashTree, nodeSha256, serializeHashTree } from "../mod.ts";
 import { projectRoot, seededRandom } from "./_helpers.ts";
-import { asVersion1, writeVersion2 } from "./_tree_v2.ts";
+import { asVersion1, asVersion3, writeVersion2 } from "./_tree_legacy.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 const sum = (s: string) => {
@@ -219,7 +219,7 @@ describe("RecordedTable against HashTree", () => {
       new RecordedTable({
         paths,
         sums: new Uint8Array(paths.length * 32),
-        stats: new Float64Array(paths.length * 5).fill(Number.NaN),
+        stats: new Float64Array(paths.length * TABLE_STAT_FIELDS).fill(Number.NaN),
         links: new Map(),
       });
     for (const paths of [["b", "a"], ["a", "a"], ["a.b", "a/b"], ["a/../b"], ["a//b"], ["./a"]]) {
@@ -248,7 +248,7 @@ function countingSha256(): { sha256: typeof nodeSha256; count: () => number } {
   };
 }
 
-/** The tree of `tests/fixtures/hash_tree_v1.bin` and `hash_tree_v2.bin`, written by those versions' encoders. */
+/** The tree of `tests/fixtures/hash_tree_v1.bin` to `hash_tree_v3.bin`, written by those versions' encoders. */
 function fixtureTree(): HashTree {
   const tree = new HashTree(nodeSha256);
   tree.apply("add", "a", sum("a"), { mode: 0o40755, uid: 1000, gid: 1000, size: 0, mtimeMs: 1.5e12 + 0.25 });
@@ -279,10 +279,10 @@ describe("stored names", () => {
 });
 
 describe("stored format versions", () => {
-  it("writes version 3 with the root digest and content size, from the trie and the table alike", () => {
+  it("writes version 4 with the root digest and content size, from the trie and the table alike", () => {
     const trie = fixtureTree();
     const bytes = serializeHashTree(trie);
-    assert.equal(bytes[4], 3);
+    assert.equal(bytes[4], 4);
     const root = trie.hash(".") as string;
     assert.equal(
       Array.from(bytes.subarray(5, 37), (b) => b.toString(16).padStart(2, "0")).join(""),
@@ -298,18 +298,20 @@ describe("stored format versions", () => {
     assert.equal(`dir:${decodeRecordedTable(bytes).digest(nodeSha256)}`, root);
   });
 
-  it("reads versions 1 and 2 as written before (committed fixtures), and stores them again as version 3", () => {
-    const v1 = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v1.bin`));
-    const v2 = new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v2.bin`));
-    assert.equal(v1[4], 1);
-    assert.equal(v2[4], 2);
+  it("reads versions 1 to 3 as written before (committed fixtures), and stores them again as version 4", () => {
+    const [v1, v2, v3] = [1, 2, 3].map(
+      (v) => new Uint8Array(readFileSync(`${projectRoot()}/tests/fixtures/hash_tree_v${v}.bin`)),
+    ) as [Uint8Array, Uint8Array, Uint8Array];
+    assert.deepEqual([v1[4], v2[4], v3[4]], [1, 2, 3]);
     const trie = fixtureTree();
     // The test's writers give the fixtures' very bytes.
     assert.deepEqual(writeVersion2(trie), v2);
     assert.deepEqual(asVersion1(v2), v1);
+    assert.deepEqual(asVersion3(serializeHashTree(trie)), v3);
     for (const [fixture, digests] of [
       [v1, 1],
       [v2, 0],
+      [v3, 0],
     ] as const) {
       assert.deepEqual(view(decodeRecordedTable(fixture).entries()), view(trie.entries()));
       assert.deepEqual(view(deserializeHashTree(fixture, nodeSha256).entries()), view(trie.entries()));
@@ -337,14 +339,14 @@ describe("stored format versions", () => {
       fc.property(fc.array(changeArb, { maxLength: 30 }), (changes) => {
         const trie = new HashTree(nodeSha256);
         applyAll(trie, changes);
-        const v3 = serializeHashTree(trie);
+        const v4 = serializeHashTree(trie);
         const v2 = writeVersion2(trie);
-        for (const bytes of [asVersion1(v2), v2, v3]) {
+        for (const bytes of [asVersion1(v2), v2, asVersion3(v4), v4]) {
           assert.deepEqual(view(decodeRecordedTable(bytes).entries()), view(trie.entries()));
           assert.equal(SnapshotTree.decode(bytes, nodeSha256).hash("."), trie.hash("."));
           assert.equal(SnapshotTree.decode(bytes, nodeSha256).contentSize(), trie.contentSize());
           assert.equal(deserializeHashTree(bytes, nodeSha256).hash("."), trie.hash("."));
-          assert.deepEqual(SnapshotTree.decode(bytes, nodeSha256).serialize(), v3);
+          assert.deepEqual(SnapshotTree.decode(bytes, nodeSha256).serialize(), v4);
         }
       }),
       { numRuns: 150 },

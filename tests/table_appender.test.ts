@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { RecordedTable } from "../core/recorded_table.ts";
+import { RecordedTable, TABLE_STAT_FIELDS } from "../core/recorded_table.ts";
 import { TableAppender } from "../core/table_appender.ts";
 import type { EntryStat } from "../core/types.ts";
 import { nodeSha256 } from "../mod.ts";
@@ -79,7 +79,7 @@ describe("TableAppender", () => {
     const table = appender.finish();
     assert.equal(table.size, 3000);
     assert.equal(table.sums.length, 3000 * 32);
-    assert.equal(table.stats.length, 3000 * 5);
+    assert.equal(table.stats.length, 3000 * TABLE_STAT_FIELDS);
     assert.equal(table.checksum(2999), sum("2999"));
     assert.equal(table.stat(1500)?.size, 1500);
   });

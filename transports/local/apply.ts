@@ -16,7 +16,7 @@ import { inWritableDir } from "../writable_dir.ts";
 import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
-/** Entries to write, in the compact shape of a walk: paths, 5 stat numbers each, link targets. */
+/** Entries to write, in the compact shape of a walk: paths, `STAT_FIELDS` numbers each, link targets. */
 export interface EntryBatch {
   paths: string[];
   stats: Float64Array;
@@ -151,7 +151,7 @@ export function applyFiles(ctx: ApplyContext, source: string, dest: string, batc
           path,
         });
       }
-      stat = [result.now.mode, result.now.uid, result.now.gid, result.now.size, result.now.mtimeMs];
+      stat = [result.now.mode, result.now.uid, result.now.gid, result.now.size, result.now.mtimeMs, Number.NaN];
       link = result.link;
       restated = true;
     }

@@ -9,7 +9,7 @@ import type { BatchResult, EntryBatch } from "./apply.ts";
 import type { Runner, SyncSummary } from "./local_transport.ts";
 import type { Plan, PlannedEntry } from "./plan.ts";
 import type { Task } from "./tasks.ts";
-import { S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from "./walk.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from "./walk.ts";
 
 const FILES_PER_BATCH = 256;
 const BYTES_PER_BATCH = 8 << 20;
@@ -233,7 +233,7 @@ class WalkOrderReporter {
     }
     const stat = restated ? entryStat(restated, 0, src.links[entry.index] as string) : statOf(src, entry.index);
     if (entry.kind === "add") this.#summary.added++;
-    else this.#summary.modified++;
+    else if (!entry.keyOnly) this.#summary.modified++;
     this.#updater.handleChange(entry.kind, path, checksum, stat);
   }
 }
@@ -319,5 +319,7 @@ function entryStat(stats: ArrayLike<number>, o: number, link: string): EntryStat
     mtimeMs: stats[o + 4] as number,
   };
   if ((mode & S_IFMT) === S_IFLNK) stat.linkname = link;
+  const key = stats[o + 5] as number;
+  if ((mode & S_IFMT) === S_IFDIR && !Number.isNaN(key)) stat.listingKey = key;
   return stat;
 }

@@ -11,6 +11,7 @@ import { diskFs, isDiskFs, keepingByteNames } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
 import { FSCacheError } from "../../core/errors.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
+import { RecordedTable } from "../../core/recorded_table.ts";
 import type {
   CacheUpdater,
   CopyRequest,
@@ -22,6 +23,7 @@ import type {
 import { applyPlan } from "./apply_plan.ts";
 import { PARALLEL_WALK_ENTRIES, type WalkRunner, walkLargeSource, walkSource } from "./parallel_walk.ts";
 import { planAgainstRecord, planAgainstWalk } from "./plan.ts";
+import { RecordedListings } from "./recorded_listings.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
 import { STAT_FIELDS, TreeWalker, type WalkOptions, type WalkResult } from "./walk.ts";
@@ -50,6 +52,14 @@ export interface LocalTransportOptions {
    * threads at once. Default 20,000.
    */
   parallelWalk?: number;
+  /**
+   * Take the entries of a source directory whose inode and status-change time are those
+   * the last sync recorded from that record, instead of reading the directory (see
+   * docs/LOCAL-TRANSPORT.md). Turn off for a source on a file system whose `ctime` does
+   * not move with every change of a directory's entries, or whose clock runs more than
+   * 3 s behind this machine's. Default `true`.
+   */
+  reuseListings?: boolean;
   /** Receives a warning for each device, fifo or socket left out. Default: `console.warn`. */
   logger?: Logger;
   /** Called after each successful sync with what it did. */
@@ -120,7 +130,9 @@ export class LocalTransport implements Transport {
   }
 
   async copy(request: CopyRequest): Promise<void> {
-    const { id, dest, updater, signal, previous } = request;
+    const { id, dest, updater, signal } = request;
+    // In columns, once: the plan reads it so, and so do the listings the walk may reuse.
+    const previous = request.previous && RecordedTable.from(request.previous);
     const source = this.#sourceOf(id);
     const walkOptions = this.#walkOptions(id);
     const early = this.#earlyWalks.get(id);
@@ -129,7 +141,7 @@ export class LocalTransport implements Transport {
     signal.throwIfAborted();
     const runner = this.#runner(request.fs, updater);
     const [src, dst] = (await Promise.all([
-      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries()),
+      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries(), this.#listings(previous)),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -143,7 +155,7 @@ export class LocalTransport implements Transport {
           mtimeSlack: SNAPSHOT_MTIME_SLACK_MS,
           linkTimes: typeof this.#syncFs(request.fs).lutimesSync === "function",
         })
-      : planAgainstRecord(src, previous as NonNullable<typeof previous>, { owners, mtimeSlack: 0, linkTimes: true });
+      : planAgainstRecord(src, previous as RecordedTable, { owners, mtimeSlack: 0, linkTimes: true });
     // Starting workers costs tens of milliseconds: a small change set is copied right here.
     let bytes = 0;
     for (const { index } of plan.files) bytes += src.stats[index * STAT_FIELDS + 3] as number;
@@ -191,6 +203,11 @@ export class LocalTransport implements Transport {
     const pool = this.#pool;
     this.#pool = undefined;
     await pool?.close();
+  }
+
+  /** The directory listings the walk may take from the record (see `recorded_listings.ts`). */
+  #listings(previous: RecordedTable | undefined): RecordedListings | undefined {
+    return previous && this.#options.reuseListings !== false ? new RecordedListings(previous) : undefined;
   }
 
   /** Recorded entries from which a source is walked on several threads. */

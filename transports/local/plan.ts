@@ -18,6 +18,11 @@ export interface PlannedEntry {
    * set again at the end only if the file could not be rewritten in place.
    */
   parent?: number;
+  /**
+   * An unchanged directory recorded again only for its new listing key (see
+   * `recorded_listings.ts`): not counted as modified, its snapshot directory left as it is.
+   */
+  keyOnly?: boolean;
 }
 
 /** What a sync must do to the snapshot, in the order it must do it. */
@@ -62,6 +67,8 @@ interface Baseline {
   link(i: number): string;
   /** Index of `path`, or -1 (only asked when the entries stop lining up). */
   indexOf(path: string): number;
+  /** The stats hold the listing keys the source was recorded with (a record, not a walk of the snapshot). */
+  keyed: boolean;
 }
 
 /**
@@ -75,7 +82,7 @@ interface Baseline {
  * ```
  */
 export function planAgainstRecord(source: WalkResult, previous: RecordedTree, options: CompareOptions): Plan {
-  const table = previous instanceof RecordedTable ? previous : RecordedTable.fromEntries(previous.entries());
+  const table = RecordedTable.from(previous);
   return plan(
     source,
     {
@@ -83,6 +90,7 @@ export function planAgainstRecord(source: WalkResult, previous: RecordedTree, op
       stats: table.stats,
       link: (i) => table.links.get(i) ?? "",
       indexOf: (path) => table.indexOf(path),
+      keyed: true,
     },
     options,
   );
@@ -111,6 +119,7 @@ export function planAgainstWalk(source: WalkResult, dest: WalkResult, options: C
         }
         return index.get(path) ?? -1;
       },
+      keyed: false,
     },
     options,
   );
@@ -153,6 +162,13 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
         removed.add(path);
       } else if (!Number.isNaN(hadMode) && equal(stats, o, links[i] as string, baseline, j, options)) {
         out.unchanged++;
+        const key = stats[o + 5] as number;
+        // A directory whose key moved since (it was recorded too soon after a change to
+        // get one, or its ctime moved alone) is recorded again, so the next walk can skip
+        // reading it.
+        if (type === S_IFDIR && baseline.keyed && !Number.isNaN(key) && key !== had[j * STAT_FIELDS + 5]) {
+          out.dirs.push({ index: i, kind: "modify", keyOnly: true });
+        }
         continue;
       } else kind = "modify";
     }

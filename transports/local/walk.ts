@@ -9,6 +9,7 @@
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { type ExcludeMatcher, excludeMatcher } from "../diffcopy/excludes.ts";
+import { listingKeyOf, type RecordedListings, walkSalt } from "./recorded_listings.ts";
 import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 
 export const S_IFMT = 0o170000;
@@ -16,8 +17,11 @@ export const S_IFREG = 0o100000;
 export const S_IFDIR = 0o040000;
 export const S_IFLNK = 0o120000;
 
-/** Numbers stored per entry in {@linkcode WalkResult.stats}: mode, uid, gid, size, mtimeMs. */
-export const STAT_FIELDS = 5;
+/**
+ * Numbers stored per entry in {@linkcode WalkResult.stats}: mode, uid, gid, size,
+ * mtimeMs, listingKey (directories; `NaN` for other kinds and where there is none).
+ */
+export const STAT_FIELDS = 6;
 
 /**
  * A walked tree in a compact, transferable shape (one `Float64Array` instead of an
@@ -26,7 +30,7 @@ export const STAT_FIELDS = 5;
 export interface WalkResult {
   /** Relative `/`-separated paths, in walk order. */
   paths: string[];
-  /** {@linkcode STAT_FIELDS} numbers per entry: mode, uid, gid, size, mtimeMs. */
+  /** {@linkcode STAT_FIELDS} numbers per entry: mode, uid, gid, size, mtimeMs, listingKey. */
   stats: Float64Array;
   /** Symlink target per entry; `""` for other kinds. */
   links: string[];
@@ -47,6 +51,12 @@ export interface WalkOptions {
    * threads; paths below the root are only for sources without `!` exceptions.
    */
   only?: readonly string[];
+  /**
+   * What the last sync recorded: a directory whose listing key matches takes its names
+   * from here instead of being read (see `recorded_listings.ts`). For a walk on this
+   * thread only (it does not cross to a worker).
+   */
+  listings?: RecordedListings;
 }
 
 interface Frame {
@@ -82,9 +92,15 @@ export class TreeWalker {
   #stats = new Float64Array(STAT_FIELDS * 1024);
   readonly #links: string[] = [];
   readonly #skipped: string[] = [];
+  readonly #listings: RecordedListings | undefined;
+  readonly #salt: number;
+  /** Before any directory is read: what a listing key's racy check measures from. */
+  readonly #start = Date.now();
 
   constructor(fs: SyncFs, root: string, options: WalkOptions = {}) {
     this.#fs = fs;
+    this.#listings = options.listings;
+    this.#salt = walkSalt(options);
     this.#matcher = excludeMatcher(options.excludes ?? []);
     this.#hasExceptions = this.#matcher?.hasExceptions ?? false;
     const names = options.only ? [...options.only] : rootNames(fs, root, options);
@@ -130,15 +146,16 @@ export class TreeWalker {
     if (!stats) return; // deleted since its directory was read: it is simply not there
     const type = stats.mode & S_IFMT;
     if (type === S_IFDIR) {
-      let names: string[];
+      const key = listingKeyOf(stats, this.#salt, this.#start);
+      let names = this.#listings?.children(rel, key);
       try {
-        names = readNames(fs, abs);
+        names ??= readNames(fs, abs);
       } catch (err) {
         if (!isVanished(err)) throw err;
         this.#retry(rel, abs, excluded, attempt, err);
         return;
       }
-      const index = this.#push(rel, stats, "");
+      const index = this.#push(rel, stats, "", key);
       // Under an excluded parent, an exception can name this directory itself.
       const dirExcluded = excluded && (this.#matcher?.ignores(rel) ?? false);
       this.#stack.push({ rel, abs, names, next: 0, index, excluded: dirExcluded });
@@ -146,7 +163,7 @@ export class TreeWalker {
     }
     if (excluded && this.#matcher?.ignores(rel)) return;
     if (type === S_IFREG) {
-      this.#push(rel, stats, "");
+      this.#push(rel, stats, "", Number.NaN);
     } else if (type === S_IFLNK) {
       let target: string;
       try {
@@ -156,7 +173,7 @@ export class TreeWalker {
         this.#retry(rel, abs, excluded, attempt, err);
         return;
       }
-      this.#push(rel, stats, target);
+      this.#push(rel, stats, target, Number.NaN);
     } else {
       this.#skipped.push(rel);
     }
@@ -173,7 +190,7 @@ export class TreeWalker {
     this.#visit(rel, abs, excluded, attempt + 1);
   }
 
-  #push(rel: string, stats: FileStats, link: string): number {
+  #push(rel: string, stats: FileStats, link: string, key: number): number {
     const i = this.#paths.length;
     let o = i * STAT_FIELDS;
     if (o + STAT_FIELDS > this.#stats.length) {
@@ -186,7 +203,8 @@ export class TreeWalker {
     out[o++] = stats.uid;
     out[o++] = stats.gid;
     out[o++] = stats.size;
-    out[o] = stats.mtimeMs;
+    out[o++] = stats.mtimeMs;
+    out[o] = key;
     this.#paths.push(rel);
     this.#links.push(link);
     return i;

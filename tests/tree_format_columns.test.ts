@@ -1,16 +1,18 @@
 /**
- * The stored hash tree's version 3 (columns): what it takes as stored, what it checks
- * even under a valid CRC, and the content size it carries from one sync to the next.
+ * The stored hash tree's column formats, version 4 and the version 3 before it (no
+ * listing keys): what they take as stored, what they check even under a valid CRC,
+ * and the content size they carry from one sync to the next.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { crc32 } from "../core/byte_io.ts";
-import { RecordedTable } from "../core/recorded_table.ts";
+import { RecordedTable, TABLE_STAT_FIELDS } from "../core/recorded_table.ts";
 import { decodeRecordedTable, encodeRecordedTable } from "../core/recorded_table_codec.ts";
 import { SnapshotTree } from "../core/snapshot_tree.ts";
 import type { ChangeKind, EntryStat } from "../core/types.ts";
 import { deserializeHashTree, FSCacheError, HashTree, nodeSha256, serializeHashTree } from "../mod.ts";
+import { asVersion3 } from "./_tree_legacy.ts";
 
 const code = (c: string) => (e: unknown) => e instanceof FSCacheError && e.code === c;
 const sum = (s: string) => {
@@ -28,7 +30,7 @@ function stored(paths: string[], links: [number, string][] = []): Uint8Array {
     new RecordedTable({
       paths,
       sums: new Uint8Array(paths.length * 32),
-      stats: new Float64Array(paths.length * 5).fill(Number.NaN),
+      stats: new Float64Array(paths.length * TABLE_STAT_FIELDS).fill(Number.NaN),
       links: new Map(links),
     }),
     nodeSha256,
@@ -45,12 +47,15 @@ function resealed(bytes: Uint8Array, edit: (body: Uint8Array, view: DataView) =>
   return out;
 }
 
+/** Rejected as version 4 and as version 3 alike. */
 const rejects = (bytes: Uint8Array, why: string) => {
-  assert.throws(() => decodeRecordedTable(bytes), code("ERR_CORRUPT"), why);
-  assert.throws(() => deserializeHashTree(bytes, nodeSha256), code("ERR_CORRUPT"), why);
+  for (const form of [bytes, asVersion3(bytes)]) {
+    assert.throws(() => decodeRecordedTable(form), code("ERR_CORRUPT"), `${why} (version ${form[4]})`);
+    assert.throws(() => deserializeHashTree(form, nodeSha256), code("ERR_CORRUPT"), `${why} (version ${form[4]})`);
+  }
 };
 
-describe("stored hash tree, version 3", () => {
+describe("stored hash tree, versions 3 and 4", () => {
   it("rejects paths out of walk order or not clean, whatever characters they hold", () => {
     for (const paths of [
       ["b", "a"],
@@ -83,6 +88,7 @@ describe("stored hash tree, version 3", () => {
       ["...", ".a", "a/...b", "a.."],
     ]) {
       assert.deepEqual(decodeRecordedTable(stored(paths)).paths, paths, JSON.stringify(paths));
+      assert.deepEqual(decodeRecordedTable(asVersion3(stored(paths))).paths, paths, JSON.stringify(paths));
     }
   });
 
@@ -103,7 +109,12 @@ describe("stored hash tree, version 3", () => {
       ["a fractional content size", (_, v) => void v.setFloat64(41, 1.5, true)],
       ["a content size that is not a number", (_, v) => void v.setFloat64(41, Number.NaN, true)],
     ];
-    for (const [why, edit] of cases) rejects(resealed(bytes, edit), why);
+    for (const [why, edit] of cases) {
+      rejects(resealed(bytes, edit), why);
+      // The version 3 form of the same edit (its header and tail are laid out alike).
+      const v3 = resealed(asVersion3(bytes), edit);
+      assert.throws(() => decodeRecordedTable(v3), code("ERR_CORRUPT"), `${why} (version 3)`);
+    }
     // Links must come by index, each once.
     const two = stored(
       ["a", "b"],
@@ -128,6 +139,27 @@ describe("stored hash tree, version 3", () => {
     const forged = resealed(bytes, (_, v) => void v.setFloat64(41, 7, true));
     assert.equal(SnapshotTree.decode(forged, nodeSha256).contentSize(), 7);
     assert.equal(decodeRecordedTable(bytes).stat(2)?.linkname, "f\udcff");
+  });
+
+  it("stores each directory's listing key (version 4); version 3 has none to give", () => {
+    const trie = new HashTree(nodeSha256);
+    trie.apply("add", "d", sum("d"), { ...dir, listingKey: 2 ** 52 + 7 });
+    trie.apply("add", "d/e", sum("d/e"), dir);
+    trie.apply("add", "d/f", sum("d/f"), file(3));
+    const bytes = serializeHashTree(trie);
+    const table = decodeRecordedTable(bytes);
+    assert.deepEqual(
+      [0, 1, 2].map((i) => table.stat(i)?.listingKey),
+      [2 ** 52 + 7, undefined, undefined],
+    );
+    assert.deepEqual(view(table), view(RecordedTable.from(trie)));
+    const old = decodeRecordedTable(asVersion3(bytes));
+    assert.deepEqual(
+      [0, 1, 2].map((i) => old.stat(i)),
+      [dir, dir, file(3)],
+    );
+    // Read from version 3, written again as version 4: the keys stay absent.
+    assert.equal(decodeRecordedTable(encodeRecordedTable(old, nodeSha256)).stat(0)?.listingKey, undefined);
   });
 
   it("carries an exact content size through changes as a full count would give it", () => {
@@ -173,3 +205,8 @@ describe("stored hash tree, version 3", () => {
     assert.ok(exactRounds > 300, `only ${exactRounds} rounds ended exact`);
   });
 });
+
+/** A table's entries as plain data, to compare. */
+function view(table: RecordedTable): unknown[] {
+  return [...table.entries()];
+}

@@ -1,12 +1,13 @@
 /**
- * The stored hash-tree format of versions 1 and 2, as fscache wrote it before version 3:
- * kept here (and no longer in the library) so that the tests can write trees in it for
- * the reader that still reads them (`core/recorded_table_v2.ts`).
+ * The stored hash-tree formats fscache wrote before version 4: versions 1 and 2 (entry
+ * by entry) and version 3 (columns without listing keys). Kept here, and no longer in
+ * the library, so that the tests can write trees in them for the readers that still
+ * read them (`core/recorded_table_v2.ts`, `core/recorded_table_codec.ts`).
  */
 import assert from "node:assert/strict";
 import type { HashTree } from "../core/hash_tree.ts";
 import { encodeName } from "../core/names.ts";
-import { sealTree } from "../core/tree_format.ts";
+import { COUNT_AT, HEADER_BYTES, sealTree } from "../core/tree_format.ts";
 
 /** The bytes version 2 stores for `tree`. */
 export function writeVersion2(tree: HashTree): Uint8Array {
@@ -81,4 +82,17 @@ function sealed(body: Uint8Array): Uint8Array {
 
 function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from({ length: hex.length / 2 }, (_, i) => Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16));
+}
+
+/** Version 4 bytes (`v4`) as version 3 stored them: the same without each entry's listing key. */
+export function asVersion3(v4: Uint8Array): Uint8Array {
+  assert.equal(v4[4], 4);
+  const count = new DataView(v4.buffer, v4.byteOffset).getUint32(COUNT_AT, true);
+  const stats = HEADER_BYTES;
+  const out = new Uint8Array(v4.length - count * 8);
+  out.set(v4.subarray(0, stats));
+  out[4] = 3;
+  for (let i = 0; i < count; i++) out.set(v4.subarray(stats + i * 48, stats + i * 48 + 40), stats + i * 40);
+  out.set(v4.subarray(stats + count * 48, v4.length - 4), stats + count * 40);
+  return sealTree(out);
 }

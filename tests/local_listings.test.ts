@@ -1,0 +1,266 @@
+/**
+ * A repeat local sync takes the listing of a directory whose inode and ctime are as
+ * recorded from the record, instead of reading it (`transports/local/recorded_listings.ts`):
+ * what it still finds, when it reads again, and what the record keeps.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import * as nodeFs from "node:fs";
+import { after, before, describe, it } from "node:test";
+import { RecordedTable } from "../core/recorded_table.ts";
+import type { EntryStat } from "../core/types.ts";
+import { type FileSystem, FSCache, fileSystemFrom, LocalTransport, type NodeStyleFs, nodeSha256 } from "../mod.ts";
+import { RACY_MS, RecordedListings } from "../transports/local/recorded_listings.ts";
+import { tempDir } from "./_diffcopy.ts";
+import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
+
+const disk = fileSystemFrom(nodeFs);
+
+/** `node:fs` with every `readdirSync` noted: not the disk itself to the transport, so it walks inline. */
+function countingFs(): { fs: FileSystem; reads: string[] } {
+  const reads: string[] = [];
+  const module = {
+    ...nodeFs,
+    readdirSync: (path: string, options?: unknown) => {
+      reads.push(String(path));
+      return (nodeFs.readdirSync as (p: string, o?: unknown) => unknown)(path, options);
+    },
+  };
+  return { fs: fileSystemFrom(module as unknown as NodeStyleFs), reads };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A source, its snapshot and a transport counting the source's directory reads. */
+interface Case {
+  src: string;
+  dest: string;
+  tree: RecordingTree;
+  reads: string[];
+  transport: LocalTransport;
+  sync(options?: { previous?: boolean }): Promise<RecordingTree>;
+  /** Source directories read by the last sync, relative to the source (`""`: the root). */
+  read(): string[];
+}
+
+describe("LocalTransport reusing recorded listings", () => {
+  const tmp = tempDir();
+  const cases: Case[] = [];
+  const make = (name: string, options: ConstructorParameters<typeof LocalTransport>[0] = {}): Case => {
+    const src = `${tmp.dir}/${name}/src`;
+    const dest = `${tmp.dir}/${name}/snap`;
+    const { fs, reads } = countingFs();
+    const transport = new LocalTransport({ sourceFs: fs, ...options });
+    const tree = new RecordingTree();
+    const c: Case = {
+      src,
+      dest,
+      tree,
+      reads,
+      transport,
+      sync: (o = { previous: true }) => {
+        reads.length = 0;
+        return syncOnce(transport, src, dest, disk, tree, o);
+      },
+      read: () =>
+        reads
+          .filter((p) => p === src || p.startsWith(`${src}/`))
+          .map((p) => p.slice(src.length + 1))
+          .sort(),
+    };
+    cases.push(c);
+    return c;
+  };
+  const plain = make("plain");
+  const added = make("added");
+  const removed = make("removed");
+  const replaced = make("replaced");
+  const excluding = make("excluding", { excludes: ["**/*.log"] });
+  const off = make("off", { reuseListings: false });
+  const racy = make("racy");
+  const cached = make("cached");
+
+  before(async () => {
+    for (const [i, c] of cases.entries()) {
+      nodeFs.mkdirSync(c.src, { recursive: true });
+      nodeFs.mkdirSync(c.dest);
+      generateTree(disk, c.src, 40 + i, 24, 2000);
+    }
+    nodeFs.writeFileSync(`${excluding.src}/a/b/kept.log`, "log");
+    nodeFs.utimesSync(`${excluding.src}/a/b`, 1_600_000_000, 1_600_000_000);
+    // Directories changed within RACY_MS of a walk get no key: let the trees settle.
+    await sleep(RACY_MS + 300);
+    for (const c of cases) await c.sync({ previous: false });
+    // Changes the next syncs must find by a directory's inode and ctime alone: each
+    // directory's mtime is set back, and the changes settle before those syncs.
+    nodeFs.writeFileSync(`${added.src}/a/b/new.txt`, "new");
+    nodeFs.utimesSync(`${added.src}/a/b`, 1_600_000_000, 1_600_000_000 + 7);
+    nodeFs.rmSync(`${removed.src}/d/f4.txt`);
+    nodeFs.utimesSync(`${removed.src}/d`, 1_600_000_000, 1_600_000_000 + 7);
+    const copy = `${replaced.src}-copy`;
+    execFileSync("cp", ["-a", replaced.src, copy]);
+    nodeFs.writeFileSync(`${copy}/d/e/extra.txt`, "extra");
+    nodeFs.utimesSync(`${copy}/d/e`, 1_600_000_000, 1_600_000_000 + 7);
+    nodeFs.renameSync(replaced.src, `${replaced.src}-old`);
+    nodeFs.renameSync(copy, replaced.src);
+    await sleep(RACY_MS + 300);
+  });
+  after(() => tmp[Symbol.dispose]());
+
+  it("a no-op resync reads only the root, and records nothing", async () => {
+    await plain.sync();
+    assert.deepEqual(plain.read(), [""]);
+    assert.deepEqual(plain.tree.changes, []);
+    assert.deepEqual(plain.tree.rekeyed, []);
+  });
+
+  it("still finds a changed file in a directory it did not read", async () => {
+    nodeFs.appendFileSync(`${plain.src}/a/b/f2.txt`, "more");
+    await plain.sync();
+    assert.deepEqual(plain.read(), [""]);
+    assert.deepEqual(plain.tree.summary(), ["modify a/b/f2.txt"]);
+    assertSameTree(disk, plain.src, disk, plain.dest);
+  });
+
+  it("reads a directory whose entries changed though its mtime was set back", async () => {
+    await added.sync();
+    assert.deepEqual(added.read(), ["", "a/b"]);
+    assert.deepEqual(added.tree.summary(), ["add a/b/new.txt"]);
+    await removed.sync();
+    assert.deepEqual(removed.read(), ["", "d"]);
+    assert.deepEqual(removed.tree.summary(), ["delete d/f4.txt"]);
+    for (const c of [added, removed]) {
+      assertSameTree(disk, c.src, disk, c.dest);
+      assert.deepEqual(c.tree.checksums(), freshChecksums(disk, c.dest));
+    }
+    // Recorded again with its new key (not counted as a change): the next sync reads it no more.
+    assert.deepEqual(added.tree.rekeyed, ["a/b"]);
+    await added.sync();
+    assert.deepEqual(added.read(), [""]);
+  });
+
+  it("reads every directory of a source replaced by a copy with the same mtimes", async () => {
+    await replaced.sync();
+    assert.deepEqual(replaced.read(), ["", "a", "a/b", "a/b/c", "a/empty2", "d", "d/e", "empty"]);
+    assert.deepEqual(replaced.tree.summary(), ["add d/e/extra.txt"]);
+    assertSameTree(disk, replaced.src, disk, replaced.dest);
+  });
+
+  it("reads every directory when the excludes change", async () => {
+    await excluding.sync();
+    assert.deepEqual(excluding.read(), [""]);
+    const { fs, reads } = countingFs();
+    await syncOnce(new LocalTransport({ sourceFs: fs }), excluding.src, excluding.dest, disk, excluding.tree, {
+      previous: true,
+    });
+    assert.equal(reads.length, 8, "the root and its seven directories");
+    assert.deepEqual(excluding.tree.summary(), ["add a/b/kept.log"]);
+    assertSameTree(disk, excluding.src, disk, excluding.dest);
+  });
+
+  it("reads every directory with reuseListings: false", async () => {
+    await off.sync();
+    assert.deepEqual(off.read(), ["", "a", "a/b", "a/b/c", "a/empty2", "d", "d/e", "empty"]);
+    assert.deepEqual(off.tree.changes, []);
+  });
+
+  it("keys a directory changed just before a walk only once it has settled", async () => {
+    nodeFs.writeFileSync(`${racy.src}/d/e/new.txt`, "new");
+    await racy.sync();
+    assert.deepEqual(racy.tree.summary({ dirs: true }), ["add d/e/new.txt", "modify d/e"]);
+    assert.equal(racy.tree.get("d/e")?.stat?.listingKey, undefined, "changed too recently for a key");
+    await racy.sync();
+    assert.deepEqual(racy.read(), ["", "d/e"]);
+    assert.deepEqual(racy.tree.changes, []);
+    await sleep(RACY_MS + 300);
+    await racy.sync();
+    assert.deepEqual(racy.tree.changes, [], "recorded again, not counted as a change");
+    assert.deepEqual(racy.tree.rekeyed, ["d/e"]);
+    await racy.sync();
+    assert.deepEqual(racy.read(), [""]);
+  });
+
+  it("through FSCache, keeps the listing keys in the stored tree, across a reopen", async () => {
+    const root = `${cached.dest}-cache`;
+    const sync = async (key: string) => {
+      const cache = await FSCache.open({ root, gcInterval: 0 });
+      cache.registerTransport("counted", cached.transport);
+      try {
+        cached.reads.length = 0;
+        const source = await cache.syncFrom({ key, sharedKey: "s", transport: "counted", path: cached.src });
+        await source.close();
+        return cached.read();
+      } finally {
+        await cache.close();
+      }
+    };
+    assert.equal((await sync("k1")).length, 8, "a first sync reads every directory");
+    assert.deepEqual(await sync("k2"), [""]);
+    assert.deepEqual(await sync("k3"), [""]);
+  });
+});
+
+describe("RecordedListings", () => {
+  const dir = (listingKey?: number): EntryStat => ({
+    mode: 0o40755,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    mtimeMs: 1,
+    ...(listingKey === undefined ? {} : { listingKey }),
+  });
+  const file: EntryStat = { mode: 0o100644, uid: 0, gid: 0, size: 1, mtimeMs: 1 };
+  const sum = (s: string) => {
+    const h = nodeSha256();
+    h.update(s);
+    return h.digest();
+  };
+  const table = (entries: [string, EntryStat][]) =>
+    RecordedTable.fromEntries(entries.map(([path, stat]) => [path, { checksum: sum(path), stat }]));
+
+  it("gives the names recorded directly under a directory, only for its key", () => {
+    const listings = new RecordedListings(
+      table([
+        ["a", dir(11)],
+        ["a/b", dir(12)],
+        ["a/b/x", file],
+        ["a/c", file],
+        ["a/n", dir()],
+        ["a/n/y", file],
+        ["a.z", file],
+        ["e", dir(13)],
+      ]),
+    );
+    assert.deepEqual(listings.children("a", 11), ["b", "c", "n"]);
+    assert.deepEqual(listings.children("a/b", 12), ["x"]);
+    assert.deepEqual(listings.children("e", 13), []);
+    assert.equal(listings.children("a", 12), undefined, "another key");
+    assert.equal(listings.children("a", Number.NaN), undefined);
+    assert.equal(listings.children("a/n", Number.NaN), undefined, "recorded without a key");
+    assert.equal(listings.children("a/c", 11), undefined, "not a directory");
+    assert.equal(listings.children("zz", 11), undefined, "not recorded");
+  });
+
+  it("a fold that changes a directory's children without recording it voids its key", () => {
+    const before = table([
+      ["a", dir(11)],
+      ["a/x", file],
+      ["b", dir(21)],
+      ["b/y", file],
+      ["c", dir(31)],
+    ]);
+    const keyOf = (t: RecordedTable, path: string) => t.get(path)?.stat?.listingKey;
+    const modified = before.withChanges([{ kind: "modify", path: "a/x", checksum: sum("new"), stat: file }]);
+    assert.equal(keyOf(modified, "a"), 11, "a changed file leaves the listing as it was");
+    const changed = before.withChanges([
+      { kind: "add", path: "a/new", checksum: sum("n"), stat: file },
+      { kind: "delete", path: "b/y" },
+      { kind: "modify", path: "c", checksum: sum("c"), stat: dir(32) },
+      { kind: "add", path: "c/z", checksum: sum("z"), stat: file },
+    ]);
+    assert.equal(keyOf(changed, "a"), undefined);
+    assert.equal(keyOf(changed, "b"), undefined);
+    assert.equal(keyOf(changed, "c"), 32, "recorded again with the change: its own key");
+    assert.deepEqual(new RecordedListings(changed).children("c", 32), ["z"]);
+  });
+});
