@@ -109,23 +109,14 @@ export class ProtoWriter {
     if (s.mode !== 0) this.#uint(2, s.mode >>> 0);
     if (s.uid !== 0) this.#uint(3, s.uid >>> 0);
     if (s.gid !== 0) this.#uint(4, s.gid >>> 0);
-    if (s.size !== 0) {
-      this.varint(5 * 8);
-      this.varint64(BigInt(s.size));
-    }
+    if (s.size !== 0) this.#int64(5, s.size);
     if (s.modTime !== 0n) {
       this.varint(6 * 8);
       this.varint64(s.modTime);
     }
     if (s.linkname !== "") this.nameField(7, s.linkname);
-    if (s.devmajor !== 0) {
-      this.varint(8 * 8);
-      this.varint64(BigInt(s.devmajor));
-    }
-    if (s.devminor !== 0) {
-      this.varint(9 * 8);
-      this.varint64(BigInt(s.devminor));
-    }
+    if (s.devmajor !== 0) this.#int64(8, s.devmajor);
+    if (s.devminor !== 0) this.#int64(9, s.devminor);
     if (s.xattrs.size > 0) {
       for (const [key, value] of [...s.xattrs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
         this.varint(10 * 8 + 2);
@@ -149,6 +140,16 @@ export class ProtoWriter {
   #uint(field: number, value: number): void {
     this.varint(field * 8);
     this.varint(value);
+  }
+
+  /**
+   * An int64 field held in a number: non-negative safe integers without BigInt, the rest
+   * as Go's int64 (a negative one in ten bytes of two's complement).
+   */
+  #int64(field: number, value: number): void {
+    this.varint(field * 8);
+    if (value >= 0 && Number.isSafeInteger(value)) this.varint(value);
+    else this.varint64(BigInt(value));
   }
 
   /** Reserves room for the length varint of a message of at most `max` bytes. */
