@@ -10,6 +10,19 @@ import type { Packet, Stat } from "./packet.ts";
 
 const encoder = new TextEncoder();
 
+/**
+ * A `Stat` that may also carry its time as whole microseconds, as the sender's walked
+ * stats do (`source_walker.ts`): the encoder then writes it without BigInt. `modTime` must
+ * be `modTimeUs * 1000` held within int64.
+ */
+export interface StatWithMicros extends Stat {
+  readonly modTimeUs?: number;
+}
+
+/** The largest microseconds whose nanoseconds fit int64 (a double: above 2^53 only even ones are). */
+const MAX_MICROS = 9_223_372_036_854_774;
+const P28 = 2 ** 28;
+
 /** Bytes of `value` as a varint (`value` a non-negative safe integer). */
 export function varintSize(value: number): number {
   let n = 1;
@@ -18,8 +31,8 @@ export function varintSize(value: number): number {
 }
 
 /**
- * Appends protobuf to one growing buffer: no per-field arrays, numbers below 2^53 without
- * BigInt, strings encoded in place. Length-delimited messages reserve room for the
+ * Appends protobuf to one growing buffer: no per-field arrays, numbers below 2^53 (and
+ * walked times: {@linkcode StatWithMicros}) without BigInt, strings encoded in place. Length-delimited messages reserve room for the
  * longest length varint they can need and close the gap once the length is known.
  *
  * @example
@@ -63,15 +76,9 @@ export class ProtoWriter {
       this.varint(Number(value));
       return;
     }
-    // nanosecond times exceed 2^53: the low 28 bits as four groups, then the rest (< 2^36)
+    // past 2^53 (nanosecond times, negatives as two's complement): split at bit 28
     const v = BigInt.asUintN(64, value);
-    let low = Number(v & 0xfffffffn);
-    this.ensure(14);
-    for (let i = 0; i < 4; i++) {
-      this.buf[this.pos++] = (low & 0x7f) | 0x80;
-      low >>>= 7;
-    }
-    this.varint(Number(v >> 28n));
+    this.#split(Number(v & 0xfffffffn), Number(v >> 28n));
   }
 
   bytesField(field: number, data: Uint8Array): void {
@@ -99,7 +106,7 @@ export class ProtoWriter {
   }
 
   /** One `Stat` as a length-delimited field. */
-  statField(field: number, s: Stat): void {
+  statField(field: number, s: StatWithMicros): void {
     this.varint(field * 8 + 2);
     // a Stat is small unless its strings or xattrs are long: bound its size loosely
     let max = 100 + (s.path.length + s.linkname.length) * 3;
@@ -110,7 +117,14 @@ export class ProtoWriter {
     if (s.uid !== 0) this.#uint(3, s.uid >>> 0);
     if (s.gid !== 0) this.#uint(4, s.gid >>> 0);
     if (s.size !== 0) this.#int64(5, s.size);
-    if (s.modTime !== 0n) {
+    const us = s.modTimeUs;
+    if (us !== undefined && us >= 0 && us <= MAX_MICROS) {
+      if (us !== 0) {
+        this.varint(6 * 8);
+        this.#micros(us);
+      }
+    } else if (s.modTime !== 0n) {
+      // before 1970 or past int64 (held at its end by `modTime`): rare, the BigInt way
       this.varint(6 * 8);
       this.varint64(s.modTime);
     }
@@ -150,6 +164,31 @@ export class ProtoWriter {
     this.varint(field * 8);
     if (value >= 0 && Number.isSafeInteger(value)) this.varint(value);
     else this.varint64(BigInt(value));
+  }
+
+  /**
+   * The varint of `us * 1000` (nanoseconds) for whole `us` in [0, MAX_MICROS], exact
+   * without BigInt: the product passes 2^53, so it is made as the bits below 2^28 and
+   * those above (`us` = a·2^28 + b; b·1000 < 2^38 and a·1000 < 2^36 stay exact).
+   */
+  #micros(us: number): void {
+    const a = Math.floor(us / P28);
+    const b = (us - a * P28) * 1000;
+    const carry = Math.floor(b / P28);
+    const high = a * 1000 + carry;
+    if (high === 0) this.varint(b);
+    else this.#split(b - carry * P28, high);
+  }
+
+  /** The varint of `high * 2^28 + low28` for `high` > 0: the low 28 bits as four groups, then the rest. */
+  #split(low28: number, high: number): void {
+    let low = low28;
+    this.ensure(4);
+    for (let i = 0; i < 4; i++) {
+      this.buf[this.pos++] = (low & 0x7f) | 0x80;
+      low >>>= 7;
+    }
+    this.varint(high);
   }
 
   /** Reserves room for the length varint of a message of at most `max` bytes. */

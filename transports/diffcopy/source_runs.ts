@@ -13,8 +13,7 @@ import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { RunQueue, splitUnits, type Unit } from "../run_queue.ts";
 import { excludeMatcher } from "./excludes.ts";
-import type { Stat } from "./packet.ts";
-import { linkToFirst, type SourceEntry, SourceWalker } from "./source_walker.ts";
+import { linkToFirst, type SourceEntry, SourceWalker, WalkedStat } from "./source_walker.ts";
 
 /** One run of a walk, as a message a worker can take. */
 export interface SourceRunTask {
@@ -26,7 +25,7 @@ export interface SourceRunTask {
 /** A walked run in a shape that crosses a thread boundary quickly (no object per entry). */
 export interface SourceRun {
   paths: string[];
-  /** Per entry: Go mode, uid, gid, size, mtime in whole µs (what a STAT carries, exactly). */
+  /** Per entry: Go mode, uid, gid, size, mtime in whole µs (`WalkedStat.modTimeUs`: what a STAT carries, exactly). */
   nums: Float64Array;
   links: string[];
   /** `dev:ino` of regular files with more links; `""` for the others. */
@@ -53,7 +52,6 @@ const RUNS_PER_THREAD = 8;
  * walking 10k entries about as much, and most trees are walked by then.
  */
 export const WALK_THREADS_AFTER = 8000;
-const NO_XATTRS: Map<string, Uint8Array> = new Map();
 
 /**
  * Walks one run into its compact form (what a worker does).
@@ -81,7 +79,7 @@ export function walkSourceRun(fs: FileSystem, task: SourceRunTask): SourceRun {
       nums[o++] = stat.uid;
       nums[o++] = stat.gid;
       nums[o++] = stat.size;
-      nums[o] = Number(stat.modTime / 1000n);
+      nums[o] = stat.modTimeUs;
       paths.push(stat.path);
       links.push(inode === undefined ? stat.linkname : "");
       inodes.push(inode ?? "");
@@ -97,18 +95,15 @@ function entriesOf(run: SourceRun, root: string, inodes: Map<string, string>): S
   for (let i = 0; i < run.paths.length; i++) {
     const path = run.paths[i] as string;
     const o = i * FIELDS;
-    const stat: Stat = {
+    const stat = new WalkedStat(
       path,
-      mode: nums[o] as number,
-      uid: nums[o + 1] as number,
-      gid: nums[o + 2] as number,
-      size: nums[o + 3] as number,
-      modTime: BigInt(nums[o + 4] as number) * 1000n,
-      linkname: run.links[i] as string,
-      devmajor: 0,
-      devminor: 0,
-      xattrs: NO_XATTRS,
-    };
+      nums[o] as number,
+      nums[o + 1] as number,
+      nums[o + 2] as number,
+      nums[o + 3] as number,
+      nums[o + 4] as number,
+      run.links[i] as string,
+    );
     const entry: SourceEntry = { stat, full: joinPath(root, path) };
     const inode = run.inodes[i] as string;
     if (inode !== "") {

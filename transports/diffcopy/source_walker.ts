@@ -14,7 +14,7 @@ import type { Stat } from "./packet.ts";
 
 /** One entry of the sender's walk. */
 export interface SourceEntry {
-  stat: Stat;
+  stat: WalkedStat;
   /** Full path on the sender's file system. */
   full: string;
   /** `dev:ino` of a regular file with more than one link (hard links are decided by it). */
@@ -57,14 +57,49 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
 /**
- * A STAT's `modTime` (int64 nanoseconds) for a walked `mtimeMs`: whole microseconds (a
- * double `mtimeMs` holds no more, and a receiver that stores the value and reads it back
- * must get the same number again), held within int64 — a time after 2262-04-11 would
- * otherwise wrap around to 1901 on the receiver (fsutil's Go sender cannot send it either).
+ * A walked entry's `Stat`, its time kept as whole microseconds: a double `mtimeMs` holds
+ * no more, and a receiver that stores the value and reads it back must get the same
+ * number again. The encoder writes that number without BigInt (`packet_encoder.ts`);
+ * `modTime`, read-only here, is made only when read (a BigInt per entry, and its
+ * garbage, was a measurable part of a no-op push).
+ *
+ * @example
+ * ```ts
+ * const s = new WalkedStat("a.txt", 0o644, 1000, 1000, 4, 1_700_000_000_123_456, "");
+ * s.modTime; // 1_700_000_000_123_456_000n
+ * ```
  */
-function modTimeOf(mtimeMs: number): bigint {
-  const ns = BigInt(Math.round(mtimeMs * 1000)) * 1000n;
-  return ns > INT64_MAX ? INT64_MAX : ns < INT64_MIN ? INT64_MIN : ns;
+export class WalkedStat implements Stat {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** `mtimeMs` in whole microseconds, as walked (not held within int64: `modTime` is). */
+  readonly modTimeUs: number;
+  linkname: string;
+  devmajor = 0;
+  devminor = 0;
+  xattrs: Map<string, Uint8Array> = NO_XATTRS;
+
+  constructor(path: string, mode: number, uid: number, gid: number, size: number, modTimeUs: number, linkname: string) {
+    this.path = path;
+    this.mode = mode;
+    this.uid = uid;
+    this.gid = gid;
+    this.size = size;
+    this.modTimeUs = modTimeUs;
+    this.linkname = linkname;
+  }
+
+  /**
+   * The STAT's `modTime` (int64 nanoseconds), held within int64: a time after 2262-04-11
+   * would otherwise wrap around to 1901 on the receiver (fsutil's Go sender cannot send it either).
+   */
+  get modTime(): bigint {
+    const ns = BigInt(this.modTimeUs) * 1000n;
+    return ns > INT64_MAX ? INT64_MAX : ns < INT64_MIN ? INT64_MIN : ns;
+  }
 }
 
 /**
@@ -160,18 +195,15 @@ export class SourceWalker {
       return;
     }
     if (excluded && ignored && type !== S_IFDIR) return;
-    const s: Stat = {
+    const s = new WalkedStat(
       path,
-      mode: goModeFromPosix(st.mode),
-      uid: st.uid,
-      gid: st.gid,
-      size: type === S_IFDIR ? 0 : st.size,
-      modTime: modTimeOf(st.mtimeMs),
-      linkname: type === S_IFLNK ? this.#fs.readlinkSync(full) : "",
-      devmajor: 0,
-      devminor: 0,
-      xattrs: NO_XATTRS,
-    };
+      goModeFromPosix(st.mode),
+      st.uid,
+      st.gid,
+      type === S_IFDIR ? 0 : st.size,
+      Math.round(st.mtimeMs * 1000),
+      type === S_IFLNK ? this.#fs.readlinkSync(full) : "",
+    );
     const entry: SourceEntry = { stat: s, full };
     if (type === S_IFREG && st.nlink > 1) {
       entry.inode = `${st.dev}:${st.ino}`;
