@@ -110,6 +110,15 @@ export class RecordedTable implements RecordedTree {
     return this.#index.get(path) ?? -1;
   }
 
+  /**
+   * Index of `path`, or -1, by binary search: for a few lookups, where building
+   * {@linkcode indexOf}'s map of every path would cost more.
+   */
+  search(path: string): number {
+    const i = this.#lowerBound(path);
+    return this.paths[i] === path ? i : -1;
+  }
+
   get(path: string): RecordedEntry | undefined {
     const i = this.indexOf(path);
     return i < 0 ? undefined : this.entry(i);

@@ -11,6 +11,8 @@ import { RecordedTable } from "../core/recorded_table.ts";
 import type { EntryStat } from "../core/types.ts";
 import { type FileSystem, FSCache, fileSystemFrom, LocalTransport, type NodeStyleFs, nodeSha256 } from "../mod.ts";
 import { RACY_MS, RecordedListings } from "../transports/local/recorded_listings.ts";
+import type { SyncFs } from "../transports/local/sync_fs.ts";
+import { STAT_FIELDS, walkTree } from "../transports/local/walk.ts";
 import { tempDir } from "./_diffcopy.ts";
 import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
 
@@ -79,6 +81,7 @@ describe("LocalTransport reusing recorded listings", () => {
   const off = make("off", { reuseListings: false });
   const racy = make("racy");
   const cached = make("cached");
+  const walked = make("walked");
 
   before(async () => {
     for (const [i, c] of cases.entries()) {
@@ -180,6 +183,35 @@ describe("LocalTransport reusing recorded listings", () => {
     assert.deepEqual(racy.read(), [""]);
   });
 
+  it("walks from the record exactly what reading every directory gives", () => {
+    const { fs, reads } = countingFs();
+    const sync = fs as unknown as SyncFs;
+    const plainWalk = walkTree(sync, walked.src);
+    const record = RecordedTable.fromEntries(
+      plainWalk.paths.map((path, i) => {
+        const o = i * STAT_FIELDS;
+        const key = plainWalk.stats[o + 5] as number;
+        const stat: EntryStat = {
+          mode: plainWalk.stats[o] as number,
+          uid: plainWalk.stats[o + 1] as number,
+          gid: plainWalk.stats[o + 2] as number,
+          size: plainWalk.stats[o + 3] as number,
+          mtimeMs: plainWalk.stats[o + 4] as number,
+          ...(Number.isNaN(key) ? {} : { listingKey: key }),
+        };
+        return [path, { checksum: "0".repeat(64), stat }];
+      }),
+    );
+    nodeFs.appendFileSync(`${walked.src}/a/b/c/f3.txt`, "more");
+    nodeFs.appendFileSync(`${walked.src}/f0.txt`, "more");
+    // a/b is read again (its entries changed), between a and a/b/c walked from the record.
+    nodeFs.writeFileSync(`${walked.src}/a/b/new.txt`, "new");
+    reads.length = 0;
+    const fromRecord = walkTree(sync, walked.src, { listings: new RecordedListings(record) });
+    assert.deepEqual(reads, [walked.src, `${walked.src}/a/b`], "only the root and a/b read");
+    assert.deepEqual(fromRecord, walkTree(sync, walked.src));
+  });
+
   it("through FSCache, keeps the listing keys in the stored tree, across a reopen", async () => {
     const root = `${cached.dest}-cache`;
     const sync = async (key: string) => {
@@ -218,7 +250,7 @@ describe("RecordedListings", () => {
   const table = (entries: [string, EntryStat][]) =>
     RecordedTable.fromEntries(entries.map(([path, stat]) => [path, { checksum: sum(path), stat }]));
 
-  it("gives the names recorded directly under a directory, only for its key", () => {
+  it("tells a directory recorded with a key, and where its recorded entries end", () => {
     const listings = new RecordedListings(
       table([
         ["a", dir(11)],
@@ -231,14 +263,19 @@ describe("RecordedListings", () => {
         ["e", dir(13)],
       ]),
     );
-    assert.deepEqual(listings.children("a", 11), ["b", "c", "n"]);
-    assert.deepEqual(listings.children("a/b", 12), ["x"]);
-    assert.deepEqual(listings.children("e", 13), []);
-    assert.equal(listings.children("a", 12), undefined, "another key");
-    assert.equal(listings.children("a", Number.NaN), undefined);
-    assert.equal(listings.children("a/n", Number.NaN), undefined, "recorded without a key");
-    assert.equal(listings.children("a/c", 11), undefined, "not a directory");
-    assert.equal(listings.children("zz", 11), undefined, "not recorded");
+    assert.equal(listings.search("a/n/y"), 5);
+    assert.equal(listings.search("a/zz"), -1);
+    assert.ok(listings.matches(0, 11));
+    assert.ok(!listings.matches(0, 12), "another key");
+    assert.ok(!listings.matches(0, Number.NaN));
+    assert.ok(!listings.matches(4, Number.NaN), "recorded without a key");
+    assert.ok(!listings.matches(3, 11), "not a directory");
+    assert.ok(!listings.matches(-1, 11), "not recorded");
+    assert.deepEqual(
+      [0, 1, 3, 4, 7].map((i) => listings.end(i)),
+      [6, 3, 4, 6, 8],
+    );
+    assert.ok(listings.below(2, "a") && !listings.below(6, "a") && !listings.below(8, "a"));
   });
 
   it("a fold that changes a directory's children without recording it voids its key", () => {
@@ -261,6 +298,6 @@ describe("RecordedListings", () => {
     assert.equal(keyOf(changed, "a"), undefined);
     assert.equal(keyOf(changed, "b"), undefined);
     assert.equal(keyOf(changed, "c"), 32, "recorded again with the change: its own key");
-    assert.deepEqual(new RecordedListings(changed).children("c", 32), ["z"]);
+    assert.ok(new RecordedListings(changed).matches(changed.search("c"), 32));
   });
 });

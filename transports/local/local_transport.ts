@@ -205,7 +205,7 @@ export class LocalTransport implements Transport {
     await pool?.close();
   }
 
-  /** The directory listings the walk may take from the record (see `recorded_listings.ts`). */
+  /** The record a walk on this thread takes unchanged directories' entries from (see `recorded_listings.ts`). */
   #listings(previous: RecordedTable | undefined): RecordedListings | undefined {
     return previous && this.#options.reuseListings !== false ? new RecordedListings(previous) : undefined;
   }

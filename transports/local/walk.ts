@@ -52,9 +52,9 @@ export interface WalkOptions {
    */
   only?: readonly string[];
   /**
-   * What the last sync recorded: a directory whose listing key matches takes its names
-   * from here instead of being read (see `recorded_listings.ts`). For a walk on this
-   * thread only (it does not cross to a worker).
+   * What the last sync recorded: a directory whose listing key matches is walked as the
+   * entries recorded below it instead of being read (see `recorded_listings.ts`). For a
+   * walk on this thread only (it does not cross to a worker).
    */
   listings?: RecordedListings;
 }
@@ -62,7 +62,9 @@ export interface WalkOptions {
 interface Frame {
   rel: string;
   abs: string;
-  names: string[];
+  /** The names read from the directory; `undefined` when it is walked from the record. */
+  names: string[] | undefined;
+  /** The next name's position in `names`; walked from the record, the next entry's index there. */
   next: number;
   /** Index of this directory's own entry; -1 for the root. */
   index: number;
@@ -112,10 +114,18 @@ export class TreeWalker {
     let done = 0;
     while (this.#stack.length > 0) {
       const frame = this.#stack[this.#stack.length - 1] as Frame;
+      if (frame.names === undefined) {
+        const listings = this.#listings as RecordedListings;
+        if (!listings.below(frame.next, frame.rel)) {
+          this.#close(frame);
+          continue;
+        }
+        if (done++ >= budget) return false;
+        this.#visitRecorded(frame, listings);
+        continue;
+      }
       if (frame.next >= frame.names.length) {
-        this.#stack.pop();
-        // An excluded directory that kept no re-included child is dropped again.
-        if (frame.excluded && frame.index === this.#paths.length - 1) this.#pop();
+        this.#close(frame);
         continue;
       }
       if (done++ >= budget) return false;
@@ -128,10 +138,37 @@ export class TreeWalker {
       if (excluded && !this.#hasExceptions) continue;
       const abs = `${frame.abs}/${name}`;
       const depth = this.#stack.length;
-      this.#visit(rel, abs, excluded, 0);
+      this.#visit(rel, abs, excluded, 0, -1);
       if (entryOnly && this.#stack.length > depth) this.#stack.pop();
     }
     return true;
+  }
+
+  /**
+   * Visits the next entry recorded below `frame`'s directory, then moves past it and
+   * what is recorded below it: at once, unless the entry is itself walked from the
+   * record (its frame moves its parent on when it closes).
+   */
+  #visitRecorded(frame: Frame, listings: RecordedListings): void {
+    const at = frame.next++;
+    const rel = listings.paths[at] as string;
+    const excluded = frame.excluded || (this.#matcher?.ignores(rel) ?? false);
+    const depth = this.#stack.length;
+    if (!excluded || this.#hasExceptions) {
+      this.#visit(rel, `${frame.abs}/${rel.slice(frame.rel.length + 1)}`, excluded, 0, at);
+    }
+    const top = this.#stack[this.#stack.length - 1] as Frame;
+    const fromRecord = this.#stack.length > depth && top.names === undefined;
+    if (!fromRecord && listings.isDir(at)) frame.next = listings.end(at);
+  }
+
+  /** Done with `frame`'s directory. */
+  #close(frame: Frame): void {
+    this.#stack.pop();
+    // An excluded directory that kept no re-included child is dropped again.
+    if (frame.excluded && frame.index === this.#paths.length - 1) this.#pop();
+    const parent = this.#stack[this.#stack.length - 1];
+    if (frame.names === undefined && parent !== undefined && parent.names === undefined) parent.next = frame.next;
   }
 
   /** The walk so far (complete once `step` returned true). */
@@ -140,25 +177,30 @@ export class TreeWalker {
     return { paths: this.#paths, stats, links: this.#links, skipped: this.#skipped };
   }
 
-  #visit(rel: string, abs: string, excluded: boolean, attempt: number): void {
+  /** `at`: the entry's index in the record, when the walk knows it (else -1). */
+  #visit(rel: string, abs: string, excluded: boolean, attempt: number, at: number): void {
     const fs = this.#fs;
     const stats = lstatOrUndefined(fs, abs);
     if (!stats) return; // deleted since its directory was read: it is simply not there
     const type = stats.mode & S_IFMT;
+    const listings = this.#listings;
     if (type === S_IFDIR) {
       const key = listingKeyOf(stats, this.#salt, this.#start);
-      let names = this.#listings?.children(rel, key);
-      try {
-        names ??= readNames(fs, abs);
-      } catch (err) {
-        if (!isVanished(err)) throw err;
-        this.#retry(rel, abs, excluded, attempt, err);
-        return;
+      const recorded = listings === undefined ? -1 : at >= 0 ? at : listings.search(rel);
+      let names: string[] | undefined;
+      if (!listings?.matches(recorded, key)) {
+        try {
+          names = readNames(fs, abs);
+        } catch (err) {
+          if (!isVanished(err)) throw err;
+          this.#retry(rel, abs, excluded, attempt, err, at);
+          return;
+        }
       }
       const index = this.#push(rel, stats, "", key);
       // Under an excluded parent, an exception can name this directory itself.
       const dirExcluded = excluded && (this.#matcher?.ignores(rel) ?? false);
-      this.#stack.push({ rel, abs, names, next: 0, index, excluded: dirExcluded });
+      this.#stack.push({ rel, abs, names, next: names ? 0 : recorded + 1, index, excluded: dirExcluded });
       return;
     }
     if (excluded && this.#matcher?.ignores(rel)) return;
@@ -170,7 +212,7 @@ export class TreeWalker {
         target = fs.readlinkSync(abs);
       } catch (err) {
         if (!isVanished(err) && errnoOf(err) !== "EINVAL") throw err;
-        this.#retry(rel, abs, excluded, attempt, err);
+        this.#retry(rel, abs, excluded, attempt, err, at);
         return;
       }
       this.#push(rel, stats, target, Number.NaN);
@@ -180,14 +222,14 @@ export class TreeWalker {
   }
 
   /** An entry changed kind or vanished while being read: look once more, then give up. */
-  #retry(rel: string, abs: string, excluded: boolean, attempt: number, cause: unknown): void {
+  #retry(rel: string, abs: string, excluded: boolean, attempt: number, cause: unknown, at: number): void {
     if (attempt > 0) {
       throw new FSCacheError("ERR_SOURCE_CHANGED", `source entry kept changing while it was read: ${rel}`, {
         path: rel,
         cause,
       });
     }
-    this.#visit(rel, abs, excluded, attempt + 1);
+    this.#visit(rel, abs, excluded, attempt + 1, at);
   }
 
   #push(rel: string, stats: FileStats, link: string, key: number): number {
