@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { RecordedTable } from "../core/recorded_table.ts";
 import type { EntryStat } from "../core/types.ts";
 import { type FileSystem, FSCache, fileSystemFrom, LocalTransport, type NodeStyleFs, nodeSha256 } from "../mod.ts";
+import { diskPrefetcher } from "../transports/local/prefetch.ts";
 import { RACY_MS, RecordedListings } from "../transports/local/recorded_listings.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
 import { STAT_FIELDS, walkTree } from "../transports/local/walk.ts";
@@ -183,7 +184,7 @@ describe("LocalTransport reusing recorded listings", () => {
     assert.deepEqual(racy.read(), [""]);
   });
 
-  it("walks from the record exactly what reading every directory gives", () => {
+  it("walks from the record exactly what reading every directory gives, and reads ahead the changed files", () => {
     const { fs, reads } = countingFs();
     const sync = fs as unknown as SyncFs;
     const plainWalk = walkTree(sync, walked.src);
@@ -206,10 +207,17 @@ describe("LocalTransport reusing recorded listings", () => {
     nodeFs.appendFileSync(`${walked.src}/f0.txt`, "more");
     // a/b is read again (its entries changed), between a and a/b/c walked from the record.
     nodeFs.writeFileSync(`${walked.src}/a/b/new.txt`, "new");
+    const prefetched: [string, number][] = [];
     reads.length = 0;
-    const fromRecord = walkTree(sync, walked.src, { listings: new RecordedListings(record) });
+    const fromRecord = walkTree(sync, walked.src, {
+      listings: new RecordedListings(record),
+      prefetch: (path, size) => prefetched.push([path, size]),
+    });
     assert.deepEqual(reads, [walked.src, `${walked.src}/a/b`], "only the root and a/b read");
     assert.deepEqual(fromRecord, walkTree(sync, walked.src));
+    // Only from directories walked from the record: f0.txt is in the root, which is read.
+    const size = nodeFs.statSync(`${walked.src}/a/b/c/f3.txt`).size;
+    assert.deepEqual(prefetched, [[`${walked.src}/a/b/c/f3.txt`, size]]);
   });
 
   it("through FSCache, keeps the listing keys in the stored tree, across a reopen", async () => {
@@ -276,6 +284,7 @@ describe("RecordedListings", () => {
       [6, 3, 4, 6, 8],
     );
     assert.ok(listings.below(2, "a") && !listings.below(6, "a") && !listings.below(8, "a"));
+    assert.ok(listings.changed(3, 2, 1) && listings.changed(3, 1, 2) && !listings.changed(3, 1, 1));
   });
 
   it("a fold that changes a directory's children without recording it voids its key", () => {
@@ -299,5 +308,32 @@ describe("RecordedListings", () => {
     assert.equal(keyOf(changed, "b"), undefined);
     assert.equal(keyOf(changed, "c"), 32, "recorded again with the change: its own key");
     assert.ok(new RecordedListings(changed).matches(changed.search("c"), 32));
+  });
+});
+
+describe("diskPrefetcher", () => {
+  it("reads files ahead without failing on what is missing or not a file", async () => {
+    const tmp = tempDir();
+    try {
+      nodeFs.writeFileSync(`${tmp.dir}/a.txt`, "x".repeat(100_000));
+      nodeFs.mkdirSync(`${tmp.dir}/d`);
+      const prefetch = diskPrefetcher();
+      prefetch(`${tmp.dir}/a.txt`, 100_000);
+      prefetch(`${tmp.dir}/missing`, 10);
+      prefetch(`${tmp.dir}/d`, 10);
+      prefetch(`${tmp.dir}/x\udcff`, 10);
+      // Its reads end on libuv's threads; their descriptors are closed then.
+      await sleep(100);
+      const open = nodeFs.readdirSync("/proc/self/fd").map((fd) => {
+        try {
+          return nodeFs.readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return "";
+        }
+      });
+      assert.ok(!open.some((target) => target.startsWith(tmp.dir)), "no descriptor left open");
+    } finally {
+      tmp[Symbol.dispose]();
+    }
   });
 });

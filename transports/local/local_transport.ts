@@ -23,6 +23,7 @@ import type {
 import { applyPlan } from "./apply_plan.ts";
 import { PARALLEL_WALK_ENTRIES, type WalkRunner, walkLargeSource, walkSource } from "./parallel_walk.ts";
 import { planAgainstRecord, planAgainstWalk } from "./plan.ts";
+import { diskPrefetcher } from "./prefetch.ts";
 import { RecordedListings } from "./recorded_listings.ts";
 import type { SyncFs } from "./sync_fs.ts";
 import { runTask, type Task, type TaskContext } from "./tasks.ts";
@@ -141,7 +142,7 @@ export class LocalTransport implements Transport {
     signal.throwIfAborted();
     const runner = this.#runner(request.fs, updater);
     const [src, dst] = (await Promise.all([
-      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries(), this.#listings(previous)),
+      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries(), this.#recorded(previous)),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -205,9 +206,15 @@ export class LocalTransport implements Transport {
     await pool?.close();
   }
 
-  /** The record a walk on this thread takes unchanged directories' entries from (see `recorded_listings.ts`). */
-  #listings(previous: RecordedTable | undefined): RecordedListings | undefined {
-    return previous && this.#options.reuseListings !== false ? new RecordedListings(previous) : undefined;
+  /**
+   * What a walk on this thread takes from the record: the entries of directories that
+   * did not change (`recorded_listings.ts`) and, on the disk, a read-ahead of the files
+   * that did (`prefetch.ts`).
+   */
+  #recorded(previous: RecordedTable | undefined): Pick<WalkOptions, "listings" | "prefetch"> | undefined {
+    if (!previous || this.#options.reuseListings === false) return undefined;
+    const listings = new RecordedListings(previous);
+    return isDiskFs(this.#sourceFs()) ? { listings, prefetch: diskPrefetcher() } : { listings };
   }
 
   /** Recorded entries from which a source is walked on several threads. */

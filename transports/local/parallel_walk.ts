@@ -12,7 +12,6 @@ import type { RecordedTree } from "../../core/types.ts";
 import { excludeMatcher } from "../diffcopy/excludes.ts";
 import { RunQueue, splitUnits, type Unit } from "../run_queue.ts";
 import type { Runner } from "./local_transport.ts";
-import type { RecordedListings } from "./recorded_listings.ts";
 import { lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 import type { Task } from "./tasks.ts";
 import { rootNames, type WalkOptions, type WalkResult } from "./walk.ts";
@@ -36,9 +35,10 @@ export type WalkRunner = Pick<Runner, "run" | "offload" | "src" | "parallel">;
 /**
  * Walks the source: here, or — when workers may be used and the last sync recorded a
  * large tree, or nothing was recorded — on this thread and workers together, each
- * taking runs of the root's entries from a shared queue. `listings` (from `previous`)
- * spare a walk on this thread reading directories that did not change; workers read
- * every directory (they would need the record sent over first).
+ * taking runs of the root's entries from a shared queue. `recorded` (`listings` from
+ * `previous`, and a `prefetch` hook) spares a walk on this thread reading directories
+ * that did not change; workers read every directory (they would need the record sent
+ * over first).
  *
  * @example
  * ```ts
@@ -51,12 +51,12 @@ export function walkSource(
   options: WalkOptions,
   previous: RecordedTree | undefined,
   threshold: number = PARALLEL_WALK_ENTRIES,
-  listings?: RecordedListings,
+  recorded?: Pick<WalkOptions, "listings" | "prefetch">,
 ): Promise<WalkResult> {
   // Without a record (a first sync, or a repair) the size is unknown: shared all the same,
   // since a worker that is not up when this thread has taken every run is not waited for.
   if (!runner.offload || runner.parallel < 2 || (previous && previous.size < threshold)) {
-    return walkHere(runner, root, listings ? { ...options, listings } : options);
+    return walkHere(runner, root, recorded ? { ...options, ...recorded } : options);
   }
   return walkShared(runner, root, options, previous, false);
 }

@@ -123,6 +123,12 @@ export class RecordedListings {
     return ((this.#stats[at * TABLE_STAT_FIELDS] as number) & S_IFMT) === S_IFDIR;
   }
 
+  /** Whether a regular file with `size` and `mtimeMs` differs from entry `at`. */
+  changed(at: number, size: number, mtimeMs: number): boolean {
+    const o = at * TABLE_STAT_FIELDS;
+    return this.#stats[o + 3] !== size || this.#stats[o + 4] !== mtimeMs;
+  }
+
   /** The index just past entry `at` and everything recorded below it. */
   end(at: number): number {
     const dir = this.paths[at] as string;

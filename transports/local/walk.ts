@@ -57,6 +57,12 @@ export interface WalkOptions {
    * walk on this thread only (it does not cross to a worker).
    */
   listings?: RecordedListings;
+  /**
+   * Called, with `listings`, for each regular file met in a directory walked from the
+   * record whose size or mtime is not the recorded one: a hint to start reading it, so
+   * that its content is on its way while the walk goes on. Must not throw.
+   */
+  prefetch?: (path: string, size: number) => void;
 }
 
 interface Frame {
@@ -95,6 +101,7 @@ export class TreeWalker {
   readonly #links: string[] = [];
   readonly #skipped: string[] = [];
   readonly #listings: RecordedListings | undefined;
+  readonly #prefetch: ((path: string, size: number) => void) | undefined;
   readonly #salt: number;
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
@@ -102,6 +109,7 @@ export class TreeWalker {
   constructor(fs: SyncFs, root: string, options: WalkOptions = {}) {
     this.#fs = fs;
     this.#listings = options.listings;
+    this.#prefetch = options.listings && options.prefetch;
     this.#salt = walkSalt(options);
     this.#matcher = excludeMatcher(options.excludes ?? []);
     this.#hasExceptions = this.#matcher?.hasExceptions ?? false;
@@ -205,6 +213,9 @@ export class TreeWalker {
     }
     if (excluded && this.#matcher?.ignores(rel)) return;
     if (type === S_IFREG) {
+      if (at >= 0 && this.#prefetch && listings?.changed(at, stats.size, stats.mtimeMs)) {
+        this.#prefetch(abs, stats.size);
+      }
       this.#push(rel, stats, "", Number.NaN);
     } else if (type === S_IFLNK) {
       let target: string;
