@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { HashTree } from "../core/hash_tree.ts";
 import { encodeName } from "../core/names.ts";
+import { TABLE_STAT_FIELDS } from "../core/recorded_table.ts";
 import { COUNT_AT, HEADER_BYTES, sealTree } from "../core/tree_format.ts";
 
 /** The bytes version 2 stores for `tree`. */
@@ -89,10 +90,13 @@ export function asVersion3(v4: Uint8Array): Uint8Array {
   assert.equal(v4[4], 4);
   const count = new DataView(v4.buffer, v4.byteOffset).getUint32(COUNT_AT, true);
   const stats = HEADER_BYTES;
+  // Each entry's stats: six float64s in version 4, the first five of them in version 3.
+  const row = TABLE_STAT_FIELDS * 8;
+  const oldRow = row - 8;
   const out = new Uint8Array(v4.length - count * 8);
   out.set(v4.subarray(0, stats));
   out[4] = 3;
-  for (let i = 0; i < count; i++) out.set(v4.subarray(stats + i * 48, stats + i * 48 + 40), stats + i * 40);
-  out.set(v4.subarray(stats + count * 48, v4.length - 4), stats + count * 40);
+  for (let i = 0; i < count; i++) out.set(v4.subarray(stats + i * row, stats + i * row + oldRow), stats + i * oldRow);
+  out.set(v4.subarray(stats + count * row, v4.length - 4), stats + count * oldRow);
   return sealTree(out);
 }
