@@ -207,17 +207,17 @@ describe("LocalTransport reusing recorded listings", () => {
     nodeFs.appendFileSync(`${walked.src}/f0.txt`, "more");
     // a/b is read again (its entries changed), between a and a/b/c walked from the record.
     nodeFs.writeFileSync(`${walked.src}/a/b/new.txt`, "new");
-    const prefetched: [string, number][] = [];
+    const prefetched: [string, string, number][] = [];
     reads.length = 0;
     const fromRecord = walkTree(sync, walked.src, {
       listings: new RecordedListings(record),
-      prefetch: (path, size) => prefetched.push([path, size]),
+      prefetch: (path, abs, size) => prefetched.push([path, abs, size]),
     });
     assert.deepEqual(reads, [walked.src, `${walked.src}/a/b`], "only the root and a/b read");
     assert.deepEqual(fromRecord, walkTree(sync, walked.src));
     // Only from directories walked from the record: f0.txt is in the root, which is read.
     const size = nodeFs.statSync(`${walked.src}/a/b/c/f3.txt`).size;
-    assert.deepEqual(prefetched, [[`${walked.src}/a/b/c/f3.txt`, size]]);
+    assert.deepEqual(prefetched, [["a/b/c/f3.txt", `${walked.src}/a/b/c/f3.txt`, size]]);
   });
 
   it("through FSCache, keeps the listing keys in the stored tree, across a reopen", async () => {
@@ -317,11 +317,12 @@ describe("diskPrefetcher", () => {
     try {
       nodeFs.writeFileSync(`${tmp.dir}/a.txt`, "x".repeat(100_000));
       nodeFs.mkdirSync(`${tmp.dir}/d`);
-      const prefetch = diskPrefetcher();
-      prefetch(`${tmp.dir}/a.txt`, 100_000);
-      prefetch(`${tmp.dir}/missing`, 10);
-      prefetch(`${tmp.dir}/d`, 10);
-      prefetch(`${tmp.dir}/x\udcff`, 10);
+      // The snapshot side: a path there may be anything, or nothing.
+      const prefetch = diskPrefetcher(`${tmp.dir}/snapshot`);
+      prefetch("a.txt", `${tmp.dir}/a.txt`, 100_000);
+      prefetch("missing", `${tmp.dir}/missing`, 10);
+      prefetch("d", `${tmp.dir}/d`, 10);
+      prefetch("x\udcff", `${tmp.dir}/x\udcff`, 10);
       // Its reads end on libuv's threads; their descriptors are closed then.
       await sleep(100);
       const open = nodeFs.readdirSync("/proc/self/fd").map((fd) => {

@@ -142,7 +142,15 @@ export class LocalTransport implements Transport {
     signal.throwIfAborted();
     const runner = this.#runner(request.fs, updater);
     const [src, dst] = (await Promise.all([
-      early ?? walkSource(runner, source, walkOptions, previous, this.#parallelWalkEntries(), this.#recorded(previous)),
+      early ??
+        walkSource(
+          runner,
+          source,
+          walkOptions,
+          previous,
+          this.#parallelWalkEntries(),
+          this.#recorded(previous, dest, request.fs),
+        ),
       previous ? undefined : runner.run({ op: "walk", side: "dst", root: dest, options: {} }),
     ])) as [WalkResult, WalkResult | undefined];
     for (const path of src.skipped) {
@@ -209,12 +217,17 @@ export class LocalTransport implements Transport {
   /**
    * What a walk on this thread takes from the record: the entries of directories that
    * did not change (`recorded_listings.ts`) and, on the disk, a read-ahead of the files
-   * that did (`prefetch.ts`).
+   * that did, and of their inodes in a snapshot `dest` on the disk (`prefetch.ts`).
    */
-  #recorded(previous: RecordedTable | undefined): Pick<WalkOptions, "listings" | "prefetch"> | undefined {
+  #recorded(
+    previous: RecordedTable | undefined,
+    dest: string,
+    destFs: FileSystem,
+  ): Pick<WalkOptions, "listings" | "prefetch"> | undefined {
     if (!previous || this.#options.reuseListings === false) return undefined;
     const listings = new RecordedListings(previous);
-    return isDiskFs(this.#sourceFs()) ? { listings, prefetch: diskPrefetcher() } : { listings };
+    if (!isDiskFs(this.#sourceFs())) return { listings };
+    return { listings, prefetch: diskPrefetcher(isDiskFs(this.#syncFs(destFs)) ? dest : undefined) };
   }
 
   /** Recorded entries from which a source is walked on several threads. */

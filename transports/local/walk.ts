@@ -59,10 +59,11 @@ export interface WalkOptions {
   listings?: RecordedListings;
   /**
    * Called, with `listings`, for each regular file met in a directory walked from the
-   * record whose size or mtime is not the recorded one: a hint to start reading it, so
-   * that its content is on its way while the walk goes on. Must not throw.
+   * record whose size or mtime is not the recorded one (`path` relative to the root,
+   * `abs` with it): a hint to start reading it, so that its content is on its way while
+   * the walk goes on. Must not throw.
    */
-  prefetch?: (path: string, size: number) => void;
+  prefetch?: (path: string, abs: string, size: number) => void;
 }
 
 interface Frame {
@@ -101,7 +102,7 @@ export class TreeWalker {
   readonly #links: string[] = [];
   readonly #skipped: string[] = [];
   readonly #listings: RecordedListings | undefined;
-  readonly #prefetch: ((path: string, size: number) => void) | undefined;
+  readonly #prefetch: ((path: string, abs: string, size: number) => void) | undefined;
   readonly #salt: number;
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
@@ -214,7 +215,7 @@ export class TreeWalker {
     if (excluded && this.#matcher?.ignores(rel)) return;
     if (type === S_IFREG) {
       if (at >= 0 && this.#prefetch && listings?.changed(at, stats.size, stats.mtimeMs)) {
-        this.#prefetch(abs, stats.size);
+        this.#prefetch(rel, abs, stats.size);
       }
       this.#push(rel, stats, "", Number.NaN);
     } else if (type === S_IFLNK) {
