@@ -149,6 +149,8 @@ export class FileReceiver {
         if (threads && transfer.entry.stat.size <= THREADED_FILE_BYTES) task.threaded = true;
         this.#active.set(transfer.entry.id, task);
         bytesInFlight += transfer.entry.stat.size;
+        // Its DATA is a round trip away at least: time to bring a snapshot file's inode in.
+        if (transfer.existed) this.#cx.tree.warm(transfer.entry.path);
         writer.queue(packet(PacketType.REQ, { id: transfer.entry.id }));
       }
       writer.flushSoon();

@@ -40,6 +40,8 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+function ignore(): void {}
+
 /**
  * A destination directory that only accepts writes below it.
  *
@@ -89,6 +91,16 @@ export class SafeTree {
 
   full(path: string): string {
     return joinPath(this.dest, path);
+  }
+
+  /**
+   * Starts looking `path` up on the file system's own threads, so that its inode is in
+   * memory by the time the file is opened: the kernel drops those of files not touched
+   * for a while, and reading one back from the disk (~0.2 ms here) is then much of the
+   * cost of overwriting a changed file. Errors are left to the open.
+   */
+  warm(path: string): void {
+    this.fs.lstat(this.full(path)).then(ignore, ignore);
   }
 
   /** `lstat`, or `undefined` when nothing is there. */
