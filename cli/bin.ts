@@ -8,7 +8,8 @@
  *
  * The cache is a file beside the bundle, one per Node version and command, written
  * after the first run of that command (so it holds the functions that run compiled),
- * atomically, and only where that directory is writable. Whoever can write there can
+ * and again after a run down another way of the command (`code_path.ts`: a resync after
+ * a first sync), atomically, and only where that directory is writable. Whoever can write there can
  * replace the bundle itself, so trusting the cache adds no one to trust. It is keyed
  * on the bundle's size, mtime and inode (V8 checks only the source's length) and on the
  * Node version (V8 checks its own version and flags, and rejects a cache that fails
@@ -27,6 +28,7 @@ import { createRequire, Module } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { Script } from "node:vm";
+import { codePath } from "./code_path.ts";
 
 /** This file's own path: the bin is bundled as CommonJS, which provides it. */
 declare const __filename: string;
@@ -42,10 +44,18 @@ const key = `${stat.size}:${stat.mtimeMs}:${stat.ino}\n`;
 const command = process.argv.slice(2).find((arg) => !arg.startsWith("-")) ?? "";
 const cacheFile = `${bundle}.${process.version}.${/^[a-z]{1,16}$/.test(command) ? command : "default"}.cache`;
 
+// After the key, the ways of the command the cache covers (`code_path.ts`), then V8's data.
+const PATHS = "paths:";
 let cached: Buffer | undefined;
+let covered: string[] = [];
 try {
   const file = fs.readFileSync(cacheFile);
-  if (file.subarray(0, key.length).toString("latin1") === key) cached = file.subarray(key.length);
+  const end = file.indexOf(10, key.length);
+  const paths = file.subarray(key.length, end).toString("latin1");
+  if (file.subarray(0, key.length).toString("latin1") === key && end !== -1 && paths.startsWith(PATHS)) {
+    covered = paths.slice(PATHS.length).split(",");
+    cached = file.subarray(end + 1);
+  }
 } catch {
   // no cache yet, or unreadable: compile from source
 }
@@ -53,7 +63,14 @@ try {
 // The wrapper below makes the bundle a function body, where a `#!` line cannot stand.
 if (source.startsWith("#!")) source = `//${source.slice(2)}`;
 const script = new Script(Module.wrap(source), { filename: bundle, ...(cached ? { cachedData: cached } : {}) });
-if (cached === undefined || script.cachedDataRejected) process.once("exit", () => writeCache(script));
+const accepted = cached !== undefined && !script.cachedDataRejected;
+process.once("exit", () => {
+  const path = codePath();
+  // Making the data costs ~10–20 ms: only after a first run, a refused cache, or a run
+  // down a way the cache does not cover yet (whose functions it then holds as well).
+  if (accepted && covered.includes(path)) return;
+  writeCache(script.createCachedData(), accepted ? [...covered, path] : [path]);
+});
 
 // What Node's CommonJS loader would hand the bundle's wrapper, had it loaded the file itself.
 const bundleModule = new Module(bundle);
@@ -62,10 +79,10 @@ const run = script.runInThisContext() as (...args: unknown[]) => void;
 run.call(bundleModule.exports, bundleModule.exports, createRequire(bundle), bundleModule, bundle, dirname(bundle));
 
 /** Writes the code cache (temp file, then rename), or nothing if it cannot. */
-function writeCache(compiled: Script): void {
+function writeCache(data: Buffer, paths: string[]): void {
   const temp = `${cacheFile}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temp, Buffer.concat([Buffer.from(key, "latin1"), compiled.createCachedData()]));
+    fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${PATHS}${paths.join(",")}\n`, "latin1"), data]));
     fs.renameSync(temp, cacheFile);
   } catch {
     try {

@@ -1,7 +1,7 @@
 /**
  * The npm bin's code cache (`cli/bin.ts`): written beside the bundle after a command's
- * first run, used by the next, never trusted for a changed bundle, and never a reason
- * for a command to fail. Runs the built bin under Node (its only runtime) from both
+ * first run, used by the next, written again after a run down another way of the
+ * command, never trusted for a changed bundle, and never a reason for a command to fail. Runs the built bin under Node (its only runtime) from both
  * test runtimes, on a copy of `dist/cli`, so the real build stays as it was.
  */
 import assert from "node:assert/strict";
@@ -70,6 +70,33 @@ describe("the npm bin's code cache", () => {
     assert.equal(bin("checksum", tree), expected);
     // accepted by V8, so not written again
     assert.deepEqual(fs.readFileSync(cacheFile), written);
+  });
+
+  it("is written again after a run down a way it does not cover yet, and only then", () => {
+    const synced = join(work, "synced");
+    fs.mkdirSync(synced);
+    fs.writeFileSync(join(synced, "a.txt"), "a\n");
+    const syncCache = cacheFile.replace(/\.checksum\.cache$/, ".sync.cache");
+    const sync = () => bin("sync", "-q", "--root", join(work, "root"), synced);
+    /** The second line: the ways of the command the cache was made from. */
+    const pathsOf = (cache: Buffer) => cache.subarray(0, 400).toString("latin1").split("\n")[1];
+    sync();
+    const first = fs.readFileSync(syncCache);
+    assert.equal(pathsOf(first), "paths:local:first");
+    // A resync that changes a file runs functions a first sync never compiled.
+    fs.appendFileSync(join(synced, "a.txt"), "more\n");
+    sync();
+    const grown = fs.readFileSync(syncCache);
+    assert.equal(pathsOf(grown), "paths:local:first,local:changed");
+    assert.ok(grown.length > first.length, "the cache holds the resync's functions as well");
+    fs.appendFileSync(join(synced, "a.txt"), "more\n");
+    sync();
+    assert.deepEqual(fs.readFileSync(syncCache), grown, "a way it covers: not made or written again");
+    sync();
+    const noop = fs.readFileSync(syncCache);
+    assert.equal(pathsOf(noop), "paths:local:first,local:changed,local:noop");
+    sync();
+    assert.deepEqual(fs.readFileSync(syncCache), noop);
   });
 
   it("is not used for a rebuilt bundle, even one of the same length", () => {

@@ -5,6 +5,7 @@ import type { FSCache } from "../../core/fscache.ts";
 import type { CacheUpdater, CopyRequest, RemoteIdentifier, Transport } from "../../core/types.ts";
 import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import { LocalTransport, type SyncSummary } from "../../transports/local/local_transport.ts";
+import { noteCodePath } from "../code_path.ts";
 import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
@@ -135,6 +136,10 @@ export async function syncAndReport(
       bytesCopied: c?.bytesCopied ?? 0,
       durationMs: Math.round(performance.now() - started),
     };
+    const changes = report.added + report.modified + report.deleted;
+    noteCodePath(
+      `${id.transport}:${changes === 0 ? "noop" : report.added === changes && report.unchanged === 0 ? "first" : "changed"}`,
+    );
     progress.stop();
     io.stdout(formatReport(report, global));
   } finally {
