@@ -7,13 +7,13 @@
  * its ~275 ms compiling.
  *
  * The cache is a file beside the bundle, one per Node version and command, written
- * after the first run of that command (so it holds the functions that run compiled),
- * and again after a run down another way of the command (`code_path.ts`: a resync after
- * a first sync), atomically, and only where that directory is writable. Whoever can write there can
- * replace the bundle itself, so trusting the cache adds no one to trust. It is keyed
- * on the bundle's size, mtime and inode (V8 checks only the source's length) and on the
- * Node version (V8 checks its own version and flags, and rejects a cache that fails
- * them: then it is written again). Any failure to read or write it is ignored: the
+ * after the first run of that command (so it holds the functions that run compiled)
+ * and again after a run down another way of the command (`code_path.ts`: a resync
+ * after a first sync), atomically, and only where that directory is writable. Whoever
+ * can write there can replace the bundle itself, so trusting the cache adds no one to
+ * trust. It is keyed on the bundle's size, mtime and inode (V8 checks only the source's
+ * length) and on the Node version (V8 checks its own version and flags, and rejects a
+ * cache that fails them: then it is written again). Any failure to read or write it is ignored: the
  * command runs as without it. Deno runs `cli/main.ts` and never loads this.
  *
  * @example

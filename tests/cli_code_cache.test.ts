@@ -1,8 +1,9 @@
 /**
  * The npm bin's code cache (`cli/bin.ts`): written beside the bundle after a command's
  * first run, used by the next, written again after a run down another way of the
- * command, never trusted for a changed bundle, and never a reason for a command to fail. Runs the built bin under Node (its only runtime) from both
- * test runtimes, on a copy of `dist/cli`, so the real build stays as it was.
+ * command, never trusted for a changed bundle, and never a reason for a command to
+ * fail. Runs the built bin under Node (its only runtime) from both test runtimes, on a
+ * copy of `dist/cli`, so the real build stays as it was.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
