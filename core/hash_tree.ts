@@ -11,7 +11,7 @@
 import { hexPrefix, orderByPrefix } from "./checksum_order.ts";
 import { FSCacheError } from "./errors.ts";
 import { compareWalkOrder, encodeName } from "./names.ts";
-import { cleanRelativePath } from "./path.ts";
+import { cleanRelativePath, isBelow } from "./path.ts";
 import type { ChangeKind, EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
 
 interface Node {
@@ -349,11 +349,6 @@ function joinSorted(sums: string[]): Uint8Array {
 
 function compareStrings(a: string | undefined, b: string | undefined): number {
   return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
-}
-
-/** True when `path` lies below the directory `dir` (`""` is the root). */
-function isBelow(path: string, dir: string): boolean {
-  return path.length > dir.length && path.charCodeAt(dir.length) === 0x2f && path.startsWith(dir);
 }
 
 /** One clean path component. */

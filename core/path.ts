@@ -55,6 +55,20 @@ function isCleanRelative(path: string): boolean {
   return true;
 }
 
+/**
+ * True when the clean relative `path` lies below the directory `dir` (not the root,
+ * which every path lies below).
+ *
+ * @example
+ * ```ts
+ * isBelow("a/b/c", "a/b"); // true
+ * isBelow("a/bc", "a/b"); // false
+ * ```
+ */
+export function isBelow(path: string, dir: string): boolean {
+  return path.length > dir.length && path.charCodeAt(dir.length) === 0x2f && path.startsWith(dir);
+}
+
 /** Joins a directory and a cleaned relative path (`.` is the directory itself). */
 export function joinPath(dir: string, relative: string): string {
   if (relative === "." || relative === "") return dir;

@@ -8,14 +8,23 @@
  * @module
  */
 import { compareWalkOrder, encodeName } from "./names.ts";
+import { isBelow } from "./path.ts";
 import { rootDigest } from "./root_digest.ts";
 import { finalEntries, type TableChange } from "./table_changes.ts";
-import { allocateColumns, putEntry, putFields, TABLE_STAT_FIELDS, type TableColumns } from "./table_columns.ts";
+import {
+  allocateColumns,
+  LISTING_KEY_AT,
+  putEntry,
+  putFields,
+  TABLE_STAT_FIELDS,
+  type TableColumns,
+} from "./table_columns.ts";
 import type { EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
 
 export type { TableChange } from "./table_changes.ts";
 export {
   allocateColumns,
+  LISTING_KEY_AT,
   putEntry,
   TABLE_STAT_FIELDS,
   type TableColumns,
@@ -144,7 +153,7 @@ export class RecordedTable implements RecordedTree {
     };
     const link = this.links.get(i);
     if (link !== undefined) stat.linkname = link;
-    const key = s[o + 5] as number;
+    const key = s[o + LISTING_KEY_AT] as number;
     if (!Number.isNaN(key)) stat.listingKey = key;
     return stat;
   }
@@ -293,7 +302,7 @@ export class RecordedTable implements RecordedTree {
     for (const dir of relisted ?? []) {
       if (dir === "" || places.has(dir)) continue;
       const i = lowerBound(paths, dir);
-      if (paths[i] === dir) columns.stats[i * TABLE_STAT_FIELDS + 5] = Number.NaN;
+      if (paths[i] === dir) columns.stats[i * TABLE_STAT_FIELDS + LISTING_KEY_AT] = Number.NaN;
     }
     return new RecordedTable({ ...columns, paths }, exact ? { contentSize: size as number } : {});
   }
@@ -303,8 +312,8 @@ export class RecordedTable implements RecordedTree {
     if (this.#keyed === undefined) {
       const s = this.stats;
       this.#keyed = false;
-      for (let o = 5; o < this.paths.length * TABLE_STAT_FIELDS; o += TABLE_STAT_FIELDS) {
-        if (!Number.isNaN(s[o]) && !Number.isNaN(s[o - 5])) {
+      for (let o = 0; o < this.paths.length * TABLE_STAT_FIELDS; o += TABLE_STAT_FIELDS) {
+        if (!Number.isNaN(s[o + LISTING_KEY_AT]) && !Number.isNaN(s[o])) {
           this.#keyed = true;
           break;
         }
@@ -411,8 +420,4 @@ function isParentOrBelow(before: string | undefined, path: string, slash: number
   if (before.length > slash && before.charCodeAt(slash) !== 0x2f) return false;
   for (let k = slash - 1; k >= 0; k--) if (before.charCodeAt(k) !== path.charCodeAt(k)) return false;
   return true;
-}
-
-function isBelow(path: string, dir: string): boolean {
-  return path.length > dir.length && path.charCodeAt(dir.length) === 0x2f && path.startsWith(dir);
 }

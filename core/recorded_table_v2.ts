@@ -15,7 +15,7 @@
  */
 import { ByteReader, corrupt, hexOf } from "./byte_io.ts";
 import { decodeName, decodeNameText } from "./names.ts";
-import { RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
+import { LISTING_KEY_AT, RecordedTable, TABLE_STAT_FIELDS } from "./recorded_table.ts";
 import { DIGEST_BYTES, VERSION_2 } from "./tree_format.ts";
 
 const HAS_STAT = 1;
@@ -100,7 +100,7 @@ function readEntries(
     const o = n * TABLE_STAT_FIELDS;
     if (!(flags & HAS_STAT)) {
       stats[o] = Number.NaN;
-      stats[o + 5] = Number.NaN;
+      stats[o + LISTING_KEY_AT] = Number.NaN;
       continue;
     }
     for (let f = 0; f < 4; f++) {
@@ -114,7 +114,7 @@ function readEntries(
     }
     if (p + 8 > end) corrupt("truncated");
     stats[o + 4] = view.getFloat64(p, true);
-    stats[o + 5] = Number.NaN;
+    stats[o + LISTING_KEY_AT] = Number.NaN;
     p += 8;
     if (flags & HAS_LINK) {
       const length = varintAt(bytes, p);

@@ -11,6 +11,8 @@ import type { EntryStat } from "./types.ts";
  * listingKey (`NaN` when none).
  */
 export const TABLE_STAT_FIELDS = 6;
+/** Where among an entry's stat numbers its listing key is (a walk's stats have the same layout). */
+export const LISTING_KEY_AT = 5;
 
 /** The columns of a table; `stats[i * 6]` is `NaN` for an entry recorded without a stat. */
 export interface TableColumns {
@@ -79,7 +81,7 @@ export function putFields(columns: TableFilling, i: number, checksum: string, st
   const o = i * TABLE_STAT_FIELDS;
   if (!stat) {
     columns.stats[o] = Number.NaN;
-    columns.stats[o + 5] = Number.NaN;
+    columns.stats[o + LISTING_KEY_AT] = Number.NaN;
     return;
   }
   // Stored as they are: only numbers a file system gives (mtimes: any).
@@ -92,7 +94,7 @@ export function putFields(columns: TableFilling, i: number, checksum: string, st
   columns.stats[o + 2] = stat.gid;
   columns.stats[o + 3] = stat.size;
   columns.stats[o + 4] = stat.mtimeMs;
-  columns.stats[o + 5] = stat.listingKey ?? Number.NaN;
+  columns.stats[o + LISTING_KEY_AT] = stat.listingKey ?? Number.NaN;
   if (stat.linkname !== undefined) columns.links.set(i, stat.linkname);
 }
 

@@ -4,6 +4,7 @@
  * to the cache's updater with its checksum.
  * @module
  */
+import { LISTING_KEY_AT } from "../../core/table_columns.ts";
 import type { CacheUpdater, EntryStat } from "../../core/types.ts";
 import type { BatchResult, EntryBatch } from "./apply.ts";
 import type { Runner, SyncSummary } from "./local_transport.ts";
@@ -319,7 +320,7 @@ function entryStat(stats: ArrayLike<number>, o: number, link: string): EntryStat
     mtimeMs: stats[o + 4] as number,
   };
   if ((mode & S_IFMT) === S_IFLNK) stat.linkname = link;
-  const key = stats[o + 5] as number;
+  const key = stats[o + LISTING_KEY_AT] as number;
   if ((mode & S_IFMT) === S_IFDIR && !Number.isNaN(key)) stat.listingKey = key;
   return stat;
 }

@@ -5,7 +5,7 @@
  * owner when running as root) are left alone.
  * @module
  */
-import { RecordedTable } from "../../core/recorded_table.ts";
+import { LISTING_KEY_AT, RecordedTable } from "../../core/recorded_table.ts";
 import type { RecordedTree } from "../../core/types.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS, type WalkResult } from "./walk.ts";
 
@@ -162,11 +162,11 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
         removed.add(path);
       } else if (!Number.isNaN(hadMode) && equal(stats, o, links[i] as string, baseline, j, options)) {
         out.unchanged++;
-        const key = stats[o + 5] as number;
+        const key = stats[o + LISTING_KEY_AT] as number;
         // A directory whose key moved since (it was recorded too soon after a change to
         // get one, or its ctime moved alone) is recorded again, so the next walk can skip
         // reading it.
-        if (type === S_IFDIR && baseline.keyed && !Number.isNaN(key) && key !== had[j * STAT_FIELDS + 5]) {
+        if (type === S_IFDIR && baseline.keyed && !Number.isNaN(key) && key !== had[j * STAT_FIELDS + LISTING_KEY_AT]) {
           out.dirs.push({ index: i, kind: "modify", keyOnly: true });
         }
         continue;

@@ -15,7 +15,8 @@
  * @module
  */
 import type { FileStats } from "../../core/file_system.ts";
-import { type RecordedTable, TABLE_STAT_FIELDS } from "../../core/recorded_table.ts";
+import { isBelow } from "../../core/path.ts";
+import { LISTING_KEY_AT, type RecordedTable, TABLE_STAT_FIELDS } from "../../core/recorded_table.ts";
 
 /**
  * How long before the walk began a directory must have last changed to get a key, in
@@ -115,7 +116,7 @@ export class RecordedListings {
   matches(at: number, key: number): boolean {
     if (at < 0 || Number.isNaN(key)) return false;
     const o = at * TABLE_STAT_FIELDS;
-    return ((this.#stats[o] as number) & S_IFMT) === S_IFDIR && this.#stats[o + 5] === key;
+    return ((this.#stats[o] as number) & S_IFMT) === S_IFDIR && this.#stats[o + LISTING_KEY_AT] === key;
   }
 
   /** Whether entry `at` was recorded as a directory. */
@@ -142,8 +143,4 @@ export class RecordedListings {
     const path = this.paths[i];
     return path !== undefined && (dir === "" || isBelow(path, dir));
   }
-}
-
-function isBelow(path: string, dir: string): boolean {
-  return path.length > dir.length && path.charCodeAt(dir.length) === 0x2f && path.startsWith(dir);
 }
