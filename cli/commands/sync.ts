@@ -137,9 +137,8 @@ export async function syncAndReport(
       durationMs: Math.round(performance.now() - started),
     };
     const changes = report.added + report.modified + report.deleted;
-    noteCodePath(
-      `${id.transport}:${changes === 0 ? "noop" : report.added === changes && report.unchanged === 0 ? "first" : "changed"}`,
-    );
+    const first = report.added === changes && report.unchanged === 0;
+    noteCodePath(`${id.transport}:${changes === 0 ? "noop" : first ? "first" : "changed"}`);
     progress.stop();
     io.stdout(formatReport(report, global));
   } finally {

@@ -32,8 +32,9 @@ export function varintSize(value: number): number {
 
 /**
  * Appends protobuf to one growing buffer: no per-field arrays, numbers below 2^53 (and
- * walked times: {@linkcode StatWithMicros}) without BigInt, strings encoded in place. Length-delimited messages reserve room for the
- * longest length varint they can need and close the gap once the length is known.
+ * walked times: {@linkcode StatWithMicros}) without BigInt, strings encoded in place.
+ * Length-delimited messages reserve room for the longest length varint they can need
+ * and close the gap once the length is known.
  *
  * @example
  * ```ts
