@@ -8,6 +8,7 @@ import * as nodeFs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { describeError, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
+import { Limiter } from "../core/limiter.ts";
 import type { Logger, MetaStore, SourceRecord } from "../core/types.ts";
 import { checkCacheRoot } from "./_cache_root.ts";
 import {
@@ -305,29 +306,6 @@ export class FileMetaStore implements MetaStore {
 
   #path(slot: string, ext: string): string {
     return `${this.dir}/${slot}${ext}`;
-  }
-}
-
-/** At most `size` operations at once; the rest wait in order. */
-class Limiter {
-  readonly #size: number;
-  #active = 0;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.#size = size;
-  }
-
-  async run<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.#size) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    else this.#active++;
-    try {
-      return await operation();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#active--;
-    }
   }
 }
 

@@ -15,6 +15,13 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export interface FsBackendOptions {
   /** Mode of new snapshot directories. Default `0o700`: snapshots may hold secrets. */
   dirMode?: number;
+  /**
+   * Removes a snapshot directory with everything in it (never following a symlink).
+   * Default: the file system's recursive `rm`, opening up read-only directories when it
+   * is refused. The disk backend passes `removeTree`, which keeps only a few calls in
+   * flight: node's recursive `rm` queues thousands at once for libuv's threads.
+   */
+  removeDir?: (fs: FileSystem, dir: string) => Promise<void>;
 }
 
 /**
@@ -30,6 +37,7 @@ export class FsBackend implements Backend {
   readonly fs: FileSystem;
   readonly root: string;
   readonly #dirMode: number;
+  readonly #removeDir: (fs: FileSystem, dir: string) => Promise<void>;
   /**
    * Ids whose directory this backend listed or made and has not removed: `get` returns
    * them without a `mkdir` (opening 10,000 sources would otherwise cost 20,000 awaited
@@ -42,6 +50,7 @@ export class FsBackend implements Backend {
     this.fs = fs;
     this.root = root;
     this.#dirMode = options.dirMode ?? 0o700;
+    this.#removeDir = options.removeDir ?? removeRecursively;
   }
 
   async get(id: string): Promise<string> {
@@ -59,15 +68,7 @@ export class FsBackend implements Backend {
   async remove(id: string): Promise<void> {
     const dir = this.#dirOf(id);
     this.#known.delete(id);
-    try {
-      await this.fs.rm(dir, { recursive: true, force: true });
-    } catch (err) {
-      // A snapshot keeps its source's read-only directories, which a process that is not
-      // root cannot empty: open them up, then remove again.
-      if ((err as { code?: unknown }).code !== "EACCES") throw err;
-      await openUp(this.fs, dir);
-      await this.fs.rm(dir, { recursive: true, force: true });
-    }
+    await this.#removeDir(this.fs, dir);
   }
 
   async list(): Promise<string[]> {
@@ -86,6 +87,19 @@ export class FsBackend implements Backend {
       throw new FSCacheError("ERR_INVALID_PATH", `invalid snapshot id ${JSON.stringify(id)}`, { path: id });
     }
     return joinPath(this.root, id);
+  }
+}
+
+/** The file system's recursive `rm`, again after opening up directories it could not empty. */
+async function removeRecursively(fs: FileSystem, dir: string): Promise<void> {
+  try {
+    await fs.rm(dir, { recursive: true, force: true });
+  } catch (err) {
+    // A snapshot keeps its source's read-only directories, which a process that is not
+    // root cannot empty: open them up, then remove again.
+    if ((err as { code?: unknown }).code !== "EACCES") throw err;
+    await openUp(fs, dir);
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
