@@ -88,23 +88,60 @@ export function sameEntry(entry: IncomingEntry, have: EntryStat | undefined, opt
  * ```
  */
 export function planChanges(incoming: readonly IncomingEntry[], snapshot: Snapshot, options: PlanOptions): ChangePlan {
-  const changes: PlannedChange[] = [];
-  const retimes: string[] = [];
-  // Incoming paths are distinct (the validator checks their order): when as many of them
-  // were found as the snapshot holds, nothing is left to delete and no set is needed.
-  let found = 0;
-  for (const entry of incoming) {
-    // One lookup per entry; `has` only for a path recorded without a stat.
-    const have = snapshot.get(entry.path);
-    const existed = have !== undefined || snapshot.has(entry.path);
-    if (existed) found++;
-    if (existed && sameEntry(entry, have, options) && !options.differs?.(entry.path)) {
-      if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) retimes.push(entry.path);
-      continue;
-    }
-    changes.push({ entry, existed });
+  const planner = new ChangePlanner(snapshot, options);
+  for (const entry of incoming) planner.add(entry);
+  return planner.finish(incoming);
+}
+
+/**
+ * {@linkcode planChanges} an entry at a time, so that a receiver plans each STAT as it
+ * arrives, while the sender is still walking, instead of all of them after the last
+ * (~10 ms for 10,000 entries, which a push waited for at its end).
+ *
+ * @example
+ * ```ts
+ * const planner = new ChangePlanner(snapshotFromRecord(previous), { compareOwner: true });
+ * for (const entry of incoming) planner.add(entry); // as each arrives
+ * const plan = planner.finish(incoming);
+ * ```
+ */
+export class ChangePlanner {
+  readonly #snapshot: Snapshot;
+  readonly #options: PlanOptions;
+  readonly #changes: PlannedChange[] = [];
+  readonly #retimes: string[] = [];
+  /**
+   * Incoming entries the snapshot holds. Their paths are distinct (the validator checks
+   * their order): when as many were found as the snapshot holds, nothing is left to
+   * delete and no set is needed.
+   */
+  #found = 0;
+
+  constructor(snapshot: Snapshot, options: PlanOptions) {
+    this.#snapshot = snapshot;
+    this.#options = options;
   }
-  return { deletes: found === snapshot.size ? [] : deletesOf(incoming, snapshot), changes, retimes };
+
+  /** Plans the next incoming entry (in walk order). */
+  add(entry: IncomingEntry): void {
+    // One lookup per entry; `has` only for a path recorded without a stat.
+    const have = this.#snapshot.get(entry.path);
+    const existed = have !== undefined || this.#snapshot.has(entry.path);
+    if (existed) this.#found++;
+    if (existed && sameEntry(entry, have, this.#options) && !this.#options.differs?.(entry.path)) {
+      if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) {
+        this.#retimes.push(entry.path);
+      }
+      return;
+    }
+    this.#changes.push({ entry, existed });
+  }
+
+  /** The plan, once every entry of `incoming` was added. */
+  finish(incoming: readonly IncomingEntry[]): ChangePlan {
+    const deletes = this.#found === this.#snapshot.size ? [] : deletesOf(incoming, this.#snapshot);
+    return { deletes, changes: this.#changes, retimes: this.#retimes };
+  }
 }
 
 /** Snapshot paths no incoming entry names, parents only. */

@@ -11,7 +11,7 @@ import { startEntryChecksum } from "../../core/entry_checksum.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree } from "../../core/types.ts";
 import { fileTime } from "../file_time.ts";
-import { planChanges } from "./diff.ts";
+import { ChangePlanner } from "./diff.ts";
 import { restoreDirTimes, touchedDirs } from "./dir_times.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
 import type { WriteThreads } from "./file_batches.ts";
@@ -166,13 +166,14 @@ class ReceiveSession {
     // What we hold is read first: this thread is idle anyway while the sender walks.
     const { previous, fs, dest } = this.#target;
     const snapshot = previous ? snapshotFromRecord(previous) : snapshotFromDisk(fs, dest);
-    const incoming = await this.#readStats();
-    this.#checkAborted();
-    this.#updater.markSupported(true);
-    const plan = planChanges(incoming, snapshot, {
+    const planner = new ChangePlanner(snapshot, {
       compareOwner: previous !== undefined,
       linkTimes: this.#tree.linkTimes,
     });
+    const incoming = await this.#readStats(planner);
+    this.#checkAborted();
+    this.#updater.markSupported(true);
+    const plan = planner.finish(incoming);
     for (const path of plan.deletes) {
       this.#tree.remove(path);
       this.#report("delete", path);
@@ -222,14 +223,17 @@ class ReceiveSession {
     if (this.#target.signal?.aborted) throw this.#target.signal.reason;
   }
 
-  async #readStats(): Promise<IncomingEntry[]> {
+  /** Reads, checks and plans the STATs up to the empty one that ends them. */
+  async #readStats(planner: ChangePlanner): Promise<IncomingEntry[]> {
     const validator = new StatValidator(this.#options);
     const incoming: IncomingEntry[] = [];
     for (;;) {
       const p = this.reader.nextBuffered() ?? (await this.reader.next());
       if (p?.type !== PacketType.STAT) throw this.#unexpected(p, "STAT");
       if (!p.stat) return incoming;
-      incoming.push(validator.check(p.stat));
+      const entry = validator.check(p.stat);
+      incoming.push(entry);
+      planner.add(entry);
     }
   }
 
