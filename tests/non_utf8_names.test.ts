@@ -164,6 +164,9 @@ for (const tree of TREES) {
           assert.equal(first.checksum, expected);
           assert.equal(again.checksum, expected);
           assert.equal(await checksumOf(first.root), expected);
+          // Pruned, the snapshot goes, such names and all.
+          assert.ok((await cache.prune()) > 0);
+          assert.equal(nodeFs.existsSync(first.root), false);
         } finally {
           await cache.close();
           await transport.close();
