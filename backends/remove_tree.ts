@@ -7,6 +7,7 @@
  * calls are in flight at a time, so another call waits for one of them at most.
  * @module
  */
+import { errorCode } from "../core/errors.ts";
 import type { FileStats, FileSystem } from "../core/file_system.ts";
 import { Limiter } from "../core/limiter.ts";
 import { joinPath } from "../core/path.ts";
@@ -53,7 +54,7 @@ async function removeDir(fs: FileSystem, limit: Limiter, dir: string, stats: Fil
       try {
         await limit.run(() => fs.unlink(path));
       } catch (err) {
-        if (codeOf(err) === "ENOENT") continue;
+        if (errorCode(err) === "ENOENT") continue;
         const st = await orMissing(limit.run(() => fs.lstat(path)));
         if (st?.isDirectory()) subdirs.push([path, st]);
         else if (st !== undefined) {
@@ -73,11 +74,7 @@ async function orMissing<T>(call: Promise<T>): Promise<T | undefined> {
   try {
     return await call;
   } catch (err) {
-    if (codeOf(err) === "ENOENT") return undefined;
+    if (errorCode(err) === "ENOENT") return undefined;
     throw err;
   }
-}
-
-function codeOf(err: unknown): unknown {
-  return (err as { code?: unknown } | null)?.code;
 }
