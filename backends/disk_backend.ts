@@ -6,12 +6,10 @@
  * @module
  */
 import * as nodeFs from "node:fs";
-import { Limiter } from "../core/limiter.ts";
 import { joinPath } from "../core/path.ts";
 import { checkCacheRoot, TAG_MARK } from "./_cache_root.ts";
 import { diskFileSystem } from "./disk_fs.ts";
 import { FsBackend } from "./fs_backend.ts";
-import { REMOVE_IN_FLIGHT, removeTree } from "./remove_tree.ts";
 
 /** The standard cache-directory tag (https://bford.info/cachedir/): the first line is the signature. */
 export const CACHEDIR_TAG: string =
@@ -38,11 +36,7 @@ export class DiskBackend extends FsBackend {
   constructor(root: string) {
     // Absolute, so snapshot paths stay valid whatever the process's working directory becomes.
     const absolute = checkCacheRoot(root);
-    // One bound for all removals at once: GC deletes several snapshots together.
-    const removals = new Limiter(REMOVE_IN_FLIGHT);
-    super(diskFileSystem, joinPath(absolute, "snapshots"), {
-      removeDir: (fs, dir) => removeTree(fs, dir, removals),
-    });
+    super(diskFileSystem, joinPath(absolute, "snapshots"));
     this.cacheRoot = absolute;
     writeCacheDirTag(absolute);
   }

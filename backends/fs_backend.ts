@@ -6,8 +6,10 @@
  */
 import { FSCacheError } from "../core/errors.ts";
 import type { FileSystem } from "../core/file_system.ts";
+import { Limiter } from "../core/limiter.ts";
 import { joinPath } from "../core/path.ts";
 import type { Backend } from "../core/types.ts";
+import { REMOVE_IN_FLIGHT, removeTree } from "./remove_tree.ts";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
@@ -17,9 +19,10 @@ export interface FsBackendOptions {
   dirMode?: number;
   /**
    * Removes a snapshot directory with everything in it (never following a symlink).
-   * Default: the file system's recursive `rm`, opening up read-only directories when it
-   * is refused. The disk backend passes `removeTree`, which keeps only a few calls in
-   * flight: node's recursive `rm` queues thousands at once for libuv's threads.
+   * Default: {@linkcode removeTree}, a few calls in flight for all of this backend's
+   * removals at once (node's recursive `rm` queues thousands at once for libuv's
+   * threads, and every other call of the process waits behind them). A file system that
+   * removes a tree in one call of its own (OPFS) is better served by that call.
    */
   removeDir?: (fs: FileSystem, dir: string) => Promise<void>;
 }
@@ -50,7 +53,8 @@ export class FsBackend implements Backend {
     this.fs = fs;
     this.root = root;
     this.#dirMode = options.dirMode ?? 0o700;
-    this.#removeDir = options.removeDir ?? removeRecursively;
+    const removals = new Limiter(REMOVE_IN_FLIGHT);
+    this.#removeDir = options.removeDir ?? ((fs, dir) => removeTree(fs, dir, removals));
   }
 
   async get(id: string): Promise<string> {
@@ -87,29 +91,5 @@ export class FsBackend implements Backend {
       throw new FSCacheError("ERR_INVALID_PATH", `invalid snapshot id ${JSON.stringify(id)}`, { path: id });
     }
     return joinPath(this.root, id);
-  }
-}
-
-/** The file system's recursive `rm`, again after opening up directories it could not empty. */
-async function removeRecursively(fs: FileSystem, dir: string): Promise<void> {
-  try {
-    await fs.rm(dir, { recursive: true, force: true });
-  } catch (err) {
-    // A snapshot keeps its source's read-only directories, which a process that is not
-    // root cannot empty: open them up, then remove again.
-    if ((err as { code?: unknown }).code !== "EACCES") throw err;
-    await openUp(fs, dir);
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Gives the owner full access to `dir` and every directory below it. */
-async function openUp(fs: FileSystem, dir: string): Promise<void> {
-  const pending = [dir];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const st = await fs.lstat(next);
-    if (!st.isDirectory()) continue;
-    if ((st.mode & 0o700) !== 0o700) await fs.chmod(next, (st.mode & 0o7777) | 0o700);
-    for (const name of await fs.readdir(next)) pending.push(joinPath(next, name));
   }
 }

@@ -31,7 +31,11 @@ export class OpfsBackend extends FsBackend {
 
   constructor(options: OpfsBackendOptions = {}) {
     const fs = new OpfsFileSystem(options.directory ?? originPrivateDirectory(), options);
-    super(fs, options.root ?? "/fscache/snapshots", { dirMode: options.dirMode ?? 0o755 });
+    super(fs, options.root ?? "/fscache/snapshots", {
+      dirMode: options.dirMode ?? 0o755,
+      // One `removeEntry` call removes the whole tree there.
+      removeDir: (fs, dir) => fs.rm(dir, { recursive: true, force: true }),
+    });
     this.fs = fs;
   }
 }

@@ -8,7 +8,7 @@ import { Volume } from "memfs";
 import { removeTree } from "../backends/remove_tree.ts";
 import { type FileSystem, fileSystemFrom } from "../core/file_system.ts";
 import { Limiter } from "../core/limiter.ts";
-import { DiskBackend, MemoryTransport, type TreeSpec } from "../mod.ts";
+import { DiskBackend, FsBackend, MemoryTransport, type TreeSpec } from "../mod.ts";
 import { openTestCache, sleep } from "./_helpers.ts";
 
 /**
@@ -147,6 +147,19 @@ describe("removeTree", () => {
     });
     await assert.rejects(removeTree(failing, "/snap"), (err: { code?: string }) => err.code === "EIO");
     assert.equal(volume.existsSync("/snap/d0/f3"), true);
+  });
+});
+
+describe("FsBackend.remove", () => {
+  it("keeps its removals, however many at once, within four calls in flight", async () => {
+    const volume = new Volume();
+    const { fs, maxPending } = threadPoolFileSystem(fileSystemFrom(volume));
+    const backend = new FsBackend(fs, "/snapshots");
+    const ids = ["one", "two", "three"];
+    for (const id of ids) writeTree(fileSystemFrom(volume), await backend.get(id), 1, 100);
+    await Promise.all(ids.map((id) => backend.remove(id)));
+    assert.deepEqual(await backend.list(), []);
+    assert.ok(maxPending() <= 4, `at most 4 calls at once over three removals, saw ${maxPending()}`);
   });
 });
 
