@@ -8,7 +8,7 @@
 import * as nodeFs from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import { FSCacheError } from "../core/errors.ts";
+import { errorCode, FSCacheError } from "../core/errors.ts";
 
 /** Who holds a lock, as written in the lock file. */
 export interface LockHolder {
@@ -66,7 +66,7 @@ export class RootLock {
       try {
         seen = nodeFs.readFileSync(path, "utf8");
       } catch (err) {
-        if (codeOf(err) === "ENOENT") continue;
+        if (errorCode(err) === "ENOENT") continue;
         throw err;
       }
       if (textsHere.has(seen)) throw mine();
@@ -86,7 +86,7 @@ export class RootLock {
     try {
       if (nodeFs.readFileSync(this.path, "utf8") === this.#text) nodeFs.unlinkSync(this.path);
     } catch (err) {
-      if (codeOf(err) !== "ENOENT") throw err;
+      if (errorCode(err) !== "ENOENT") throw err;
     }
   }
 }
@@ -104,7 +104,7 @@ function tryCreate(path: string, text: string): boolean {
     nodeFs.linkSync(temp, path);
     return true;
   } catch (err) {
-    if (codeOf(err) === "EEXIST") return false;
+    if (errorCode(err) === "EEXIST") return false;
     throw err;
   } finally {
     nodeFs.rmSync(temp, { force: true });
@@ -122,13 +122,13 @@ function takeOver(path: string, seen: string): void {
   try {
     nodeFs.renameSync(path, aside);
   } catch (err) {
-    if (codeOf(err) === "ENOENT") return;
+    if (errorCode(err) === "ENOENT") return;
     throw err;
   }
   try {
     if (nodeFs.readFileSync(aside, "utf8") !== seen) nodeFs.linkSync(aside, path);
   } catch (err) {
-    if (codeOf(err) !== "EEXIST") throw err;
+    if (errorCode(err) !== "EEXIST") throw err;
   } finally {
     nodeFs.rmSync(aside, { force: true });
   }
@@ -157,7 +157,7 @@ function isAlive(holder: LockHolder): boolean {
     process.kill(holder.pid, 0);
   } catch (err) {
     // EPERM: the process exists but belongs to another user.
-    if (codeOf(err) !== "EPERM") return false;
+    if (errorCode(err) !== "EPERM") return false;
   }
   const state = processState(holder.pid);
   // A zombie has exited; only its parent has not collected it yet.
@@ -185,8 +185,4 @@ function lockedError(root: string, holder: LockHolder): FSCacheError {
   return new FSCacheError("ERR_LOCKED", `cache root ${root} is locked by process ${holder.pid}${where}`, {
     path: root,
   });
-}
-
-function codeOf(err: unknown): unknown {
-  return (err as { code?: unknown } | null)?.code;
 }

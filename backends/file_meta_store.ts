@@ -6,7 +6,7 @@
  */
 import * as nodeFs from "node:fs";
 import * as fsp from "node:fs/promises";
-import { describeError, FSCacheError } from "../core/errors.ts";
+import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
 import { Limiter } from "../core/limiter.ts";
 import type { Logger, MetaStore, SourceRecord } from "../core/types.ts";
@@ -160,7 +160,7 @@ export class FileMetaStore implements MetaStore {
       try {
         file = await fsp.readFile(this.#path(slot, TREE_EXT));
       } catch (err) {
-        if (codeOf(err) === "ENOENT") return undefined;
+        if (errorCode(err) === "ENOENT") return undefined;
         throw err;
       }
       const tree = decodeTree(file);
@@ -331,8 +331,4 @@ function readSmallFile(path: string): string {
 function randomHex(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(8));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function codeOf(err: unknown): unknown {
-  return (err as { code?: unknown } | null)?.code;
 }

@@ -7,7 +7,7 @@
  * dropped connection fails the receive: the snapshot stays stale until the next one.
  * @module
  */
-import { FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError } from "../../core/errors.ts";
 import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
@@ -33,11 +33,6 @@ export interface FileTarget {
   written: number;
   /** Some blocks of zeros were left as holes: the file gets its length when finished. */
   holes?: boolean;
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 function ignore(): void {}
