@@ -8,8 +8,9 @@
  */
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
+import { listingKeyOf, walkSalt } from "../../core/listing_key.ts";
 import { type ExcludeMatcher, excludeMatcher } from "../diffcopy/excludes.ts";
-import { listingKeyOf, type RecordedListings, walkSalt } from "./recorded_listings.ts";
+import type { RecordedListings } from "./recorded_listings.ts";
 import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 
 export const S_IFMT = 0o170000;
