@@ -51,6 +51,7 @@ export {
   receiveDiffCopy,
 } from "./transports/diffcopy/receiver.ts";
 export { type SendOptions, type SendResult, sendDiffCopy } from "./transports/diffcopy/sender.ts";
+export { SourceListings } from "./transports/diffcopy/source_listings.ts";
 export { type DiffCopyConnect, DiffCopyTransport } from "./transports/diffcopy/transport.ts";
 export {
   LocalTransport,

@@ -13,8 +13,8 @@ import { FSCacheError } from "../core/errors.ts";
 /** The comment line of the `CACHEDIR.TAG` fscache writes, which marks a root as its own. */
 export const TAG_MARK = "# This file is a cache directory tag created by fscache.";
 
-/** Names fscache itself makes at a root (the lock's temp and stale files included). */
-const OWN_NAMES = /^(?:CACHEDIR\.TAG|lock|meta|snapshots|lock\.\d+\.\d+\.(?:tmp|stale))$/;
+/** Names fscache itself makes at a root (the lock's temp and stale files included; `listings`: the push client's). */
+const OWN_NAMES = /^(?:CACHEDIR\.TAG|lock|listings|meta|snapshots|lock\.\d+\.\d+\.(?:tmp|stale))$/;
 
 /**
  * The absolute path of `root`, once it is known to be usable as a cache root: missing

@@ -101,7 +101,7 @@ try {
     const rsyncDest = join(rsyncRoot, name);
     const rsync = `rsync -a --delete ${src}/ rsync://127.0.0.1:${rsyncPort}/bench/${name}/`;
     const push = (sharedKey: string) =>
-      `node ${cliMain} push ${src} --to 127.0.0.1:${fscachePort} --no-dockerignore -q --shared-key ${sharedKey}`;
+      `node ${cliMain} push ${src} --to 127.0.0.1:${fscachePort} --no-dockerignore -q --root ${join(work, "client")} --shared-key ${sharedKey}`;
     const runs = quick ? 2 : 5;
     const first = hyperfine(work, `${name}-first`, runs, [
       // `sync` first: no run pays for writing back the data of the runs before it

@@ -17,6 +17,7 @@ import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
+import { loadListings, saveListings } from "../push_listings.ts";
 import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { formatBytes, parseDuration, parseHostPort } from "../units.ts";
 
@@ -37,7 +38,8 @@ export const push: Command = {
   name: "push",
   summary: "send a directory to an 'fscache serve' (only changes move)",
   usage: `Usage: fscache push <dir> (--to HOST:PORT | --exec COMMAND) [--key K] [--shared-key S]
-                    [--token-file F] [--exclude PATTERN]... [--no-dockerignore] [--timeout DURATION] [--json]
+                    [--token-file F] [--exclude PATTERN]... [--no-dockerignore] [--no-listings]
+                    [--timeout DURATION] [--json]
 
 Makes a snapshot on the server equal to <dir>, sending only the files that changed since
 the last push with the same shared key, and prints what changed.
@@ -51,6 +53,9 @@ the last push with the same shared key, and prints what changed.
   --exclude PATTERN   .dockerignore-style pattern to leave out (repeatable); a
                       .dockerignore file in <dir> is honoured too
   --no-dockerignore   ignore <dir>/.dockerignore
+  --no-listings       read every directory of <dir>, and keep no listings of them in the
+                      cache root (by default a directory not changed since the last push
+                      of <dir> is walked from the listing kept then)
   --timeout DURATION  fail with ERR_TIMEOUT when nothing has come from the server, and
                       nothing gone to it, for DURATION while waiting for it (default: wait)
 
@@ -64,6 +69,7 @@ durationMs }.`,
     "token-file": { type: "string" },
     exclude: { type: "string", multiple: true },
     "no-dockerignore": { type: "boolean", default: false },
+    "no-listings": { type: "boolean", default: false },
     timeout: { type: "string" },
   },
   async run({ global, io, positionals, values }) {
@@ -92,6 +98,7 @@ durationMs }.`,
     let child: ChildProcess | undefined;
     let childClosed: Promise<void> | undefined;
     const walkThreads = diskWalkThreads();
+    const listings = values["no-listings"] === true ? undefined : loadListings(global.root, dir);
     const stalled = new AbortController();
     try {
       let connection: DiffCopyConnection;
@@ -120,6 +127,7 @@ durationMs }.`,
         sharedKey,
         excludes,
         walkThreads,
+        ...(listings ? { listings } : {}),
         onSkipped: (path) => io.stderr(`skipped ${path}: devices, fifos and sockets are not pushed\n`),
         ...(token === undefined ? {} : { token }),
         onData: (n) => {
@@ -139,6 +147,8 @@ durationMs }.`,
       };
       progress.stop();
       io.stdout(formatReport(report, result.reused, global));
+      // A server that already had the key asked for no walk: the listings kept stay.
+      if (listings && !result.reused) saveListings(global.root, dir, listings);
     } catch (err) {
       // Aborted by the stall watch: say so, not "push aborted".
       if (stalled.signal.aborted) throw stalled.signal.reason;

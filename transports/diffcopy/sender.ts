@@ -9,6 +9,7 @@ import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
 import { PacketType, packet, packetTypeName } from "./packet.ts";
+import type { SourceListings } from "./source_listings.ts";
 import { sourceBatches, type WalkThreads } from "./source_runs.ts";
 
 export { type SourceEntry, SourceWalker, walkSource } from "./source_walker.ts";
@@ -34,6 +35,12 @@ export interface SendOptions {
    * out): fscache's receivers cannot make them, and a STAT carries no device numbers here.
    */
   onSkipped?(path: string): void;
+  /**
+   * The client's listings from the last send of this tree ({@linkcode SourceListings}):
+   * directories that did not change since are not read again. It holds this send's
+   * listings afterwards, to be saved for the next. Default: every directory is read.
+   */
+  listings?: SourceListings;
 }
 
 /** What a send did. */
@@ -166,6 +173,7 @@ export async function sendDiffCopy(
         WALK_BATCH,
         options.walkThreads,
         options.onSkipped,
+        options.listings,
       );
       for await (const batch of batches) {
         for (const entry of batch) {

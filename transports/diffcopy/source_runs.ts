@@ -13,6 +13,7 @@ import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { RunQueue, splitUnits, type Unit } from "../run_queue.ts";
 import { excludeMatcher } from "./excludes.ts";
+import type { SourceListings } from "./source_listings.ts";
 import { linkToFirst, type SourceEntry, SourceWalker, WalkedStat } from "./source_walker.ts";
 
 /** One run of a walk, as a message a worker can take. */
@@ -161,13 +162,14 @@ export async function* sourceBatches(
   budget: number,
   threads?: WalkThreads,
   onSkipped: (path: string) => void = () => {},
+  listings?: SourceListings,
 ): AsyncGenerator<SourceEntry[]> {
   // Told once a run (or the whole walk) is walked.
   const tell = (skipped: readonly string[]) => {
     for (const path of skipped) onSkipped(path);
   };
   if (!threads || threads.threads < 2) {
-    const walker = new SourceWalker(fs, root, excludes);
+    const walker = new SourceWalker(fs, root, excludes, listings ? { listings } : {});
     for (let batch = walker.next(budget); batch; batch = walker.next(budget)) yield batch;
     tell(walker.skipped);
     return;
@@ -188,7 +190,10 @@ export async function* sourceBatches(
   try {
     let walked = 0;
     for (let i = queue.takeFront(); i !== -1; i = queue.takeFront()) {
-      const walker = new SourceWalker(fs, root, excludes, { only: runs[i] as string[], inodes });
+      // Runs walked by workers keep no listings (a worker cannot reach this thread's):
+      // their directories are read again next time.
+      const only = runs[i] as string[];
+      const walker = new SourceWalker(fs, root, excludes, listings ? { only, inodes, listings } : { only, inodes });
       for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
         walked += batch.length;
         const after = threads.startAfter ?? WALK_THREADS_AFTER;

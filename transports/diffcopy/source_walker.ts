@@ -11,6 +11,7 @@ import { joinPath } from "../../core/path.ts";
 import { type ExcludeMatcher, excludeMatcher } from "./excludes.ts";
 import { goModeFromPosix } from "./file_mode.ts";
 import type { Stat } from "./packet.ts";
+import type { SourceListings } from "./source_listings.ts";
 
 /** One entry of the sender's walk. */
 export interface SourceEntry {
@@ -34,6 +35,11 @@ export interface SourceWalkOptions {
    * first path of an inode in walk order is the one the others link to.
    */
   inodes?: Map<string, string>;
+  /**
+   * Listings from the last push of this tree: a directory whose listing key is the
+   * recorded one is not read again. Filled with this walk's listings meanwhile.
+   */
+  listings?: SourceListings;
 }
 
 interface Frame {
@@ -123,6 +129,9 @@ export class SourceWalker {
   readonly #root: string;
   readonly #matcher: ExcludeMatcher | undefined;
   readonly #inodes: Map<string, string>;
+  readonly #listings: SourceListings | undefined;
+  /** Before any directory is read: what a listing key's racy check measures from. */
+  readonly #start = Date.now();
   readonly #stack: Frame[] = [];
   /** Walked entries not handed out yet; `#out` of them came before. */
   #pending: SourceEntry[] = [];
@@ -133,6 +142,7 @@ export class SourceWalker {
     this.#root = root;
     this.#matcher = excludeMatcher(excludes);
     this.#inodes = options.inodes ?? new Map();
+    this.#listings = options.listings;
     const names = options.only ? [...options.only] : this.#list(".");
     this.#stack.push({ rel: ".", names, next: 0, excluded: false, tentative: -1 });
   }
@@ -213,7 +223,10 @@ export class SourceWalker {
     if (type === S_IFDIR) {
       const dirExcluded = excluded && ignored;
       const tentative = dirExcluded ? this.#out + this.#pending.length : -1;
-      this.#stack.push({ rel: path, names: this.#list(path), next: 0, excluded: dirExcluded, tentative });
+      const names = this.#listings
+        ? this.#listings.list(path, st, this.#start, () => this.#list(path))
+        : this.#list(path);
+      this.#stack.push({ rel: path, names, next: 0, excluded: dirExcluded, tentative });
     }
   }
 }

@@ -8,6 +8,7 @@ import { FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../diffcopy/framing.ts";
 import { type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
+import type { SourceListings } from "../diffcopy/source_listings.ts";
 import type { WalkThreads } from "../diffcopy/source_runs.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
 import { firstServerReply, parseServerMessage, remoteError, SESSION_VERSION, type ServerMessage } from "./handshake.ts";
@@ -31,6 +32,11 @@ export interface PushOptions {
   walkThreads?: WalkThreads;
   /** Told each device, fifo or socket left out (see `SendOptions.onSkipped`). */
   onSkipped?(path: string): void;
+  /**
+   * Listings from the last push of this tree (see `SendOptions.listings`). After a push
+   * that sent the tree (not `reused`), it holds this push's listings, to be saved.
+   */
+  listings?: SourceListings;
 }
 
 /** What a push did: the server's result plus what went over the wire. */
@@ -102,6 +108,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
           ...(options.onData ? { onData: options.onData } : {}),
           ...(options.walkThreads ? { walkThreads: options.walkThreads } : {}),
           ...(options.onSkipped ? { onSkipped: options.onSkipped } : {}),
+          ...(options.listings ? { listings: options.listings } : {}),
         });
       } catch (err) {
         // The server's own report says more than "receiver failed", when it got to send one.
