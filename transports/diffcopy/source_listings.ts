@@ -36,12 +36,9 @@ interface Listing {
  * ```
  */
 export class SourceListings {
-  readonly #previous: ReadonlyMap<string, Listing>;
+  /** The last push's listings; none for a `new SourceListings()` (a first push). */
+  #previous: ReadonlyMap<string, Listing> = new Map();
   readonly #current = new Map<string, Listing>();
-
-  constructor(previous: ReadonlyMap<string, Listing> = new Map()) {
-    this.#previous = previous;
-  }
 
   /**
    * The listings {@linkcode encode} wrote; anything else (missing, cut short, from another
@@ -49,12 +46,14 @@ export class SourceListings {
    * the walk then reads every directory, as without a record.
    */
   static decode(text: string | undefined): SourceListings {
-    if (text === undefined) return new SourceListings();
+    const listings = new SourceListings();
+    if (text === undefined) return listings;
     try {
-      return new SourceListings(parse(JSON.parse(text)));
+      listings.#previous = parse(JSON.parse(text));
     } catch {
-      return new SourceListings();
+      // no record
     }
+    return listings;
   }
 
   /**
