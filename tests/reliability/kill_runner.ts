@@ -105,6 +105,8 @@ class KillRun {
   readonly root = join(this.#tmp, "cache");
   readonly src = join(this.#tmp, "src");
   readonly clients = [join(this.#tmp, "client0"), join(this.#tmp, "client1")];
+  /** The pushing clients' own cache root (their listings), never the home directory's. */
+  readonly pushRoot = join(this.#tmp, "push-root");
   #syncMs = 0;
   #fullSyncMs = 0;
   /** From spawn until a sync holds the lock. */
@@ -170,7 +172,9 @@ class KillRun {
     const port = await listeningPort(serve);
     this.#serveStartMs = performance.now() - started;
     const pushed = performance.now();
-    await Promise.all(this.clients.map((dir) => time(["push", dir, "--to", `127.0.0.1:${port}`, "--json"])));
+    await Promise.all(
+      this.clients.map((dir) => time(["push", dir, "--to", `127.0.0.1:${port}`, "--root", this.pushRoot, "--json"])),
+    );
     this.#pushMs = performance.now() - pushed;
     serve.kill("SIGTERM");
     await served;
@@ -231,7 +235,16 @@ class KillRun {
         return this.fail(`round ${round}: serve exited before listening: ${(await result).stderr}`);
       for (const dir of this.clients) {
         const fresh = this.random() < 0.3 ? ["--shared-key", `fresh-${round}-${pushes.length}`] : [];
-        const child = spawnCliProcess(["push", dir, "--to", `127.0.0.1:${port}`, "--json", ...fresh]);
+        const child = spawnCliProcess([
+          "push",
+          dir,
+          "--to",
+          `127.0.0.1:${port}`,
+          "--root",
+          this.pushRoot,
+          "--json",
+          ...fresh,
+        ]);
         pushes.push({ child, result: childResult(child), dir });
       }
       await sleep(delay);

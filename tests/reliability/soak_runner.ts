@@ -151,7 +151,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         expected.push(await checksumOf(dir));
       }
       const pushes = dirs.map((dir, i) => {
-        const args = ["push", dir, "--to", `127.0.0.1:${port}`, "--json", "--shared-key", `c${i}-b${branch[i]}`];
+        // the clients' own root (their listings), never the home directory's
+        const client = ["--root", join(tmp, "push-root")];
+        const args = [
+          "push",
+          dir,
+          "--to",
+          `127.0.0.1:${port}`,
+          ...client,
+          "--json",
+          "--shared-key",
+          `c${i}-b${branch[i]}`,
+        ];
         return childResult(spawnCliProcess(args));
       });
       for (const [i, result] of (await Promise.all(pushes)).entries()) {
