@@ -13,8 +13,13 @@ import { FSCacheError } from "../core/errors.ts";
 /** The comment line of the `CACHEDIR.TAG` fscache writes, which marks a root as its own. */
 export const TAG_MARK = "# This file is a cache directory tag created by fscache.";
 
-/** Names fscache itself makes at a root (the lock's temp and stale files included; `listings`: the push client's). */
-const OWN_NAMES = /^(?:CACHEDIR\.TAG|lock|listings|meta|snapshots|lock\.\d+\.\d+\.(?:tmp|stale))$/;
+/** The directory of a root where `fscache push` keeps the listings of the trees it pushed. */
+export const LISTINGS_DIR = "listings";
+
+/** Names fscache itself makes at a root (the lock's temp and stale files included). */
+const OWN_NAMES = new RegExp(
+  `^(?:CACHEDIR\\.TAG|lock|${LISTINGS_DIR}|meta|snapshots|lock\\.\\d+\\.\\d+\\.(?:tmp|stale))$`,
+);
 
 /**
  * The absolute path of `root`, once it is known to be usable as a cache root: missing

@@ -6,14 +6,11 @@
  * cannot be saved is not.
  * @module
  */
-import { createHash } from "node:crypto";
 import * as nodeFs from "node:fs";
 import process from "node:process";
-import { checkCacheRoot } from "../backends/_cache_root.ts";
+import { checkCacheRoot, LISTINGS_DIR } from "../backends/_cache_root.ts";
+import { sha256Hex } from "../backends/node_sha256.ts";
 import { SourceListings } from "../transports/diffcopy/source_listings.ts";
-
-/** The directory of the cache root the listings files live in. */
-export const LISTINGS_DIR = "listings";
 
 /**
  * The listings saved by the last push of `dir` (absolute) with cache root `root`, or
@@ -62,6 +59,6 @@ export function saveListings(root: string, dir: string, listings: SourceListings
 }
 
 function listingsFile(root: string, dir: string): string {
-  const name = createHash("sha256").update(dir).digest("hex").slice(0, 32);
+  const name = sha256Hex(dir).slice(0, 32);
   return `${root}/${LISTINGS_DIR}/${name}.json`;
 }

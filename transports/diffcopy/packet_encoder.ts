@@ -91,7 +91,17 @@ export class ProtoWriter {
   }
 
   stringField(field: number, value: string): void {
+    if (!this.#asciiField(field, value)) this.#utf8Field(field, value);
+  }
+
+  /** A path or link target: its bytes, which for escaped bytes (`core/names.ts`) are not its UTF-8. */
+  nameField(field: number, value: string): void {
     if (this.#asciiField(field, value)) return;
+    if (hasLoneSurrogate(value)) this.bytesField(field, encodeName(value));
+    else this.#utf8Field(field, value);
+  }
+
+  #utf8Field(field: number, value: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 unit
     const max = value.length * 3;
     this.varint(field * 8 + 2);
@@ -99,13 +109,6 @@ export class ProtoWriter {
     const { written } = encoder.encodeInto(value, this.buf.subarray(this.pos, this.pos + max));
     this.pos += written;
     this.#close(start, varintSize(max));
-  }
-
-  /** A path or link target: its bytes, which for escaped bytes (`core/names.ts`) are not its UTF-8. */
-  nameField(field: number, value: string): void {
-    if (this.#asciiField(field, value)) return;
-    if (hasLoneSurrogate(value)) this.bytesField(field, encodeName(value));
-    else this.stringField(field, value);
   }
 
   /** One `Stat` as a length-delimited field. */
