@@ -37,7 +37,10 @@ export interface LocalTransportOptions {
   excludes?: readonly string[];
   /** Sync the target when the source directory itself is a symlink. Default `true`. */
   followRootSymlink?: boolean;
-  /** Worker threads (or batches in flight). Default: the number of CPUs. */
+  /**
+   * Threads that walk and copy a large sync, the calling thread included (it walks and
+   * copies too, so this starts one worker fewer). Default: the number of CPUs.
+   */
   concurrency?: number;
   /** Where the source lives. Default: the disk (`node:fs`). */
   sourceFs?: FileSystem;
@@ -89,6 +92,7 @@ export interface Runner {
   offload?(task: Task, worker?: number): Promise<unknown>;
   /** The source's file system, as seen from this thread. */
   src: SyncFs;
+  /** Threads that may walk and copy at once, the calling thread included. */
   parallel: number;
   /** The same work on the calling thread, for syncs too small to be worth starting workers. */
   inline?: Runner;
@@ -189,7 +193,7 @@ export class LocalTransport implements Transport {
     const size = this.#threads(request.fs);
     const small = request.entries !== undefined && request.entries < this.#parallelWalkEntries();
     if (size < 2 || small) return;
-    this.#workers(size).start(size - 1);
+    this.#workers(size).start();
     if (request.entries === undefined) return;
     const { id } = request;
     // A bad request is left for `copy` to report, with its key.
@@ -269,14 +273,17 @@ export class LocalTransport implements Transport {
     return this.#options.sourceFs ? this.#syncFs(this.#options.sourceFs) : (diskFs as unknown as SyncFs);
   }
 
-  /** Worker threads a sync into `destFs` may use: none unless both sides are the real disk. */
+  /** Threads a sync into `destFs` may use: none but this one unless both sides are the real disk. */
   #threads(destFs: FileSystem): number {
     if (!isDiskFs(this.#sourceFs()) || !isDiskFs(this.#syncFs(destFs)) || this.#options.threads === false) return 0;
-    return this.#options.concurrency ?? availableParallelism();
+    const threads = this.#options.concurrency ?? availableParallelism();
+    // The calling thread is one of them: one thread is no worker at all.
+    return threads < 2 ? 0 : threads;
   }
 
+  /** Workers for `size` threads: the calling thread is the one more. */
   #workers(size: number): WorkerPool {
-    this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size);
+    this.#pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), size - 1);
     return this.#pool;
   }
 
