@@ -15,6 +15,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { timingOf } from "./_hyperfine.ts";
 import { nodeStartEnvironment } from "./_node_start.ts";
 
 const runsArg = process.argv.indexOf("--runs");
@@ -66,11 +67,6 @@ function time(cmd: string[]): { wall: number; cpu: number } {
   return { wall: Number(process.hrtime.bigint() - start) / 1e9, cpu: childCpu() - cpu };
 }
 
-function stats(xs: number[]): { median: number; min: number; max: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)] as number, min: s[0] as number, max: s[s.length - 1] as number };
-}
-
 const startLine = nodeStartEnvironment();
 console.error(startLine);
 const work = fs.mkdtempSync(join(tmpdir(), "fscache-bench-"));
@@ -112,11 +108,11 @@ try {
     const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] as string;
     const of = (label: string) => samples.get(label) as { wall: number; cpu: number }[];
     const openssl = of("find | xargs openssl dgst -sha256");
-    const opensslWall = stats(openssl.map((x) => x.wall)).median;
-    const opensslCpu = stats(openssl.map((x) => x.cpu)).median;
+    const opensslWall = timingOf(openssl.map((x) => x.wall)).median;
+    const opensslCpu = timingOf(openssl.map((x) => x.cpu)).median;
     for (const [label] of commands) {
-      const s = stats(of(label).map((x) => x.wall));
-      const cpu = stats(of(label).map((x) => x.cpu)).median;
+      const s = timingOf(of(label).map((x) => x.wall));
+      const cpu = timingOf(of(label).map((x) => x.cpu)).median;
       rows.push(
         `| ${name} (${(bytes / 1048576).toFixed(0)} MiB) | ${label.replaceAll("|", "\\|")} | ${s.median.toFixed(3)} s | ${s.min.toFixed(3)}–${s.max.toFixed(3)} s | ${(s.median / opensslWall).toFixed(2)}× | ${cpu.toFixed(2)} s | ${(cpu / opensslCpu).toFixed(2)}× | ${load} |`,
       );

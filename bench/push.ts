@@ -12,6 +12,7 @@
  * whole benchmark; each client run is a fresh process, node startup included. Each first
  * push starts with no dirty pages (`sync` in its prepare step), and the server's GC budget
  * is one the runs never reach, so no run creates files right after many were deleted.
+ * First pushes are interleaved, one of each tool per round (see `RunOrder.interleave`).
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -103,12 +104,18 @@ try {
     const push = (sharedKey: string) =>
       `node ${cliMain} push ${src} --to 127.0.0.1:${fscachePort} --no-dockerignore -q --root ${join(work, "client")} --shared-key ${sharedKey}`;
     const runs = quick ? 2 : 5;
-    const first = hyperfine(work, `${name}-first`, runs, [
-      // `sync` first: no run pays for writing back the data of the runs before it
-      ["rsync", rsync, `mv ${rsyncDest} ${trash}/$(date +%s%N) 2>/dev/null; sync`],
-      // a shared key never seen before: the server starts from an empty snapshot
-      ["fscache", push(`${name}-first-$(date +%s%N)`), "sync"],
-    ]);
+    const first = hyperfine(
+      work,
+      `${name}-first`,
+      runs,
+      [
+        // `sync` first: no run pays for writing back the data of the runs before it
+        ["rsync", rsync, `mv ${rsyncDest} ${trash}/$(date +%s%N) 2>/dev/null; sync`],
+        // a shared key never seen before: the server starts from an empty snapshot
+        ["fscache", push(`${name}-first-$(date +%s%N)`), "sync"],
+      ],
+      { interleave: true },
+    );
     report(name, "first push", first);
     const noop = hyperfine(
       work,
@@ -118,7 +125,7 @@ try {
         ["rsync", rsync, "true"],
         ["fscache", push(`${name}-again`), "true"],
       ],
-      1,
+      { warmup: 1 },
     );
     report(name, "no-op push", noop);
     const touchCmd = `node ${join(here, "push.js")} --touch ${src} 0.01 $(date +%N)`;

@@ -13,7 +13,8 @@
  * Each first copy starts with no dirty pages (`sync` in its prepare step), so none pays
  * for writing back what the runs before it wrote.
  * Old destinations are moved aside between runs and deleted only at the end: on ext4,
- * creating many files soon after deleting many is several times slower.
+ * creating many files soon after deleting many is several times slower. First syncs are
+ * interleaved, one of each tool per round (see `RunOrder.interleave`).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -67,16 +68,21 @@ try {
     console.error(`\n## ${name}: ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB`);
     const dst = (tool: string) => join(work, `${name}-${tool}`);
     // `sync` before each first copy: the kernel writes dirty pages back ~30 s after they
-    // were written, so without it a run pays, at random, for the data of runs before it
-    // (hyperfine runs all of one tool's runs, then the next tool's).
+    // were written, so without it a run pays, at random, for the data of runs before it.
     const aside = (path: string) => `mv ${path} ${trash}/$(date +%s%N) 2>/dev/null; sync`;
     const fscache = (cacheDir: string) => `node ${cli} sync --quiet --root ${cacheDir} ${src}`;
     const runs = quick ? 2 : 5;
-    const first = hyperfine(work, `${name}-first`, runs, [
-      ["rsync", `rsync -a --delete ${src}/ ${dst("rsync")}/`, aside(dst("rsync"))],
-      ["cp -a", `cp -a ${src} ${dst("cp")}`, aside(dst("cp"))],
-      ["fscache", fscache(dst("fscache")), aside(dst("fscache"))],
-    ]);
+    const first = hyperfine(
+      work,
+      `${name}-first`,
+      runs,
+      [
+        ["rsync", `rsync -a --delete ${src}/ ${dst("rsync")}/`, aside(dst("rsync"))],
+        ["cp -a", `cp -a ${src} ${dst("cp")}`, aside(dst("cp"))],
+        ["fscache", fscache(dst("fscache")), aside(dst("fscache"))],
+      ],
+      { interleave: true },
+    );
     report(rows, name, "first sync", first, ["rsync", "cp -a"]);
     const noop = hyperfine(work, `${name}-noop`, quick ? 3 : 10, [
       ["rsync", `rsync -a --delete ${src}/ ${dst("rsync")}/`, "true"],
