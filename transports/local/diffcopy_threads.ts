@@ -52,9 +52,9 @@ export function diskWalkThreads(
  * ```
  */
 export function diskWriteThreads(
-  // the receiving thread decodes and gathers meanwhile, and a core is left to the rest:
-  // on two cores a writing thread cost more CPU than it saved wall time (docs/PROTOCOL.md)
-  lanes: number = Math.max(0, availableParallelism() - 2),
+  // the receiving thread decodes and gathers on the core left; on two cores one writing
+  // thread made first pushes ~17% faster in round 19 (docs/PROTOCOL.md)
+  lanes: number = Math.max(0, availableParallelism() - 1),
 ): WriteThreads & { close(): Promise<void> } {
   let pool: WorkerPool | undefined;
   return {
