@@ -40,6 +40,9 @@ export function diskWalkThreads(
   };
 }
 
+/** Write threads a receiver uses by default, however many cores there are. */
+const MAX_WRITE_LANES = 4;
+
 /**
  * Write threads on the disk for the receiver's `writeThreads` (a server keeps them for
  * all its sessions: they start with the first large receive). Close it on shutdown.
@@ -52,9 +55,10 @@ export function diskWalkThreads(
  * ```
  */
 export function diskWriteThreads(
-  // the receiving thread decodes and gathers on the core left; on two cores one writing
-  // thread made first pushes ~17% faster in round 19 (docs/PROTOCOL.md)
-  lanes: number = Math.max(0, availableParallelism() - 1),
+  // as many as the cores, at most four: on two cores, two writing threads made first
+  // pushes faster than one, and one faster than none (round 19, docs/PROTOCOL.md); one
+  // receiving thread feeds them all, and each holds up to two 4 MiB buffers
+  lanes: number = Math.min(availableParallelism(), MAX_WRITE_LANES),
 ): WriteThreads & { close(): Promise<void> } {
   let pool: WorkerPool | undefined;
   return {
