@@ -178,39 +178,6 @@ describe("LocalTransport.prepare", () => {
     assert.deepEqual(started, [1, 1], "one worker (the calling thread walks too) for 20,000 entries and unknown");
   });
 
-  it("counts the calling thread in `concurrency`: 2 copies with one worker beside it, 1 with none", async () => {
-    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
-    const { run } = WorkerPool.prototype;
-    const copiedBy = new Map<number, Set<string>>();
-    try {
-      // 600 files in 3 batches, none "small": enough for a worker lane beside the calling thread.
-      generateTree(disk, `${tmp}/src`, 24, 600, 200);
-      for (const concurrency of [2, 1]) {
-        const workers = new Set<string>();
-        copiedBy.set(concurrency, workers);
-        WorkerPool.prototype.run = function (this: WorkerPool, task, transfer, on) {
-          if (task.op === "files") workers.add(`${this.size}:${on}`);
-          return run.call(this, task, transfer, on);
-        } as typeof run;
-        const transport = new LocalTransport({ concurrency, smallSync: { files: 0 } });
-        const dst = `${tmp}/dst${concurrency}`;
-        fs.mkdirSync(dst);
-        try {
-          const tree = await syncOnce(transport, `${tmp}/src`, dst, disk, new RecordingTree());
-          assertSameTree(disk, `${tmp}/src`, disk, dst);
-          assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
-        } finally {
-          await transport.close();
-        }
-      }
-    } finally {
-      WorkerPool.prototype.run = run;
-      rmSync(tmp, { recursive: true, force: true });
-    }
-    assert.deepEqual([...(copiedBy.get(2) ?? [])], ["1:0"], "one worker, in a pool of one");
-    assert.deepEqual([...(copiedBy.get(1) ?? [])], [], "no worker at all");
-  });
-
   it("walks a source recorded large while the record decodes, and the copy takes that walk over", async () => {
     const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
     const src = `${tmp}/src`;
@@ -288,6 +255,41 @@ describe("LocalTransport.prepare", () => {
       await transport.close();
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe("LocalTransport: copying threads", () => {
+  it("counts the calling thread in `concurrency`: 2 copies with one worker beside it, 1 with none", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "fscache-"));
+    const { run } = WorkerPool.prototype;
+    const copiedBy = new Map<number, Set<string>>();
+    try {
+      // 600 files in 3 batches, none "small": enough for a worker lane beside the calling thread.
+      generateTree(disk, `${tmp}/src`, 24, 600, 200);
+      for (const concurrency of [2, 1]) {
+        const workers = new Set<string>();
+        copiedBy.set(concurrency, workers);
+        WorkerPool.prototype.run = function (this: WorkerPool, task, transfer, on) {
+          if (task.op === "files") workers.add(`${this.size}:${on}`);
+          return run.call(this, task, transfer, on);
+        } as typeof run;
+        const transport = new LocalTransport({ concurrency, smallSync: { files: 0 } });
+        const dst = `${tmp}/dst${concurrency}`;
+        fs.mkdirSync(dst);
+        try {
+          const tree = await syncOnce(transport, `${tmp}/src`, dst, disk, new RecordingTree());
+          assertSameTree(disk, `${tmp}/src`, disk, dst);
+          assert.deepEqual(tree.checksums(), freshChecksums(disk, dst));
+        } finally {
+          await transport.close();
+        }
+      }
+    } finally {
+      WorkerPool.prototype.run = run;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    assert.deepEqual([...(copiedBy.get(2) ?? [])], ["1:0"], "one worker, in a pool of one");
+    assert.deepEqual([...(copiedBy.get(1) ?? [])], [], "no worker at all");
   });
 });
 

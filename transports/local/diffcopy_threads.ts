@@ -40,7 +40,7 @@ export function diskWalkThreads(
   };
 }
 
-/** Write threads a receiver uses by default, however many cores there are. */
+/** The most write threads a receiver uses by default, however many cores there are. */
 const MAX_WRITE_LANES = 4;
 
 /**
