@@ -69,3 +69,66 @@ describe("diff-copy batching", () => {
     assert.equal(await reader.next(), undefined);
   });
 });
+
+describe("diff-copy batch buffers", () => {
+  const statPackets = (n: number) =>
+    Array.from({ length: n }, (_, i) =>
+      packet(PacketType.STAT, { stat: stat({ path: `some/longer/dir/name/file-${i}.txt`, mode: 0o644, size: i }) }),
+    );
+
+  /** A sink that keeps the views it is given (as a stream that passes chunks on does). */
+  function holdingSink(released: () => boolean, pending = false) {
+    const held: Uint8Array[] = [];
+    const waiting: (() => void)[] = [];
+    const sink: FrameSink = {
+      write: (bytes) => {
+        held.push(bytes);
+        return pending ? new Promise<void>((resolve) => waiting.push(resolve)) : Promise.resolve();
+      },
+      close: async () => undefined,
+      abort: async () => undefined,
+      writesReleased: released,
+    };
+    return { sink, held, waiting };
+  }
+
+  it("fills the buffers of finished writes again once the stream says it let go of them", async () => {
+    const sent: Uint8Array[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    const sink: FrameSink = {
+      write: async (bytes) => {
+        sent.push(bytes.slice()); // taken in full before the write resolves, as a socket does
+        buffers.add(bytes.buffer);
+      },
+      close: async () => undefined,
+      abort: async () => undefined,
+      writesReleased: () => true,
+    };
+    const writer = new PacketWriter(sink);
+    const packets = statPackets(40_000);
+    for (const p of packets) await writer.queue(p);
+    await writer.flush();
+    assert.deepEqual(concatBytes(sent), concatBytes(packets.map(encodeFrame)));
+    assert.ok(sent.length >= 6, `${sent.length} batches`);
+    assert.ok(buffers.size <= 3, `${buffers.size} buffers for ${sent.length} batches`);
+  });
+
+  it("never fills a buffer again while the stream may hold it", async () => {
+    const packets = statPackets(40_000);
+    const expected = concatBytes(packets.map(encodeFrame));
+    // the stream holds every view and says so
+    const holding = holdingSink(() => false);
+    const writer = new PacketWriter(holding.sink);
+    for (const p of packets) await writer.queue(p);
+    await writer.flush();
+    assert.ok(holding.held.length >= 6);
+    assert.deepEqual(concatBytes(holding.held), expected, "what the stream held was overwritten");
+    // the stream holds nothing, but the writes have not resolved yet (a web stream's queue)
+    const queued = holdingSink(() => true, true);
+    const early = new PacketWriter(queued.sink);
+    for (const p of packets) void early.queue(p);
+    void early.flush();
+    assert.deepEqual(concatBytes(queued.held), expected, "a buffer of an unresolved write was filled again");
+    for (const resolve of queued.waiting) resolve();
+  });
+});

@@ -16,6 +16,13 @@ export const DEFAULT_MAX_FRAME_BYTES: number = 4 * 1024 * 1024;
 export interface DiffCopyConnection {
   readable: ReadableStream<Uint8Array>;
   writable: WritableStream<Uint8Array>;
+  /**
+   * True when nothing written to `writable` whose write has resolved is still held by
+   * it or below it (a node stream with nothing left to write). Where given, a writer
+   * fills the buffers of such writes again instead of allocating new ones; without
+   * it, a buffer handed to a write is never touched again.
+   */
+  writesReleased?: () => boolean;
 }
 
 /** Where frames come from: a {@linkcode FrameReader}, or a session's diff-copy part of one. */
@@ -35,6 +42,8 @@ export interface FrameSink {
   write(bytes: Uint8Array): Promise<void>;
   close(): Promise<void>;
   abort(reason?: unknown): Promise<void>;
+  /** As {@linkcode DiffCopyConnection.writesReleased}, for the stream below this sink. */
+  writesReleased?: () => boolean;
 }
 
 /** Both directions of a diff-copy exchange, as packets. */
@@ -54,7 +63,7 @@ export interface PacketChannel {
 export function packetChannel(connection: DiffCopyConnection, maxFrameBytes?: number): PacketChannel {
   return {
     reader: new PacketReader(connection.readable, maxFrameBytes),
-    writer: new PacketWriter(connection.writable),
+    writer: new PacketWriter(connection.writable, connection.writesReleased),
   };
 }
 

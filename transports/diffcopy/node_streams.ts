@@ -21,6 +21,9 @@ export function nodeConnection(input: Readable, output: Writable): DiffCopyConne
   return {
     readable: webReadable(input),
     writable: Writable.toWeb(output) as unknown as WritableStream<Uint8Array>,
+    // A node stream counts a chunk until the system has taken it (its write callback):
+    // with nothing counted, no chunk handed to it is held anywhere any more.
+    writesReleased: () => output.writableLength === 0,
   };
 }
 

@@ -47,8 +47,9 @@ export class ProtoWriter {
   buf: Uint8Array;
   pos = 0;
 
-  constructor(capacity = 1024) {
-    this.buf = new Uint8Array(capacity);
+  /** `buffer`: a buffer to fill from the start, or the size of a new one. */
+  constructor(buffer: number | Uint8Array = 1024) {
+    this.buf = typeof buffer === "number" ? new Uint8Array(buffer) : buffer;
   }
 
   /** Makes room for `n` more bytes. */

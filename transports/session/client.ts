@@ -83,6 +83,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
       written += bytes.length;
       return streamWriter.write(bytes);
     },
+    writesReleased: connection.writesReleased,
   };
   const onAbort = () => void frames.cancel(options.signal?.reason);
   options.signal?.addEventListener("abort", onAbort, { once: true });

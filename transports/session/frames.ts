@@ -88,7 +88,7 @@ export function parseControl(payload: Uint8Array): Record<string, unknown> {
  */
 export function diffCopyChannel(
   frames: FrameReader,
-  writer: { write(bytes: Uint8Array): Promise<void> },
+  writer: { write(bytes: Uint8Array): Promise<void>; writesReleased?: () => boolean },
 ): PacketChannel {
   let open = true;
   const take = (payload: Uint8Array | undefined): Uint8Array | undefined => {
@@ -132,6 +132,7 @@ export function diffCopyChannel(
     write: (bytes) => writer.write(bytes),
     close: async () => undefined,
     abort: async () => undefined,
+    ...(writer.writesReleased ? { writesReleased: writer.writesReleased } : {}),
   };
   return { reader: new PacketReader(source), writer: new PacketWriter(sink) };
 }
