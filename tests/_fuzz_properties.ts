@@ -100,9 +100,9 @@ const arbPacket: fc.Arbitrary<Packet> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(FIN, packet(PacketType.REQ, { id: 1 }), packet(PacketType.ERR)) },
 );
 
-async function assertReceiverContained(input: (Packet | Uint8Array)[]): Promise<void> {
+async function assertReceiverContained(input: (Packet | Uint8Array)[], earlyDirs = false): Promise<void> {
   const fs = memoryDisk();
-  const { error } = await noHang(runHostile(fs, "/r/dest", input, { maxFrameBytes: 4096 }), "the receiver");
+  const { error } = await noHang(runHostile(fs, "/r/dest", input, { maxFrameBytes: 4096, earlyDirs }), "the receiver");
   if (error !== undefined) assertClear(error);
   assert.deepEqual(snapshotOutside(fs, "/r", "/r/dest"), OUTSIDE_BEFORE);
   assertNoTemps(fs, "/r/dest");
@@ -286,7 +286,9 @@ export const fuzzProperties: FuzzProperty[] = [
     weight: 2,
     async run(numRuns, seed) {
       await fc.assert(
-        fc.asyncProperty(fc.array(arbPacket, { maxLength: 12 }), (packets) => assertReceiverContained(packets)),
+        fc.asyncProperty(fc.array(arbPacket, { maxLength: 12 }), fc.boolean(), (packets, earlyDirs) =>
+          assertReceiverContained(packets, earlyDirs),
+        ),
         { numRuns, seed },
       );
     },
@@ -299,7 +301,9 @@ export const fuzzProperties: FuzzProperty[] = [
       const ok = await runHostile(memoryDisk(), "/r/dest", [valid]);
       assert.equal(ok.error, undefined, "the unmutated stream is accepted");
       await fc.assert(
-        fc.asyncProperty(mutations(valid), (bytes) => assertReceiverContained([bytes])),
+        fc.asyncProperty(mutations(valid), fc.boolean(), (bytes, earlyDirs) =>
+          assertReceiverContained([bytes], earlyDirs),
+        ),
         { numRuns, seed },
       );
     },

@@ -11,10 +11,20 @@ import type { ReceiveOptions } from "../transports/diffcopy/receiver.ts";
 import { disk, tempDir } from "./_diffcopy.ts";
 import { assertNoWriteThroughLinks, DATA, DIR, END, FIN, runHostile, S, SYMLINK, snapshotOutside } from "./_hostile.ts";
 
+/** Each rule holds whether new directories are made as their STATs arrive or after the last. */
 async function expectRejected(
   input: (Packet | Uint8Array)[],
   expected: { code: string; message: RegExp; path?: string },
   options: ReceiveOptions = {},
+): Promise<void> {
+  await expectRejectedWith(input, expected, { ...options, earlyDirs: false });
+  await expectRejectedWith(input, expected, { ...options, earlyDirs: true });
+}
+
+async function expectRejectedWith(
+  input: (Packet | Uint8Array)[],
+  expected: { code: string; message: RegExp; path?: string },
+  options: ReceiveOptions,
 ): Promise<void> {
   using tmp = tempDir();
   const dest = `${tmp.dir}/dest`;
@@ -180,7 +190,9 @@ describe("diff-copy receiver rejects", () => {
 
 describe("diff-copy receiver never writes through symlinks", () => {
   it("replaces a symlinked directory in the destination instead of writing through it", async () => {
-    using tmp = tempDir();
-    await assertNoWriteThroughLinks(disk, tmp.dir);
+    for (const earlyDirs of [false, true]) {
+      using tmp = tempDir();
+      await assertNoWriteThroughLinks(disk, tmp.dir, { earlyDirs });
+    }
   });
 });

@@ -122,8 +122,8 @@ export class ChangePlanner {
     this.#options = options;
   }
 
-  /** Plans the next incoming entry (in walk order). */
-  add(entry: IncomingEntry): void {
+  /** Plans the next incoming entry (in walk order); returns its change, if it needs one. */
+  add(entry: IncomingEntry): PlannedChange | undefined {
     // One lookup per entry; `has` only for a path recorded without a stat.
     const have = this.#snapshot.get(entry.path);
     const existed = have !== undefined || this.#snapshot.has(entry.path);
@@ -132,9 +132,11 @@ export class ChangePlanner {
       if (entry.kind === "dir" && !sameMtime((have as EntryStat).mtimeMs, entry.stat.modTime)) {
         this.#retimes.push(entry.path);
       }
-      return;
+      return undefined;
     }
-    this.#changes.push({ entry, existed });
+    const change = { entry, existed };
+    this.#changes.push(change);
+    return change;
   }
 
   /** The plan, once every entry of `incoming` was added. */

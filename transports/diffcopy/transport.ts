@@ -25,9 +25,10 @@ export class DiffCopyTransport implements Transport {
   /** What the last copy did. */
   lastResult: ReceiveResult | undefined;
 
+  /** `options.earlyDirs` defaults to `true` here: a failed copy leaves the snapshot stale anyway. */
   constructor(connect: DiffCopyConnect, options: ReceiveOptions = {}) {
     this.#connect = connect;
-    this.#options = options;
+    this.#options = { earlyDirs: true, ...options };
   }
 
   async copy(request: CopyRequest): Promise<void> {

@@ -21,7 +21,7 @@ import { type PullReport, servePull } from "./pull.ts";
 export interface SessionServerOptions {
   /** Returns true when a client's token is acceptable; absent: every client is. */
   verifyToken?: (token: string | undefined) => boolean;
-  /** Receiver limits (bytes, entries, frame size) for every transfer. */
+  /** Receiver limits (bytes, entries, frame size) for every transfer; `earlyDirs` is on unless set `false`. */
   receive?: ReceiveOptions;
   /** Name the server registers its transport under (default `"session"`). */
   transportName?: string;
@@ -80,7 +80,8 @@ export class SessionServer {
     this.#cache = cache;
     this.#options = options;
     this.#transportName = options.transportName ?? "session";
-    const receive = options.receive ?? {};
+    // A failed session leaves its snapshot stale anyway: new directories are made early.
+    const receive = { earlyDirs: true, ...options.receive };
     const transport: Transport = {
       async copy(request: CopyRequest) {
         const session = request.id.session as SessionState;
