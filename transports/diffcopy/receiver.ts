@@ -39,8 +39,8 @@ export interface ReceiveOptions extends Partial<ReceiveLimits> {
   writeThreads?: WriteThreads;
   /**
    * Make each new directory as soon as its STAT is checked, while the sender still
-   * walks, instead of after the last STAT: the small benchmark tree's first push sent
-   * its first REQ ~130 ms sooner. A stream rejected later then leaves those directories
+   * walks and the receiving thread mostly waits, instead of after the last STAT: the
+   * small benchmark tree's 1,110 directories had held its first REQ back by ~0.1 s. A stream rejected later then leaves those directories
    * behind, so this is for receives into a cache snapshot, which a failed sync leaves
    * marked stale for the next one to repair (the session server and
    * `DiffCopyTransport` turn it on). Default `false`: a stream rejected while its
@@ -240,12 +240,10 @@ class ReceiveSession {
 
   /**
    * Reads, checks and plans the STATs up to the empty one that ends them. With
-   * `earlyDirs`, a new directory is made as soon as its STAT is checked, while the
-   * sender still walks and this thread mostly waits: made after the last STAT, the
-   * small tree's 1,110 directories held back every REQ by ~130 ms. Only where nothing
-   * must go first: its path is not in the snapshot, and its parent is the root, a
-   * directory made here, or one the snapshot holds as a directory (which the STATs
-   * keep, so no delete of it can come).
+   * `earlyDirs` (see {@linkcode ReceiveOptions}), a new directory is made as soon as
+   * its STAT is checked, where nothing must go first: its path is not in the snapshot,
+   * and its parent is the root, a directory made here, or one the snapshot holds as a
+   * directory (which the STATs keep, so no delete of it can come).
    */
   async #readStats(planner: ChangePlanner, snapshot: Snapshot): Promise<IncomingEntry[]> {
     const validator = new StatValidator(this.#options);
