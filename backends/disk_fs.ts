@@ -10,9 +10,15 @@
 import { Buffer } from "node:buffer";
 import * as nodeFs from "node:fs";
 import { FSCacheError } from "../core/errors.ts";
-import { type FileSystem, fileSystemFrom, type MkdirOptions, type RmOptions } from "../core/file_system.ts";
+import {
+  type FileStats,
+  type FileSystem,
+  fileSystemFrom,
+  type MkdirOptions,
+  type RmOptions,
+} from "../core/file_system.ts";
 import { decodeName, encodeName, hasLoneSurrogate } from "../core/names.ts";
-import { lstatSync } from "./node_lstat.ts";
+import { fstatSync, lstatSync } from "./node_lstat.ts";
 
 /** What `node:fs` lists in place of bytes that are not UTF-8 when it reads names as text. */
 const REPLACEMENT = "\ufffd";
@@ -132,7 +138,7 @@ export interface DiskFs extends Omit<FileSystem, PromiseMethods | "asyncOnly"> {
   fchmodSync(fd: number, mode: number): void;
   fchownSync(fd: number, uid: number, gid: number): void;
   ftruncateSync(fd: number, length?: number): void;
-  fstatSync(fd: number): { blocks: number };
+  fstatSync(fd: number): FileStats & { blocks: number };
 }
 
 type Time = number | Date;
@@ -177,7 +183,7 @@ export const diskFs: DiskFs = {
   fchmodSync: nodeFs.fchmodSync,
   fchownSync: nodeFs.fchownSync,
   ftruncateSync: nodeFs.ftruncateSync,
-  fstatSync: (fd) => nodeFs.fstatSync(fd),
+  fstatSync,
   promises: {
     readFile: ((path: string, encoding?: "utf8") => fsp.readFile(diskPath(path), encoding)) as FileSystem["readFile"],
     writeFile: (path, data, options) => fsp.writeFile(diskPath(path), data, options),

@@ -1,5 +1,5 @@
 /**
- * `lstat` for the hot loops (walks, scans) on the real disk.
+ * `lstat` and `fstat` for the hot loops (walks, scans, copies) on the real disk.
  *
  * Node 20's `fs.lstatSync` builds a `Stats` object with four `Date`s per call, eagerly.
  * On a walk of 100,000 entries that allocation and its garbage collection cost about a
@@ -9,7 +9,8 @@
  * a check at load that it answers exactly as `fs.lstatSync` does (same fields for an
  * existing path, the same `ENOENT` for a missing one); on any other runtime or version,
  * when the check fails, or under `--pending-deprecation` (where touching it would print
- * a warning), this is plain `fs.lstatSync`.
+ * a warning), this is plain `fs.lstatSync`. `fstat` takes the same path, checked against
+ * `fs.fstatSync` on the first descriptor it is given.
  * @module
  */
 import * as nodeFs from "node:fs";
@@ -28,6 +29,7 @@ class LightStats implements FileStats {
   rdev: number;
   ino: number;
   size: number;
+  blocks: number;
   mtimeMs: number;
   ctimeMs: number;
   constructor(a: Float64Array) {
@@ -39,6 +41,7 @@ class LightStats implements FileStats {
     this.rdev = a[5] as number;
     this.ino = a[7] as number;
     this.size = a[8] as number;
+    this.blocks = a[9] as number;
     // As Node computes `mtimeMs`, so both paths give the same number to the last bit.
     this.mtimeMs = (a[12] as number) * 1e3 + (a[13] as number) / 1e6;
     this.ctimeMs = (a[14] as number) * 1e3 + (a[15] as number) / 1e6;
@@ -55,23 +58,37 @@ class LightStats implements FileStats {
 }
 
 type BindingLstat = (path: string, bigint: false, req: undefined, throwIfNoEntry: true) => Float64Array;
+type BindingFstat = (fd: number, bigint: false, req: undefined, shouldNotThrow: false) => Float64Array;
 
-/** The binding's `lstat`, if it exists here and behaves as `fs.lstatSync` does; else undefined. */
-function checkedBindingLstat(): BindingLstat | undefined {
+const FIELDS = ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "blocks", "mtimeMs", "ctimeMs"] as const;
+
+/** Node's fs binding, where this runtime has it and touching it prints nothing; else undefined. */
+function fsBinding(): { lstat?: unknown; fstat?: unknown } | undefined {
   if ("Deno" in globalThis || process.platform === "win32") return undefined;
   if (!process.versions.node?.startsWith("20.")) return undefined;
   const options = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
   if (options.includes("--pending-deprecation")) return undefined;
   try {
-    const binding = (process as unknown as { binding(name: string): { lstat?: unknown } }).binding("fs");
+    return (process as unknown as { binding(name: string): { lstat?: unknown; fstat?: unknown } }).binding("fs");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `light` holds every field fscache reads as `real` has it. */
+function sameFields(light: LightStats, real: nodeFs.Stats): boolean {
+  return FIELDS.every((key) => light[key] === real[key]);
+}
+
+/** The binding's `lstat`, if it exists here and behaves as `fs.lstatSync` does; else undefined. */
+function checkedBindingLstat(): BindingLstat | undefined {
+  const binding = fsBinding();
+  if (!binding) return undefined;
+  try {
     const lstat = binding.lstat as BindingLstat | undefined;
     if (typeof lstat !== "function") return undefined;
     const probe = process.cwd();
-    const light = new LightStats(lstat(probe, false, undefined, true));
-    const real = nodeFs.lstatSync(probe);
-    for (const key of ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "mtimeMs", "ctimeMs"] as const) {
-      if (light[key] !== real[key]) return undefined;
-    }
+    if (!sameFields(new LightStats(lstat(probe, false, undefined, true)), nodeFs.lstatSync(probe))) return undefined;
     try {
       lstat(`${probe}/.fscache-missing-${Math.random().toString(36).slice(2)}`, false, undefined, true);
       return undefined;
@@ -105,3 +122,57 @@ export const lstatSync: (path: string) => FileStats = bindingLstat
 
 /** Whether {@linkcode lstatSync} takes the fast path here (for tests and benchmarks). */
 export const lstatSkipsStats: boolean = bindingLstat !== undefined;
+
+/**
+ * The binding's `fstat` once it answered for a descriptor exactly as `fs.fstatSync`
+ * did (`null`: it did not, or is not here; `undefined`: not known yet). Checked on a
+ * real descriptor, the first one given, rather than one opened at load for nothing.
+ */
+let bindingFstat: BindingFstat | null | undefined;
+
+function checkedBindingFstat(fd: number): BindingFstat | null | undefined {
+  const fstat = fsBinding()?.fstat as BindingFstat | undefined;
+  if (typeof fstat !== "function") return null;
+  let real: nodeFs.Stats;
+  try {
+    real = nodeFs.fstatSync(fd);
+  } catch {
+    return undefined; // a bad descriptor decides nothing; fs.fstatSync reports it
+  }
+  try {
+    return sameFields(new LightStats(fstat(fd, false, undefined, false)), real) ? fstat : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `fstat` of the open descriptor `fd`, throwing as `fs.fstatSync` does (`EBADF`). A
+ * copy asks it what a file it just created got (mode, owner) instead of setting both
+ * whatever they are: an `fchmod` and an `fchown` journal a change of the inode each,
+ * ~4–5 µs apiece here, where this costs about nothing.
+ *
+ * @example
+ * ```ts
+ * const fd = fs.openSync("/cache/snap/app.js", "wx", 0o644);
+ * fstatSync(fd).mode & 0o7777; // 0o644 (under umask 022)
+ * ```
+ */
+export function fstatSync(fd: number): FileStats & { blocks: number } {
+  if (bindingFstat === undefined) bindingFstat = checkedBindingFstat(fd);
+  return bindingFstat ? new LightStats(bindingFstat(fd, false, undefined, false)) : nodeFs.fstatSync(fd);
+}
+
+/**
+ * Whether {@linkcode fstatSync} takes the fast path here, once it has been called (for
+ * tests and benchmarks).
+ *
+ * @example
+ * ```ts
+ * fstatSync(fd);
+ * fstatSkipsStats(); // true on Node 20
+ * ```
+ */
+export function fstatSkipsStats(): boolean {
+  return typeof bindingFstat === "function";
+}

@@ -1,14 +1,17 @@
 /**
  * What a copy must keep of an entry besides its bytes, in the corners where `node:fs`
- * surprises: times before 1970 (a negative number of seconds means "now" to `utimes`)
- * and set-user/group-ID bits (setting a file's owner, or writing it, clears them).
+ * surprises: times before 1970 (a negative number of seconds means "now" to `utimes`),
+ * set-user/group-ID bits (setting a file's owner, or writing it, clears them), and
+ * modes the umask takes bits from when a file is created with them.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
+import process from "node:process";
 import { describe, it } from "node:test";
 import { LocalTransport } from "../mod.ts";
+import { diskWriteThreads } from "../transports/local/diffcopy_threads.ts";
 import { disk, pipeSync, tempDir } from "./_diffcopy.ts";
 import { assertSameTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
 
@@ -80,4 +83,79 @@ describe("copies keep", () => {
     }
     assertSameTree(disk, src, disk, dst);
   });
+
+  it("every file mode, new and rewritten in place, whatever the umask takes (local sync)", async () => {
+    const transport = new LocalTransport();
+    let tree: RecordingTree | undefined;
+    await assertModesKept(async (src, dst) => {
+      tree = await syncOnce(transport, src, dst, disk, tree ?? new RecordingTree(), { previous: tree !== undefined });
+    });
+  });
+
+  it("every file mode, new and rewritten in place, whatever the umask takes (diff-copy receive)", async () => {
+    await assertModesKept(async (src, dst) => {
+      await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst });
+    });
+  });
+
+  it("every file mode, new and rewritten in place, whatever the umask takes (receive in write threads)", async () => {
+    // Threads that take every change set, however small.
+    const threads = Object.assign(diskWriteThreads(2), { minFiles: 1 });
+    try {
+      await assertModesKept(async (src, dst) => {
+        await pipeSync({ fs: disk, root: src }, { fs: disk, dest: dst }, { writeThreads: threads });
+      });
+    } finally {
+      await threads.close();
+    }
+  });
 });
+
+/**
+ * File modes a copy must give exactly. Under the umask set below, a file created with
+ * any of the first five loses bits; the others lack owner write, or have the sticky or
+ * set-user-ID bit.
+ */
+const MODES = [0o666, 0o777, 0o664, 0o644, 0o755, 0o640, 0o600, 0o444, 0o555, 0o1755, 0o4755];
+const asRoot = process.getuid?.() === 0;
+
+/**
+ * Copies a tree of files in `MODES` with `copy` under umask 027, then again after every
+ * file got new content and the next file's mode (rewritten in place), and checks the
+ * copies' modes both times. The umask is put back after.
+ */
+async function assertModesKept(copy: (src: string, dst: string) => Promise<void>): Promise<void> {
+  using tmp = tempDir();
+  const [src, dst] = [join(tmp.dir, "src"), join(tmp.dir, "dst")];
+  fs.mkdirSync(src);
+  fs.mkdirSync(dst);
+  const names = MODES.map((mode) => `m${mode.toString(8)}`);
+  const umask = process.umask(0o027);
+  try {
+    for (const [round, shift] of [
+      [1, 0],
+      [2, 1],
+    ] as const) {
+      names.forEach((name, i) => {
+        const path = join(src, name);
+        if (round === 2) fs.chmodSync(path, 0o600);
+        fs.writeFileSync(path, `#!/bin/sh\necho ${round}\n`);
+        fs.chmodSync(path, MODES[(i + shift) % MODES.length] as number);
+        fs.utimesSync(path, 1_700_000_000 + round, 1_700_000_000 + round);
+      });
+      const inodes = names.map((name) => fs.statSync(join(dst, name), { throwIfNoEntry: false })?.ino);
+      await copy(src, dst);
+      names.forEach((name, i) => {
+        const st = fs.statSync(join(dst, name));
+        const want = (MODES[(i + shift) % MODES.length] as number).toString(8);
+        assert.equal((st.mode & 0o7777).toString(8), want, `${name}, copy ${round}`);
+        assert.equal(fs.readFileSync(join(dst, name), "utf8"), `#!/bin/sh\necho ${round}\n`);
+        // One that was not writable is replaced instead, unless root writes it.
+        const writable = asRoot || ((MODES[i] as number) & 0o200) !== 0;
+        if (round === 2 && writable) assert.equal(st.ino, inodes[i], `${name} rewritten in place`);
+      });
+    }
+  } finally {
+    process.umask(umask);
+  }
+}

@@ -1,17 +1,18 @@
 /**
- * The walks' `lstat` (which on Node 20 skips building `Stats` objects) must answer
- * exactly as `fs.lstatSync` does: every field fscache reads, the entry's kind, and the
- * same errors with the same codes and paths.
+ * The walks' `lstat` and the copies' `fstat` (which on Node 20 skip building `Stats`
+ * objects) must answer exactly as `fs.lstatSync` and `fs.fstatSync` do: every field
+ * fscache reads, the entry's kind, and the same errors with the same codes and paths.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { lstatSkipsStats, lstatSync } from "../backends/node_lstat.ts";
+import { fstatSkipsStats, fstatSync, lstatSkipsStats, lstatSync } from "../backends/node_lstat.ts";
 import { tempDir } from "./_diffcopy.ts";
 
 const FIELDS = ["dev", "mode", "nlink", "uid", "gid", "rdev", "ino", "size", "mtimeMs"] as const;
+const node20 = !("Deno" in globalThis) && process.versions.node?.startsWith("20.") && process.platform !== "win32";
 
 function assertSame(path: string): void {
   const mine = lstatSync(path);
@@ -80,7 +81,47 @@ describe("lstatSync for the walks", () => {
   });
 
   it("skips building Stats objects on Node 20, where they cost the walks most", () => {
-    const node20 = !("Deno" in globalThis) && process.versions.node?.startsWith("20.") && process.platform !== "win32";
     assert.equal(lstatSkipsStats, Boolean(node20));
+  });
+});
+
+describe("fstatSync for the copies", () => {
+  it("gives fs.fstatSync's fields, blocks included, for new, written, sparse and set-ID files and directories", () => {
+    using tmp = tempDir();
+    const { dir } = tmp;
+    const fds: number[] = [];
+    try {
+      fds.push(fs.openSync(`${dir}/new`, "wx", 0o640));
+      const written = fs.openSync(`${dir}/written`, "w+");
+      fs.writeSync(written, new Uint8Array(100_000).fill(1));
+      fs.fchmodSync(written, 0o4751);
+      fds.push(written);
+      const sparse = fs.openSync(`${dir}/sparse`, "w+");
+      fs.ftruncateSync(sparse, 10 * 2 ** 20);
+      fds.push(sparse);
+      fds.push(fs.openSync(dir, "r"));
+      for (const fd of fds) {
+        const mine = fstatSync(fd);
+        const real = fs.fstatSync(fd);
+        for (const key of [...FIELDS, "blocks"] as const) assert.equal(mine[key], real[key], `${key} of fd ${fd}`);
+        assert.equal(mine.isFile(), real.isFile());
+        assert.equal(mine.isDirectory(), real.isDirectory());
+      }
+      assert.ok(fstatSync(fds[2] as number).blocks < 8, "a file of holes holds no blocks");
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
+    assert.equal(fstatSkipsStats(), Boolean(node20));
+  });
+
+  it("throws fs.fstatSync's error for a descriptor that is not open", () => {
+    using tmp = tempDir();
+    const fd = fs.openSync(`${tmp.dir}/file`, "w");
+    fs.closeSync(fd);
+    const mine = errorOf(() => fstatSync(fd));
+    const real = errorOf(() => fs.fstatSync(fd));
+    assert.equal(mine.code, "EBADF");
+    assert.equal(mine.code, real.code);
+    assert.equal(mine.message, real.message);
   });
 });

@@ -70,7 +70,7 @@ export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch:
     const path = batch.paths[i] as string;
     const at = batch.offsets[i] as number;
     const data = batch.data.subarray(at, at + (batch.sizes[i] as number));
-    const target = tree.openFile(path, batch.existed[i] as boolean, data.length);
+    const target = tree.openFile(path, batch.existed[i] as boolean, data.length, batch.modes[i] as number);
     let open = true;
     try {
       tree.write(target, data);

@@ -334,7 +334,7 @@ export class FileReceiver {
    * next receive compares against the disk.
    */
   #open(task: FileTask): FileTarget {
-    const target = this.#cx.tree.openFile(task.entry.path, task.existed, task.entry.stat.size);
+    const target = this.#cx.tree.openFile(task.entry.path, task.existed, task.entry.stat.size, task.entry.mode);
     task.target = target;
     task.open = true;
     task.hash = startEntryChecksum(this.#cx.sha256, headerOf(task.entry)!);

@@ -59,6 +59,7 @@ export class SafeTree {
   readonly #ftruncate: ((fd: number, length: number) => void) | undefined;
   readonly #lutimes: ((path: string, atime: number | Date, mtime: number | Date) => void) | undefined;
   readonly #fchmod: ((fd: number, mode: number) => void) | undefined;
+  readonly #fstat: ((fd: number) => { mode: number }) | undefined;
   /**
    * Directories kept open (owner rwx) while the receive writes, and the modes they get
    * at its end ({@linkcode finishModes}): a process that is not root cannot write into a
@@ -73,10 +74,12 @@ export class SafeTree {
       ftruncateSync?: (fd: number, length: number) => void;
       lutimesSync?: (path: string, atime: number | Date, mtime: number | Date) => void;
       fchmodSync?: (fd: number, mode: number) => void;
+      fstatSync?: (fd: number) => { mode: number };
     };
     this.#ftruncate = typeof raw.ftruncateSync === "function" ? raw.ftruncateSync.bind(raw) : undefined;
     this.#lutimes = typeof raw.lutimesSync === "function" ? raw.lutimesSync.bind(raw) : undefined;
     this.#fchmod = typeof raw.fchmodSync === "function" ? raw.fchmodSync.bind(raw) : undefined;
+    this.#fstat = typeof raw.fstatSync === "function" ? raw.fstatSync.bind(raw) : undefined;
   }
 
   /** Whether {@linkcode symlink} sets a link's own time (the file system has `lutimes`). */
@@ -206,7 +209,8 @@ export class SafeTree {
 
   /**
    * Opens where the content of the regular file `path` is written. A path nothing held
-   * (`existed` false) is created itself with O_EXCL, which never follows a link. A plain
+   * (`existed` false) is created itself with O_EXCL, which never follows a link, and
+   * with the permission bits of `mode` (all of it is set by {@linkcode finishFile}). A plain
    * file there (not a link, not hard-linked elsewhere) is overwritten in place and cut to
    * size by {@linkcode finishFile}: a rename per changed file cost ~0.2 ms here, against
    * ~0.02 ms for the write in place. Anything else gets a temporary file beside it,
@@ -214,18 +218,20 @@ export class SafeTree {
    *
    * @example
    * ```ts
-   * const target = tree.openFile("src/main.ts", true, data.length);
+   * const target = tree.openFile("src/main.ts", true, data.length, 0o644);
    * tree.write(target, data);
    * tree.finishFile(target, "src/main.ts", data.length, 0o644, mtime);
    * ```
    */
-  openFile(path: string, existed: boolean, size: number): FileTarget {
+  openFile(path: string, existed: boolean, size: number, mode = 0o600): FileTarget {
     this.assertParents(path);
     const full = this.full(path);
     const fresh = { size, written: 0 };
     if (!existed) {
       try {
-        const fd = this.#inOpenDir(full, () => this.fs.openSync(full, "wx", 0o600));
+        // Made with its permissions, a file mostly needs no fchmod (see finishFile); the
+        // set-ID bits wait for finishFile, since writing may clear them.
+        const fd = this.#inOpenDir(full, () => this.fs.openSync(full, "wx", mode & 0o777));
         return { temp: full, fd, direct: true, previousSize: -1, ...fresh };
       } catch (err) {
         if (errorCode(err) !== "EEXIST") throw err;
@@ -307,8 +313,12 @@ export class SafeTree {
       }
       // Through the descriptor, which spares resolving the path again (times stay by
       // path: Deno's futimesSync drops a millisecond of some fractional-second times).
+      // Only when the file lacks it: made with its mode (unless the umask or a default
+      // ACL took bits) or rewritten in place over one that had it, it mostly has it, and
+      // an fchmod journals a change of the inode (~4 µs a file here), an fstat does not.
       if (this.#fchmod) {
-        this.#fchmod(target.fd, mode & 0o7777);
+        const has = this.#fstat?.(target.fd).mode;
+        if (has === undefined || (has & 0o7777) !== (mode & 0o7777)) this.#fchmod(target.fd, mode & 0o7777);
         modeSet = true;
       }
     } finally {

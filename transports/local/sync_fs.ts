@@ -11,7 +11,8 @@ import { inWritableDir } from "../writable_dir.ts";
  * What the walk and apply loops call. `lutimesSync`/`lchownSync` are optional: where
  * the file system lacks them, symlink mtimes and owners are left as created. The
  * descriptor calls (`fchmodSync`, `fchownSync`) are optional too: they only spare
- * resolving a copied file's path again, and the path calls stand in.
+ * resolving a copied file's path again, and the path calls stand in; so is
+ * `fstatSync`, without which a new file's mode and owner are set whatever they are.
  *
  * @example
  * ```ts
@@ -39,7 +40,7 @@ export interface SyncFs {
   fchmodSync?(fd: number, mode: number): void;
   fchownSync?(fd: number, uid: number, gid: number): void;
   ftruncateSync?(fd: number, length?: number): void;
-  fstatSync?(fd: number): { blocks?: number };
+  fstatSync?(fd: number): { blocks?: number; mode: number; uid: number; gid: number };
 }
 
 /** The `code` of a thrown file-system error, if any. */
