@@ -130,7 +130,11 @@ export function processIO(): CliIO {
   return {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
-    stderrIsTTY: process.stderr.isTTY === true,
+    // Read only where a progress bar may be shown: making `process.stderr` loads Node's
+    // stream modules (~1–4 ms), which a quiet run never needs.
+    get stderrIsTTY() {
+      return process.stderr.isTTY === true;
+    },
     env: process.env,
     cwd: process.cwd(),
   };

@@ -13,6 +13,7 @@ import { pullSession } from "../../transports/session/pull.ts";
 import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
+import { startStopwatch } from "../stopwatch.ts";
 import { formatBytes, parseHostPort } from "../units.ts";
 
 /** The directory is not a snapshot: no checksums to keep, so a hasher that does nothing. */
@@ -65,7 +66,7 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
   },
   async run({ global, io, positionals, values }) {
     const [key, dirArg] = positionalArgs(positionals, ["key", "dir"]) as [string, string];
-    const started = performance.now();
+    const elapsed = startStopwatch();
     if (typeof values.from !== "string") throw new UsageError("--from HOST:PORT is required");
     const { host, port } = parseHostPort(values.from, "--from");
     const tokenFile = values["token-file"] as string | undefined;
@@ -100,7 +101,7 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
       deleted: value.deleted,
       filesReceived: value.filesReceived,
       bytesReceived: value.bytesReceived,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: elapsed(),
     };
     if (global.json) io.stdout(`${JSON.stringify(report)}\n`);
     else if (global.quiet) io.stdout(`${report.checksum}\n`);

@@ -3,6 +3,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
@@ -19,6 +20,7 @@ import { type Command, positionalArgs, UsageError } from "../command.ts";
 import { startProgress } from "../progress.ts";
 import { loadListings, saveListings } from "../push_listings.ts";
 import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
+import { startStopwatch } from "../stopwatch.ts";
 import { formatBytes, parseDuration, parseHostPort } from "../units.ts";
 
 /** What `fscache push --json` prints, exactly these keys: the push's result and its duration. */
@@ -74,12 +76,12 @@ durationMs }.`,
   },
   async run({ global, io, positionals, values }) {
     const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
-    const started = performance.now();
+    const elapsed = startStopwatch();
     const to = values.to as string | undefined;
     const exec = values.exec as string | undefined;
     if ((to === undefined) === (exec === undefined)) throw new UsageError("give exactly one of --to and --exec");
     const dir = resolve(io.cwd, dirArg);
-    const key = typeof values.key === "string" ? values.key : `push-${crypto.randomUUID()}`;
+    const key = typeof values.key === "string" ? values.key : `push-${randomUUID()}`;
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
     // The command line's patterns come last, so they win over the file's (the last match decides).
     const excludes = values["no-dockerignore"] === true ? [] : dockerignoreOf(dir);
@@ -143,7 +145,7 @@ durationMs }.`,
         filesSent: result.filesSent,
         bytesSent: result.bytesSent,
         wireBytes: result.wireBytes,
-        durationMs: Math.round(performance.now() - started),
+        durationMs: elapsed(),
       };
       progress.stop();
       io.stdout(formatReport(report, result.reused, global));

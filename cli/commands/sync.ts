@@ -1,4 +1,5 @@
 /** `fscache sync`: snapshot a local directory into the cache, moving only what changed. */
+import { randomUUID } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
 import { FSCacheError } from "../../core/errors.ts";
 import type { FSCache } from "../../core/fscache.ts";
@@ -10,6 +11,7 @@ import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "..
 import { openCache } from "../open_cache.ts";
 import { startProgress } from "../progress.ts";
 import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
+import { startStopwatch } from "../stopwatch.ts";
 import { formatBytes } from "../units.ts";
 import { syncTar } from "./sync_tar.ts";
 
@@ -72,10 +74,10 @@ bytesCopied, durationMs }.`,
     if (typeof ctx.values.tar === "string") return syncTar(ctx);
     const { global, io, positionals, values } = ctx;
     const [dirArg] = positionalArgs(positionals, ["dir"]) as [string];
-    const started = performance.now();
+    const elapsed = startStopwatch();
     const dir = resolve(io.cwd, dirArg);
     assertDirectory(dir);
-    const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
+    const key = typeof values.key === "string" ? values.key : `sync-${randomUUID()}`;
     const sharedKey = typeof values["shared-key"] === "string" ? values["shared-key"] : sharedKeyOf(dir);
     // The command line's patterns come last, so they win over the file's (the last match decides).
     const excludes = values["no-dockerignore"] === true ? [] : dockerignoreOf(dir);
@@ -94,7 +96,7 @@ bytesCopied, durationMs }.`,
     cache.registerTransport("local", countingTransport(local, counter));
     try {
       await syncAndReport(
-        { global, io, cache, started },
+        { global, io, cache, elapsed },
         { key, sharedKey, transport: "local", path: dir, excludes },
         () => summary,
         () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`,
@@ -114,12 +116,12 @@ export type SyncCounts = Pick<SyncReport, "added" | "modified" | "deleted" | "un
  * every `fscache sync` variant (directory, tar) ends.
  */
 export async function syncAndReport(
-  run: { global: GlobalOptions; io: CliIO; cache: FSCache; started: number },
+  run: { global: GlobalOptions; io: CliIO; cache: FSCache; elapsed: () => number },
   id: RemoteIdentifier,
   counts: () => SyncCounts | undefined,
   progressLine: () => string,
 ): Promise<void> {
-  const { global, io, cache, started } = run;
+  const { global, io, cache, elapsed } = run;
   const progress = global.quiet || global.json ? { stop() {} } : startProgress(io, progressLine);
   try {
     await using source = await cache.syncFrom(id);
@@ -134,7 +136,7 @@ export async function syncAndReport(
       deleted: c?.deleted ?? 0,
       unchanged: c?.unchanged ?? 0,
       bytesCopied: c?.bytesCopied ?? 0,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: elapsed(),
     };
     const changes = report.added + report.modified + report.deleted;
     const first = report.added === changes && report.unchanged === 0;

@@ -4,11 +4,13 @@
  * deleted, identical files are not rewritten.
  * @module
  */
+import { randomUUID } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
+import { startStopwatch } from "../stopwatch.ts";
 import { sharedKeyOf, syncAndReport } from "./sync.ts";
 
 // Loaded on use so the other commands never pay for the tar parser. Kept out of the
@@ -31,13 +33,13 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
     throw new UsageError("--exclude and --no-dockerignore apply to a directory, not to --tar");
   }
   const file = values.tar as string;
-  const started = performance.now();
+  const elapsed = startStopwatch();
   const full = file === "-" ? "-" : resolve(io.cwd, file);
   // Before the cache is opened: a mistyped name leaves no failed source behind.
   if (full !== "-" && !existsSync(full)) {
     throw Object.assign(new Error(`no such file: ${full}`), { code: "ENOENT", path: full });
   }
-  const key = typeof values.key === "string" ? values.key : `sync-${crypto.randomUUID()}`;
+  const key = typeof values.key === "string" ? values.key : `sync-${randomUUID()}`;
   const sharedKey =
     typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
   const { TarTransport } = await loadTarTransport();
@@ -45,7 +47,7 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
   await using cache = await openCache(global);
   cache.registerTransport("tar", transport);
   await syncAndReport(
-    { global, io, cache, started },
+    { global, io, cache, elapsed },
     { key, sharedKey, transport: "tar" },
     () => {
       const r = transport.lastResult;
