@@ -93,6 +93,29 @@ describe("SourceListings", () => {
     assert.deepEqual(again, { out: names, read: false });
   });
 
+  it("says it changed when a directory was read, got no key or is gone, and only then", () => {
+    const unchanged = SourceListings.decode(recorded());
+    listed(unchanged, "a", dirStats(11), ["read"]);
+    assert.equal(unchanged.changed, false);
+    assert.equal(unchanged.encode(), recorded());
+    const read = SourceListings.decode(recorded());
+    listed(read, "a", dirStats(12), ["x"]);
+    assert.equal(read.changed, true);
+    const added = SourceListings.decode(recorded());
+    listed(added, "a", dirStats(11), []);
+    listed(added, "b", dirStats(13), ["z"]);
+    assert.equal(added.changed, true);
+    const racy = SourceListings.decode(recorded());
+    listed(racy, "a", dirStats(11, RACY_MS - 1), ["x", "y"]);
+    assert.equal(racy.changed, true);
+    // a walk that no longer meets `a` (deleted, or excluded now)
+    assert.equal(SourceListings.decode(recorded()).changed, true);
+    // a first push has no record: anything it lists is new
+    const first = new SourceListings();
+    listed(first, "a", dirStats(11), ["x", "y"]);
+    assert.equal(first.changed, true);
+  });
+
   it("treats a record it cannot trust as none", () => {
     const good = JSON.parse(recorded());
     const bad = [
@@ -213,6 +236,8 @@ describe("fscache push and its listings", () => {
     const push = (...extra: string[]) =>
       cli(["push", `${tmp.dir}/src`, "--exec", server(`${tmp.dir}/cache`), "--root", `${tmp.dir}/client`, ...extra]);
     const files = () => nodeFs.readdirSync(`${tmp.dir}/client/listings`);
+    // Directories changed within RACY_MS of a walk get no key, and no listing to keep.
+    await sleep(RACY_MS + 300);
     assert.equal((await push("--no-listings")).code, 0);
     assert.equal(nodeFs.existsSync(`${tmp.dir}/client/listings`), false);
     assert.equal((await push()).code, 0);
@@ -223,6 +248,28 @@ describe("fscache push and its listings", () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stdout).bytesSent, 0);
     assert.doesNotThrow(() => JSON.parse(nodeFs.readFileSync(file, "utf8")));
+  });
+
+  it("leaves them as they are after a push that found no directory changed", async () => {
+    using tmp = tempDir();
+    writeTree(disk, tmp.dir, { "src/": "", "src/d/": "", "src/d/f": "f" });
+    const push = () =>
+      cli(["push", `${tmp.dir}/src`, "--exec", server(`${tmp.dir}/cache`), "--root", `${tmp.dir}/client`]);
+    // Directories changed within RACY_MS of a walk get no key: let the tree settle.
+    await sleep(RACY_MS + 300);
+    assert.equal((await push()).code, 0);
+    const [name] = nodeFs.readdirSync(`${tmp.dir}/client/listings`);
+    const file = `${tmp.dir}/client/listings/${name}`;
+    const before = nodeFs.statSync(file);
+    nodeFs.appendFileSync(`${tmp.dir}/src/d/f`, "more");
+    const again = await push();
+    assert.equal(again.code, 0, again.stderr);
+    // not written again: the same file, untouched (a rewrite is a new file renamed over it)
+    assert.equal(nodeFs.statSync(file).ino, before.ino);
+    nodeFs.writeFileSync(`${tmp.dir}/src/d/g`, "g");
+    await sleep(RACY_MS + 300);
+    assert.equal((await push()).code, 0);
+    assert.notEqual(nodeFs.statSync(file).ino, before.ino, "a directory changed: written again");
   });
 
   it("writes none into a directory that is not a cache root, and the push still succeeds", async () => {

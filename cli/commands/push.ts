@@ -149,8 +149,9 @@ durationMs }.`,
       };
       progress.stop();
       io.stdout(formatReport(report, result.reused, global));
-      // A server that already had the key asked for no walk: the listings kept stay.
-      if (listings && !result.reused) saveListings(global.root, dir, listings);
+      // A server that already had the key asked for no walk, and a walk that read no
+      // directory found the record as it was: either way the listings kept stay.
+      if (listings?.changed && !result.reused) saveListings(global.root, dir, listings);
     } catch (err) {
       // Aborted by the stall watch: say so, not "push aborted".
       if (stalled.signal.aborted) throw stalled.signal.reason;

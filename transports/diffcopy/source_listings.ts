@@ -39,6 +39,8 @@ export class SourceListings {
   /** The last push's listings; none for a `new SourceListings()` (a first push). */
   #previous: ReadonlyMap<string, Listing> = new Map();
   readonly #current = new Map<string, Listing>();
+  /** Directories of this walk whose recorded listing it kept as it was. */
+  #kept = 0;
 
   /**
    * The listings {@linkcode encode} wrote; anything else (missing, cut short, from another
@@ -66,9 +68,25 @@ export class SourceListings {
     const key = listingKeyOf(stats, SALT, walkStart);
     if (Number.isNaN(key)) return read();
     const had = this.#previous.get(rel);
-    const names = had !== undefined && had.key === key ? (had.names as string[]) : read();
+    const keep = had !== undefined && had.key === key;
+    if (keep) this.#kept++;
+    const names = keep ? (had.names as string[]) : read();
     this.#current.set(rel, { key, names });
     return names;
+  }
+
+  /**
+   * Whether this walk's listings differ from the record it began with: a directory was
+   * read, got no key, or is gone. When they do not (a push that found no directory
+   * changed), {@linkcode encode} would write the record again byte for byte.
+   *
+   * @example
+   * ```ts
+   * if (listings.changed) save(listings.encode());
+   * ```
+   */
+  get changed(): boolean {
+    return this.#kept !== this.#current.size || this.#kept !== this.#previous.size;
   }
 
   /**
