@@ -149,8 +149,9 @@ function checkedBindingFstat(fd: number): BindingFstat | null | undefined {
 /**
  * `fstat` of the open descriptor `fd`, throwing as `fs.fstatSync` does (`EBADF`). A
  * copy asks it what a file it just created got (mode, owner) instead of setting both
- * whatever they are: an `fchmod` and an `fchown` journal a change of the inode each,
- * ~4–5 µs apiece here, where this costs about nothing.
+ * whatever they are: an `fchmod` and an `fchown` each journal a change of the inode,
+ * ~7 µs apiece here, against ~5 µs for this (10,000 new files on an ext4 image in
+ * memory).
  *
  * @example
  * ```ts

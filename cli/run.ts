@@ -130,8 +130,8 @@ export function processIO(): CliIO {
   return {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
-    // Read only where a progress bar may be shown: making `process.stderr` loads Node's
-    // stream modules (~1–4 ms), which a quiet run never needs.
+    // Read only where a progress bar may be shown: making `process.stderr` costs a
+    // quiet run ~1 ms here for nothing.
     get stderrIsTTY() {
       return process.stderr.isTTY === true;
     },

@@ -315,7 +315,7 @@ export class SafeTree {
       // path: Deno's futimesSync drops a millisecond of some fractional-second times).
       // Only when the file lacks it: made with its mode (unless the umask or a default
       // ACL took bits) or rewritten in place over one that had it, it mostly has it, and
-      // an fchmod journals a change of the inode (~4 µs a file here), an fstat does not.
+      // an fchmod journals a change of the inode (~7 µs a file here, the fstat ~5 µs).
       if (this.#fchmod) {
         const has = this.#fstat?.(target.fd).mode;
         if (has === undefined || (has & 0o7777) !== (mode & 0o7777)) this.#fchmod(target.fd, mode & 0o7777);
