@@ -40,11 +40,12 @@ export interface ReceiveOptions extends Partial<ReceiveLimits> {
   /**
    * Make each new directory as soon as its STAT is checked, while the sender still
    * walks and the receiving thread mostly waits, instead of after the last STAT: the
-   * small benchmark tree's 1,110 directories had held its first REQ back by ~0.1 s. A stream rejected later then leaves those directories
-   * behind, so this is for receives into a cache snapshot, which a failed sync leaves
-   * marked stale for the next one to repair (the session server and
-   * `DiffCopyTransport` turn it on). Default `false`: a stream rejected while its
-   * entries are read leaves the destination as it was.
+   * small benchmark tree's 1,110 directories had held its first REQ back by ~0.1 s. A
+   * stream rejected later then leaves those directories behind, so this is for
+   * receives into a cache snapshot, which a failed sync leaves marked stale for the
+   * next one to repair (the session server and `DiffCopyTransport` turn it on).
+   * Default `false`: a stream rejected while its entries are read leaves the
+   * destination as it was.
    */
   earlyDirs?: boolean;
 }

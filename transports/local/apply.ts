@@ -275,7 +275,8 @@ function copyFile(
         if (dst.fchownSync) dst.fchownSync(output, stat[1] as number, stat[2] as number);
         else dst.lchownSync?.(to, stat[1] as number, stat[2] as number);
       }
-      const owner = ctx.owners ? undefined : inPlace === undefined && has !== undefined ? has : dst.lstatSync(to);
+      // The file's owner, for a checksum that records it: known already, unless there was no fstat.
+      const owner = ctx.owners ? undefined : (has ?? dst.lstatSync(to));
       const hash = startEntryChecksum(
         ctx.sha256,
         headerOf(path, stat, 0, "", owner) as NonNullable<ReturnType<typeof headerOf>>,
