@@ -117,12 +117,15 @@ describe("copies keep", () => {
  * set-user-ID bit.
  */
 const MODES = [0o666, 0o777, 0o664, 0o644, 0o755, 0o640, 0o600, 0o444, 0o555, 0o1755, 0o4755];
+/** Directory modes, each with a file inside: the same umask takes bits from the first three. */
+const DIR_MODES = [0o777, 0o775, 0o755, 0o750, 0o700, 0o555, 0o1777];
 const asRoot = process.getuid?.() === 0;
 
 /**
- * Copies a tree of files in `MODES` with `copy` under umask 027, then again after every
- * file got new content and the next file's mode (rewritten in place), and checks the
- * copies' modes both times. The umask is put back after.
+ * Copies a tree of files in `MODES` and directories in `DIR_MODES` with `copy` under
+ * umask 027, then again after every file got new content and every entry the next
+ * one's mode (files rewritten in place), and checks the copies' modes both times. The
+ * umask is put back after.
  */
 async function assertModesKept(copy: (src: string, dst: string) => Promise<void>): Promise<void> {
   using tmp = tempDir();
@@ -130,6 +133,7 @@ async function assertModesKept(copy: (src: string, dst: string) => Promise<void>
   fs.mkdirSync(src);
   fs.mkdirSync(dst);
   const names = MODES.map((mode) => `m${mode.toString(8)}`);
+  const dirs = DIR_MODES.map((mode) => `d${mode.toString(8)}`);
   const umask = process.umask(0o027);
   try {
     for (const [round, shift] of [
@@ -143,6 +147,13 @@ async function assertModesKept(copy: (src: string, dst: string) => Promise<void>
         fs.chmodSync(path, MODES[(i + shift) % MODES.length] as number);
         fs.utimesSync(path, 1_700_000_000 + round, 1_700_000_000 + round);
       });
+      dirs.forEach((name, i) => {
+        const path = join(src, name);
+        if (round === 1) fs.mkdirSync(path);
+        else fs.chmodSync(path, 0o700);
+        fs.writeFileSync(join(path, "f"), `${round}\n`);
+        fs.chmodSync(path, DIR_MODES[(i + shift) % DIR_MODES.length] as number);
+      });
       const inodes = names.map((name) => fs.statSync(join(dst, name), { throwIfNoEntry: false })?.ino);
       await copy(src, dst);
       names.forEach((name, i) => {
@@ -153,6 +164,11 @@ async function assertModesKept(copy: (src: string, dst: string) => Promise<void>
         // One that was not writable is replaced instead, unless root writes it.
         const writable = asRoot || ((MODES[i] as number) & 0o200) !== 0;
         if (round === 2 && writable) assert.equal(st.ino, inodes[i], `${name} rewritten in place`);
+      });
+      dirs.forEach((name, i) => {
+        const want = (DIR_MODES[(i + shift) % DIR_MODES.length] as number).toString(8);
+        assert.equal((fs.statSync(join(dst, name)).mode & 0o7777).toString(8), want, `${name}, copy ${round}`);
+        assert.equal(fs.readFileSync(join(dst, name, "f"), "utf8"), `${round}\n`);
       });
     }
   } finally {

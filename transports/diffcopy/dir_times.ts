@@ -49,9 +49,11 @@ export function restoreDirTimes(tree: SafeTree, incoming: readonly IncomingEntry
     if (entry.kind !== "dir" || !touched.delete(entry.path)) continue;
     const time = fileTime(entry.stat.modTime);
     tree.assertParents(entry.path);
-    if (!tree.lstat(entry.path)?.isDirectory()) continue;
+    const st = tree.lstat(entry.path);
+    if (!st?.isDirectory()) continue;
     // The mode too: a writer thread may have opened a read-only directory to write in it.
-    tree.fs.chmodSync(tree.full(entry.path), entry.mode & 0o7777);
+    // Only where it differs: a chmod journals a change of the inode, one per directory.
+    if ((st.mode & 0o7777) !== (entry.mode & 0o7777)) tree.fs.chmodSync(tree.full(entry.path), entry.mode & 0o7777);
     tree.fs.utimesSync(tree.full(entry.path), time, time);
   }
 }
