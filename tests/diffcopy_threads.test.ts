@@ -208,6 +208,45 @@ describe("a receive written by worker threads", () => {
     }
   });
 
+  it("hands its batch buffers to the next receive, keeping no more than one receive holds", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    disk.mkdirSync(src);
+    // several 4 MiB batches: files of up to 1 MiB are gathered
+    for (let i = 0; i < 24; i++) disk.writeFileSync(`${src}/f${i}`, new Uint8Array(900_000).fill(i));
+    const threads = eagerThreads();
+    const given: Uint8Array[] = [];
+    const handedBack = new Set<Uint8Array>();
+    const write = threads.write.bind(threads);
+    threads.write = async (batch) => {
+      given.push(batch.data);
+      const written = await write(batch);
+      handedBack.add(written.data);
+      return written;
+    };
+    try {
+      for (const dest of ["one", "two"]) disk.mkdirSync(`${tmp.dir}/${dest}`);
+      await pipeSync({ fs: disk, root: src }, { dest: `${tmp.dir}/one`, fs: disk }, { writeThreads: threads });
+      const pooled = [...(threads.spare ?? [])];
+      assert.ok(given.length >= 4, `${given.length} batches`);
+      // two lanes, two batches each, and four pinned arenas: the most one receive holds
+      assert.ok(pooled.length > 0 && pooled.length <= 8, `${pooled.length} kept`);
+      assert.ok(pooled.every((data) => handedBack.has(data)));
+      given.length = 0;
+      await pipeSync({ fs: disk, root: src }, { dest: `${tmp.dir}/two`, fs: disk }, { writeThreads: threads });
+      assertSameTree(disk, `${tmp.dir}/two`, src);
+      // the second receive filled the first one's buffers before making any
+      const reused = given.slice(0, pooled.length);
+      assert.ok(
+        reused.every((data) => pooled.includes(data)),
+        "buffers of the first receive reused",
+      );
+      assert.ok((threads.spare ?? []).length <= 8);
+    } finally {
+      await threads.close();
+    }
+  });
+
   it("replaces symlinks in the destination instead of writing through them", async () => {
     using tmp = tempDir();
     const threads = eagerThreads();

@@ -52,6 +52,14 @@ export interface WriteThreads {
   accepts(fs: FileSystem): boolean;
   /** Writes a batch elsewhere (its buffer moved there and back, not copied). */
   write(batch: ReceivedFileBatch): Promise<WrittenFiles>;
+  /**
+   * Batch buffers handed back, kept here for the receives to come (each takes from it
+   * and returns to it, up to what one receive holds at most). Without it, each receive
+   * allocates its own (eight of 4 MiB with two lanes), whose pages the kernel faults in
+   * and zeroes again, and a server holds the last receive's until they are collected.
+   * Absent: each receive keeps its own.
+   */
+  spare?: Uint8Array[];
 }
 
 /**

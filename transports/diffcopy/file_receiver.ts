@@ -84,6 +84,11 @@ const BATCHES_PER_LANE = 2;
  */
 const PINNED_ARENAS = 4;
 
+/** The most arenas one receive holds at once: what a shared pool keeps at most. */
+function maxArenas(threads: WriteThreads): number {
+  return threads.lanes * BATCHES_PER_LANE + PINNED_ARENAS;
+}
+
 function protocolError(message: string, path?: string): FSCacheError {
   return new FSCacheError("ERR_PROTOCOL", message, path === undefined ? {} : { path });
 }
@@ -102,7 +107,7 @@ export class FileReceiver {
   readonly #fs: FileSystem;
   readonly #active = new Map<number, FileTask>();
   #arena: Arena | undefined;
-  /** Arenas handed back by the writing threads, to be filled again. */
+  /** Arenas handed back by the writing threads, to be filled again, where `WriteThreads.spare` is not. */
   readonly #free: Uint8Array[] = [];
   #alive = 0;
   readonly #writing = new Set<Promise<void>>();
@@ -250,7 +255,7 @@ export class FileReceiver {
       arena = undefined;
     }
     if (!arena) {
-      while (this.#alive >= threads.lanes * BATCHES_PER_LANE + PINNED_ARENAS) {
+      while (this.#alive >= maxArenas(threads)) {
         if (this.#writing.size === 0) {
           task.threaded = false;
           return;
@@ -259,7 +264,7 @@ export class FileReceiver {
       }
       if (this.#failure !== undefined) throw this.#failure;
       this.#alive++;
-      const data = this.#free.pop() ?? new Uint8Array(ARENA_BYTES);
+      const data = (threads.spare ?? this.#free).pop() ?? new Uint8Array(ARENA_BYTES);
       arena = { data, used: 0, tasks: [], incomplete: 0, sealed: false };
       this.#arena = arena;
     }
@@ -311,7 +316,8 @@ export class FileReceiver {
       ({ sums, data }) => {
         this.#writing.delete(writing);
         this.#alive--;
-        this.#free.push(data);
+        const free = threads.spare ?? this.#free;
+        if (free.length < maxArenas(threads) && data.length === ARENA_BYTES) free.push(data);
         try {
           for (let i = 0; i < tasks.length; i++) this.#cx.done(tasks[i] as FileTask, sums[i] as string);
         } catch (err) {

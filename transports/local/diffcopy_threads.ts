@@ -63,6 +63,7 @@ export function diskWriteThreads(
   let pool: WorkerPool | undefined;
   return {
     lanes,
+    spare: [],
     accepts: isDisk,
     write(batch: ReceivedFileBatch): Promise<WrittenFiles> {
       pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), Math.max(1, lanes));
