@@ -4,6 +4,7 @@
  * argument why a crash never shows both keys or neither are in docs/STORAGE.md.
  * @module
  */
+import { randomBytes } from "node:crypto";
 import * as nodeFs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
@@ -328,7 +329,8 @@ function readSmallFile(path: string): string {
   return nodeFs.readFileSync(path, "utf8");
 }
 
+// `node:crypto`'s, not the global Web Crypto's: that one's first call loads Web Crypto
+// (~1.8 ms here), which a sync would load for this alone.
 function randomHex(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return randomBytes(8).toString("hex");
 }

@@ -5,8 +5,20 @@
  * while the public API stays async and the main thread stays responsive.
  * @module
  */
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+
+/**
+ * `node:worker_threads`' `Worker`, loaded with the first worker: the module costs a
+ * command ~2–4 ms to load, and a sync or push of a small tree starts no worker.
+ */
+let WorkerClass: typeof Worker | undefined;
+function workerClass(): typeof Worker {
+  WorkerClass ??= (createRequire(import.meta.url)("node:worker_threads") as typeof import("node:worker_threads"))
+    .Worker;
+  return WorkerClass;
+}
 
 interface Pending {
   resolve(value: unknown): void;
@@ -125,7 +137,7 @@ export class WorkerPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(this.#url);
+    const worker = new (workerClass())(this.#url);
     const slot: Slot = { worker, busy: 0 };
     worker.unref();
     worker.on("message", (reply: WorkerReply) => {

@@ -2,7 +2,7 @@
  * `fscache push`: sends a directory to an `fscache serve`, moving only what changed.
  * @module
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
@@ -108,6 +108,8 @@ durationMs }.`,
         const { host, port } = parseHostPort(to, "--to");
         connection = await connectSession(host, port);
       } else {
+        // Loaded here only: `node:child_process` costs a push over TCP ~3 ms to load.
+        const { spawn } = await import("node:child_process");
         child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
         // Listened for now: a command killed at once has closed before anyone would listen.
         const spawned = child;
