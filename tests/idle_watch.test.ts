@@ -30,6 +30,39 @@ describe("watchIdle", () => {
     await reader.cancel();
   });
 
+  it("does not fire while each read is answered within the limit, however long that goes on", async () => {
+    const [near, far] = memoryPipe();
+    let fired = 0;
+    const watched = watchIdle(near, 120, () => fired++);
+    const reader = watched.readable.getReader();
+    const writer = far.writable.getWriter();
+    for (let i = 0; i < 10; i++) {
+      const pending = reader.read();
+      await sleep(50);
+      await writer.write(new Uint8Array([i]));
+      assert.deepEqual((await pending).value, new Uint8Array([i]));
+    }
+    assert.equal(fired, 0, "500 ms of reads answered every 50 ms");
+    await reader.cancel();
+  });
+
+  it("gives a read that starts after a busy spell its whole limit", async () => {
+    const [near, far] = memoryPipe();
+    let fired = 0;
+    const watched = watchIdle(near, 150, () => fired++);
+    const reader = watched.readable.getReader();
+    // The session does its own work for longer than the limit, reading nothing.
+    await sleep(300);
+    const pending = reader.read();
+    await sleep(80);
+    assert.equal(fired, 0, "the read has waited 80 of its 150 ms");
+    await sleep(200);
+    assert.equal(fired, 1, "and then the whole limit");
+    await far.writable.getWriter().write(new Uint8Array([1]));
+    assert.deepEqual((await pending).value, new Uint8Array([1]));
+    await reader.cancel();
+  });
+
   it("does not fire while nothing is being read (the session is busy, not waiting)", async () => {
     const [near] = memoryPipe();
     let fired = 0;
