@@ -23,7 +23,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
+import { fmt, hyperfine, ratioCell, type Timing } from "./_hyperfine.ts";
 import { nodeStartEnvironment } from "./_node_start.ts";
 import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
@@ -161,7 +161,7 @@ try {
 function report(tree: string, what: string, times: Map<string, Timing>): void {
   const ours = times.get("fscache") as Timing;
   const theirs = times.get("rsync") as Timing;
-  rows.push([tree, what, fmt(ours), fmt(theirs), `**${(ours.median / theirs.median).toFixed(2)}×**`]);
+  rows.push([tree, what, fmt(ours), fmt(theirs), ratioCell(ours, theirs)]);
 }
 
 function freePort(): Promise<number> {

@@ -21,7 +21,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fmt, hyperfine, type Timing } from "./_hyperfine.ts";
+import { fmt, hyperfine, ratioCell, type Timing } from "./_hyperfine.ts";
 import { nodeStartEnvironment } from "./_node_start.ts";
 import { settle } from "./_settle.ts";
 import { generate, manySize, smallSize, touch } from "./_trees.ts";
@@ -113,15 +113,7 @@ function report(rows: string[][], tree: string, what: string, times: Map<string,
   const load = fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0] as string;
   for (const peer of peers) {
     const theirs = times.get(peer) as Timing;
-    rows.push([
-      tree,
-      what,
-      `${fmt(ours)}`,
-      peer,
-      `${fmt(theirs)}`,
-      `**${(ours.median / theirs.median).toFixed(2)}×**`,
-      load,
-    ]);
+    rows.push([tree, what, `${fmt(ours)}`, peer, `${fmt(theirs)}`, ratioCell(ours, theirs), load]);
   }
 }
 
