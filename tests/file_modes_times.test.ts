@@ -173,5 +173,9 @@ async function assertModesKept(copy: (src: string, dst: string) => Promise<void>
     }
   } finally {
     process.umask(umask);
+    // A read-only directory would keep a user who is not root from removing the tree.
+    for (const root of [src, dst]) {
+      for (const name of dirs) if (fs.existsSync(join(root, name))) fs.chmodSync(join(root, name), 0o755);
+    }
   }
 }
