@@ -146,9 +146,13 @@ export async function sendDiffCopy(
         const size = sizes[id] as number;
         try {
           for (let sent = 0; ; ) {
-            // chunks sized to what is left, so the frame header is rarely moved; past the
-            // declared size (a growing file), whole chunks until the end as before
-            const expected = size - sent > 0 ? Math.min(chunkSize, size - sent) : chunkSize;
+            // Chunks sized to what is left, so the frame header is rarely moved; past the
+            // declared size (a growing file), whole chunks until the end. The last chunk
+            // asks for one byte more than is left: a read that gives exactly what is left
+            // has met the end, and the read that would only say so (one per file, 10,000
+            // system calls in a small first push) is saved.
+            const left = size - sent;
+            const expected = left > 0 ? Math.min(chunkSize, left + 1) : chunkSize;
             const { bytes, filled } = writer.queueRead(id, expected, read);
             if (bytes === 0) break;
             if (filled) await filled;
@@ -156,6 +160,7 @@ export async function sendDiffCopy(
             sent += bytes;
             result.bytesSent += bytes;
             options.onData?.(bytes);
+            if (bytes === left && left < expected) break;
           }
         } finally {
           fs.closeSync(handle);
