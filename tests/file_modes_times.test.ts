@@ -109,6 +109,41 @@ describe("copies keep", () => {
       await threads.close();
     }
   });
+
+  it("a receive writes into new directories open to their owner, though the umask takes owner bits", async () => {
+    using tmp = tempDir();
+    const [src, dst] = [join(tmp.dir, "src"), join(tmp.dir, "dst")];
+    fs.mkdirSync(dst);
+    for (const [dir, mode] of [
+      ["a", 0o755],
+      ["a/b", 0o555],
+      ["c", 0o700],
+    ] as const) {
+      fs.mkdirSync(join(src, dir), { recursive: true });
+      fs.writeFileSync(join(src, dir, "f"), dir);
+      fs.chmodSync(join(src, dir), mode);
+    }
+    // What each file's directory allowed its owner when the file was created in it.
+    const opened: string[] = [];
+    const watched = {
+      ...disk,
+      openSync: ((path: string, ...rest: unknown[]) => {
+        const mode = fs.statSync(path.slice(0, path.lastIndexOf("/"))).mode & 0o700;
+        opened.push(`${path.slice(dst.length + 1)} ${mode.toString(8)}`);
+        return (disk.openSync as (...args: unknown[]) => number)(path, ...rest);
+      }) as typeof disk.openSync,
+    };
+    const umask = process.umask(0o277);
+    try {
+      await pipeSync({ fs: disk, root: src }, { fs: watched, dest: dst });
+    } finally {
+      process.umask(umask);
+      for (const dir of ["a/b", "a", "c"]) {
+        for (const root of [src, dst]) if (fs.existsSync(join(root, dir))) fs.chmodSync(join(root, dir), 0o755);
+      }
+    }
+    assert.deepEqual(opened.sort(), ["a/b/f 700", "a/f 700", "c/f 700"]);
+  });
 });
 
 /**

@@ -66,6 +66,8 @@ export class SafeTree {
    * 0555 directory it made, or one an earlier receive left read-only.
    */
   readonly #laterModes = new Map<string, number>();
+  /** Whether the umask leaves a new directory its owner's rwx (see {@linkcode mkdir}). */
+  #keepsOwner: boolean | undefined;
 
   constructor(fs: FileSystem, dest: string) {
     this.fs = fs;
@@ -157,29 +159,43 @@ export class SafeTree {
     this.#inOpenDir(full, () => this.fs.rmSync(full, { recursive: true, force: true }));
   }
 
-  /** Makes `path` a directory with `mode` (replacing whatever else is there). */
+  /**
+   * Makes `path` a directory with `mode` (replacing whatever else is there), kept open
+   * to its owner (rwx) until {@linkcode finishModes}. A directory made here has the
+   * bits the umask left it until `restoreDirTimes` (which every receive ends with) sets
+   * `mode` where it differs: a `chmod` after each `mkdir` journalled a change of the
+   * inode for each of a first push's 1,111 directories, though the umask mostly takes
+   * nothing from them.
+   */
   mkdir(path: string, mode: number): void {
     this.assertParents(path);
     const full = this.full(path);
+    const bits = mode & 0o7777;
+    const open = bits | 0o700;
+    let made = true;
     // mkdir first: a failed lstat (the common case, a new directory) costs an exception
     try {
-      this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: 0o700 }));
+      this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: open }));
     } catch (err) {
       if (errorCode(err) !== "EEXIST") throw err;
-      if (!this.lstat(path)?.isDirectory()) {
+      if (this.lstat(path)?.isDirectory()) made = false;
+      else {
         this.remove(path);
-        this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: 0o700 }));
+        this.#inOpenDir(full, () => this.fs.mkdirSync(full, { mode: open }));
       }
     }
-    const bits = mode & 0o7777;
-    if ((bits & 0o700) === 0o700) {
-      this.#laterModes.delete(full);
-      this.fs.chmodSync(full, bits);
-    } else {
-      this.#laterModes.set(full, bits);
-      this.fs.chmodSync(full, bits | 0o700);
-    }
+    if (bits === open) this.#laterModes.delete(full);
+    else this.#laterModes.set(full, bits);
+    // An old directory gets its owner's rwx now; a new one has it, unless the umask takes
+    // owner bits (looked at once per tree: it is the process's).
+    if (!made || !this.#umaskKeepsOwner(full)) this.fs.chmodSync(full, open);
     this.#verified.add(path);
+  }
+
+  /** Whether a directory just made at `full` (asked for owner rwx) got owner rwx; the first answer stands. */
+  #umaskKeepsOwner(full: string): boolean {
+    this.#keepsOwner ??= (this.fs.lstatSync(full).mode & 0o700) === 0o700;
+    return this.#keepsOwner;
   }
 
   /**
