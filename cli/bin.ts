@@ -72,8 +72,8 @@ try {
 // TurboFan compiling its hot functions on V8's helper threads, while the other core
 // was busy with the server; a new server, through its first few pushes, ~0.2–0.4 s of
 // CPU per push. With less inlined into each function (a budget of 300 bytes of
-// bytecode instead of 920), the client's CPU time per small first push fell 6–8% in
-// three sets of interleaved pushes, and a new server's over its 2nd–6th pushes ~7%
+// bytecode instead of 920), the client's CPU time per small first push fell 6–10% in
+// four sets of interleaved pushes, and a new server's over its 2nd–6th pushes ~7%
 // (three fresh servers each). Syncs gained nothing from it, and the checksum lost.
 // Other commands do not load `node:v8` (it brings `node:stream` in: ~4 ms).
 const LESS_INLINING = "--max-inlined-bytecode-size-cumulative=300";
