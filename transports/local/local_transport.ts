@@ -220,8 +220,8 @@ export class LocalTransport implements Transport {
 
   /**
    * What a walk on this thread takes from the record: the entries of directories that
-   * did not change (`recorded_listings.ts`) and, on the disk, a read-ahead of the files
-   * that did, and of their inodes in a snapshot `dest` on the disk (`prefetch.ts`).
+   * did not change (`recorded_listings.ts`) and, with a snapshot `dest` on the disk, a
+   * lookup there of each file that did (`prefetch.ts`).
    */
   #recorded(
     previous: RecordedTable | undefined,
@@ -230,8 +230,8 @@ export class LocalTransport implements Transport {
   ): Pick<WalkOptions, "listings" | "prefetch"> | undefined {
     if (!previous || this.#options.reuseListings === false) return undefined;
     const listings = new RecordedListings(previous);
-    if (!isDiskFs(this.#sourceFs())) return { listings };
-    return { listings, prefetch: diskPrefetcher(isDiskFs(this.#syncFs(destFs)) ? dest : undefined) };
+    if (!isDiskFs(this.#syncFs(destFs))) return { listings };
+    return { listings, prefetch: diskPrefetcher(dest) };
   }
 
   /** Recorded entries from which a source is walked on several threads. */

@@ -60,11 +60,11 @@ export interface WalkOptions {
   listings?: RecordedListings;
   /**
    * Called, with `listings`, for each regular file met in a directory walked from the
-   * record whose size or mtime is not the recorded one (`path` relative to the root,
-   * `abs` with it): a hint to start reading it, so that its content is on its way while
+   * record whose size or mtime is not the recorded one (`path` relative to the root):
+   * a hint that it will be copied, so that what the copy needs can be on its way while
    * the walk goes on. Must not throw.
    */
-  prefetch?: (path: string, abs: string, size: number) => void;
+  prefetch?: (path: string) => void;
 }
 
 interface Frame {
@@ -103,7 +103,7 @@ export class TreeWalker {
   readonly #links: string[] = [];
   readonly #skipped: string[] = [];
   readonly #listings: RecordedListings | undefined;
-  readonly #prefetch: ((path: string, abs: string, size: number) => void) | undefined;
+  readonly #prefetch: ((path: string) => void) | undefined;
   readonly #salt: number;
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
@@ -216,7 +216,7 @@ export class TreeWalker {
     if (excluded && this.#matcher?.ignores(rel)) return;
     if (type === S_IFREG) {
       if (at >= 0 && this.#prefetch && listings?.changed(at, stats.size, stats.mtimeMs)) {
-        this.#prefetch(rel, abs, stats.size);
+        this.#prefetch(rel);
       }
       this.#push(rel, stats, "", Number.NaN);
     } else if (type === S_IFLNK) {
