@@ -18,7 +18,7 @@ import {
   type RmOptions,
 } from "../core/file_system.ts";
 import { decodeName, encodeName, hasLoneSurrogate } from "../core/names.ts";
-import { fstatSync, lstatSync } from "./node_lstat.ts";
+import { fstatSync, lstatInto, lstatSync } from "./node_lstat.ts";
 
 /** What `node:fs` lists in place of bytes that are not UTF-8 when it reads names as text. */
 const REPLACEMENT = "\ufffd";
@@ -139,6 +139,8 @@ export interface DiskFs extends Omit<FileSystem, PromiseMethods | "asyncOnly"> {
   fchownSync(fd: number, uid: number, gid: number): void;
   ftruncateSync(fd: number, length?: number): void;
   fstatSync(fd: number): FileStats & { blocks: number };
+  /** See `lstatInto` in `node_lstat.ts`: the five numbers a walk keeps, without a stat object. */
+  lstatInto(path: string, out: Float64Array, at: number): boolean;
 }
 
 type Time = number | Date;
@@ -161,6 +163,7 @@ export const diskFs: DiskFs = {
   mkdirSync: (path, options?: MkdirOptions) => nodeFs.mkdirSync(diskPath(path), options),
   readdirSync: readNamesSync,
   lstatSync: (path) => lstatSync(diskPath(path)),
+  lstatInto: (path, out, at) => lstatInto(diskPath(path), out, at),
   statSync: (path) => nodeFs.statSync(diskPath(path)),
   readlinkSync: readLinkSync,
   symlinkSync: (target, path) => nodeFs.symlinkSync(diskPath(target), diskPath(path)),

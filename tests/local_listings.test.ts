@@ -7,14 +7,15 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as nodeFs from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { diskFs } from "../backends/disk_fs.ts";
 import { RACY_MS } from "../core/listing_key.ts";
 import { RecordedTable } from "../core/recorded_table.ts";
-import type { EntryStat } from "../core/types.ts";
+import type { EntryStat, RecordedEntry } from "../core/types.ts";
 import { type FileSystem, FSCache, fileSystemFrom, LocalTransport, type NodeStyleFs, nodeSha256 } from "../mod.ts";
 import { diskPrefetcher } from "../transports/local/prefetch.ts";
 import { RecordedListings } from "../transports/local/recorded_listings.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
-import { STAT_FIELDS, walkTree } from "../transports/local/walk.ts";
+import { STAT_FIELDS, type WalkResult, walkTree } from "../transports/local/walk.ts";
 import { tempDir } from "./_diffcopy.ts";
 import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
 
@@ -34,6 +35,23 @@ function countingFs(): { fs: FileSystem; reads: string[] } {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A walk's entries as a record holds them (checksums left out), listing keys and all. */
+function recordEntries(walk: WalkResult): [string, RecordedEntry][] {
+  return walk.paths.map((path, i) => {
+    const o = i * STAT_FIELDS;
+    const key = walk.stats[o + 5] as number;
+    const stat: EntryStat = {
+      mode: walk.stats[o] as number,
+      uid: walk.stats[o + 1] as number,
+      gid: walk.stats[o + 2] as number,
+      size: walk.stats[o + 3] as number,
+      mtimeMs: walk.stats[o + 4] as number,
+      ...(Number.isNaN(key) ? {} : { listingKey: key }),
+    };
+    return [path, { checksum: "0".repeat(64), stat }];
+  });
+}
 
 /** A source, its snapshot and a transport counting the source's directory reads. */
 interface Case {
@@ -84,6 +102,7 @@ describe("LocalTransport reusing recorded listings", () => {
   const racy = make("racy");
   const cached = make("cached");
   const walked = make("walked");
+  const lean = make("lean");
 
   before(async () => {
     for (const [i, c] of cases.entries()) {
@@ -188,22 +207,7 @@ describe("LocalTransport reusing recorded listings", () => {
   it("walks from the record exactly what reading every directory gives, and reads ahead the changed files", () => {
     const { fs, reads } = countingFs();
     const sync = fs as unknown as SyncFs;
-    const plainWalk = walkTree(sync, walked.src);
-    const record = RecordedTable.fromEntries(
-      plainWalk.paths.map((path, i) => {
-        const o = i * STAT_FIELDS;
-        const key = plainWalk.stats[o + 5] as number;
-        const stat: EntryStat = {
-          mode: plainWalk.stats[o] as number,
-          uid: plainWalk.stats[o + 1] as number,
-          gid: plainWalk.stats[o + 2] as number,
-          size: plainWalk.stats[o + 3] as number,
-          mtimeMs: plainWalk.stats[o + 4] as number,
-          ...(Number.isNaN(key) ? {} : { listingKey: key }),
-        };
-        return [path, { checksum: "0".repeat(64), stat }];
-      }),
-    );
+    const record = RecordedTable.fromEntries(recordEntries(walkTree(sync, walked.src)));
     nodeFs.appendFileSync(`${walked.src}/a/b/c/f3.txt`, "more");
     nodeFs.appendFileSync(`${walked.src}/f0.txt`, "more");
     // a/b is read again (its entries changed), between a and a/b/c walked from the record.
@@ -218,6 +222,60 @@ describe("LocalTransport reusing recorded listings", () => {
     assert.deepEqual(fromRecord, walkTree(sync, walked.src));
     // Only from directories walked from the record: f0.txt is in the root, which is read.
     assert.deepEqual(prefetched, ["a/b/c/f3.txt"]);
+  });
+
+  it("on the disk takes recorded files the short way, and an entry gone or of another kind the long way", () => {
+    // The disk's own calls, each counted: `lstatInto` is the short way, for files.
+    const calls = { lstatSync: 0, lstatInto: 0 };
+    const counted: SyncFs = {
+      ...diskFs,
+      lstatSync: (path) => {
+        calls.lstatSync++;
+        return diskFs.lstatSync(path);
+      },
+      lstatInto: (path, out, at) => {
+        calls.lstatInto++;
+        return diskFs.lstatInto(path, out, at);
+      },
+    };
+    const longWay: SyncFs = { ...diskFs, lstatInto: undefined };
+    const entries = recordEntries(walkTree(longWay, lean.src));
+    // What the record says differs from the disk where no directory's ctime can show it:
+    // a symlink and an empty directory recorded as files, a file recorded that is gone.
+    const asFile = (path: string) => {
+      const entry = entries.find(([p]) => p === path) as [string, RecordedEntry];
+      entry[1] = { ...entry[1], stat: { ...(entry[1].stat as EntryStat), mode: 0o100644, size: 1 } };
+    };
+    asFile("a/outside");
+    asFile("a/empty2");
+    const lastInC = entries.findLastIndex(([p]) => p.startsWith("a/b/c/"));
+    entries.splice(lastInC + 1, 0, [
+      "a/b/c/zz-gone.txt",
+      { checksum: "0".repeat(64), stat: { mode: 0o100644, uid: 0, gid: 0, size: 1, mtimeMs: 1 } },
+    ]);
+    const record = RecordedTable.fromEntries(entries);
+    nodeFs.appendFileSync(`${lean.src}/a/b/c/f3.txt`, "more");
+    nodeFs.appendFileSync(`${lean.src}/d/e/f5.txt`, "more");
+    const walk = (fs: SyncFs, prefetched: string[]) =>
+      walkTree(fs, lean.src, { listings: new RecordedListings(record), prefetch: (path) => prefetched.push(path) });
+    const [short, long] = [[] as string[], [] as string[]];
+    const shortWalk = walk(counted, short);
+    assert.deepEqual(shortWalk, walkTree(longWay, lean.src), "what reading every directory finds");
+    assert.deepEqual(shortWalk, walk(longWay, long), "what the long way takes from the record");
+    assert.deepEqual(short, ["a/b/c/f3.txt", "d/e/f5.txt"]);
+    assert.deepEqual(short, long);
+    // Every recorded file below the root (whose listing is read) went the short way; the
+    // root, its entries, the directories and symlinks below it, and the two recorded as
+    // files the long way.
+    const kindOf = (walk: WalkResult, i: number) => (walk.stats[i * STAT_FIELDS] as number) & 0o170000;
+    const recordedFiles = entries.filter(
+      ([p, e]) => p.includes("/") && ((e.stat as EntryStat).mode & 0o170000) === 0o100000,
+    );
+    assert.equal(calls.lstatInto, recordedFiles.length);
+    const rootEntries = shortWalk.paths.filter((p) => !p.includes("/"));
+    const dirsAndLinks = shortWalk.paths.filter((p, i) => p.includes("/") && kindOf(shortWalk, i) !== 0o100000);
+    assert.deepEqual(dirsAndLinks, ["a/b", "a/b/c", "a/b/dangling", "a/empty2", "a/outside", "d/e"]);
+    assert.equal(calls.lstatSync, 1 + rootEntries.length + dirsAndLinks.length);
   });
 
   it("through FSCache, keeps the listing keys in the stored tree, across a reopen", async () => {

@@ -8,7 +8,8 @@ import { Buffer } from "node:buffer";
 import * as fs from "node:fs";
 import process from "node:process";
 import { describe, it } from "node:test";
-import { fstatSkipsStats, fstatSync, lstatSkipsStats, lstatSync } from "../backends/node_lstat.ts";
+import { diskFs } from "../backends/disk_fs.ts";
+import { fstatSkipsStats, fstatSync, lstatInto, lstatSkipsStats, lstatSync } from "../backends/node_lstat.ts";
 import { tempDir } from "./_diffcopy.ts";
 
 const FIELDS = ["dev", "mode", "nlink", "uid", "gid", "rdev", "ino", "size", "mtimeMs"] as const;
@@ -82,6 +83,54 @@ describe("lstatSync for the walks", () => {
 
   it("skips building Stats objects on Node 20, where they cost the walks most", () => {
     assert.equal(lstatSkipsStats, Boolean(node20));
+  });
+});
+
+describe("lstatInto for the walks' columns", () => {
+  it("writes fs.lstatSync's mode, owner, size and mtime, to the last bit, and nothing around them", () => {
+    using tmp = tempDir();
+    const { dir } = tmp;
+    fs.writeFileSync(`${dir}/file`, "x".repeat(1234));
+    fs.chmodSync(`${dir}/file`, 0o4751);
+    fs.utimesSync(`${dir}/file`, 1.5, 1_700_000_000.123456);
+    fs.mkdirSync(`${dir}/sub`);
+    fs.utimesSync(`${dir}/sub`, 0, -86_400.25);
+    fs.symlinkSync("file", `${dir}/link`);
+    for (const name of ["file", "sub", "link", "."]) {
+      const path = `${dir}/${name}`;
+      const out = new Float64Array(9).fill(-1);
+      assert.equal(lstatInto(path, out, 2), true, path);
+      const real = fs.lstatSync(path);
+      assert.deepEqual(Array.from(out), [-1, -1, real.mode, real.uid, real.gid, real.size, real.mtimeMs, -1, -1], path);
+    }
+  });
+
+  it("answers false for a missing path, and throws fs.lstatSync's other errors", () => {
+    using tmp = tempDir();
+    const { dir } = tmp;
+    fs.writeFileSync(`${dir}/file`, "");
+    const out = new Float64Array(5).fill(-1);
+    assert.equal(lstatInto(`${dir}/missing`, out, 0), false);
+    assert.equal(lstatInto(`${dir}/file/below`, out, 0), false, "ENOTDIR is gone too");
+    assert.deepEqual(Array.from(out), [-1, -1, -1, -1, -1], "nothing written");
+    const long = `${dir}/${"n".repeat(300)}`;
+    const mine = errorOf(() => lstatInto(long, out, 0));
+    const real = errorOf(() => fs.lstatSync(long));
+    assert.equal(mine.code, "ENAMETOOLONG");
+    assert.equal(mine.code, real.code);
+    assert.equal(mine.path, long);
+    assert.equal(errorOf(() => lstatInto(`${dir}/file\0/x`, out, 0)).code, "ERR_INVALID_ARG_VALUE");
+  });
+
+  it("reaches a name that is not UTF-8 through diskFs", {
+    skip: "Deno" in globalThis ? "Deno's node:fs takes no byte paths" : false,
+  }, () => {
+    using tmp = tempDir();
+    fs.writeFileSync(Buffer.concat([Buffer.from(`${tmp.dir}/a`), Buffer.from([0xff])]), "xyz");
+    const out = new Float64Array(5);
+    assert.equal(diskFs.lstatInto(`${tmp.dir}/a\udcff`, out, 0), true);
+    assert.equal(out[3], 3);
+    assert.equal((out[0] as number) & 0o170000, 0o100000);
   });
 });
 

@@ -11,6 +11,7 @@ import { LISTING_KEY_AT, type RecordedTable, TABLE_STAT_FIELDS } from "../../cor
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
 
 /**
  * The record a walk reads its listings from. The walk and the table are both in walk
@@ -52,6 +53,11 @@ export class RecordedListings {
   /** Whether entry `at` was recorded as a directory. */
   isDir(at: number): boolean {
     return ((this.#stats[at * TABLE_STAT_FIELDS] as number) & S_IFMT) === S_IFDIR;
+  }
+
+  /** Whether entry `at` was recorded as a regular file. */
+  isFile(at: number): boolean {
+    return ((this.#stats[at * TABLE_STAT_FIELDS] as number) & S_IFMT) === S_IFREG;
   }
 
   /** Whether a regular file with `size` and `mtimeMs` differs from entry `at`. */

@@ -41,6 +41,13 @@ export interface SyncFs {
   fchownSync?(fd: number, uid: number, gid: number): void;
   ftruncateSync?(fd: number, length?: number): void;
   fstatSync?(fd: number): { blocks?: number; mode: number; uid: number; gid: number };
+  /**
+   * `lstat` as numbers: mode, uid, gid, size and `mtimeMs` written into `out` from `at`,
+   * exactly as `lstatSync` gives them; false, with nothing written, for a missing path.
+   * Optional (the disk's `diskFs` has it): the walk then stores them without a stat
+   * object. A wrapper that changes `lstatSync` must leave it out.
+   */
+  lstatInto?(path: string, out: Float64Array, at: number): boolean;
 }
 
 /** The `code` of a thrown file-system error, if any. */

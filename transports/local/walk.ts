@@ -9,6 +9,7 @@
 import { FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { listingKeyOf, walkSalt } from "../../core/listing_key.ts";
+import { LISTING_KEY_AT } from "../../core/table_columns.ts";
 import { type ExcludeMatcher, excludeMatcher } from "../diffcopy/excludes.ts";
 import type { RecordedListings } from "./recorded_listings.ts";
 import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
@@ -104,6 +105,8 @@ export class TreeWalker {
   readonly #skipped: string[] = [];
   readonly #listings: RecordedListings | undefined;
   readonly #prefetch: ((path: string) => void) | undefined;
+  /** `fs.lstatInto`, where the file system has it (see {@linkcode #recordedFile}). */
+  readonly #lstatInto: SyncFs["lstatInto"];
   readonly #salt: number;
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
@@ -112,6 +115,7 @@ export class TreeWalker {
     this.#fs = fs;
     this.#listings = options.listings;
     this.#prefetch = options.listings && options.prefetch;
+    this.#lstatInto = fs.lstatInto?.bind(fs);
     this.#salt = walkSalt(options);
     this.#matcher = excludeMatcher(options.excludes ?? []);
     this.#hasExceptions = this.#matcher?.hasExceptions ?? false;
@@ -131,7 +135,7 @@ export class TreeWalker {
           continue;
         }
         if (done++ >= budget) return false;
-        this.#visitRecorded(frame, listings);
+        if (!this.#recordedFile(frame, listings)) this.#visitRecorded(frame, listings);
         continue;
       }
       if (frame.next >= frame.names.length) {
@@ -170,6 +174,42 @@ export class TreeWalker {
     const top = this.#stack[this.#stack.length - 1] as Frame;
     const fromRecord = this.#stack.length > depth && top.names === undefined;
     if (!fromRecord && listings.isDir(at)) frame.next = listings.end(at);
+  }
+
+  /**
+   * The common entry of a directory walked from the record, taken the short way: a
+   * regular file as recorded, still one, not excluded. Its numbers go from `lstatInto`
+   * straight into the walk's columns. The walk runs once per sync, before V8 has
+   * optimized it, where a stat object and each call cost: the small tree's resync
+   * walked ~14 ms faster in a prototype of this. False, with nothing done, for any
+   * other entry: {@linkcode #visitRecorded} takes it (and looks again at one that
+   * changed kind, or failed to `lstat` for another reason than being gone).
+   */
+  #recordedFile(frame: Frame, listings: RecordedListings): boolean {
+    const lstatInto = this.#lstatInto;
+    const at = frame.next;
+    if (lstatInto === undefined || frame.excluded || !listings.isFile(at)) return false;
+    const rel = listings.paths[at] as string;
+    if (this.#matcher?.ignores(rel)) return false;
+    const i = this.#paths.length;
+    const o = this.#room(i);
+    const out = this.#stats;
+    try {
+      if (!lstatInto(`${frame.abs}/${rel.slice(frame.rel.length + 1)}`, out, o)) {
+        // Deleted since it was recorded: simply not there.
+        frame.next = at + 1;
+        return true;
+      }
+    } catch {
+      return false;
+    }
+    if (((out[o] as number) & S_IFMT) !== S_IFREG) return false;
+    out[o + LISTING_KEY_AT] = Number.NaN;
+    frame.next = at + 1;
+    if (this.#prefetch && listings.changed(at, out[o + 3] as number, out[o + 4] as number)) this.#prefetch(rel);
+    this.#paths.push(rel);
+    this.#links.push("");
+    return true;
   }
 
   /** Done with `frame`'s directory. */
@@ -247,12 +287,7 @@ export class TreeWalker {
 
   #push(rel: string, stats: FileStats, link: string, key: number): number {
     const i = this.#paths.length;
-    let o = i * STAT_FIELDS;
-    if (o + STAT_FIELDS > this.#stats.length) {
-      const bigger = new Float64Array(this.#stats.length * 2);
-      bigger.set(this.#stats);
-      this.#stats = bigger;
-    }
+    let o = this.#room(i);
     const out = this.#stats;
     out[o++] = stats.mode;
     out[o++] = stats.uid;
@@ -263,6 +298,17 @@ export class TreeWalker {
     this.#paths.push(rel);
     this.#links.push(link);
     return i;
+  }
+
+  /** Where entry `i`'s numbers go in {@linkcode #stats}, grown to hold them. */
+  #room(i: number): number {
+    const o = i * STAT_FIELDS;
+    if (o + STAT_FIELDS > this.#stats.length) {
+      const bigger = new Float64Array(this.#stats.length * 2);
+      bigger.set(this.#stats);
+      this.#stats = bigger;
+    }
+    return o;
   }
 
   #pop(): void {
