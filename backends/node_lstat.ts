@@ -19,7 +19,16 @@ import type { FileStats } from "../core/file_system.ts";
 
 const S_IFMT = 0o170000;
 
-/** The fields fscache reads, from the binding's array (Node's `kFsStatsFieldsNumber` layout). */
+/** Where the binding's array holds what fscache reads (Node's `kFsStatsFieldsNumber` layout). */
+const MODE = 1;
+const UID = 3;
+const GID = 4;
+const SIZE = 8;
+/** A time's seconds; its nanoseconds follow. */
+const MTIME = 12;
+const CTIME = 14;
+
+/** The fields fscache reads, from the binding's array. */
 class LightStats implements FileStats {
   dev: number;
   mode: number;
@@ -34,17 +43,18 @@ class LightStats implements FileStats {
   ctimeMs: number;
   constructor(a: Float64Array) {
     this.dev = a[0] as number;
-    this.mode = a[1] as number;
+    this.mode = a[MODE] as number;
     this.nlink = a[2] as number;
-    this.uid = a[3] as number;
-    this.gid = a[4] as number;
+    this.uid = a[UID] as number;
+    this.gid = a[GID] as number;
     this.rdev = a[5] as number;
     this.ino = a[7] as number;
-    this.size = a[8] as number;
+    this.size = a[SIZE] as number;
     this.blocks = a[9] as number;
-    // As Node computes `mtimeMs`, so both paths give the same number to the last bit.
-    this.mtimeMs = (a[12] as number) * 1e3 + (a[13] as number) / 1e6;
-    this.ctimeMs = (a[14] as number) * 1e3 + (a[15] as number) / 1e6;
+    // As Node computes `mtimeMs`, so both paths give the same number to the last bit
+    // (written out, not called: this runs per entry of a walk, mostly unoptimized).
+    this.mtimeMs = (a[MTIME] as number) * 1e3 + (a[MTIME + 1] as number) / 1e6;
+    this.ctimeMs = (a[CTIME] as number) * 1e3 + (a[CTIME + 1] as number) / 1e6;
   }
   isFile(): boolean {
     return (this.mode & S_IFMT) === 0o100000;
@@ -147,12 +157,11 @@ export const lstatInto: (path: string, out: Float64Array, at: number) => boolean
     throw err;
   }
   if (a !== undefined) {
-    out[at] = a[1] as number;
-    out[at + 1] = a[3] as number;
-    out[at + 2] = a[4] as number;
-    out[at + 3] = a[8] as number;
-    // As LightStats (and Node) compute it, to the last bit.
-    out[at + 4] = (a[12] as number) * 1e3 + (a[13] as number) / 1e6;
+    out[at] = a[MODE] as number;
+    out[at + 1] = a[UID] as number;
+    out[at + 2] = a[GID] as number;
+    out[at + 3] = a[SIZE] as number;
+    out[at + 4] = (a[MTIME] as number) * 1e3 + (a[MTIME + 1] as number) / 1e6; // as LightStats
   } else {
     const s = stats as FileStats;
     out[at] = s.mode;

@@ -181,9 +181,9 @@ export class TreeWalker {
    * regular file as recorded, still one, not excluded. Its numbers go from `lstatInto`
    * straight into the walk's columns. The walk runs once per sync, before V8 has
    * optimized it, where a stat object and each call cost: a no-op resync of 10k files
-   * took ~13 ms less this way. False, with nothing done, for any
-   * other entry: {@linkcode #visitRecorded} takes it (and looks again at one that
-   * changed kind, or failed to `lstat` for another reason than being gone).
+   * took ~13 ms less this way. False, with nothing done, for any other entry:
+   * {@linkcode #visitRecorded} takes it (and looks again at one that changed kind, or
+   * failed to `lstat` for another reason than being gone).
    */
   #recordedFile(frame: Frame, listings: RecordedListings): boolean {
     const lstatInto = this.#lstatInto;
