@@ -24,6 +24,21 @@ function assertSame(path: string): void {
   assert.equal(mine.isSymbolicLink(), real.isSymbolicLink(), path);
 }
 
+/** Entries of every kind in `dir`, with odd mtimes; their names. */
+function oddEntries(dir: string): string[] {
+  fs.writeFileSync(`${dir}/file`, "x".repeat(1234));
+  fs.chmodSync(`${dir}/file`, 0o4751);
+  // Fractional, pre-1970 and far-future mtimes: the ms value must match to the last bit.
+  fs.utimesSync(`${dir}/file`, 1.5, 1_700_000_000.123456);
+  fs.mkdirSync(`${dir}/sub`);
+  fs.utimesSync(`${dir}/sub`, 0, -86_400.25);
+  fs.symlinkSync("file", `${dir}/link`);
+  fs.writeFileSync(`${dir}/later`, "");
+  fs.utimesSync(`${dir}/later`, 0, 4_102_444_800.5);
+  fs.linkSync(`${dir}/file`, `${dir}/hard`);
+  return ["file", "sub", "link", "later", "hard", "."];
+}
+
 function errorOf(run: () => unknown): { code?: string; path?: unknown; message: string } {
   try {
     run();
@@ -37,17 +52,7 @@ describe("lstatSync for the walks", () => {
   it("gives fs.lstatSync's fields for files, directories, links and odd times", () => {
     using tmp = tempDir();
     const { dir } = tmp;
-    fs.writeFileSync(`${dir}/file`, "x".repeat(1234));
-    fs.chmodSync(`${dir}/file`, 0o4751);
-    // Fractional, pre-1970 and far-future mtimes: the ms value must match to the last bit.
-    fs.utimesSync(`${dir}/file`, 1.5, 1_700_000_000.123456);
-    fs.mkdirSync(`${dir}/sub`);
-    fs.utimesSync(`${dir}/sub`, 0, -86_400.25);
-    fs.symlinkSync("file", `${dir}/link`);
-    fs.writeFileSync(`${dir}/later`, "");
-    fs.utimesSync(`${dir}/later`, 0, 4_102_444_800.5);
-    fs.linkSync(`${dir}/file`, `${dir}/hard`);
-    for (const name of ["file", "sub", "link", "later", "hard", "."]) assertSame(`${dir}/${name}`);
+    for (const name of oddEntries(dir)) assertSame(`${dir}/${name}`);
     assert.equal(lstatSync(`${dir}/file`).nlink, 2);
     assert.equal(lstatSync(`${dir}/link`).isSymbolicLink(), true);
   });
@@ -90,13 +95,7 @@ describe("lstatInto for the walks' columns", () => {
   it("writes fs.lstatSync's mode, owner, size and mtime, to the last bit, and nothing around them", () => {
     using tmp = tempDir();
     const { dir } = tmp;
-    fs.writeFileSync(`${dir}/file`, "x".repeat(1234));
-    fs.chmodSync(`${dir}/file`, 0o4751);
-    fs.utimesSync(`${dir}/file`, 1.5, 1_700_000_000.123456);
-    fs.mkdirSync(`${dir}/sub`);
-    fs.utimesSync(`${dir}/sub`, 0, -86_400.25);
-    fs.symlinkSync("file", `${dir}/link`);
-    for (const name of ["file", "sub", "link", "."]) {
+    for (const name of oddEntries(dir)) {
       const path = `${dir}/${name}`;
       const out = new Float64Array(9).fill(-1);
       assert.equal(lstatInto(path, out, 2), true, path);
