@@ -18,6 +18,7 @@ import {
   type RmOptions,
 } from "../core/file_system.ts";
 import { decodeName, encodeName, hasLoneSurrogate } from "../core/names.ts";
+import { closeSync, openSync, readSync } from "./node_file_io.ts";
 import { fstatSync, lstatInto, lstatSync } from "./node_lstat.ts";
 
 /** What `node:fs` lists in place of bytes that are not UTF-8 when it reads names as text. */
@@ -178,11 +179,11 @@ export const diskFs: DiskFs = {
   copyFileSync: (from, to) => nodeFs.copyFileSync(diskPath(from), diskPath(to)),
   linkSync: (existing, path) => nodeFs.linkSync(diskPath(existing), diskPath(path)),
   existsSync: (path) => nodeFs.existsSync(diskPath(path)),
-  openSync: (path, flags, mode) => nodeFs.openSync(diskPath(path), flags, mode),
-  readSync: nodeFs.readSync,
+  openSync: (path, flags, mode) => openSync(diskPath(path), flags, mode),
+  readSync,
   writeSync: nodeFs.writeSync as DiskFs["writeSync"],
   fsyncSync: nodeFs.fsyncSync,
-  closeSync: nodeFs.closeSync,
+  closeSync,
   fchmodSync: nodeFs.fchmodSync,
   fchownSync: nodeFs.fchownSync,
   ftruncateSync: nodeFs.ftruncateSync,

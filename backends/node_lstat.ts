@@ -16,6 +16,7 @@
 import * as nodeFs from "node:fs";
 import process from "node:process";
 import type { FileStats } from "../core/file_system.ts";
+import { fsBinding } from "./node_fs_binding.ts";
 
 const S_IFMT = 0o170000;
 
@@ -71,19 +72,6 @@ type BindingLstat = (path: string, bigint: false, req: undefined, throwIfNoEntry
 type BindingFstat = (fd: number, bigint: false, req: undefined, shouldNotThrow: false) => Float64Array;
 
 const FIELDS = ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "blocks", "mtimeMs", "ctimeMs"] as const;
-
-/** Node's fs binding, where this runtime has it and touching it prints nothing; else undefined. */
-function fsBinding(): { lstat?: unknown; fstat?: unknown } | undefined {
-  if ("Deno" in globalThis || process.platform === "win32") return undefined;
-  if (!process.versions.node?.startsWith("20.")) return undefined;
-  const options = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
-  if (options.includes("--pending-deprecation")) return undefined;
-  try {
-    return (process as unknown as { binding(name: string): { lstat?: unknown; fstat?: unknown } }).binding("fs");
-  } catch {
-    return undefined;
-  }
-}
 
 /** Whether `light` holds every field fscache reads as `real` has it. */
 function sameFields(light: LightStats, real: nodeFs.Stats): boolean {

@@ -15,6 +15,7 @@ import { FSCacheError } from "../core/errors.ts";
 import type { FileStats, FileSystem } from "../core/file_system.ts";
 import { decodeName } from "../core/names.ts";
 import { diskPath, readNamesSync } from "./disk_fs.ts";
+import { closeSync, openSync, readSync } from "./node_file_io.ts";
 import { lstatSync } from "./node_lstat.ts";
 import { nodeSha256, sha256Hex } from "./node_sha256.ts";
 
@@ -75,11 +76,11 @@ function fsPath(root: string, rel: string): string {
  * `size` (what the header announced), so header and content always agree.
  */
 function readWhole(path: string, size: number, into: Buffer, offset: number): void {
-  const fd = nodeFs.openSync(path, "r");
+  const fd = openSync(path, "r");
   try {
     let done = 0;
     while (done < size) {
-      const n = nodeFs.readSync(fd, into, offset + done, size - done, null);
+      const n = readSync(fd, into, offset + done, size - done, null);
       if (n === 0) break;
       done += n;
     }
@@ -87,7 +88,7 @@ function readWhole(path: string, size: number, into: Buffer, offset: number): vo
       throw new FSCacheError("ERR_CHANGED", `file shrank while it was hashed: ${path}`, { path });
     }
   } finally {
-    nodeFs.closeSync(fd);
+    closeSync(fd);
   }
 }
 
@@ -105,7 +106,8 @@ function hashInto(out: ScanBatch, root: string, rel: string, stats: FileStats, w
     sum = sha256Hex(text);
   } else {
     // Most files fit the buffer after their header: read them behind it and hash once.
-    const headerBytes = text === undefined ? buffer.length : buffer.write(text, 0);
+    // (`write(text)` writes at 0 without the offset checks `write(text, 0)` runs per file.)
+    const headerBytes = text === undefined ? buffer.length : buffer.write(text);
     if (headerBytes + header.size < buffer.length) {
       readWhole(full, header.size, buffer, headerBytes);
       sum = sha256Hex(buffer.subarray(0, headerBytes + header.size));
