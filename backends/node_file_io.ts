@@ -99,7 +99,7 @@ function isFd(n: number): boolean {
  */
 export function openSync(path: string, flags: string, mode = 0o666): number {
   const bits = FLAGS[flags];
-  if (binding && bits !== undefined && typeof path === "string" && !path.includes("\0") && (mode | 0) === mode) {
+  if (binding && bits !== undefined && typeof path === "string" && !path.includes("\0") && (mode & 0o777777) === mode) {
     return binding.open(path, bits, mode);
   }
   return nodeFs.openSync(path, flags, mode);

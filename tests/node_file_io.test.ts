@@ -129,6 +129,16 @@ describe("open, read and close for the hot loops", () => {
     closeSync(byName);
     assert.equal(errorOf(() => readSync(byName, buffer, 0, 2, 0)).code, "EBADF");
     assert.equal(errorOf(() => closeSync(byName)).code, "EBADF");
+    // A mode out of range or not whole: node:fs refuses it, where the binding would take it.
+    sameError(
+      () => openSync(`${tmp.dir}/m1`, "wx", -1),
+      () => fs.openSync(`${tmp.dir}/m1`, "wx", -1),
+    );
+    sameError(
+      () => openSync(`${tmp.dir}/m2`, "wx", 0o644 + 0.5),
+      () => fs.openSync(`${tmp.dir}/m2`, "wx", 0o644 + 0.5),
+    );
+    assert.equal(fs.existsSync(`${tmp.dir}/m1`) || fs.existsSync(`${tmp.dir}/m2`), false);
     sameError(
       () => closeSync(-1),
       () => fs.closeSync(-1),
