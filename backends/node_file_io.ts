@@ -7,7 +7,7 @@
  * string, offsets and positions validated), then call the fs binding. Run per file,
  * mostly before V8 has optimized the loop that calls them, and inlined into it when it
  * has (more for TurboFan to compile, on both threads of a scan), that cost
- * `fscache checksum` of the small benchmark tree ~5% of its time. Here the binding is
+ * `fscache checksum` of the small benchmark tree ~5% of its CPU time. Here the binding is
  * called as Node's own functions call it, for the arguments whose meaning is plain
  * (a string path without NUL, the flags fscache uses, whole-number offsets inside the
  * buffer); anything else goes to `node:fs`, which validates and throws as usual. The
@@ -32,13 +32,17 @@ interface FileBinding {
 }
 
 const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL } = nodeFs.constants;
-/** The flag strings fscache opens files with, as Node's `stringToFlags` reads them. */
-const FLAGS: Record<string, number> = {
-  r: O_RDONLY,
-  "r+": O_RDWR,
-  w: O_TRUNC | O_CREAT | O_WRONLY,
-  wx: O_TRUNC | O_CREAT | O_WRONLY | O_EXCL,
-};
+/**
+ * The flag strings fscache opens files with, as Node's `stringToFlags` reads them (a
+ * Map: an object would answer "toString" with a function, which the binding would
+ * take for flags and abort the process on).
+ */
+const FLAGS = new Map<string, number>([
+  ["r", O_RDONLY],
+  ["r+", O_RDWR],
+  ["w", O_TRUNC | O_CREAT | O_WRONLY],
+  ["wx", O_TRUNC | O_CREAT | O_WRONLY | O_EXCL],
+]);
 
 /** Whether Node's `fn` is `binding.<call>(…)` with these arguments and no context object. */
 function callsBindingAs(fn: unknown, call: RegExp): boolean {
@@ -98,7 +102,7 @@ function isFd(n: number): boolean {
  * ```
  */
 export function openSync(path: string, flags: string, mode = 0o666): number {
-  const bits = FLAGS[flags];
+  const bits = FLAGS.get(flags);
   if (binding && bits !== undefined && typeof path === "string" && !path.includes("\0") && (mode & 0o777777) === mode) {
     return binding.open(path, bits, mode);
   }

@@ -129,6 +129,11 @@ describe("open, read and close for the hot loops", () => {
     closeSync(byName);
     assert.equal(errorOf(() => readSync(byName, buffer, 0, 2, 0)).code, "EBADF");
     assert.equal(errorOf(() => closeSync(byName)).code, "EBADF");
+    // Flags that only look like a key of something: node:fs's error, not the binding's abort.
+    sameError(
+      () => openSync(path, "toString"),
+      () => fs.openSync(path, "toString"),
+    );
     // A mode out of range or not whole: node:fs refuses it, where the binding would take it.
     sameError(
       () => openSync(`${tmp.dir}/m1`, "wx", -1),
