@@ -130,7 +130,8 @@ export function readSync(
     isFd(fd) &&
     ArrayBuffer.isView(buffer) &&
     Number.isSafeInteger(offset) &&
-    Number.isSafeInteger(length) &&
+    // The binding asserts an int32 length (it aborts on more, from a buffer over 2 GiB).
+    (length | 0) === length &&
     offset >= 0 &&
     length > 0 &&
     offset + length <= buffer.byteLength &&
