@@ -82,7 +82,12 @@ describe("FileMetaStore lock", () => {
   it("takes over the lock of a holder that has exited but is not yet reaped (a zombie)", () =>
     withRoot(async (root) => {
       // `exec sleep` never reaps the background child, which stays a zombie until it ends.
-      const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+      // The child exits only once its parent is `sleep`: had it exited before the `exec`,
+      // the shell could have reaped it, and its pid would be gone rather than a zombie.
+      const child = `while [ "$(cat /proc/$PPID/comm)" != sleep ]; do sleep 0.01; done`;
+      const parent = spawn("sh", ["-c", `sh -c '${child}' & echo $!; exec sleep 30`], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       try {
         const [line] = await once(parent.stdout, "data");
         const pid = Number(String(line).trim());
