@@ -4,7 +4,7 @@
  * argument why a crash never shows both keys or neither are in docs/STORAGE.md.
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { Buffer } from "node:buffer";
 import * as nodeFs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
@@ -23,6 +23,7 @@ import {
   writeFileAtomic,
 } from "./_meta_files.ts";
 import { RootLock } from "./_root_lock.ts";
+import { randomBytes } from "./node_crypto.ts";
 
 /** Options for {@linkcode FileMetaStore}. */
 export interface FileMetaStoreOptions {
@@ -329,8 +330,8 @@ function readSmallFile(path: string): string {
   return nodeFs.readFileSync(path, "utf8");
 }
 
-// `node:crypto`'s, not the global Web Crypto's: that one's first call loads Web Crypto
-// (~1.8 ms here), which a sync would load for this alone.
+// Not the global Web Crypto's: its first call loads Web Crypto (~1.8 ms here), and
+// `node:crypto` more, which a sync would load for this alone.
 function randomHex(): string {
-  return randomBytes(8).toString("hex");
+  return Buffer.from(randomBytes(8)).toString("hex");
 }

@@ -3,8 +3,8 @@
  * the same module). The fastest hasher on Node and Deno by far.
  * @module
  */
-import * as crypto from "node:crypto";
 import type { Sha256, Sha256Factory } from "../core/types.ts";
+import { nodeCrypto } from "./node_crypto.ts";
 
 /**
  * A fresh streaming SHA-256.
@@ -17,7 +17,7 @@ import type { Sha256, Sha256Factory } from "../core/types.ts";
  * ```
  */
 export const nodeSha256: Sha256Factory = (): Sha256 => {
-  const hash = crypto.createHash("sha256");
+  const hash = nodeCrypto().createHash("sha256");
   return {
     update(data) {
       hash.update(data);
@@ -30,7 +30,7 @@ export const nodeSha256: Sha256Factory = (): Sha256 => {
 
 type OneShot = (algorithm: string, data: string | Uint8Array, encoding: "hex") => string;
 /** `crypto.hash` (Node ≥ 20.12, Deno): no Hash object, stream or second call per digest. */
-const oneShot: OneShot | undefined = (crypto as unknown as { hash?: OneShot }).hash;
+let oneShot: OneShot | null | undefined;
 
 /**
  * SHA-256 hex of `data` in one call: for many small inputs, where building a streaming
@@ -42,6 +42,8 @@ const oneShot: OneShot | undefined = (crypto as unknown as { hash?: OneShot }).h
  * ```
  */
 export function sha256Hex(data: string | Uint8Array): string {
+  const crypto = nodeCrypto();
+  oneShot ??= (crypto as unknown as { hash?: OneShot }).hash ?? null;
   if (oneShot) return oneShot("sha256", data, "hex");
   return crypto.createHash("sha256").update(data).digest("hex");
 }

@@ -3,9 +3,9 @@
  * @module
  */
 import type { ChildProcess } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
+import { randomUUID } from "../../backends/node_crypto.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";

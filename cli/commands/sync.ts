@@ -1,6 +1,6 @@
 /** `fscache sync`: snapshot a local directory into the cache, moving only what changed. */
-import { randomUUID } from "node:crypto";
 import { isAbsolute, relative, resolve } from "node:path";
+import { randomUUID } from "../../backends/node_crypto.ts";
 import { FSCacheError } from "../../core/errors.ts";
 import type { FSCache } from "../../core/fscache.ts";
 import type { CacheUpdater, CopyRequest, RemoteIdentifier, Transport } from "../../core/types.ts";

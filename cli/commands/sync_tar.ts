@@ -4,10 +4,10 @@
  * deleted, identical files are not rewritten.
  * @module
  */
-import { randomUUID } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
+import { randomUUID } from "../../backends/node_crypto.ts";
 import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { startStopwatch } from "../stopwatch.ts";

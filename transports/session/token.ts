@@ -4,8 +4,8 @@
  * taken says nothing about the expected token's length or content.
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { nodeCrypto } from "../../backends/node_crypto.ts";
 import { FSCacheError } from "../../core/errors.ts";
 
 /**
@@ -19,6 +19,7 @@ import { FSCacheError } from "../../core/errors.ts";
  * ```
  */
 export function tokenVerifier(expected: string): (token: string | undefined) => boolean {
+  const { createHash, timingSafeEqual } = nodeCrypto();
   const want = createHash("sha256").update(expected).digest();
   return (token) => {
     const got = createHash("sha256")
