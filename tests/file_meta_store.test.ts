@@ -281,6 +281,31 @@ describe("FileMetaStore recovery", () => {
     }));
 });
 
+describe("record files", () => {
+  it("carry a CRC-32 of their JSON line, and files with the earlier SHA-256 line still load", () =>
+    withRoot(async (root) => {
+      const store = new FileMetaStore(root);
+      await store.put(record("kéy", "n1"));
+      await store.close();
+      const meta = join(root, "meta");
+      const [payload, sum] = readFileSync(join(meta, "n1.rec"), "utf8").split("\n");
+      assert.match(sum as string, /^crc32:[0-9a-f]{8}$/);
+      // As an earlier version wrote it: the JSON line, then its SHA-256.
+      const oldPayload = (payload as string).replace('"n1"', '"o1"').replace("kéy", "old");
+      const oldSum = createHash("sha256").update(oldPayload).digest("hex");
+      writeFileSync(join(meta, "o1.rec"), `${oldPayload}\n${oldSum}\n`);
+      // One changed character fails either check.
+      writeFileSync(join(meta, "x1.rec"), `${oldPayload.replace('"o1"', '"x1"')}\n${oldSum}\n`);
+      writeFileSync(join(meta, "y1.rec"), `${(payload as string).replace('"n1"', '"y1"')}\n${sum}\n`);
+      const logger = recordingLogger();
+      const again = new FileMetaStore(root, { logger });
+      const keys = (await again.loadAll()).map((r) => `${r.key}@${r.backendId}`).sort();
+      assert.deepEqual(keys, ["kéy@n1", "old@o1"]);
+      assert.equal(logger.messages.filter((m) => m.includes("unreadable record")).length, 2);
+      await again.close();
+    }));
+});
+
 describe("hash-tree files", () => {
   it("decode to a plain Uint8Array of the stored bytes, whether the file owns its memory or not", () => {
     const data = Uint8Array.from({ length: 5000 }, (_, i) => i % 251);
