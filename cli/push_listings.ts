@@ -1,15 +1,17 @@
 /**
  * Where `fscache push` keeps the listings of a tree it pushed (see
  * `transports/diffcopy/source_listings.ts`) until the next push of it: one file per
- * directory pushed, `listings/<hash of its absolute path>.json` in the cache root. A
- * hint, never a reason to fail: a file that cannot be read is no record, and one that
- * cannot be saved is not.
+ * directory pushed, in `listings/` in the cache root, named by its absolute path
+ * escaped (`%2Fhome%2Fme%2Fapp.json`), or by a hash of it when that is too long or not
+ * text. A hint, never a reason to fail: a file that cannot be read is no record, and
+ * one that cannot be saved is not.
  * @module
  */
 import * as nodeFs from "node:fs";
 import process from "node:process";
 import { checkCacheRoot, LISTINGS_DIR } from "../backends/_cache_root.ts";
 import { sha256Hex } from "../backends/node_sha256.ts";
+import { hasLoneSurrogate } from "../core/names.ts";
 import { SourceListings } from "../transports/diffcopy/source_listings.ts";
 
 /**
@@ -22,13 +24,31 @@ import { SourceListings } from "../transports/diffcopy/source_listings.ts";
  * ```
  */
 export function loadListings(root: string, dir: string): SourceListings {
-  let text: string | undefined;
-  try {
-    text = nodeFs.readFileSync(listingsFile(root, dir), "utf8");
-  } catch {
-    // none yet, or unreadable: the push reads every directory
+  const file = listingsFile(root, dir);
+  let text = readOrUndefined(file);
+  // Only when there is none: hashing the path loads `node:crypto`.
+  const legacy = text === undefined ? hashedFile(root, dir) : file;
+  if (legacy !== file) {
+    // Saved by an earlier version, under the hash of the path: moved to today's name.
+    text = readOrUndefined(legacy);
+    if (text !== undefined) {
+      try {
+        nodeFs.renameSync(legacy, file);
+      } catch {
+        // read again next time
+      }
+    }
   }
   return SourceListings.decode(text);
+}
+
+function readOrUndefined(file: string): string | undefined {
+  try {
+    return nodeFs.readFileSync(file, "utf8");
+  } catch {
+    // none yet, or unreadable: the push reads every directory
+    return undefined;
+  }
 }
 
 /**
@@ -58,7 +78,22 @@ export function saveListings(root: string, dir: string, listings: SourceListings
   }
 }
 
+/** Longest escaped path used as a name (file names are at most 255 bytes). */
+const MAX_ESCAPED = 200;
+
+/**
+ * The path escaped (one-to-one: `/` and every other character that is not a letter,
+ * digit or one of `-_.!~*'()` as `%XX`), which needs no hash: `node:crypto` took 6–11 ms
+ * of a push client's start here, and nothing else in the client needs it. A path too
+ * long for that, or holding bytes that are not UTF-8, is named by its hash.
+ */
 function listingsFile(root: string, dir: string): string {
-  const name = sha256Hex(dir).slice(0, 32);
-  return `${root}/${LISTINGS_DIR}/${name}.json`;
+  if (hasLoneSurrogate(dir)) return hashedFile(root, dir);
+  const escaped = encodeURIComponent(dir);
+  return escaped.length > MAX_ESCAPED ? hashedFile(root, dir) : `${root}/${LISTINGS_DIR}/${escaped}.json`;
+}
+
+/** The name every listing had before (and a long path's still has): the path's SHA-256, in part. */
+function hashedFile(root: string, dir: string): string {
+  return `${root}/${LISTINGS_DIR}/${sha256Hex(dir).slice(0, 32)}.json`;
 }

@@ -5,6 +5,7 @@
  * `fscache push` keeps them in its cache root, never failing for them.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import * as nodeFs from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { type FileStats, type FileSystem, fileSystemFrom, type NodeStyleFs } from "../core/file_system.ts";
@@ -270,6 +271,34 @@ describe("fscache push and its listings", () => {
     await sleep(RACY_MS + 300);
     assert.equal((await push()).code, 0);
     assert.notEqual(nodeFs.statSync(file).ino, before.ino, "a directory changed: written again");
+  });
+
+  it("names them by the escaped path, and takes over one an earlier version named by its hash", async () => {
+    using tmp = tempDir();
+    const long = `${tmp.dir}/${"l".repeat(210)}`;
+    writeTree(disk, tmp.dir, { "src/": "", "src/d/": "", "src/d/f": "f" });
+    writeTree(disk, long, { "d/": "", "d/f": "f" });
+    const push = (dir: string) =>
+      cli(["push", dir, "--json", "--exec", server(`${tmp.dir}/cache`), "--root", `${tmp.dir}/client`]);
+    const files = () => nodeFs.readdirSync(`${tmp.dir}/client/listings`).sort();
+    await sleep(RACY_MS + 300);
+    assert.equal((await push(`${tmp.dir}/src`)).code, 0);
+    const escaped = `${encodeURIComponent(`${tmp.dir}/src`)}.json`;
+    assert.deepEqual(files(), [escaped]);
+    // As an earlier version saved it.
+    const hashed = `${createHash("sha256").update(`${tmp.dir}/src`).digest("hex").slice(0, 32)}.json`;
+    nodeFs.renameSync(`${tmp.dir}/client/listings/${escaped}`, `${tmp.dir}/client/listings/${hashed}`);
+    const before = nodeFs.statSync(`${tmp.dir}/client/listings/${hashed}`);
+    const again = await push(`${tmp.dir}/src`);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).bytesSent, 0);
+    // Moved, not written again: nothing changed, so the listings were used as they were.
+    assert.deepEqual(files(), [escaped]);
+    assert.equal(nodeFs.statSync(`${tmp.dir}/client/listings/${escaped}`).ino, before.ino);
+    // A path too long to be a file name is named by its hash.
+    assert.equal((await push(long)).code, 0);
+    const longName = `${createHash("sha256").update(long).digest("hex").slice(0, 32)}.json`;
+    assert.deepEqual(files(), [escaped, longName].sort());
   });
 
   it("writes none into a directory that is not a cache root, and the push still succeeds", async () => {
