@@ -24,16 +24,17 @@ import { SourceListings } from "../transports/diffcopy/source_listings.ts";
  * ```
  */
 export function loadListings(root: string, dir: string): SourceListings {
-  const file = listingsFile(root, dir);
+  const escaped = escapedFile(root, dir);
+  const file = escaped ?? hashedFile(root, dir);
   let text = readOrUndefined(file);
-  // Only when there is none: hashing the path loads `node:crypto`.
-  const legacy = text === undefined ? hashedFile(root, dir) : file;
-  if (legacy !== file) {
-    // Saved by an earlier version, under the hash of the path: moved to today's name.
+  // Saved by an earlier version under the hash of the path: moved to today's name. Only
+  // looked for when there is none, since hashing the path loads `node:crypto`.
+  if (text === undefined && escaped !== undefined) {
+    const legacy = hashedFile(root, dir);
     text = readOrUndefined(legacy);
     if (text !== undefined) {
       try {
-        nodeFs.renameSync(legacy, file);
+        nodeFs.renameSync(legacy, escaped);
       } catch {
         // read again next time
       }
@@ -62,7 +63,7 @@ function readOrUndefined(file: string): string | undefined {
  * ```
  */
 export function saveListings(root: string, dir: string, listings: SourceListings): void {
-  const file = listingsFile(root, dir);
+  const file = escapedFile(root, dir) ?? hashedFile(root, dir);
   const temp = `${file}.${process.pid}.tmp`;
   try {
     checkCacheRoot(root);
@@ -84,13 +85,14 @@ const MAX_ESCAPED = 200;
 /**
  * The path escaped (one-to-one: `/` and every other character that is not a letter,
  * digit or one of `-_.!~*'()` as `%XX`), which needs no hash: `node:crypto` took 6–11 ms
- * of a push client's start here, and nothing else in the client needs it. A path too
- * long for that, or holding bytes that are not UTF-8, is named by its hash.
+ * of a push client's start here, and nothing else in the client needs it. `undefined`
+ * for a path too long for that, or holding bytes that are not UTF-8: it is named by its
+ * hash ({@linkcode hashedFile}).
  */
-function listingsFile(root: string, dir: string): string {
-  if (hasLoneSurrogate(dir)) return hashedFile(root, dir);
+function escapedFile(root: string, dir: string): string | undefined {
+  if (hasLoneSurrogate(dir)) return undefined;
   const escaped = encodeURIComponent(dir);
-  return escaped.length > MAX_ESCAPED ? hashedFile(root, dir) : `${root}/${LISTINGS_DIR}/${escaped}.json`;
+  return escaped.length > MAX_ESCAPED ? undefined : `${root}/${LISTINGS_DIR}/${escaped}.json`;
 }
 
 /** The name every listing had before (and a long path's still has): the path's SHA-256, in part. */
