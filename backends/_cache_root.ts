@@ -6,7 +6,7 @@
  * refused before anything is written there.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { FSCacheError } from "../core/errors.ts";
 
@@ -40,7 +40,7 @@ export function checkCacheRoot(root: string): string {
   const absolute = resolve(root);
   let names: string[];
   try {
-    names = nodeFs.readdirSync(absolute);
+    names = readdirSync(absolute);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === "ENOENT") {
@@ -68,10 +68,10 @@ export function checkCacheRoot(root: string): string {
  */
 function makeDirs(dir: string): void {
   const missing: string[] = [];
-  for (let at = dir; !nodeFs.existsSync(at); at = at.slice(0, at.lastIndexOf("/")) || "/") missing.push(at);
+  for (let at = dir; !existsSync(at); at = at.slice(0, at.lastIndexOf("/")) || "/") missing.push(at);
   for (const path of missing.reverse()) {
     try {
-      nodeFs.mkdirSync(path, { mode: 0o700 });
+      mkdirSync(path, { mode: 0o700 });
     } catch (err) {
       if ((err as { code?: unknown }).code === "EEXIST") continue;
       const code = (err as { code?: string }).code ?? "ERR_INVALID_OPTION";
@@ -85,7 +85,7 @@ function makeDirs(dir: string): void {
 
 function taggedByUs(root: string): boolean {
   try {
-    return nodeFs.readFileSync(`${root}/CACHEDIR.TAG`, "utf8").includes(TAG_MARK);
+    return readFileSync(`${root}/CACHEDIR.TAG`, "utf8").includes(TAG_MARK);
   } catch {
     return false;
   }

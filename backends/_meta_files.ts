@@ -5,7 +5,7 @@
  * @module
  */
 import * as fsp from "node:fs/promises";
-import process from "node:process";
+import { pid } from "node:process";
 import { crc32 } from "../core/byte_io.ts";
 import { isValidRecord } from "../core/record.ts";
 import type { SourceRecord } from "../core/types.ts";
@@ -157,7 +157,7 @@ export async function writeFileAtomic(
   name: string,
   data: Uint8Array | string | readonly Uint8Array[],
 ): Promise<void> {
-  const temp = `${dir}/${TEMP_PREFIX}${process.pid}-${++counter}-${name}`;
+  const temp = `${dir}/${TEMP_PREFIX}${pid}-${++counter}-${name}`;
   try {
     const handle = await fsp.open(temp, "w", 0o600);
     try {

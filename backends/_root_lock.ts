@@ -5,9 +5,9 @@
  * pid now belongs to a different process, is taken over.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { linkSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import process from "node:process";
+import { kill, pid } from "node:process";
 import { errorCode, FSCacheError } from "../core/errors.ts";
 
 /** Who holds a lock, as written in the lock file. */
@@ -49,9 +49,9 @@ export class RootLock {
   /** Takes the lock or throws `ERR_LOCKED` naming the holder; `root` is only for the message. */
   static acquire(path: string, root: string): RootLock {
     const real = realLockPath(path);
-    const mine = () => lockedError(root, { pid: process.pid, start: null, host: hostname() });
+    const mine = () => lockedError(root, { pid, start: null, host: hostname() });
     if (heldHere.has(real)) throw mine();
-    const me: LockHolder = { pid: process.pid, start: processState(process.pid)?.start ?? null, host: hostname() };
+    const me: LockHolder = { pid, start: processState(pid)?.start ?? null, host: hostname() };
     // The token makes each lock's text unique, so a release never removes another holder's lock.
     const token = `${++counter}-${Math.random().toString(36).slice(2)}`;
     const text = `${JSON.stringify({ ...me, token })}\n`;
@@ -64,7 +64,7 @@ export class RootLock {
       }
       let seen: string;
       try {
-        seen = nodeFs.readFileSync(path, "utf8");
+        seen = readFileSync(path, "utf8");
       } catch (err) {
         if (errorCode(err) === "ENOENT") continue;
         throw err;
@@ -84,7 +84,7 @@ export class RootLock {
     if (!heldHere.delete(this.path)) return;
     textsHere.delete(this.#text);
     try {
-      if (nodeFs.readFileSync(this.path, "utf8") === this.#text) nodeFs.unlinkSync(this.path);
+      if (readFileSync(this.path, "utf8") === this.#text) unlinkSync(this.path);
     } catch (err) {
       if (errorCode(err) !== "ENOENT") throw err;
     }
@@ -94,20 +94,20 @@ export class RootLock {
 /** `path` with its directory's symlinks resolved (the directory exists: the caller made it). */
 function realLockPath(path: string): string {
   const slash = path.lastIndexOf("/");
-  return `${nodeFs.realpathSync(path.slice(0, slash) || "/")}${path.slice(slash)}`;
+  return `${realpathSync(path.slice(0, slash) || "/")}${path.slice(slash)}`;
 }
 
 function tryCreate(path: string, text: string): boolean {
-  const temp = `${path}.${process.pid}.${++counter}.tmp`;
-  nodeFs.writeFileSync(temp, text, { mode: 0o600 });
+  const temp = `${path}.${pid}.${++counter}.tmp`;
+  writeFileSync(temp, text, { mode: 0o600 });
   try {
-    nodeFs.linkSync(temp, path);
+    linkSync(temp, path);
     return true;
   } catch (err) {
     if (errorCode(err) === "EEXIST") return false;
     throw err;
   } finally {
-    nodeFs.rmSync(temp, { force: true });
+    rmSync(temp, { force: true });
   }
 }
 
@@ -118,19 +118,19 @@ function tryCreate(path: string, text: string): boolean {
  * within microseconds — is accepted and documented.
  */
 function takeOver(path: string, seen: string): void {
-  const aside = `${path}.${process.pid}.${++counter}.stale`;
+  const aside = `${path}.${pid}.${++counter}.stale`;
   try {
-    nodeFs.renameSync(path, aside);
+    renameSync(path, aside);
   } catch (err) {
     if (errorCode(err) === "ENOENT") return;
     throw err;
   }
   try {
-    if (nodeFs.readFileSync(aside, "utf8") !== seen) nodeFs.linkSync(aside, path);
+    if (readFileSync(aside, "utf8") !== seen) linkSync(aside, path);
   } catch (err) {
     if (errorCode(err) !== "EEXIST") throw err;
   } finally {
-    nodeFs.rmSync(aside, { force: true });
+    rmSync(aside, { force: true });
   }
 }
 
@@ -152,9 +152,9 @@ function isAlive(holder: LockHolder): boolean {
   // A holder on another host (a shared file system) cannot be checked: assume it lives.
   if (holder.host !== hostname()) return true;
   // Our own pid, but a text this process did not write: left by an earlier process that had our pid.
-  if (holder.pid === process.pid) return false;
+  if (holder.pid === pid) return false;
   try {
-    process.kill(holder.pid, 0);
+    kill(holder.pid, 0);
   } catch (err) {
     // EPERM: the process exists but belongs to another user.
     if (errorCode(err) !== "EPERM") return false;
@@ -171,7 +171,7 @@ function isAlive(holder: LockHolder): boolean {
  */
 function processState(pid: number): { start: string | null; zombie: boolean } | undefined {
   try {
-    const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the parenthesized command name (which may itself contain spaces or parens).
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return { start: fields[19] ?? null, zombie: fields[0] === "Z" };

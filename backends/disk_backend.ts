@@ -5,7 +5,7 @@
  * whole cache.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { writeFileSync } from "node:fs";
 import { joinPath } from "../core/path.ts";
 import { checkCacheRoot, TAG_MARK } from "./_cache_root.ts";
 import { diskFileSystem } from "./disk_fs.ts";
@@ -45,7 +45,7 @@ export class DiskBackend extends FsBackend {
 /** Writes `<root>/CACHEDIR.TAG` unless present; `wx` so two openers never clobber each other. */
 function writeCacheDirTag(root: string): void {
   try {
-    nodeFs.writeFileSync(joinPath(root, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx", mode: 0o644 });
+    writeFileSync(joinPath(root, "CACHEDIR.TAG"), CACHEDIR_TAG, { flag: "wx", mode: 0o644 });
   } catch (err) {
     if ((err as { code?: unknown }).code !== "EEXIST") throw err;
   }

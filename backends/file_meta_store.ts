@@ -5,7 +5,17 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import * as nodeFs from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import * as fsp from "node:fs/promises";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
@@ -84,7 +94,7 @@ export class FileMetaStore implements MetaStore {
     this.root = checkCacheRoot(root);
     this.dir = `${this.root}/meta`;
     this.#logger = options.logger ?? consoleLogger;
-    nodeFs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.#lock = RootLock.acquire(`${this.root}/lock`, this.root);
     this.#dirSync = new DirSync(this.dir);
   }
@@ -215,9 +225,9 @@ export class FileMetaStore implements MetaStore {
   #scan(): void {
     const best = new Map<string, { slot: string; stored: StoredRecord }>();
     const trees = new Set<string>();
-    for (const name of nodeFs.readdirSync(this.dir)) {
+    for (const name of readdirSync(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) {
-        nodeFs.rmSync(`${this.dir}/${name}`, { force: true });
+        rmSync(`${this.dir}/${name}`, { force: true });
         continue;
       }
       const ext = name.endsWith(RECORD_EXT) ? RECORD_EXT : name.endsWith(TREE_EXT) ? TREE_EXT : "";
@@ -248,7 +258,7 @@ export class FileMetaStore implements MetaStore {
     }
     for (const slot of trees) {
       // A tree whose record was deleted (or never written) before a crash: nothing can reach it.
-      if (!this.#taken.has(slot)) nodeFs.rmSync(this.#path(slot, TREE_EXT), { force: true });
+      if (!this.#taken.has(slot)) rmSync(this.#path(slot, TREE_EXT), { force: true });
     }
   }
 
@@ -263,7 +273,7 @@ export class FileMetaStore implements MetaStore {
     if (stored === undefined) {
       this.#logger.warn(`skipping an unreadable record in ${slot}${RECORD_EXT}; moved to quarantine`);
       this.#quarantine(`${slot}${RECORD_EXT}`);
-      if (nodeFs.existsSync(this.#path(slot, TREE_EXT))) this.#quarantine(`${slot}${TREE_EXT}`);
+      if (existsSync(this.#path(slot, TREE_EXT))) this.#quarantine(`${slot}${TREE_EXT}`);
     }
     return stored;
   }
@@ -291,16 +301,16 @@ export class FileMetaStore implements MetaStore {
   }
 
   #removeSlotSync(slot: string): void {
-    nodeFs.rmSync(this.#path(slot, RECORD_EXT), { force: true });
-    nodeFs.rmSync(this.#path(slot, TREE_EXT), { force: true });
+    rmSync(this.#path(slot, RECORD_EXT), { force: true });
+    rmSync(this.#path(slot, TREE_EXT), { force: true });
   }
 
   /** Moves a damaged file aside for inspection; the store never reads it again. */
   #quarantine(name: string): void {
     const dir = `${this.dir}/quarantine`;
     try {
-      nodeFs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      nodeFs.renameSync(`${this.dir}/${name}`, `${dir}/${name}.${Date.now()}`);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      renameSync(`${this.dir}/${name}`, `${dir}/${name}.${Date.now()}`);
     } catch (err) {
       this.#logger.warn(`could not move ${name} to quarantine`, err);
     }
@@ -320,14 +330,14 @@ const utf8 = new TextDecoder();
  * third of loading 10,000 records.
  */
 function readSmallFile(path: string): string {
-  const fd = nodeFs.openSync(path, "r");
+  const fd = openSync(path, "r");
   try {
-    const n = nodeFs.readSync(fd, readBuffer, 0, readBuffer.length, 0);
+    const n = readSync(fd, readBuffer, 0, readBuffer.length, 0);
     if (n < readBuffer.length) return utf8.decode(readBuffer.subarray(0, n));
   } finally {
-    nodeFs.closeSync(fd);
+    closeSync(fd);
   }
-  return nodeFs.readFileSync(path, "utf8");
+  return readFileSync(path, "utf8");
 }
 
 // Not the global Web Crypto's: its first call loads Web Crypto (~1.8 ms here), and

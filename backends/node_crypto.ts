@@ -5,7 +5,7 @@
  * server hashes) would pay only to make a random key.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
 
 type NodeCrypto = typeof import("node:crypto");
@@ -37,9 +37,9 @@ export function randomBytes(n: number): Uint8Array {
   const out = new Uint8Array(n);
   let fd: number | undefined;
   try {
-    fd = nodeFs.openSync("/dev/urandom", "r");
+    fd = openSync("/dev/urandom", "r");
     for (let at = 0; at < n; ) {
-      const got = nodeFs.readSync(fd, out, at, n - at, null);
+      const got = readSync(fd, out, at, n - at, null);
       if (got <= 0) throw new Error("short read from /dev/urandom");
       at += got;
     }
@@ -47,7 +47,7 @@ export function randomBytes(n: number): Uint8Array {
   } catch {
     return new Uint8Array(nodeCrypto().randomBytes(n));
   } finally {
-    if (fd !== undefined) nodeFs.closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

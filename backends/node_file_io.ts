@@ -17,8 +17,8 @@
  * after a read through it gave the same bytes as `fs.readSync`; else it is `node:fs`.
  * @module
  */
-import * as nodeFs from "node:fs";
-import process from "node:process";
+import { constants, closeSync as fsCloseSync, openSync as fsOpenSync, readSync as fsReadSync } from "node:fs";
+import { execPath } from "node:process";
 import { fsBinding } from "./node_fs_binding.ts";
 
 type BindingOpen = (path: string, flags: number, mode: number) => number;
@@ -31,7 +31,7 @@ interface FileBinding {
   close: BindingClose;
 }
 
-const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL } = nodeFs.constants;
+const { O_RDONLY, O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL } = constants;
 /**
  * The flag strings fscache opens files with, as Node's `stringToFlags` reads them (a
  * Map: an object would answer "toString" with a function, which the binding would
@@ -59,22 +59,22 @@ function checkedBinding(): FileBinding | undefined {
   if (typeof open !== "function" || typeof read !== "function" || typeof close !== "function") return undefined;
   if (
     !callsBindingAs(
-      nodeFs.openSync,
+      fsOpenSync,
       /binding\.open\(\s*pathModule\.toNamespacedPath\(path\),\s*stringToFlags\(flags\),\s*parseFileMode\(mode, 'mode', 0o666\),?\s*\)/,
     ) ||
-    !callsBindingAs(nodeFs.readSync, /return binding\.read\(fd, buffer, offset, length, position\);/) ||
-    !callsBindingAs(nodeFs.closeSync, /^function closeSync\(fd\) \{\s*binding\.close\(fd\);\s*\}$/)
+    !callsBindingAs(fsReadSync, /return binding\.read\(fd, buffer, offset, length, position\);/) ||
+    !callsBindingAs(fsCloseSync, /^function closeSync\(fd\) \{\s*binding\.close\(fd\);\s*\}$/)
   ) {
     return undefined;
   }
   try {
     // Probe with a file every Node process can read: its own executable.
-    const fd = open(process.execPath, O_RDONLY, 0o666);
+    const fd = open(execPath, O_RDONLY, 0o666);
     const mine = new Uint8Array(16);
     const theirs = new Uint8Array(16);
     try {
       const n = read(fd, mine, 0, mine.length, 0);
-      const m = nodeFs.readSync(fd, theirs, 0, theirs.length, 0);
+      const m = fsReadSync(fd, theirs, 0, theirs.length, 0);
       if (n !== m || n === 0 || mine.some((byte, i) => byte !== theirs[i])) return undefined;
     } finally {
       close(fd);
@@ -106,7 +106,7 @@ export function openSync(path: string, flags: string, mode = 0o666): number {
   if (binding && bits !== undefined && typeof path === "string" && !path.includes("\0") && (mode & 0o777777) === mode) {
     return binding.open(path, bits, mode);
   }
-  return nodeFs.openSync(path, flags, mode);
+  return fsOpenSync(path, flags, mode);
 }
 
 /**
@@ -139,7 +139,7 @@ export function readSync(
   ) {
     return binding.read(fd, buffer, offset, length, position ?? -1);
   }
-  return nodeFs.readSync(fd, buffer, offset, length, position);
+  return fsReadSync(fd, buffer, offset, length, position);
 }
 
 /**
@@ -152,7 +152,7 @@ export function readSync(
  */
 export function closeSync(fd: number): void {
   if (binding && isFd(fd)) binding.close(fd);
-  else nodeFs.closeSync(fd);
+  else fsCloseSync(fd);
 }
 
 /** Whether these calls go to the binding here (for tests and benchmarks). */

@@ -5,7 +5,7 @@
  * function does (`node_lstat.ts`, `node_file_io.ts`).
  * @module
  */
-import process from "node:process";
+import { env, execArgv, platform, versions } from "node:process";
 
 /**
  * The binding, on Node 20 (POSIX) where touching it prints nothing (it warns under
@@ -18,9 +18,9 @@ import process from "node:process";
  * ```
  */
 export function fsBinding(): Record<string, unknown> | undefined {
-  if ("Deno" in globalThis || process.platform === "win32") return undefined;
-  if (!process.versions.node?.startsWith("20.")) return undefined;
-  const options = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`;
+  if ("Deno" in globalThis || platform === "win32") return undefined;
+  if (!versions.node?.startsWith("20.")) return undefined;
+  const options = `${execArgv.join(" ")} ${env.NODE_OPTIONS ?? ""}`;
   if (options.includes("--pending-deprecation")) return undefined;
   try {
     return (process as unknown as { binding(name: string): Record<string, unknown> }).binding("fs");

@@ -13,8 +13,8 @@
  * `fs.fstatSync` on the first descriptor it is given.
  * @module
  */
-import * as nodeFs from "node:fs";
-import process from "node:process";
+import { fstatSync as fsFstatSync, lstatSync as fsLstatSync, type Stats } from "node:fs";
+import { cwd } from "node:process";
 import type { FileStats } from "../core/file_system.ts";
 import { fsBinding } from "./node_fs_binding.ts";
 
@@ -74,7 +74,7 @@ type BindingFstat = (fd: number, bigint: false, req: undefined, shouldNotThrow: 
 const FIELDS = ["dev", "mode", "nlink", "uid", "gid", "ino", "size", "blocks", "mtimeMs", "ctimeMs"] as const;
 
 /** Whether `light` holds every field fscache reads as `real` has it. */
-function sameFields(light: LightStats, real: nodeFs.Stats): boolean {
+function sameFields(light: LightStats, real: Stats): boolean {
   return FIELDS.every((key) => light[key] === real[key]);
 }
 
@@ -85,8 +85,8 @@ function checkedBindingLstat(): BindingLstat | undefined {
   try {
     const lstat = binding.lstat as BindingLstat | undefined;
     if (typeof lstat !== "function") return undefined;
-    const probe = process.cwd();
-    if (!sameFields(new LightStats(lstat(probe, false, undefined, true)), nodeFs.lstatSync(probe))) return undefined;
+    const probe = cwd();
+    if (!sameFields(new LightStats(lstat(probe, false, undefined, true)), fsLstatSync(probe))) return undefined;
     try {
       lstat(`${probe}/.fscache-missing-${Math.random().toString(36).slice(2)}`, false, undefined, true);
       return undefined;
@@ -115,8 +115,8 @@ export const lstatSync: (path: string) => FileStats = bindingLstat
       // A string with NUL would be cut short by the binding; `fs.lstatSync` refuses it.
       typeof path === "string" && !path.includes("\0")
         ? new LightStats(bindingLstat(path, false, undefined, true))
-        : nodeFs.lstatSync(path)
-  : (path) => nodeFs.lstatSync(path);
+        : fsLstatSync(path)
+  : (path) => fsLstatSync(path);
 
 /**
  * `lstat` of `path` written as numbers into `out` from `at`: mode, uid, gid, size and
@@ -138,7 +138,7 @@ export const lstatInto: (path: string, out: Float64Array, at: number) => boolean
   try {
     if (bindingLstat && typeof path === "string" && !path.includes("\0")) {
       a = bindingLstat(path, false, undefined, true);
-    } else stats = nodeFs.lstatSync(path);
+    } else stats = fsLstatSync(path);
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (code === "ENOENT" || code === "ENOTDIR") return false;
@@ -174,9 +174,9 @@ let bindingFstat: BindingFstat | null | undefined;
 function checkedBindingFstat(fd: number): BindingFstat | null | undefined {
   const fstat = fsBinding()?.fstat as BindingFstat | undefined;
   if (typeof fstat !== "function") return null;
-  let real: nodeFs.Stats;
+  let real: Stats;
   try {
-    real = nodeFs.fstatSync(fd);
+    real = fsFstatSync(fd);
   } catch {
     return undefined; // a bad descriptor decides nothing; fs.fstatSync reports it
   }
@@ -202,7 +202,7 @@ function checkedBindingFstat(fd: number): BindingFstat | null | undefined {
  */
 export function fstatSync(fd: number): FileStats & { blocks: number } {
   if (bindingFstat === undefined) bindingFstat = checkedBindingFstat(fd);
-  return bindingFstat ? new LightStats(bindingFstat(fd, false, undefined, false)) : nodeFs.fstatSync(fd);
+  return bindingFstat ? new LightStats(bindingFstat(fd, false, undefined, false)) : fsFstatSync(fd);
 }
 
 /**

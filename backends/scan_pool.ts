@@ -5,7 +5,7 @@
  * apart so that command loads no hash-tree code.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { setImmediate } from "node:timers";
 import { dirChecksumOfPacked } from "./dir_checksum.ts";
@@ -91,7 +91,7 @@ export async function runScan(
   const { signal, useCallingThread = false } = options;
   signal?.throwIfAborted();
   // Throws ENOENT/ENOTDIR with the path, as an inline scan would.
-  if (!nodeFs.statSync(root).isDirectory()) nodeFs.readdirSync(root);
+  if (!statSync(root).isDirectory()) readdirSync(root);
   const workers = pool(useCallingThread);
   const queue: ScanTask[] = [{ op: "dir", root, dir: ".", stats: withStats }];
   // Tasks in flight per worker: two hide the message round trip.

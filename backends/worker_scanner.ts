@@ -6,7 +6,7 @@
  * become new tasks, so the work spreads however the tree is shaped.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { lstatSync } from "node:fs";
 import type { FileSystem } from "../core/file_system.ts";
 import { HashTree } from "../core/hash_tree.ts";
 import { inlineScanner, type TreeScanner } from "../core/tree_scan.ts";
@@ -22,7 +22,7 @@ export { checksumWithWorkers, closeScanWorkers, type DirChecksum, type WorkerSca
 function isRealDisk(fs: FileSystem, root: string): boolean {
   try {
     const mine = fs.lstatSync(root);
-    const disk = nodeFs.lstatSync(root);
+    const disk = lstatSync(root);
     return mine.dev === disk.dev && mine.ino === disk.ino && mine.mtimeMs === disk.mtimeMs && disk.dev !== 0;
   } catch {
     return false;

@@ -23,7 +23,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import * as fs from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire, Module } from "node:module";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -35,10 +35,10 @@ declare const __filename: string;
 
 const bundle = join(dirname(__filename), "main.cjs");
 // Stat and read through one descriptor, so the key always describes the bytes compiled.
-const fd = fs.openSync(bundle, "r");
-const stat = fs.fstatSync(fd);
-let source = fs.readFileSync(fd, "utf8");
-fs.closeSync(fd);
+const fd = openSync(bundle, "r");
+const stat = fstatSync(fd);
+let source = readFileSync(fd, "utf8");
+closeSync(fd);
 // The key V8 does not check: a rebuilt bundle of the same length must not reuse the cache.
 const key = `${stat.size}:${stat.mtimeMs}:${stat.ino}\n`;
 const command = process.argv.slice(2).find((arg) => !arg.startsWith("-")) ?? "";
@@ -49,7 +49,7 @@ const PATHS = "paths:";
 let cached: Buffer | undefined;
 let covered: string[] = [];
 try {
-  const file = fs.readFileSync(cacheFile);
+  const file = readFileSync(cacheFile);
   const end = file.indexOf(10, key.length);
   const paths = file.subarray(key.length, end).toString("latin1");
   if (file.subarray(0, key.length).toString("latin1") === key && end !== -1 && paths.startsWith(PATHS)) {
@@ -106,11 +106,11 @@ run.call(bundleModule.exports, bundleModule.exports, createRequire(bundle), bund
 function writeCache(data: Buffer, paths: string[]): void {
   const temp = `${cacheFile}.${process.pid}.tmp`;
   try {
-    fs.writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${PATHS}${paths.join(",")}\n`, "latin1"), data]));
-    fs.renameSync(temp, cacheFile);
+    writeFileSync(temp, Buffer.concat([Buffer.from(`${key}${PATHS}${paths.join(",")}\n`, "latin1"), data]));
+    renameSync(temp, cacheFile);
   } catch {
     try {
-      fs.rmSync(temp, { force: true });
+      rmSync(temp, { force: true });
     } catch {
       // a directory we cannot write: nothing was left there either
     }

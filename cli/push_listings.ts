@@ -7,8 +7,8 @@
  * one that cannot be saved is not.
  * @module
  */
-import * as nodeFs from "node:fs";
-import process from "node:process";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { pid } from "node:process";
 import { checkCacheRoot, LISTINGS_DIR } from "../backends/_cache_root.ts";
 import { sha256Hex } from "../backends/node_sha256.ts";
 import { hasLoneSurrogate } from "../core/names.ts";
@@ -34,7 +34,7 @@ export function loadListings(root: string, dir: string): SourceListings {
     text = readOrUndefined(legacy);
     if (text !== undefined) {
       try {
-        nodeFs.renameSync(legacy, escaped);
+        renameSync(legacy, escaped);
       } catch {
         // read again next time
       }
@@ -45,7 +45,7 @@ export function loadListings(root: string, dir: string): SourceListings {
 
 function readOrUndefined(file: string): string | undefined {
   try {
-    return nodeFs.readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch {
     // none yet, or unreadable: the push reads every directory
     return undefined;
@@ -64,15 +64,15 @@ function readOrUndefined(file: string): string | undefined {
  */
 export function saveListings(root: string, dir: string, listings: SourceListings): void {
   const file = escapedFile(root, dir) ?? hashedFile(root, dir);
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = `${file}.${pid}.tmp`;
   try {
     checkCacheRoot(root);
-    nodeFs.mkdirSync(`${root}/${LISTINGS_DIR}`, { recursive: true, mode: 0o700 });
-    nodeFs.writeFileSync(temp, listings.encode(), { mode: 0o600 });
-    nodeFs.renameSync(temp, file);
+    mkdirSync(`${root}/${LISTINGS_DIR}`, { recursive: true, mode: 0o700 });
+    writeFileSync(temp, listings.encode(), { mode: 0o600 });
+    renameSync(temp, file);
   } catch {
     try {
-      nodeFs.rmSync(temp, { force: true });
+      rmSync(temp, { force: true });
     } catch {
       // left for the next save of this directory to write over
     }

@@ -4,7 +4,7 @@
  * @module
  */
 import { homedir } from "node:os";
-import process from "node:process";
+import { cwd, env, stderr, stdout } from "node:process";
 import { parseArgs } from "node:util";
 import { describeError, FSCacheError } from "../core/errors.ts";
 import { type CliIO, type Command, type GlobalOptions, loadCommand, UsageError } from "./command.ts";
@@ -128,14 +128,14 @@ function commandIndex(argv: string[]): number {
 /** The process's own streams and environment. */
 export function processIO(): CliIO {
   return {
-    stdout: (text) => void process.stdout.write(text),
-    stderr: (text) => void process.stderr.write(text),
+    stdout: (text) => void stdout.write(text),
+    stderr: (text) => void stderr.write(text),
     // Read only where a progress bar may be shown: making `process.stderr` costs a
     // quiet run ~1 ms here for nothing.
     get stderrIsTTY() {
-      return process.stderr.isTTY === true;
+      return stderr.isTTY === true;
     },
-    env: process.env,
-    cwd: process.cwd(),
+    env,
+    cwd: cwd(),
   };
 }

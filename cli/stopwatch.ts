@@ -2,7 +2,7 @@
  * The elapsed time a command reports as `durationMs`.
  * @module
  */
-import process from "node:process";
+import { hrtime } from "node:process";
 
 /**
  * Starts a stopwatch on the monotonic clock; the function it returns gives the whole
@@ -17,6 +17,6 @@ import process from "node:process";
  * ```
  */
 export function startStopwatch(): () => number {
-  const start = process.hrtime.bigint();
-  return () => Math.round(Number(process.hrtime.bigint() - start) / 1e6);
+  const start = hrtime.bigint();
+  return () => Math.round(Number(hrtime.bigint() - start) / 1e6);
 }

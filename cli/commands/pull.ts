@@ -3,7 +3,7 @@
  * directory, moving only what differs from what the directory holds.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { FSCacheError } from "../../core/errors.ts";
@@ -72,11 +72,11 @@ durationMs }; checksum is the server's (yours may differ in file owners).`,
     const tokenFile = values["token-file"] as string | undefined;
     const token = tokenFile === undefined ? undefined : readTokenFile(resolve(io.cwd, tokenFile));
     const dir = resolve(io.cwd, dirArg);
-    const existing = nodeFs.statSync(dir, { throwIfNoEntry: false });
+    const existing = statSync(dir, { throwIfNoEntry: false });
     if (existing && !existing.isDirectory()) {
       throw new FSCacheError("ERR_NOT_A_DIRECTORY", `not a directory: ${dir}`, { path: dir });
     }
-    if (existing && values.force !== true && nodeFs.readdirSync(dir).length > 0) {
+    if (existing && values.force !== true && readdirSync(dir).length > 0) {
       throw new FSCacheError(
         "ERR_NOT_EMPTY",
         `${dir} is not empty: --force makes it equal to the source (deleting what the source lacks)`,

@@ -6,7 +6,7 @@
  */
 import { createReadStream, existsSync } from "node:fs";
 import { resolve } from "node:path";
-import process from "node:process";
+import { stdin } from "node:process";
 import { randomUUID } from "../../backends/node_crypto.ts";
 import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
@@ -43,7 +43,7 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
   const sharedKey =
     typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
   const { TarTransport } = await loadTarTransport();
-  const transport = new TarTransport(() => (full === "-" ? process.stdin : createReadStream(full)));
+  const transport = new TarTransport(() => (full === "-" ? stdin : createReadStream(full)));
   await using cache = await openCache(global);
   cache.registerTransport("tar", transport);
   await syncAndReport(

@@ -3,7 +3,7 @@
  * @module
  */
 import { closeSync, createReadStream, fstatSync, openSync, readFileSync } from "node:fs";
-import process from "node:process";
+import { stdin } from "node:process";
 import type { TarSumVersion } from "../../core/tarsum.ts";
 import { type Command, UsageError } from "../command.ts";
 import { entryLine } from "../entry_line.ts";
@@ -47,7 +47,7 @@ Options:
     const file = positionals[0] as string;
     // Opened now, so a missing or unreadable archive is an error here and not an
     // unhandled one from a stream nobody listens to yet.
-    const input = file === "-" ? process.stdin : createReadStream("", { fd: openArchive(resolve(file)) });
+    const input = file === "-" ? stdin : createReadStream("", { fd: openArchive(resolve(file)) });
     // Loaded here so the other commands never pay for the tar parser.
     const { tarSum } = await import("../../backends/tarsum_stream.ts");
     const lines: string[] = [];

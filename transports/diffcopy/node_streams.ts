@@ -4,7 +4,7 @@
  * protocol files so those stay free of `node:` imports.
  * @module
  */
-import process from "node:process";
+import { stdin, stdout } from "node:process";
 import { finished, type Readable, Writable } from "node:stream";
 import type { DiffCopyConnection } from "./framing.ts";
 
@@ -14,7 +14,7 @@ import type { DiffCopyConnection } from "./framing.ts";
  * @example
  * ```ts
  * import process from "node:process";
- * const connection = nodeConnection(process.stdin, process.stdout);
+ * const connection = nodeConnection(stdin, stdout);
  * ```
  */
 export function nodeConnection(input: Readable, output: Writable): DiffCopyConnection {
@@ -93,5 +93,5 @@ interface DenoStdio {
 export function stdioConnection(): DiffCopyConnection {
   const deno = (globalThis as { Deno?: DenoStdio }).Deno;
   if (deno) return { readable: deno.stdin.readable, writable: deno.stdout.writable };
-  return nodeConnection(process.stdin, process.stdout);
+  return nodeConnection(stdin, stdout);
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import { availableParallelism } from "node:os";
-import process from "node:process";
+import { geteuid } from "node:process";
 import { setImmediate } from "node:timers";
 import { diskFs, isDiskFs, keepingByteNames } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
@@ -161,7 +161,7 @@ export class LocalTransport implements Transport {
       (this.#options.logger ?? consoleLogger).warn(`skipped ${path}: devices, fifos and sockets are not synced`);
     }
     signal.throwIfAborted();
-    const owners = process.geteuid?.() === 0;
+    const owners = geteuid?.() === 0;
     const plan = dst
       ? planAgainstWalk(src, dst, {
           owners,

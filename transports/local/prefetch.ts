@@ -13,7 +13,7 @@
  * thread, and the copy reads each file soon after anyway.
  * @module
  */
-import * as nodeFs from "node:fs";
+import { lstat } from "node:fs";
 import { hasLoneSurrogate } from "../../core/names.ts";
 
 /** Lookups in flight at once, at most; later ones are left to the copy. */
@@ -39,6 +39,6 @@ export function diskPrefetcher(snapshot: string): (path: string) => void {
     // A name that is not UTF-8 would reach another path as a string: left to the copy.
     if (lookups >= MAX_IN_FLIGHT || hasLoneSurrogate(path)) return;
     lookups++;
-    nodeFs.lstat(`${snapshot}/${path}`, looked);
+    lstat(`${snapshot}/${path}`, looked);
   };
 }
