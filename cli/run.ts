@@ -3,6 +3,8 @@
  * exit-code contract (0 ok, 1 runtime error with its code, 2 bad arguments).
  * @module
  */
+import { Buffer } from "node:buffer";
+import { writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { cwd, env, stderr, stdout } from "node:process";
 import { parseArgs } from "node:util";
@@ -125,10 +127,51 @@ function commandIndex(argv: string[]): number {
   return -1;
 }
 
+/** Set once descriptor 1 would not take a write at once: from then on, all goes through `process.stdout`. */
+let stdoutStream = false;
+/** Set once the reader of standard output went away: what is left to print is dropped. */
+let stdoutGone = false;
+
+/**
+ * Writes `text` to descriptor 1 itself. `process.stdout` is built on first use, and
+ * building it (a stream over a file, a pipe or a terminal, with the stream modules it
+ * loads) cost a command 3–5 ms to a file and ~8 ms to a pipe here, against ~0.5 ms for
+ * the write. On Linux `process.stdout` writes files, pipes and terminals synchronously
+ * too, so the output is the same. A descriptor that would block (a non-blocking pipe
+ * that is full) gets the rest through `process.stdout`, which waits for it, and every
+ * later write after it, in order; a reader that went away (`EPIPE`) ends the output.
+ *
+ * @example
+ * ```ts
+ * writeStdout("dir:4f2c…\n");
+ * ```
+ */
+export function writeStdout(text: string): void {
+  if (stdoutGone) return;
+  if (stdoutStream) {
+    stdout.write(text);
+    return;
+  }
+  const bytes = Buffer.from(text, "utf8");
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(1, bytes, done, bytes.length - done);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === "EPIPE") {
+      stdoutGone = true;
+      return;
+    }
+    if (code !== "EAGAIN") throw err;
+    stdoutStream = true;
+    stdout.write(bytes.subarray(done));
+  }
+}
+
 /** The process's own streams and environment. */
 export function processIO(): CliIO {
   return {
-    stdout: (text) => void stdout.write(text),
+    stdout: writeStdout,
     stderr: (text) => void stderr.write(text),
     // Read only where a progress bar may be shown: making `process.stderr` costs a
     // quiet run ~1 ms here for nothing.

@@ -1,6 +1,6 @@
 /** The cache commands end to end on a real disk root: sync, ls, du, hash, prune, gc, and their exit codes. */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -197,6 +197,29 @@ describe("the fscache executable", () => {
     assert.equal(bad.status, 2);
     // The npm bin runs as a program of its own (shebang, executable bit), as `npx fscache` runs it.
     if (!isDeno) assert.match(execFileSync(entry[0] as string, ["--version"], { encoding: "utf8" }), /^fscache \d/);
+  });
+
+  it("stops printing quietly when the reader of its output goes away (`| head`)", async () => {
+    const isDeno = "Deno" in globalThis;
+    const entry = isDeno
+      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
+      : [join(projectRoot(), "dist/cli/bin.cjs")];
+    const env = { ...process.env, FSCACHE_ROOT: join(work, "pipe-root") };
+    const child = spawn(process.execPath, [...entry, "sync", src], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // Closed long before the child, still starting, writes its report: the write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    assert.equal(stderr, "");
+    assert.equal(code, 0);
+    // The sync itself was made: the next one finds nothing to copy.
+    const again = JSON.parse(
+      execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" }),
+    );
+    assert.equal(again.added + again.modified + again.deleted, 0);
   });
 
   it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {
