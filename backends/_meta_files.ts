@@ -4,11 +4,11 @@
  * fsync. Kept apart from the store so the store reads as its crash argument.
  * @module
  */
-import * as fsp from "node:fs/promises";
 import { pid } from "node:process";
 import { crc32 } from "../core/byte_io.ts";
 import { isValidRecord } from "../core/record.ts";
 import type { SourceRecord } from "../core/types.ts";
+import { closeFile, openFile, removeFile, renamePath, syncFile, writeAll } from "./_fs_callbacks.ts";
 import { sha256Hex } from "./node_sha256.ts";
 
 /** A record as stored: the record plus the write sequence number that orders duplicates. */
@@ -159,19 +159,19 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const temp = `${dir}/${TEMP_PREFIX}${pid}-${++counter}-${name}`;
   try {
-    const handle = await fsp.open(temp, "w", 0o600);
+    const fd = await openFile(temp, "w", 0o600);
     try {
-      // Pieces are written one after the other: each `writeFile` goes on where the last ended.
+      // Pieces are written one after the other, each where the last ended.
       for (const piece of typeof data === "string" || data instanceof Uint8Array ? [data] : data) {
-        await handle.writeFile(piece);
+        await writeAll(fd, typeof piece === "string" ? encoder.encode(piece) : piece);
       }
-      await handle.sync();
+      await syncFile(fd);
     } finally {
-      await handle.close();
+      await closeFile(fd);
     }
-    await fsp.rename(temp, `${dir}/${name}`);
+    await renamePath(temp, `${dir}/${name}`);
   } catch (err) {
-    await fsp.rm(temp, { force: true });
+    await removeFile(temp);
     throw err;
   }
 }
@@ -213,11 +213,11 @@ export class DirSync {
   }
 
   async #fsync(): Promise<void> {
-    const handle = await fsp.open(this.#dir, "r");
+    const fd = await openFile(this.#dir, "r");
     try {
-      await handle.sync();
+      await syncFile(fd);
     } finally {
-      await handle.close();
+      await closeFile(fd);
     }
   }
 }

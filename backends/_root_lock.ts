@@ -107,7 +107,9 @@ function tryCreate(path: string, text: string): boolean {
     if (errorCode(err) === "EEXIST") return false;
     throw err;
   } finally {
-    rmSync(temp, { force: true });
+    // Only the name made above is removed: `unlink`, as `rmSync` would load Node's
+    // recursive remover (~1 ms of every command's start) for one file.
+    unlinkSync(temp);
   }
 }
 

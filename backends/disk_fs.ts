@@ -18,6 +18,7 @@ import {
   type RmOptions,
 } from "../core/file_system.ts";
 import { decodeName, encodeName, hasLoneSurrogate } from "../core/names.ts";
+import { promised } from "./_fs_callbacks.ts";
 import { closeSync, openSync, readSync } from "./node_file_io.ts";
 import { fstatSync, lstatInto, lstatSync } from "./node_lstat.ts";
 
@@ -145,7 +146,6 @@ export interface DiskFs extends Omit<FileSystem, PromiseMethods | "asyncOnly"> {
 }
 
 type Time = number | Date;
-const fsp = nodeFs.promises;
 
 /**
  * `node:fs` as fscache uses it on the real disk, keeping names that are not UTF-8 (see
@@ -188,29 +188,31 @@ export const diskFs: DiskFs = {
   fchownSync: nodeFs.fchownSync,
   ftruncateSync: nodeFs.ftruncateSync,
   fstatSync,
+  // Over the callback functions, not `node:fs/promises` (see `_fs_callbacks.ts`).
   promises: {
-    readFile: ((path: string, encoding?: "utf8") => fsp.readFile(diskPath(path), encoding)) as FileSystem["readFile"],
-    writeFile: (path, data, options) => fsp.writeFile(diskPath(path), data, options),
-    mkdir: (path, options) => fsp.mkdir(diskPath(path), options),
+    readFile: ((path: string, encoding?: "utf8") =>
+      promised(nodeFs.readFile, diskPath(path), encoding)) as FileSystem["readFile"],
+    writeFile: (path, data, options) => promised(nodeFs.writeFile, diskPath(path), data, options),
+    mkdir: (path, options) => promised<string | undefined>(nodeFs.mkdir, diskPath(path), options),
     readdir: async (path) => {
-      const names = await fsp.readdir(diskPath(path));
+      const names = await promised<string[]>(nodeFs.readdir, diskPath(path));
       return names.some(hasReplacement) ? readNamesSync(path) : names;
     },
-    lstat: (path) => fsp.lstat(diskPath(path)),
-    stat: (path) => fsp.stat(diskPath(path)),
+    lstat: (path) => promised<nodeFs.Stats>(nodeFs.lstat, diskPath(path)),
+    stat: (path) => promised<nodeFs.Stats>(nodeFs.stat, diskPath(path)),
     readlink: async (path) => {
-      const target = await fsp.readlink(diskPath(path));
+      const target = await promised<string>(nodeFs.readlink, diskPath(path));
       return target.includes(REPLACEMENT) ? readLinkSync(path) : target;
     },
-    symlink: (target, path) => fsp.symlink(diskPath(target), diskPath(path)),
-    unlink: (path) => fsp.unlink(diskPath(path)),
-    rmdir: (path) => fsp.rmdir(diskPath(path)),
-    rm: (path, options) => fsp.rm(diskPath(path), options),
-    rename: (from, to) => fsp.rename(diskPath(from), diskPath(to)),
-    chmod: (path, mode) => fsp.chmod(diskPath(path), mode),
-    utimes: (path, atime, mtime) => fsp.utimes(diskPath(path), atime, mtime),
-    copyFile: (from, to) => fsp.copyFile(diskPath(from), diskPath(to)),
-    link: (existing, path) => fsp.link(diskPath(existing), diskPath(path)),
+    symlink: (target, path) => promised(nodeFs.symlink, diskPath(target), diskPath(path)),
+    unlink: (path) => promised(nodeFs.unlink, diskPath(path)),
+    rmdir: (path) => promised(nodeFs.rmdir, diskPath(path)),
+    rm: (path, options) => promised(nodeFs.rm, diskPath(path), options),
+    rename: (from, to) => promised(nodeFs.rename, diskPath(from), diskPath(to)),
+    chmod: (path, mode) => promised(nodeFs.chmod, diskPath(path), mode),
+    utimes: (path, atime, mtime) => promised(nodeFs.utimes, diskPath(path), atime, mtime),
+    copyFile: (from, to) => promised(nodeFs.copyFile, diskPath(from), diskPath(to)),
+    link: (existing, path) => promised(nodeFs.link, diskPath(existing), diskPath(path)),
   },
 };
 

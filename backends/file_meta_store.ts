@@ -16,12 +16,12 @@ import {
   renameSync,
   rmSync,
 } from "node:fs";
-import * as fsp from "node:fs/promises";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
 import { Limiter } from "../core/limiter.ts";
 import type { Logger, MetaStore, SourceRecord } from "../core/types.ts";
 import { checkCacheRoot } from "./_cache_root.ts";
+import { readWholeFile, removeFile } from "./_fs_callbacks.ts";
 import {
   DirSync,
   decodeRecord,
@@ -170,7 +170,7 @@ export class FileMetaStore implements MetaStore {
     return await this.#queue.run([slot], async () => {
       let file: Uint8Array;
       try {
-        file = await fsp.readFile(this.#path(slot, TREE_EXT));
+        file = await readWholeFile(this.#path(slot, TREE_EXT));
       } catch (err) {
         if (errorCode(err) === "ENOENT") return undefined;
         throw err;
@@ -295,9 +295,9 @@ export class FileMetaStore implements MetaStore {
 
   /** Record first, then tree: a crash in between leaves only an unreachable tree, removed on open. */
   async #removeSlot(slot: string): Promise<void> {
-    await fsp.rm(this.#path(slot, RECORD_EXT), { force: true });
+    await removeFile(this.#path(slot, RECORD_EXT));
     await this.#dirSync.sync();
-    await fsp.rm(this.#path(slot, TREE_EXT), { force: true });
+    await removeFile(this.#path(slot, TREE_EXT));
   }
 
   #removeSlotSync(slot: string): void {
