@@ -37,7 +37,11 @@ const bundle = join(dirname(__filename), "main.cjs");
 // Stat and read through one descriptor, so the key always describes the bytes compiled.
 const fd = openSync(bundle, "r");
 const stat = fstatSync(fd);
-let source = readFileSync(fd, "utf8");
+// As Latin-1: one byte per character, so no UTF-8 decoding and a one-byte string for V8,
+// ~1–2 ms less of every command's start. esbuild writes code in ASCII (it escapes any
+// other character in strings, templates and regular expressions); only its comments keep
+// other characters as they are, and a comment read wrong changes nothing.
+let source = readFileSync(fd, "latin1");
 closeSync(fd);
 // The key V8 does not check: a rebuilt bundle of the same length must not reuse the cache.
 const key = `${stat.size}:${stat.mtimeMs}:${stat.ino}\n`;

@@ -56,6 +56,13 @@ before(() => {
 after(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe("the npm bin's code cache", () => {
+  it("compiles a bundle whose code is ASCII: bytes beyond it stand only in comments", () => {
+    // The bin reads the bundle as Latin-1; a character beyond ASCII in code would be misread.
+    const lines = fs.readFileSync(join(projectRoot(), "dist/cli/main.cjs"), "latin1").split("\n");
+    const beyond = lines.filter((line) => /[^\x00-\x7f]/.test(line));
+    for (const line of beyond) assert.match(line, /^\s*(\/\/|\/\*|\*)/, line);
+  });
+
   it("is written by a command's first run and used, unchanged, by the next", () => {
     const expected = direct("checksum", tree);
     assert.equal(fs.existsSync(cacheFile), false);
