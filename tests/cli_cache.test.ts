@@ -184,26 +184,27 @@ describe("fscache ls, du, hash, gc, prune", () => {
 });
 
 describe("the fscache executable", () => {
-  it("runs as a process with the documented exit codes", () => {
-    // Node runs the built bin; Deno runs the source, as its users do.
-    const isDeno = "Deno" in globalThis;
-    const entry = isDeno
+  /** The command line as a process: Node runs the built bin; Deno runs the source, as its users do. */
+  const cliEntry = () =>
+    "Deno" in globalThis
       ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
       : [join(projectRoot(), "dist/cli/bin.cjs")];
+
+  it("runs as a process with the documented exit codes", () => {
+    const entry = cliEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bin-root") };
     const out = execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" });
     assert.equal(JSON.parse(out).deleted, 0);
     const bad = spawnSync(process.execPath, [...entry, "gc", "--max-size", "x"], { env, encoding: "utf8" });
     assert.equal(bad.status, 2);
     // The npm bin runs as a program of its own (shebang, executable bit), as `npx fscache` runs it.
-    if (!isDeno) assert.match(execFileSync(entry[0] as string, ["--version"], { encoding: "utf8" }), /^fscache \d/);
+    if (!("Deno" in globalThis)) {
+      assert.match(execFileSync(entry[0] as string, ["--version"], { encoding: "utf8" }), /^fscache \d/);
+    }
   });
 
   it("stops printing quietly when the reader of its output goes away (`| head`)", async () => {
-    const isDeno = "Deno" in globalThis;
-    const entry = isDeno
-      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
-      : [join(projectRoot(), "dist/cli/bin.cjs")];
+    const entry = cliEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "pipe-root") };
     const child = spawn(process.execPath, [...entry, "sync", src], { env, stdio: ["ignore", "pipe", "pipe"] });
     // Closed long before the child, still starting, writes its report: the write meets EPIPE.
@@ -223,10 +224,7 @@ describe("the fscache executable", () => {
   });
 
   it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {
-    const isDeno = "Deno" in globalThis;
-    const entry = isDeno
-      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
-      : [join(projectRoot(), "dist/cli/bin.cjs")];
+    const entry = cliEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bundle-root") };
     const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
     // More files than a sync copies on its own thread, so the copy goes to a worker.
