@@ -5,7 +5,7 @@
  * pid now belongs to a different process, is taken over.
  * @module
  */
-import { linkSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { kill, pid } from "node:process";
 import { errorCode, FSCacheError } from "../core/errors.ts";
@@ -142,7 +142,7 @@ function takeOver(path: string, seen: string): void {
   } catch (err) {
     if (errorCode(err) !== "EEXIST") throw err;
   } finally {
-    rmSync(aside, { force: true });
+    unlinkIfThere(aside);
   }
 }
 

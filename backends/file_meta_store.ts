@@ -4,7 +4,6 @@
  * argument why a crash never shows both keys or neither are in docs/STORAGE.md.
  * @module
  */
-import { Buffer } from "node:buffer";
 import {
   closeSync,
   existsSync,
@@ -16,6 +15,7 @@ import {
   renameSync,
   rmSync,
 } from "node:fs";
+import { hexOf } from "../core/byte_io.ts";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { KeyedQueue } from "../core/keyed_queue.ts";
 import { Limiter } from "../core/limiter.ts";
@@ -343,5 +343,5 @@ function readSmallFile(path: string): string {
 // Not the global Web Crypto's: its first call loads Web Crypto (~1.8 ms here), and
 // `node:crypto` more, which a sync would load for this alone.
 function randomHex(): string {
-  return Buffer.from(randomBytes(8)).toString("hex");
+  return hexOf(randomBytes(8));
 }

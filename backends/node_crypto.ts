@@ -7,6 +7,7 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 import { createRequire } from "node:module";
+import { hexOf } from "../core/byte_io.ts";
 
 type NodeCrypto = typeof import("node:crypto");
 let loaded: NodeCrypto | undefined;
@@ -63,6 +64,6 @@ export function randomUUID(): string {
   const b = randomBytes(16);
   b[6] = ((b[6] as number) & 0x0f) | 0x40;
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const hex = hexOf(b);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -8,7 +8,7 @@ import { writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { cwd, env, stderr, stdout } from "node:process";
 import { parseArgs } from "node:util";
-import { describeError, FSCacheError } from "../core/errors.ts";
+import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { type CliIO, type Command, type GlobalOptions, loadCommand, UsageError } from "./command.ts";
 import { commands } from "./commands/index.ts";
 import { VERSION } from "./version.ts";
@@ -157,7 +157,7 @@ export function writeStdout(text: string): void {
   try {
     while (done < bytes.length) done += writeSync(1, bytes, done, bytes.length - done);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
+    const code = errorCode(err);
     if (code === "EPIPE") {
       stdoutGone = true;
       return;

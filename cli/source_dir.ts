@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { nodeCrypto } from "../backends/node_crypto.ts";
+import { sha256Hex } from "../backends/node_sha256.ts";
 import { MAX_KEY_LENGTH } from "../core/identifier.ts";
 import { decodeName } from "../core/names.ts";
 
@@ -36,7 +36,7 @@ export function assertDirectory(dir: string): void {
 export function sharedKeyOf(dir: string): string {
   const key = `local:${dir}`;
   if (key.length <= MAX_KEY_LENGTH) return key;
-  return `local:sha256:${nodeCrypto().createHash("sha256").update(dir).digest("hex")}`;
+  return `local:sha256:${sha256Hex(dir)}`;
 }
 
 /**
