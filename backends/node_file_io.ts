@@ -19,7 +19,7 @@
  */
 import { constants, closeSync as fsCloseSync, openSync as fsOpenSync, readSync as fsReadSync } from "node:fs";
 import { execPath } from "node:process";
-import { fsBinding } from "./node_fs_binding.ts";
+import { runtimeBinding } from "../core/runtime_builtin.ts";
 
 type BindingOpen = (path: string, flags: number, mode: number) => number;
 type BindingRead = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => number;
@@ -53,7 +53,7 @@ function callsBindingAs(fn: unknown, call: RegExp): boolean {
 
 /** The binding's `open`/`read`/`close`, if Node calls them as this module does and a probe read agrees. */
 function checkedBinding(): FileBinding | undefined {
-  const binding = fsBinding() as Partial<FileBinding> | undefined;
+  const binding = runtimeBinding("fs") as Partial<FileBinding> | undefined;
   if (!binding) return undefined;
   const { open, read, close } = binding;
   if (typeof open !== "function" || typeof read !== "function" || typeof close !== "function") return undefined;

@@ -16,7 +16,7 @@
 import { fstatSync as fsFstatSync, lstatSync as fsLstatSync, type Stats } from "node:fs";
 import { cwd } from "node:process";
 import type { FileStats } from "../core/file_system.ts";
-import { fsBinding } from "./node_fs_binding.ts";
+import { runtimeBinding } from "../core/runtime_builtin.ts";
 
 const S_IFMT = 0o170000;
 
@@ -80,7 +80,7 @@ function sameFields(light: LightStats, real: Stats): boolean {
 
 /** The binding's `lstat`, if it exists here and behaves as `fs.lstatSync` does; else undefined. */
 function checkedBindingLstat(): BindingLstat | undefined {
-  const binding = fsBinding();
+  const binding = runtimeBinding("fs");
   if (!binding) return undefined;
   try {
     const lstat = binding.lstat as BindingLstat | undefined;
@@ -172,7 +172,7 @@ export const lstatSkipsStats: boolean = bindingLstat !== undefined;
 let bindingFstat: BindingFstat | null | undefined;
 
 function checkedBindingFstat(fd: number): BindingFstat | null | undefined {
-  const fstat = fsBinding()?.fstat as BindingFstat | undefined;
+  const fstat = runtimeBinding("fs")?.fstat as BindingFstat | undefined;
   if (typeof fstat !== "function") return null;
   let real: Stats;
   try {

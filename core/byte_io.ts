@@ -4,7 +4,7 @@
  * @module
  */
 import { FSCacheError } from "./errors.ts";
-import { runtimeBuiltin } from "./runtime_builtin.ts";
+import { runtimeBinding, runtimeBuiltin } from "./runtime_builtin.ts";
 
 /** Whether this machine stores numbers little-endian (as the stored tree does: its numeric columns are then copied whole). */
 export const LITTLE_ENDIAN: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -119,21 +119,41 @@ let crcTables: Uint32Array[] | undefined;
 
 /** Below this size the portable CRC is as quick as looking up and calling the runtime's. */
 const NATIVE_CRC_MIN_BYTES = 64 * 1024;
-/** `node:zlib`'s `crc32` (Node ≥ 20.15, Deno); `null` where there is none (browsers). */
+/** The runtime's own `crc32`; `null` where there is none (browsers). */
 let nativeCrc32: ((data: Uint8Array) => number) | null | undefined;
 
 /**
- * The runtime's own CRC-32, looked up through `process.getBuiltinModule` rather than
- * imported, so the core stays free of `node:` imports and runs in browsers. A 100k-entry
- * tree's 5.8 MB took 8–10 ms in the portable code once optimized (and 40 ms on its first,
- * cold call) against ~1.3 ms in `zlib.crc32`.
+ * The runtime's own CRC-32, looked up rather than imported, so the core stays free of
+ * `node:` imports and runs in browsers. A 100k-entry tree's 5.8 MB took 8–10 ms in the
+ * portable code once optimized (and 40 ms on its first, cold call) against ~1.3 ms
+ * natively. On Node 20 it comes from the zlib binding, which answers as `zlib.crc32`
+ * does: loading `node:zlib` loads Node's streams with it, 3–4 ms of a command that
+ * reads a stored tree and uses neither.
  */
 function runtimeCrc32(): ((data: Uint8Array) => number) | null {
   if (nativeCrc32 === undefined) {
-    const crc = runtimeBuiltin<{ crc32?: unknown }>("node:zlib")?.crc32;
-    nativeCrc32 = typeof crc === "function" ? (crc as (data: Uint8Array) => number) : null;
+    const binding = runtimeBinding("zlib")?.crc32;
+    if (typeof binding === "function" && bindingAnswers(binding as BindingCrc32)) {
+      nativeCrc32 = (data) => (binding as BindingCrc32)(data, 0);
+    } else {
+      const crc = runtimeBuiltin<{ crc32?: unknown }>("node:zlib")?.crc32;
+      nativeCrc32 = typeof crc === "function" ? (crc as (data: Uint8Array) => number) : null;
+    }
   }
   return nativeCrc32;
+}
+
+/** The zlib binding's `crc32(data, initial)` (Node ≥ 20.15). */
+type BindingCrc32 = (data: Uint8Array, initial: number) => number;
+
+/** Whether the binding gives the check value of CRC-32 (IEEE), as the portable code does. */
+function bindingAnswers(crc: BindingCrc32): boolean {
+  const check = new TextEncoder().encode("123456789");
+  try {
+    return crc(check, 0) >>> 0 === crc32Portable(check);
+  } catch {
+    return false;
+  }
 }
 
 /**

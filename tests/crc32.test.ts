@@ -1,7 +1,9 @@
 /** CRC-32 of records and trees: the runtime's own for large inputs, the portable code for the rest. */
 import assert from "node:assert/strict";
+import process from "node:process";
 import { describe, it } from "node:test";
 import { crc32, crc32Portable } from "../core/byte_io.ts";
+import { runtimeBinding } from "../core/runtime_builtin.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const ascii = (text: string) => new TextEncoder().encode(text);
@@ -27,6 +29,14 @@ describe("crc32", () => {
       assert.equal(crc32(view.subarray(3)), expected, `size ${size}, at an offset`);
       assert.ok(expected >= 0 && expected <= 0xffffffff);
     }
+  });
+
+  it("has Node 20's zlib binding to compute with, and no binding elsewhere", () => {
+    const node20 = !("Deno" in globalThis) && process.versions.node?.startsWith("20.") && process.platform !== "win32";
+    // Node 20.15 added `crc32` to the binding; before it, node:zlib has none either.
+    const withCrc = node20 && Number(process.versions.node.split(".")[1]) >= 15;
+    assert.equal(typeof runtimeBinding("zlib")?.crc32, withCrc ? "function" : "undefined");
+    assert.equal(runtimeBinding("fs") !== undefined, node20);
   });
 
   it("tells a one-bit change in a large input", () => {
