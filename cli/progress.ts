@@ -30,7 +30,6 @@ export interface Progress {
  * ```
  */
 export function startProgress(io: CliIO, render: () => string, options: ProgressOptions = {}): Progress {
-  if (!io.stderrIsTTY) return { stop() {} };
   const started = Date.now();
   let shown = false;
   const draw = () => {
@@ -39,7 +38,10 @@ export function startProgress(io: CliIO, render: () => string, options: Progress
     shown = true;
   };
   let timer: ReturnType<typeof setInterval> | undefined;
+  // Asked only once the line is due: finding out builds `process.stderr` (with Node's
+  // stream modules when nothing else loaded them, 1–4 ms), which a quick run never needs.
   const delay = setTimeout(() => {
+    if (!io.stderrIsTTY) return;
     draw();
     timer = setInterval(draw, options.interval ?? 100);
   }, options.delay ?? 1000);

@@ -1,0 +1,65 @@
+/**
+ * The progress line of long commands: drawn on stderr only when it is a terminal and
+ * only once the command has run for a while, erased at the end; a quick or piped run
+ * prints nothing extra and never asks what stderr is.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { CliIO } from "../cli/command.ts";
+import { startProgress } from "../cli/progress.ts";
+
+/** An io whose stderr is recorded and whose terminal check is counted. */
+function fakeIO(tty: boolean): { io: CliIO; written: string[]; asked: () => number } {
+  const written: string[] = [];
+  let asked = 0;
+  const io: CliIO = {
+    stdout: () => {},
+    stderr: (text) => void written.push(text),
+    get stderrIsTTY() {
+      asked++;
+      return tty;
+    },
+    env: {},
+    cwd: "/",
+  };
+  return { io, written, asked: () => asked };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("progress line", () => {
+  it("on a terminal, appears after the delay, redraws, and is erased when stopped", async () => {
+    const { io, written } = fakeIO(true);
+    let count = 0;
+    const progress = startProgress(io, () => `${++count} files`, { delay: 30, interval: 10 });
+    await sleep(10);
+    assert.deepEqual(written, [], "nothing before the delay");
+    await sleep(80);
+    progress.stop();
+    assert.ok(written.length >= 3, `redrawn: ${JSON.stringify(written)}`);
+    for (const line of written.slice(0, -1)) assert.match(line, /^\r\x1b\[2K\d+ files {2}\d+\.\ds$/);
+    assert.equal(written.at(-1), "\r\x1b[2K", "the line is erased at the end");
+    const drawn = written.length;
+    await sleep(30);
+    assert.equal(written.length, drawn, "no redraw after stop");
+  });
+
+  it("prints nothing when stderr is not a terminal", async () => {
+    const { io, written, asked } = fakeIO(false);
+    const progress = startProgress(io, () => "x", { delay: 10, interval: 5 });
+    await sleep(50);
+    progress.stop();
+    assert.deepEqual(written, []);
+    assert.equal(asked(), 1, "asked once, when the line was due");
+  });
+
+  it("a run shorter than the delay prints nothing and never asks what stderr is", async () => {
+    const { io, written, asked } = fakeIO(true);
+    const progress = startProgress(io, () => "x", { delay: 40 });
+    await sleep(5);
+    progress.stop();
+    await sleep(60);
+    assert.deepEqual(written, []);
+    assert.equal(asked(), 0);
+  });
+});
