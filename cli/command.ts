@@ -14,6 +14,13 @@ export interface CliIO {
   stderrIsTTY: boolean;
   env: Record<string, string | undefined>;
   cwd: string;
+  /**
+   * Makes `dir` the process's working directory for the rest of the run. Only where the
+   * command owns its process (not in-process tests): a sync then walks its source by
+   * relative paths (`SyncFs.cwd`). Everything the command was given is resolved against
+   * {@linkcode cwd} before.
+   */
+  enter?(dir: string): void;
 }
 
 /** Options every command accepts. */

@@ -6,7 +6,7 @@
 import { Buffer } from "node:buffer";
 import { writeSync } from "node:fs";
 import { homedir } from "node:os";
-import { cwd, env, stderr, stdout } from "node:process";
+import { chdir, cwd, env, stderr, stdout } from "node:process";
 import { parseArgs } from "node:util";
 import { describeError, errorCode, FSCacheError } from "../core/errors.ts";
 import { type CliIO, type Command, type GlobalOptions, loadCommand, UsageError } from "./command.ts";
@@ -180,5 +180,6 @@ export function processIO(): CliIO {
     },
     env,
     cwd: cwd(),
+    enter: chdir,
   };
 }

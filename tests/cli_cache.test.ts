@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { after, before, describe, it } from "node:test";
+import { RACY_MS } from "../core/listing_key.ts";
 import { LocalTransport } from "../transports/local/local_transport.ts";
 import { cli } from "./_cli.ts";
 import { projectRoot } from "./_helpers.ts";
@@ -221,6 +222,27 @@ describe("the fscache executable", () => {
       execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" }),
     );
     assert.equal(again.added + again.modified + again.deleted, 0);
+  });
+
+  it("a resync as a process finds the files edited deep in directories it takes from the record", async () => {
+    const entry = cliEntry();
+    const env = { ...process.env, FSCACHE_ROOT: join(work, "deep-root") };
+    const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
+    // The process's working directory reads back without symlinks: the source must too,
+    // for the walk to go by relative paths (see `SyncFs.cwd`).
+    const deep = join(fs.realpathSync(work), "deep");
+    for (const dir of ["a/b/c", "a/d", "e"]) {
+      fs.mkdirSync(join(deep, dir), { recursive: true });
+      for (let i = 0; i < 5; i++) fs.writeFileSync(join(deep, dir, `f${i}.txt`), `${dir} ${i}\n`);
+    }
+    // Directories changed just before a walk are read again by the next one: let them settle.
+    await new Promise((resolve) => setTimeout(resolve, RACY_MS + 300));
+    assert.equal(JSON.parse(bin("sync", deep, "--json")).added, 20);
+    fs.appendFileSync(join(deep, "a/b/c/f3.txt"), "edited\n");
+    fs.appendFileSync(join(deep, "e/f0.txt"), "edited\n");
+    const again = JSON.parse(bin("sync", deep, "--json"));
+    assert.deepEqual([again.added, again.modified, again.deleted, again.unchanged], [0, 2, 0, 18]);
+    assert.equal(again.checksum, bin("checksum", deep).trim());
   });
 
   it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {

@@ -94,6 +94,9 @@ bytesCopied, durationMs }.`,
     });
     await using cache = await openCache(global);
     cache.registerTransport("local", countingTransport(local, counter));
+    // The walk then looks entries up by relative path (see `SyncFs.cwd`); the cache's
+    // paths were made absolute when it opened.
+    io.enter?.(dir);
     try {
       await syncAndReport(
         { global, io, cache, elapsed },

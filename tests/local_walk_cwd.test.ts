@@ -1,0 +1,125 @@
+/**
+ * A walk of the process's working directory looks the files it takes from the record
+ * up by their relative paths (`SyncFs.cwd`): it must find exactly what a walk by
+ * absolute paths finds, also when the working directory changes between its steps.
+ */
+import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import process from "node:process";
+import { after, before, describe, it } from "node:test";
+import { diskFs } from "../backends/disk_fs.ts";
+import { RACY_MS } from "../core/listing_key.ts";
+import { RecordedTable } from "../core/recorded_table.ts";
+import type { EntryStat, RecordedEntry } from "../core/types.ts";
+import { fileSystemFrom } from "../mod.ts";
+import { RecordedListings } from "../transports/local/recorded_listings.ts";
+import type { SyncFs } from "../transports/local/sync_fs.ts";
+import { STAT_FIELDS, TreeWalker, type WalkResult, walkTree } from "../transports/local/walk.ts";
+import { tempDir } from "./_diffcopy.ts";
+import { generateTree } from "./_local_helpers.ts";
+
+/** A walk's entries as a record holds them (checksums left out). */
+function recordOf(walk: WalkResult): RecordedTable {
+  const entries = walk.paths.map((path, i): [string, RecordedEntry] => {
+    const o = i * STAT_FIELDS;
+    const key = walk.stats[o + 5] as number;
+    const stat: EntryStat = {
+      mode: walk.stats[o] as number,
+      uid: walk.stats[o + 1] as number,
+      gid: walk.stats[o + 2] as number,
+      size: walk.stats[o + 3] as number,
+      mtimeMs: walk.stats[o + 4] as number,
+      ...(Number.isNaN(key) ? {} : { listingKey: key }),
+    };
+    return [path, { checksum: "0".repeat(64), stat }];
+  });
+  return RecordedTable.fromEntries(entries);
+}
+
+/**
+ * The disk seen from a working directory of the test's choosing: relative paths resolve
+ * against `at`, as the kernel resolves them against the process's; every path the walk
+ * hands `lstatInto` is noted.
+ */
+function diskFrom(at: { cwd: string }): { fs: SyncFs; looked: string[] } {
+  const looked: string[] = [];
+  const resolve = (path: string) => (path.startsWith("/") ? path : `${at.cwd}/${path}`);
+  const fs: SyncFs = {
+    ...diskFs,
+    cwd: () => at.cwd,
+    lstatInto: (path, out, o) => {
+      looked.push(path);
+      return diskFs.lstatInto(resolve(path), out, o);
+    },
+    lstatSync: (path) => diskFs.lstatSync(resolve(path)),
+    readdirSync: (path) => diskFs.readdirSync(resolve(path)),
+    readlinkSync: (path) => diskFs.readlinkSync(resolve(path)),
+  };
+  return { fs, looked };
+}
+
+describe("a walk of the working directory", () => {
+  const tmp = tempDir();
+  // The working directory reads back without symlinks: so must the root it is compared with.
+  const src = `${nodeFs.realpathSync(tmp.dir)}/src`;
+  let record: RecordedTable;
+
+  before(async () => {
+    nodeFs.mkdirSync(src);
+    generateTree(fileSystemFrom(nodeFs), src, 7, 80, 2000);
+    // Directories changed within RACY_MS of a walk get no listing key: let the tree settle.
+    await new Promise((resolve) => setTimeout(resolve, RACY_MS + 300));
+    record = recordOf(walkTree(diskFs, src));
+    // Changes a walk from the record must see in directories it does not read again.
+    nodeFs.appendFileSync(`${src}/a/b/c/f3.txt`, "more");
+    nodeFs.rmSync(`${src}/d/e/f5.txt`);
+  });
+  after(() => tmp[Symbol.dispose]());
+
+  it("looks recorded files up by relative path and finds what absolute paths find", () => {
+    const expected = walkTree(diskFs, src);
+    const at = { cwd: src };
+    const { fs, looked } = diskFrom(at);
+    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record) }), expected);
+    assert.ok(looked.length > 40, `files taken from the record: ${looked.length}`);
+    for (const path of looked) assert.ok(!path.startsWith("/") && path.includes("/"), path);
+    assert.ok(looked.includes("a/b/c/f3.txt"));
+    // Anywhere else, the same walk goes by absolute paths.
+    at.cwd = "/";
+    looked.length = 0;
+    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record) }), expected);
+    for (const path of looked) assert.ok(path.startsWith(`${src}/`), path);
+  });
+
+  it("follows the working directory from one step to the next", () => {
+    const at = { cwd: src };
+    const { fs, looked } = diskFrom(at);
+    const walker = new TreeWalker(fs, src, { listings: new RecordedListings(record) });
+    const byStep: string[][] = [];
+    for (let step = 0; ; step++) {
+      // In and out of the root, and into a directory below it, where a relative path means another file.
+      at.cwd = [src, "/", `${src}/a`][step % 3] as string;
+      looked.length = 0;
+      const done = walker.step(5);
+      byStep.push([at.cwd, ...looked]);
+      if (done) break;
+    }
+    assert.deepEqual(walker.result(), walkTree(diskFs, src));
+    for (const [cwd, ...paths] of byStep) {
+      for (const path of paths) assert.equal(path.startsWith("/"), cwd !== src, `${path} with the cwd at ${cwd}`);
+    }
+    assert.ok(byStep.filter(([cwd, ...paths]) => cwd === src && paths.length > 0).length > 2);
+  });
+
+  it("in the real working directory, finds what a walk from elsewhere finds", () => {
+    const expected = walkTree(diskFs, src);
+    const before = process.cwd();
+    process.chdir(src);
+    try {
+      assert.equal(diskFs.cwd(), src);
+      assert.deepEqual(walkTree(diskFs, src, { listings: new RecordedListings(record) }), expected);
+    } finally {
+      process.chdir(before);
+    }
+  });
+});
