@@ -101,6 +101,16 @@ export function cliCommand(): [string, string[]] {
   return [process.execPath, [`${projectRoot()}/.test-build/cli/main.js`]];
 }
 
+/**
+ * The arguments to `process.execPath` that run the command line as its users do: on
+ * Node the built npm bin (a bundle, loaded through its code cache), on Deno the source.
+ */
+export function binEntry(): string[] {
+  return "Deno" in globalThis
+    ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
+    : [join(projectRoot(), "dist/cli/bin.cjs")];
+}
+
 export function spawnCli(args: string[]): Peer {
   const [command, prefix] = cliCommand();
   return spawnPeer(command, [...prefix, ...args]);

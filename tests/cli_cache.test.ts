@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { RACY_MS } from "../core/listing_key.ts";
 import { LocalTransport } from "../transports/local/local_transport.ts";
 import { cli } from "./_cli.ts";
-import { projectRoot } from "./_helpers.ts";
+import { binEntry } from "./_processes.ts";
 
 let work = "";
 let root = "";
@@ -185,14 +185,8 @@ describe("fscache ls, du, hash, gc, prune", () => {
 });
 
 describe("the fscache executable", () => {
-  /** The command line as a process: Node runs the built bin; Deno runs the source, as its users do. */
-  const cliEntry = () =>
-    "Deno" in globalThis
-      ? ["run", "-A", join(projectRoot(), "cli/main.ts")]
-      : [join(projectRoot(), "dist/cli/bin.cjs")];
-
   it("runs as a process with the documented exit codes", () => {
-    const entry = cliEntry();
+    const entry = binEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bin-root") };
     const out = execFileSync(process.execPath, [...entry, "sync", src, "--json"], { env, encoding: "utf8" });
     assert.equal(JSON.parse(out).deleted, 0);
@@ -205,7 +199,7 @@ describe("the fscache executable", () => {
   });
 
   it("stops printing quietly when the reader of its output goes away (`| head`)", async () => {
-    const entry = cliEntry();
+    const entry = binEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "pipe-root") };
     const child = spawn(process.execPath, [...entry, "sync", src], { env, stdio: ["ignore", "pipe", "pipe"] });
     // Closed long before the child, still starting, writes its report: the write meets EPIPE.
@@ -225,7 +219,7 @@ describe("the fscache executable", () => {
   });
 
   it("a resync as a process finds the files edited deep in directories it takes from the record", async () => {
-    const entry = cliEntry();
+    const entry = binEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "deep-root") };
     const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
     // The process's working directory reads back without symlinks: the source must too,
@@ -246,7 +240,7 @@ describe("the fscache executable", () => {
   });
 
   it("finds its worker threads and lazily loaded parts (the npm bin is a bundle)", async () => {
-    const entry = cliEntry();
+    const entry = binEntry();
     const env = { ...process.env, FSCACHE_ROOT: join(work, "bundle-root") };
     const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
     // More files than a sync copies on its own thread, so the copy goes to a worker.

@@ -1,11 +1,13 @@
 /** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { appendFileSync, realpathSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
+import process from "node:process";
 import { describe, it } from "node:test";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
-import { assertStopped, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
+import { assertStopped, binEntry, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
 
 const PUSH_KEYS = [
   "added",
@@ -122,6 +124,34 @@ describe("fscache serve / push", () => {
     const ls = await cli(["ls", "--root", `${tmp.dir}/cache`, "--json"]);
     const path = JSON.parse(ls.stdout).find((s: { key: string }) => s.key === "one").path;
     assert.deepEqual(listTree(disk, path, false), listTree(disk, src, false));
+  });
+
+  it("push as a process: --exec starts where the push was started; a repeat push finds in-place edits", () => {
+    using tmp = tempDir();
+    // The working directory reads back without symlinks: the source must too, for the
+    // walk to go by relative paths once the push is in it (see `FileSystem.cwd`).
+    const work = realpathSync(tmp.dir);
+    const src = `${work}/src`;
+    writeTree(disk, work, { "src/a/b/": "", "src/a/b/deep.txt": "deep", "src/a/x": "x", "src/top": "top" });
+    // The npm bin itself, a bundle: what it loads on demand must load there too.
+    const bin = [process.execPath, ...binEntry()];
+    const serve = [...bin, "serve", "--stdio", "-q", "--root", `${work}/cache`].map(shellQuote).join(" ");
+    writeFileSync(`${work}/serve.sh`, `#!/bin/sh\nexec ${serve}\n`, { mode: 0o755 });
+    // Without --key: a fresh key each time, the snapshot of the last push its base.
+    const push = () =>
+      JSON.parse(
+        execFileSync(process.execPath, [...binEntry(), "push", src, "--exec", "./serve.sh", "--json"], {
+          cwd: work,
+          encoding: "utf8",
+        }),
+      );
+    assert.equal(push().added, 5);
+    appendFileSync(`${src}/a/b/deep.txt`, " edited");
+    appendFileSync(`${src}/top`, " edited");
+    const again = push();
+    assert.deepEqual([again.added, again.modified, again.deleted, again.filesSent], [0, 2, 0, 2]);
+    const local = execFileSync(process.execPath, [...binEntry(), "checksum", src], { encoding: "utf8" });
+    assert.equal(again.checksum, local.trim());
   });
 
   it("push --exec names a command that exits or is killed before the push is done", async () => {

@@ -3,6 +3,7 @@
  * @module
  */
 import type { ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { randomUUID } from "../../backends/node_crypto.ts";
@@ -108,8 +109,10 @@ durationMs }.`,
         const { host, port } = parseHostPort(to, "--to");
         connection = await connectSession(host, port);
       } else {
-        // Loaded here only: `node:child_process` costs a push over TCP ~3 ms to load.
-        const { spawn } = await import("node:child_process");
+        // Loaded here only: `node:child_process` costs a push over TCP ~3 ms to load. By
+        // `require`: the npm bin runs its bundle as a script (for its code cache), where a
+        // dynamic `import()` of a builtin fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
+        const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
         child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
         // Listened for now: a command killed at once has closed before anyone would listen.
         const spawned = child;
