@@ -1,7 +1,8 @@
 /**
- * A walk of the process's working directory looks the files it takes from the record
- * up by their relative paths (`SyncFs.cwd`): it must find exactly what a walk by
- * absolute paths finds, also when the working directory changes between its steps.
+ * A walk of the process's working directory looks its entries up by their relative
+ * paths (`SyncFs.cwd`, `FileSystem.cwd`): the local transport's walk the files it takes
+ * from the record, the push sender's walk every entry. Each must find exactly what a
+ * walk by absolute paths finds, also when the working directory changes between steps.
  */
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
@@ -11,7 +12,8 @@ import { diskFs } from "../backends/disk_fs.ts";
 import { RACY_MS } from "../core/listing_key.ts";
 import { RecordedTable } from "../core/recorded_table.ts";
 import type { EntryStat, RecordedEntry } from "../core/types.ts";
-import { fileSystemFrom } from "../mod.ts";
+import { type FileSystem, fileSystemFrom } from "../mod.ts";
+import { SourceWalker, walkSource } from "../transports/diffcopy/source_walker.ts";
 import { RecordedListings } from "../transports/local/recorded_listings.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
 import { STAT_FIELDS, TreeWalker, type WalkResult, walkTree } from "../transports/local/walk.ts";
@@ -121,5 +123,54 @@ describe("a walk of the working directory", () => {
     } finally {
       process.chdir(before);
     }
+  });
+});
+
+describe("the push sender's walk of the working directory", () => {
+  const tmp = tempDir();
+  const src = `${nodeFs.realpathSync(tmp.dir)}/src`;
+  const disk = fileSystemFrom(diskFs);
+  before(() => {
+    nodeFs.mkdirSync(src);
+    generateTree(fileSystemFrom(nodeFs), src, 9, 60, 2000);
+  });
+  after(() => tmp[Symbol.dispose]());
+
+  /** The disk seen from `at.cwd` (as `diskFrom` above), every `lstatSync` path noted. */
+  const fromCwd = (at: { cwd: string }): { fs: FileSystem; looked: string[] } => {
+    const looked: string[] = [];
+    const resolve = (path: string) => (path.startsWith("/") ? path : `${at.cwd}/${path}`);
+    const fs: FileSystem = {
+      ...disk,
+      cwd: () => at.cwd,
+      lstatSync: (path) => {
+        looked.push(path);
+        return disk.lstatSync(resolve(path));
+      },
+      readlinkSync: (path) => disk.readlinkSync(resolve(path)),
+    };
+    return { fs, looked };
+  };
+
+  it("sends the same STATs, looking entries up by relative path only while the root is the working directory", () => {
+    const expected = walkSource(disk, src).map((entry) => entry.stat);
+    const at = { cwd: src };
+    const { fs, looked } = fromCwd(at);
+    const walker = new SourceWalker(fs, src);
+    const stats = [];
+    const byBatch: string[][] = [];
+    for (let round = 0; ; round++) {
+      at.cwd = [src, "/", `${src}/a`][round % 3] as string;
+      looked.length = 0;
+      const batch = walker.next(4);
+      if (!batch) break;
+      stats.push(...batch.map((entry) => entry.stat));
+      byBatch.push([at.cwd, ...looked]);
+    }
+    assert.deepEqual(stats, expected);
+    for (const [cwd, ...paths] of byBatch) {
+      for (const path of paths) assert.equal(path.startsWith("/"), cwd !== src, `${path} with the cwd at ${cwd}`);
+    }
+    assert.ok(byBatch.filter(([cwd, ...paths]) => cwd === src && paths.length > 0).length > 2);
   });
 });

@@ -101,7 +101,9 @@ durationMs }.`,
     let child: ChildProcess | undefined;
     let childClosed: Promise<void> | undefined;
     const walkThreads = diskWalkThreads();
-    const listings = values["no-listings"] === true ? undefined : loadListings(global.root, dir);
+    // Absolute: the push runs with `dir` as the working directory (below).
+    const cacheRoot = resolve(io.cwd, global.root);
+    const listings = values["no-listings"] === true ? undefined : loadListings(cacheRoot, dir);
     const stalled = new AbortController();
     try {
       let connection: DiffCopyConnection;
@@ -126,6 +128,9 @@ durationMs }.`,
           stalled.abort(new FSCacheError("ERR_TIMEOUT", `nothing from the server for ${idleMs} ms`, { key })),
         );
       }
+      // The walk then looks entries up by relative path (see `FileSystem.cwd`); an --exec
+      // command was started from where the push was.
+      io.enter?.(dir);
       const result = await pushTree(connection, {
         signal: stalled.signal,
         fs: diskFileSystem,
@@ -156,7 +161,7 @@ durationMs }.`,
       io.stdout(formatReport(report, result.reused, global));
       // A server that already had the key asked for no walk, and a walk that read no
       // directory found the record as it was: either way the listings kept stay.
-      if (listings?.changed && !result.reused) saveListings(global.root, dir, listings);
+      if (listings?.changed && !result.reused) saveListings(cacheRoot, dir, listings);
     } catch (err) {
       // Aborted by the stall watch: say so, not "push aborted".
       if (stalled.signal.aborted) throw stalled.signal.reason;

@@ -7,6 +7,7 @@
  */
 import { describeError, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
+import { joinPath } from "../../core/path.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
 import { PacketType, packet, packetTypeName } from "./packet.ts";
 import type { SourceListings } from "./source_listings.ts";
@@ -107,7 +108,7 @@ export async function sendDiffCopy(
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    // By id: the full path of each regular file not yet asked for, and its size. Only
+    // By id: the path of each regular file not yet asked for, and its size. Only
     // these are kept, not the walked entries: 100k entries kept alive until the end cost
     // a no-op push ~0.2 s of garbage collection, moving them out of the young generation.
     const files: (string | undefined)[] = [];
@@ -124,10 +125,10 @@ export async function sendDiffCopy(
         if (p.type !== PacketType.REQ) {
           throw new FSCacheError("ERR_PROTOCOL", `unexpected ${packetTypeName(p.type)} packet from the receiver`);
         }
-        const full = files[p.id];
-        if (full === undefined) throw new FSCacheError("ERR_PROTOCOL", `REQ for unknown or repeated id ${p.id}`);
+        const path = files[p.id];
+        if (path === undefined) throw new FSCacheError("ERR_PROTOCOL", `REQ for unknown or repeated id ${p.id}`);
         files[p.id] = undefined;
-        asked.push([p.id, full]);
+        asked.push([p.id, joinPath(options.root, path)]);
         poke();
       }
     };
@@ -183,7 +184,7 @@ export async function sendDiffCopy(
       for await (const batch of batches) {
         for (const entry of batch) {
           const regular = (entry.stat.mode & 0x8f280000) === 0;
-          files.push(regular ? entry.full : undefined);
+          files.push(regular ? entry.stat.path : undefined);
           sizes.push(regular ? entry.stat.size : 0);
           const filled = writer.queue(packet(PacketType.STAT, { stat: entry.stat }));
           if (filled) await filled;

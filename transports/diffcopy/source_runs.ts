@@ -90,7 +90,7 @@ export function walkSourceRun(fs: FileSystem, task: SourceRunTask): SourceRun {
 }
 
 /** The entries of a run walked elsewhere, hard links decided against `inodes` (in walk order). */
-function entriesOf(run: SourceRun, root: string, inodes: Map<string, string>): SourceEntry[] {
+function entriesOf(run: SourceRun, inodes: Map<string, string>): SourceEntry[] {
   const out: SourceEntry[] = [];
   const { nums } = run;
   for (let i = 0; i < run.paths.length; i++) {
@@ -105,7 +105,7 @@ function entriesOf(run: SourceRun, root: string, inodes: Map<string, string>): S
       nums[o + 4] as number,
       run.links[i] as string,
     );
-    const entry: SourceEntry = { stat, full: joinPath(root, path) };
+    const entry: SourceEntry = { stat };
     const inode = run.inodes[i] as string;
     if (inode !== "") {
       entry.inode = inode;
@@ -215,7 +215,7 @@ export async function* sourceBatches(
       tell(run.skipped);
       for (let at = 0; at < run.paths.length; at += budget) {
         const part = at === 0 && run.paths.length <= budget ? run : slice(run, at, at + budget);
-        yield entriesOf(part, root, inodes);
+        yield entriesOf(part, inodes);
       }
     }
     await Promise.all(lanes);

@@ -16,8 +16,6 @@ import type { SourceListings } from "./source_listings.ts";
 /** One entry of the sender's walk. */
 export interface SourceEntry {
   stat: WalkedStat;
-  /** Full path on the sender's file system. */
-  full: string;
   /** `dev:ino` of a regular file with more than one link (hard links are decided by it). */
   inode?: string;
 }
@@ -133,6 +131,8 @@ export class SourceWalker {
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
   readonly #stack: Frame[] = [];
+  /** The working directory is the root, as of this batch: entries are looked up by relative path. */
+  #relative = false;
   /** Walked entries not handed out yet; `#out` of them came before. */
   #pending: SourceEntry[] = [];
   #out = 0;
@@ -150,6 +150,10 @@ export class SourceWalker {
   /** The next entries (about `budget` of them, maybe none yet), or `undefined` once all were given. */
   next(budget: number): SourceEntry[] | undefined {
     if (this.#stack.length === 0 && this.#pending.length === 0) return undefined;
+    // Nothing else runs on this thread until the batch is walked: the working directory
+    // stays what it is now. A path built per entry (and copied into one piece by the
+    // call) cost a no-op push of 11k entries ~10 ms.
+    this.#relative = this.#fs.cwd?.() === this.#root;
     let walked = 0;
     while (this.#stack.length > 0 && walked < budget) {
       const frame = this.#stack[this.#stack.length - 1] as Frame;
@@ -197,7 +201,7 @@ export class SourceWalker {
     const ignored = matcher?.ignores(path) ?? false;
     const excluded = frame.excluded || ignored;
     if (excluded && !matcher?.hasExceptions) return;
-    const full = joinPath(this.#root, path);
+    const full = this.#relative ? path : joinPath(this.#root, path);
     const st = this.#fs.lstatSync(full);
     const type = st.mode & S_IFMT;
     if (type !== S_IFDIR && type !== S_IFREG && type !== S_IFLNK) {
@@ -214,7 +218,7 @@ export class SourceWalker {
       Math.round(st.mtimeMs * 1000),
       type === S_IFLNK ? this.#fs.readlinkSync(full) : "",
     );
-    const entry: SourceEntry = { stat: s, full };
+    const entry: SourceEntry = { stat: s };
     if (type === S_IFREG && st.nlink > 1) {
       entry.inode = `${st.dev}:${st.ino}`;
       linkToFirst(this.#inodes, entry);

@@ -78,7 +78,7 @@ export async function pushFolder(folder: PickedFolder, options: PushFolderOption
     }
   }
   // The sender numbers entries in walk order: the same walk tells which file a REQ means.
-  const byId = walkSource(fs, root, options.excludes).map((entry) => entry.full);
+  const byId = walkSource(fs, root, options.excludes).map((entry) => joinPath(root, entry.stat.path));
   const connection = await connectWebSocket(options.url, options.WebSocket ? { WebSocket: options.WebSocket } : {});
   return await pushTree(loadOnRequest(connection, fs, byId), {
     fs,
