@@ -180,6 +180,12 @@ export function processIO(): CliIO {
     },
     env,
     cwd: cwd(),
-    enter: chdir,
+    enter: (dir) => {
+      try {
+        chdir(dir);
+      } catch {
+        // Then the walk goes by absolute paths, as anywhere else.
+      }
+    },
   };
 }
