@@ -9,7 +9,6 @@
  */
 import { Buffer } from "node:buffer";
 import * as nodeFs from "node:fs";
-import { cwd } from "node:process";
 import { FSCacheError } from "../core/errors.ts";
 import {
   type FileStats,
@@ -144,8 +143,6 @@ export interface DiskFs extends Omit<FileSystem, PromiseMethods | "asyncOnly"> {
   fstatSync(fd: number): FileStats & { blocks: number };
   /** See `lstatInto` in `node_lstat.ts`: the five numbers a walk keeps, without a stat object. */
   lstatInto(path: string, out: Float64Array, at: number): boolean;
-  /** The process's working directory, against which relative paths resolve. */
-  cwd(): string;
 }
 
 type Time = number | Date;
@@ -168,7 +165,6 @@ export const diskFs: DiskFs = {
   readdirSync: readNamesSync,
   lstatSync: (path) => lstatSync(diskPath(path)),
   lstatInto: (path, out, at) => lstatInto(diskPath(path), out, at),
-  cwd,
   statSync: (path) => nodeFs.statSync(diskPath(path)),
   readlinkSync: readLinkSync,
   symlinkSync: (target, path) => nodeFs.symlinkSync(diskPath(target), diskPath(path)),

@@ -16,9 +16,9 @@ export interface CliIO {
   cwd: string;
   /**
    * Makes `dir` the process's working directory for the rest of the run. Only where the
-   * command owns its process (not in-process tests): a sync then walks its source by
-   * relative paths (`SyncFs.cwd`). Everything the command was given is resolved against
-   * {@linkcode cwd} before.
+   * command owns its process (not in-process tests): a sync or push then walks its
+   * source by relative paths (`WalkOptions.cwd`). Everything the command was given is
+   * resolved against {@linkcode cwd} before.
    */
   enter?(dir: string): void;
 }

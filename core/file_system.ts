@@ -89,12 +89,6 @@ export interface FileSystem {
   writeSync(fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number;
   fsyncSync(fd: number): void;
   closeSync(fd: number): void;
-  /**
-   * The directory relative paths resolve against, where that is the process's working
-   * directory (the real disk): a walk of that very directory then looks its entries up
-   * by their relative paths, sparing a path built per entry. Optional.
-   */
-  cwd?(): string;
 }
 
 const promiseMethods = [
@@ -164,9 +158,6 @@ export function fileSystemFrom(fs: NodeStyleFs): FileSystem {
   const promises = fs.promises as Record<string, unknown>;
   for (const name of promiseMethods) out[name] = bindMethod(promises, name);
   for (const name of syncMethods) out[name] = bindMethod(fs as unknown as Record<string, unknown>, name);
-  // Only a module that says where relative paths resolve (the disk's `diskFs`); `node:fs` does not.
-  if (typeof (fs as { cwd?: unknown }).cwd === "function")
-    out.cwd = bindMethod(fs as unknown as Record<string, unknown>, "cwd");
   const adapted = out as unknown as FileSystem;
   adaptedModules.set(adapted, fs);
   return adapted;

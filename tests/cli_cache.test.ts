@@ -223,7 +223,7 @@ describe("the fscache executable", () => {
     const env = { ...process.env, FSCACHE_ROOT: join(work, "deep-root") };
     const bin = (...args: string[]) => execFileSync(process.execPath, [...entry, ...args], { env, encoding: "utf8" });
     // The process's working directory reads back without symlinks: the source must too,
-    // for the walk to go by relative paths (see `SyncFs.cwd`).
+    // for the walk to go by relative paths (see `WalkOptions.cwd`).
     const deep = join(fs.realpathSync(work), "deep");
     for (const dir of ["a/b/c", "a/d", "e"]) {
       fs.mkdirSync(join(deep, dir), { recursive: true });

@@ -129,7 +129,7 @@ describe("fscache serve / push", () => {
   it("push as a process: --exec starts where the push was started; a repeat push finds in-place edits", () => {
     using tmp = tempDir();
     // The working directory reads back without symlinks: the source must too, for the
-    // walk to go by relative paths once the push is in it (see `FileSystem.cwd`).
+    // walk to go by relative paths once the push is in it (see `SendOptions.cwd`).
     const work = realpathSync(tmp.dir);
     const src = `${work}/src`;
     writeTree(disk, work, { "src/a/b/": "", "src/a/b/deep.txt": "deep", "src/a/x": "x", "src/top": "top" });

@@ -1,8 +1,9 @@
 /**
  * A walk of the process's working directory looks its entries up by their relative
- * paths (`SyncFs.cwd`, `FileSystem.cwd`): the local transport's walk the files it takes
- * from the record, the push sender's walk every entry. Each must find exactly what a
- * walk by absolute paths finds, also when the working directory changes between steps.
+ * paths (`WalkOptions.cwd`, `SourceWalkOptions.cwd`): the local transport's walk the
+ * files it takes from the record, the push sender's walk every entry. Each must find
+ * exactly what a walk by absolute paths finds, also when the working directory changes
+ * between steps.
  */
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
@@ -48,7 +49,6 @@ function diskFrom(at: { cwd: string }): { fs: SyncFs; looked: string[] } {
   const resolve = (path: string) => (path.startsWith("/") ? path : `${at.cwd}/${path}`);
   const fs: SyncFs = {
     ...diskFs,
-    cwd: () => at.cwd,
     lstatInto: (path, out, o) => {
       looked.push(path);
       return diskFs.lstatInto(resolve(path), out, o);
@@ -82,21 +82,22 @@ describe("a walk of the working directory", () => {
     const expected = walkTree(diskFs, src);
     const at = { cwd: src };
     const { fs, looked } = diskFrom(at);
-    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record) }), expected);
+    const cwd = () => at.cwd;
+    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record), cwd }), expected);
     assert.ok(looked.length > 40, `files taken from the record: ${looked.length}`);
     for (const path of looked) assert.ok(!path.startsWith("/") && path.includes("/"), path);
     assert.ok(looked.includes("a/b/c/f3.txt"));
     // Anywhere else, the same walk goes by absolute paths.
     at.cwd = "/";
     looked.length = 0;
-    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record) }), expected);
+    assert.deepEqual(walkTree(fs, src, { listings: new RecordedListings(record), cwd }), expected);
     for (const path of looked) assert.ok(path.startsWith(`${src}/`), path);
   });
 
   it("follows the working directory from one step to the next", () => {
     const at = { cwd: src };
     const { fs, looked } = diskFrom(at);
-    const walker = new TreeWalker(fs, src, { listings: new RecordedListings(record) });
+    const walker = new TreeWalker(fs, src, { listings: new RecordedListings(record), cwd: () => at.cwd });
     const byStep: string[][] = [];
     for (let step = 0; ; step++) {
       // In and out of the root, and into a directory below it, where a relative path means another file.
@@ -118,8 +119,8 @@ describe("a walk of the working directory", () => {
     const before = process.cwd();
     process.chdir(src);
     try {
-      assert.equal(diskFs.cwd(), src);
-      assert.deepEqual(walkTree(diskFs, src, { listings: new RecordedListings(record) }), expected);
+      const listings = new RecordedListings(record);
+      assert.deepEqual(walkTree(diskFs, src, { listings, cwd: process.cwd }), expected);
     } finally {
       process.chdir(before);
     }
@@ -142,7 +143,6 @@ describe("the push sender's walk of the working directory", () => {
     const resolve = (path: string) => (path.startsWith("/") ? path : `${at.cwd}/${path}`);
     const fs: FileSystem = {
       ...disk,
-      cwd: () => at.cwd,
       lstatSync: (path) => {
         looked.push(path);
         return disk.lstatSync(resolve(path));
@@ -156,7 +156,7 @@ describe("the push sender's walk of the working directory", () => {
     const expected = walkSource(disk, src).map((entry) => entry.stat);
     const at = { cwd: src };
     const { fs, looked } = fromCwd(at);
-    const walker = new SourceWalker(fs, src);
+    const walker = new SourceWalker(fs, src, [], { cwd: () => at.cwd });
     const stats = [];
     const byBatch: string[][] = [];
     for (let round = 0; ; round++) {

@@ -5,6 +5,7 @@
 import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
+import { cwd } from "node:process";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
 import { randomUUID } from "../../backends/node_crypto.ts";
 import { describeError, FSCacheError } from "../../core/errors.ts";
@@ -128,13 +129,14 @@ durationMs }.`,
           stalled.abort(new FSCacheError("ERR_TIMEOUT", `nothing from the server for ${idleMs} ms`, { key })),
         );
       }
-      // The walk then looks entries up by relative path (see `FileSystem.cwd`); an --exec
+      // The walk then looks entries up by relative path (see `SendOptions.cwd`); an --exec
       // command was started from where the push was.
       io.enter?.(dir);
       const result = await pushTree(connection, {
         signal: stalled.signal,
         fs: diskFileSystem,
         root: dir,
+        cwd,
         key,
         sharedKey,
         excludes,

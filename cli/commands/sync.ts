@@ -94,8 +94,8 @@ bytesCopied, durationMs }.`,
     });
     await using cache = await openCache(global);
     cache.registerTransport("local", countingTransport(local, counter));
-    // The walk then looks entries up by relative path (see `SyncFs.cwd`); the cache's
-    // paths were made absolute when it opened.
+    // The walk then looks entries up by relative path (see `WalkOptions.cwd`); the
+    // cache's paths were made absolute when it opened.
     io.enter?.(dir);
     try {
       await syncAndReport(

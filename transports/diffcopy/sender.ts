@@ -42,6 +42,12 @@ export interface SendOptions {
    * listings afterwards, to be saved for the next. Default: every directory is read.
    */
   listings?: SourceListings;
+  /**
+   * The process's working directory (`process.cwd`), where relative paths on `fs`
+   * resolve against it: while it is the root, the walk on this thread looks entries up
+   * by relative path, sparing a path built per entry.
+   */
+  cwd?: () => string;
 }
 
 /** What a send did. */
@@ -180,6 +186,7 @@ export async function sendDiffCopy(
         options.walkThreads,
         options.onSkipped,
         options.listings,
+        options.cwd,
       );
       for await (const batch of batches) {
         for (const entry of batch) {

@@ -163,13 +163,16 @@ export async function* sourceBatches(
   threads?: WalkThreads,
   onSkipped: (path: string) => void = () => {},
   listings?: SourceListings,
+  cwd?: () => string,
 ): AsyncGenerator<SourceEntry[]> {
+  // What this thread's walkers take, that workers' walks do not (see `SourceWalkOptions`).
+  const here = { ...(listings ? { listings } : {}), ...(cwd ? { cwd } : {}) };
   // Told once a run (or the whole walk) is walked.
   const tell = (skipped: readonly string[]) => {
     for (const path of skipped) onSkipped(path);
   };
   if (!threads || threads.threads < 2) {
-    const walker = new SourceWalker(fs, root, excludes, listings ? { listings } : {});
+    const walker = new SourceWalker(fs, root, excludes, here);
     for (let batch = walker.next(budget); batch; batch = walker.next(budget)) yield batch;
     tell(walker.skipped);
     return;
@@ -193,7 +196,7 @@ export async function* sourceBatches(
       // Runs walked by workers keep no listings (a worker cannot reach this thread's):
       // their directories are read again next time.
       const only = runs[i] as string[];
-      const walker = new SourceWalker(fs, root, excludes, listings ? { only, inodes, listings } : { only, inodes });
+      const walker = new SourceWalker(fs, root, excludes, { only, inodes, ...here });
       for (let batch = walker.next(budget); batch; batch = walker.next(budget)) {
         walked += batch.length;
         const after = threads.startAfter ?? WALK_THREADS_AFTER;

@@ -38,6 +38,13 @@ export interface SourceWalkOptions {
    * recorded one is not read again. Filled with this walk's listings meanwhile.
    */
   listings?: SourceListings;
+  /**
+   * The process's working directory (`process.cwd`): while it is the root, entries are
+   * looked up by their relative paths. For a walk on the thread that alone changes it,
+   * as `listings` (not in a worker: there the main thread could change it between a look
+   * and a lookup).
+   */
+  cwd?: () => string;
 }
 
 interface Frame {
@@ -131,6 +138,7 @@ export class SourceWalker {
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
   readonly #stack: Frame[] = [];
+  readonly #cwd: (() => string) | undefined;
   /** The working directory is the root, as of this batch: entries are looked up by relative path. */
   #relative = false;
   /** Walked entries not handed out yet; `#out` of them came before. */
@@ -143,6 +151,7 @@ export class SourceWalker {
     this.#matcher = excludeMatcher(excludes);
     this.#inodes = options.inodes ?? new Map();
     this.#listings = options.listings;
+    this.#cwd = options.cwd;
     const names = options.only ? [...options.only] : this.#list(".");
     this.#stack.push({ rel: ".", names, next: 0, excluded: false, tentative: -1 });
   }
@@ -153,7 +162,7 @@ export class SourceWalker {
     // Nothing else runs on this thread until the batch is walked: the working directory
     // stays what it is now. A path built per entry (and copied into one piece by the
     // call) cost a no-op push of 11k entries ~10 ms.
-    this.#relative = this.#fs.cwd?.() === this.#root;
+    this.#relative = this.#cwd?.() === this.#root;
     let walked = 0;
     while (this.#stack.length > 0 && walked < budget) {
       const frame = this.#stack[this.#stack.length - 1] as Frame;

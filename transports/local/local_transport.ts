@@ -5,7 +5,7 @@
  * @module
  */
 import { availableParallelism } from "node:os";
-import { geteuid } from "node:process";
+import { cwd, geteuid } from "node:process";
 import { setImmediate } from "node:timers";
 import { diskFs, isDiskFs, keepingByteNames } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
@@ -221,17 +221,19 @@ export class LocalTransport implements Transport {
   /**
    * What a walk on this thread takes from the record: the entries of directories that
    * did not change (`recorded_listings.ts`) and, with a snapshot `dest` on the disk, a
-   * lookup there of each file that did (`prefetch.ts`).
+   * lookup there of each file that did (`prefetch.ts`); and, with the source on the
+   * disk, the working directory (`WalkOptions.cwd`).
    */
   #recorded(
     previous: RecordedTable | undefined,
     dest: string,
     destFs: FileSystem,
-  ): Pick<WalkOptions, "listings" | "prefetch"> | undefined {
+  ): Pick<WalkOptions, "listings" | "prefetch" | "cwd"> | undefined {
     if (!previous || this.#options.reuseListings === false) return undefined;
     const listings = new RecordedListings(previous);
-    if (!isDiskFs(this.#syncFs(destFs))) return { listings };
-    return { listings, prefetch: diskPrefetcher(dest) };
+    const here = isDiskFs(this.#sourceFs()) ? { cwd } : {};
+    if (!isDiskFs(this.#syncFs(destFs))) return { listings, ...here };
+    return { listings, prefetch: diskPrefetcher(dest), ...here };
   }
 
   /** Recorded entries from which a source is walked on several threads. */

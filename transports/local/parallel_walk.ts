@@ -36,9 +36,9 @@ export type WalkRunner = Pick<Runner, "run" | "offload" | "src" | "parallel">;
  * Walks the source: here, or — when workers may be used and the last sync recorded a
  * large tree, or nothing was recorded — on this thread and workers together, each
  * taking runs of the root's entries from a shared queue. `recorded` (`listings` from
- * `previous`, and a `prefetch` hook) spares a walk on this thread reading directories
- * that did not change; workers read every directory (they would need the record sent
- * over first).
+ * `previous`, a `prefetch` hook, the working directory) spares a walk on this thread
+ * reading directories that did not change; workers read every directory (they would
+ * need the record sent over first).
  *
  * @example
  * ```ts
@@ -51,7 +51,7 @@ export function walkSource(
   options: WalkOptions,
   previous: RecordedTree | undefined,
   threshold: number = PARALLEL_WALK_ENTRIES,
-  recorded?: Pick<WalkOptions, "listings" | "prefetch">,
+  recorded?: Pick<WalkOptions, "listings" | "prefetch" | "cwd">,
 ): Promise<WalkResult> {
   // Without a record (a first sync, or a repair) the size is unknown: shared all the same,
   // since a worker that is not up when this thread has taken every run is not waited for.

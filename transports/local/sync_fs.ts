@@ -48,12 +48,6 @@ export interface SyncFs {
    * object. A wrapper that changes `lstatSync` must leave it out.
    */
   lstatInto?(path: string, out: Float64Array, at: number): boolean;
-  /**
-   * The directory relative paths resolve against, where that is the process's working
-   * directory (the disk's `diskFs`): a walk of that very directory then looks its
-   * entries up by their relative paths. Optional.
-   */
-  cwd?(): string;
 }
 
 /** The `code` of a thrown file-system error, if any. */

@@ -66,6 +66,13 @@ export interface WalkOptions {
    * the walk goes on. Must not throw.
    */
   prefetch?: (path: string) => void;
+  /**
+   * The process's working directory (`process.cwd`): while it is the root, files taken
+   * from the record are looked up by their relative paths. For a walk on the thread that
+   * alone changes it, as `listings` (not in a worker: there the main thread could change
+   * it between a look and a lookup).
+   */
+  cwd?: () => string;
 }
 
 interface Frame {
@@ -111,12 +118,14 @@ export class TreeWalker {
   /** Before any directory is read: what a listing key's racy check measures from. */
   readonly #start = Date.now();
   readonly #root: string;
+  readonly #cwd: (() => string) | undefined;
   /** The working directory is the root, as of this step: see {@linkcode #recordedFile}. */
   #relative = false;
 
   constructor(fs: SyncFs, root: string, options: WalkOptions = {}) {
     this.#fs = fs;
     this.#root = root;
+    this.#cwd = options.cwd;
     this.#listings = options.listings;
     this.#prefetch = options.listings && options.prefetch;
     this.#lstatInto = fs.lstatInto?.bind(fs);
@@ -131,7 +140,7 @@ export class TreeWalker {
   step(budget: number): boolean {
     // Nothing else runs on this thread until the step returns: the working directory
     // stays what it is now.
-    this.#relative = this.#fs.cwd?.() === this.#root;
+    this.#relative = this.#cwd?.() === this.#root;
     let done = 0;
     while (this.#stack.length > 0) {
       const frame = this.#stack[this.#stack.length - 1] as Frame;

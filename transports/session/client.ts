@@ -37,6 +37,8 @@ export interface PushOptions {
    * that sent the tree (not `reused`), it holds this push's listings, to be saved.
    */
   listings?: SourceListings;
+  /** The process's working directory, where `fs` is the disk (see `SendOptions.cwd`). */
+  cwd?: () => string;
 }
 
 /** What a push did: the server's result plus what went over the wire. */
@@ -110,6 +112,7 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
           ...(options.walkThreads ? { walkThreads: options.walkThreads } : {}),
           ...(options.onSkipped ? { onSkipped: options.onSkipped } : {}),
           ...(options.listings ? { listings: options.listings } : {}),
+          ...(options.cwd ? { cwd: options.cwd } : {}),
         });
       } catch (err) {
         // The server's own report says more than "receiver failed", when it got to send one.
