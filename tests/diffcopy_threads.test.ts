@@ -45,7 +45,8 @@ function makeSource(root: string): void {
 /** Left out of every walk, and named. */
 const FIFOS = ["b/s1/pipe", "d/s2/pipe"];
 
-const view = (entries: SourceEntry[]) => entries.map(({ stat, inode }) => ({ ...stat, xattrs: [...stat.xattrs], inode }));
+const view = (entries: SourceEntry[]) =>
+  entries.map(({ stat, inode }) => ({ ...stat, xattrs: [...stat.xattrs], inode }));
 
 async function collect(root: string, excludes: string[], threads: WalkThreads): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
