@@ -19,7 +19,25 @@ import {
   type RecordedEntry,
   type RecordedTree,
 } from "../mod.ts";
+import { STAT_FIELDS, type WalkResult } from "../transports/local/walk.ts";
 import { seededRandom } from "./_helpers.ts";
+
+/** A walk's entries as a record holds them (checksums left out), listing keys and all. */
+export function recordEntries(walk: WalkResult): [string, RecordedEntry][] {
+  return walk.paths.map((path, i) => {
+    const o = i * STAT_FIELDS;
+    const key = walk.stats[o + 5] as number;
+    const stat: EntryStat = {
+      mode: walk.stats[o] as number,
+      uid: walk.stats[o + 1] as number,
+      gid: walk.stats[o + 2] as number,
+      size: walk.stats[o + 3] as number,
+      mtimeMs: walk.stats[o + 4] as number,
+      ...(Number.isNaN(key) ? {} : { listingKey: key }),
+    };
+    return [path, { checksum: "0".repeat(64), stat }];
+  });
+}
 
 /** One reported change. */
 export interface Change {

@@ -17,7 +17,14 @@ import { RecordedListings } from "../transports/local/recorded_listings.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
 import { STAT_FIELDS, type WalkResult, walkTree } from "../transports/local/walk.ts";
 import { tempDir } from "./_diffcopy.ts";
-import { assertSameTree, freshChecksums, generateTree, RecordingTree, syncOnce } from "./_local_helpers.ts";
+import {
+  assertSameTree,
+  freshChecksums,
+  generateTree,
+  RecordingTree,
+  recordEntries,
+  syncOnce,
+} from "./_local_helpers.ts";
 
 const disk = fileSystemFrom(nodeFs);
 
@@ -35,23 +42,6 @@ function countingFs(): { fs: FileSystem; reads: string[] } {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A walk's entries as a record holds them (checksums left out), listing keys and all. */
-function recordEntries(walk: WalkResult): [string, RecordedEntry][] {
-  return walk.paths.map((path, i) => {
-    const o = i * STAT_FIELDS;
-    const key = walk.stats[o + 5] as number;
-    const stat: EntryStat = {
-      mode: walk.stats[o] as number,
-      uid: walk.stats[o + 1] as number,
-      gid: walk.stats[o + 2] as number,
-      size: walk.stats[o + 3] as number,
-      mtimeMs: walk.stats[o + 4] as number,
-      ...(Number.isNaN(key) ? {} : { listingKey: key }),
-    };
-    return [path, { checksum: "0".repeat(64), stat }];
-  });
-}
 
 /** A source, its snapshot and a transport counting the source's directory reads. */
 interface Case {

@@ -12,32 +12,16 @@ import { after, before, describe, it } from "node:test";
 import { diskFs } from "../backends/disk_fs.ts";
 import { RACY_MS } from "../core/listing_key.ts";
 import { RecordedTable } from "../core/recorded_table.ts";
-import type { EntryStat, RecordedEntry } from "../core/types.ts";
 import { type FileSystem, fileSystemFrom } from "../mod.ts";
 import { SourceWalker, walkSource } from "../transports/diffcopy/source_walker.ts";
 import { RecordedListings } from "../transports/local/recorded_listings.ts";
 import type { SyncFs } from "../transports/local/sync_fs.ts";
-import { STAT_FIELDS, TreeWalker, type WalkResult, walkTree } from "../transports/local/walk.ts";
+import { TreeWalker, type WalkResult, walkTree } from "../transports/local/walk.ts";
 import { tempDir } from "./_diffcopy.ts";
-import { generateTree } from "./_local_helpers.ts";
+import { generateTree, recordEntries } from "./_local_helpers.ts";
 
-/** A walk's entries as a record holds them (checksums left out). */
-function recordOf(walk: WalkResult): RecordedTable {
-  const entries = walk.paths.map((path, i): [string, RecordedEntry] => {
-    const o = i * STAT_FIELDS;
-    const key = walk.stats[o + 5] as number;
-    const stat: EntryStat = {
-      mode: walk.stats[o] as number,
-      uid: walk.stats[o + 1] as number,
-      gid: walk.stats[o + 2] as number,
-      size: walk.stats[o + 3] as number,
-      mtimeMs: walk.stats[o + 4] as number,
-      ...(Number.isNaN(key) ? {} : { listingKey: key }),
-    };
-    return [path, { checksum: "0".repeat(64), stat }];
-  });
-  return RecordedTable.fromEntries(entries);
-}
+/** A record of what `walk` found. */
+const recordOf = (walk: WalkResult): RecordedTable => RecordedTable.fromEntries(recordEntries(walk));
 
 /**
  * The disk seen from a working directory of the test's choosing: relative paths resolve
