@@ -1,10 +1,11 @@
 /** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, realpathSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
 import { describe, it } from "node:test";
+import { RACY_MS } from "../core/listing_key.ts";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
 import { assertStopped, binEntry, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
@@ -126,7 +127,7 @@ describe("fscache serve / push", () => {
     assert.deepEqual(listTree(disk, path, false), listTree(disk, src, false));
   });
 
-  it("push as a process: --exec starts where the push was started; a repeat push finds in-place edits", () => {
+  it("push as a process: --exec starts where the push was started; a repeat push finds in-place edits", async () => {
     using tmp = tempDir();
     // The working directory reads back without symlinks: the source must too, for the
     // walk to go by relative paths once the push is in it (see `SendOptions.cwd`).
@@ -137,14 +138,21 @@ describe("fscache serve / push", () => {
     const bin = [process.execPath, ...binEntry()];
     const serve = [...bin, "serve", "--stdio", "-q", "--root", `${work}/cache`].map(shellQuote).join(" ");
     writeFileSync(`${work}/serve.sh`, `#!/bin/sh\nexec ${serve}\n`, { mode: 0o755 });
-    // Without --key: a fresh key each time, the snapshot of the last push its base.
+    // Without --key: a fresh key each time, the snapshot of the last push its base. The
+    // client's own root (its listings) is relative too: to where the push was started.
     const push = () =>
       JSON.parse(
-        execFileSync(process.execPath, [...binEntry(), "push", src, "--exec", "./serve.sh", "--json"], {
-          cwd: work,
-          encoding: "utf8",
-        }),
+        execFileSync(
+          process.execPath,
+          [...binEntry(), "push", src, "--exec", "./serve.sh", "--root", "client", "--json"],
+          {
+            cwd: work,
+            encoding: "utf8",
+          },
+        ),
       );
+    // Directories changed just before a walk get no listing to keep: let them settle.
+    await new Promise((resolve) => setTimeout(resolve, RACY_MS + 300));
     assert.equal(push().added, 5);
     appendFileSync(`${src}/a/b/deep.txt`, " edited");
     appendFileSync(`${src}/top`, " edited");
@@ -152,6 +160,9 @@ describe("fscache serve / push", () => {
     assert.deepEqual([again.added, again.modified, again.deleted, again.filesSent], [0, 2, 0, 2]);
     const local = execFileSync(process.execPath, [...binEntry(), "checksum", src], { encoding: "utf8" });
     assert.equal(again.checksum, local.trim());
+    // The listings kept in the client's root, relative to where the push was started.
+    assert.equal(readdirSync(`${work}/client/listings`).length, 1);
+    assert.equal(existsSync(`${src}/client`), false);
   });
 
   it("push --exec names a command that exits or is killed before the push is done", async () => {
