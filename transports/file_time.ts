@@ -47,9 +47,13 @@ function secondsOfMicros(micros: number): number {
  * ```
  */
 export function fileTimeOfMs(ms: number): number | Date {
-  // Not rounded to the microsecond as `fileTime` is: a walked `mtimeMs` carries the
-  // source's nanoseconds, and rounding up could cross into the next millisecond.
-  return deno || ms < 0 ? new Date(Math.floor(ms)) : ms / 1000;
+  if (deno || ms < 0) return new Date(Math.floor(ms));
+  // Its nearest microsecond (libuv keeps no more), kept within the millisecond the walk
+  // read. `ms / 1000` as such was cut by libuv to the microsecond below whenever the
+  // float of seconds fell a hair short, and a whole-millisecond time (as tools setting
+  // times in milliseconds leave) then landed in the millisecond before, half the time.
+  const floor = Math.floor(ms);
+  return secondsOfMicros(Math.min(Math.round(ms * 1000), floor * 1000 + 999));
 }
 
 /**
