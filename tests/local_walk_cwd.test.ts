@@ -157,4 +157,25 @@ describe("the push sender's walk of the working directory", () => {
     }
     assert.ok(byBatch.filter(([cwd, ...paths]) => cwd === src && paths.length > 0).length > 2);
   });
+
+  it("names an entry it cannot look up by its absolute path, as a walk from elsewhere does", () => {
+    const at = { cwd: src };
+    const { fs } = fromCwd(at);
+    const failing: FileSystem = {
+      ...fs,
+      lstatSync: (path) => {
+        if (path.endsWith("a/f1.txt"))
+          throw Object.assign(new Error(`EACCES: permission denied, lstat '${path}'`), { code: "EACCES" });
+        return fs.lstatSync(path);
+      },
+    };
+    assert.throws(() => walkSource(failing, src), /lstat '\/.*\/src\/a\/f1\.txt'/);
+    assert.throws(
+      () => {
+        const walker = new SourceWalker(failing, src, [], { cwd: () => at.cwd });
+        while (walker.next(100));
+      },
+      new RegExp(`lstat '${src}/a/f1\\.txt'`),
+    );
+  });
 });

@@ -5,7 +5,7 @@
  * that work took about as long as each other, one after the other).
  * @module
  */
-import type { FileSystem } from "../../core/file_system.ts";
+import type { FileStats, FileSystem } from "../../core/file_system.ts";
 import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
 import { type ExcludeMatcher, excludeMatcher } from "./excludes.ts";
@@ -210,8 +210,16 @@ export class SourceWalker {
     const ignored = matcher?.ignores(path) ?? false;
     const excluded = frame.excluded || ignored;
     if (excluded && !matcher?.hasExceptions) return;
-    const full = this.#relative ? path : joinPath(this.#root, path);
-    const st = this.#fs.lstatSync(full);
+    let full = this.#relative ? path : joinPath(this.#root, path);
+    let st: FileStats;
+    try {
+      st = this.#fs.lstatSync(full);
+    } catch (err) {
+      if (!this.#relative) throw err;
+      // Again by the absolute path, so that a failure names the entry as it did before.
+      full = joinPath(this.#root, path);
+      st = this.#fs.lstatSync(full);
+    }
     const type = st.mode & S_IFMT;
     if (type !== S_IFDIR && type !== S_IFREG && type !== S_IFLNK) {
       if (!ignored) this.skipped.push(path);
