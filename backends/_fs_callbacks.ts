@@ -5,7 +5,7 @@
  * start here, for the same calls on libuv's threads.
  * @module
  */
-import { close, fsync, open, readFile, rename, unlink, write } from "node:fs";
+import { close, fsync, ftruncate, open, readFile, rename, unlink, write } from "node:fs";
 
 type Callback = (err: NodeJS.ErrnoException | null, value?: unknown) => void;
 
@@ -34,7 +34,7 @@ export function promised<T = void>(fn: (...args: never[]) => void, ...args: unkn
  * const fd = await openFile("/cache/meta/.tmp-1-a.rec", "w", 0o600);
  * ```
  */
-export function openFile(path: string, flags: string, mode?: number): Promise<number> {
+export function openFile(path: string, flags: string | number, mode?: number): Promise<number> {
   return promised(open, path, flags, mode);
 }
 
@@ -62,6 +62,18 @@ export async function writeAll(fd: number, data: Uint8Array): Promise<void> {
  */
 export function syncFile(fd: number): Promise<void> {
   return promised(fsync, fd);
+}
+
+/**
+ * Cuts (or extends) an open file to `length` bytes.
+ *
+ * @example
+ * ```ts
+ * await truncateFile(fd, 100);
+ * ```
+ */
+export function truncateFile(fd: number, length: number): Promise<void> {
+  return promised(ftruncate, fd, length);
 }
 
 /**

@@ -4,11 +4,12 @@
  * fsync. Kept apart from the store so the store reads as its crash argument.
  * @module
  */
+import { constants } from "node:fs";
 import { pid } from "node:process";
 import { crc32 } from "../core/byte_io.ts";
 import { isValidRecord } from "../core/record.ts";
 import type { SourceRecord } from "../core/types.ts";
-import { closeFile, openFile, removeFile, renamePath, syncFile, writeAll } from "./_fs_callbacks.ts";
+import { closeFile, openFile, removeFile, renamePath, syncFile, truncateFile, writeAll } from "./_fs_callbacks.ts";
 import { sha256Hex } from "./node_sha256.ts";
 
 /** A record as stored: the record plus the write sequence number that orders duplicates. */
@@ -173,6 +174,28 @@ export async function writeFileAtomic(
   } catch (err) {
     await removeFile(temp);
     throw err;
+  }
+}
+
+/**
+ * Writes `data` over the file at `path` (made if missing) in place, then cuts it to
+ * length: no fsync, no temp file. Only for a file that carries its own check, which a
+ * crash or a reader meanwhile may see torn. Neither a rename over the old file nor
+ * truncating it to nothing first: on ext4 either makes the kernel write the new data
+ * out at once (its `auto_da_alloc` guard), which slowed the tree's own fsync beside it.
+ *
+ * @example
+ * ```ts
+ * await overwriteFile("/cache/meta/a.digest-input", bytes);
+ * ```
+ */
+export async function overwriteFile(path: string, data: Uint8Array): Promise<void> {
+  const fd = await openFile(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  try {
+    await writeAll(fd, data);
+    await truncateFile(fd, data.length);
+  } finally {
+    await closeFile(fd);
   }
 }
 

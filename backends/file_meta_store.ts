@@ -27,6 +27,7 @@ import {
   decodeRecord,
   decodeTree,
   encodeRecord,
+  overwriteFile,
   type StoredRecord,
   TEMP_PREFIX,
   treeFile,
@@ -44,6 +45,8 @@ export interface FileMetaStoreOptions {
 const SLOT_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const RECORD_EXT = ".rec";
 const TREE_EXT = ".tree";
+/** The root digest's input, a cache beside the tree (see `MetaStore.putDigestInput`). */
+const INPUT_EXT = ".digest-input";
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -197,6 +200,34 @@ export class FileMetaStore implements MetaStore {
     );
   }
 
+  /** The last digest input put for `key`'s slot; `undefined` when there is none. */
+  async getDigestInput(key: string): Promise<Uint8Array | undefined> {
+    this.#ready();
+    const slot = this.#slotOf.get(key);
+    if (slot === undefined) return undefined;
+    try {
+      const file = await this.#limit.run(() => readWholeFile(this.#path(slot, INPUT_EXT)));
+      // A plain Uint8Array of the file's own bytes, as the trees are handed out.
+      return new Uint8Array(file.buffer, file.byteOffset, file.length);
+    } catch (err) {
+      if (errorCode(err) === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Replaces `key`'s digest input in place, without an fsync and outside the slot's
+   * queue: the cache checks it against the tree before use, so one that is stale, torn
+   * by a crash or left by a removed slot costs only the work it would have saved (and
+   * one left without a record is deleted on open).
+   */
+  async putDigestInput(key: string, data: Uint8Array): Promise<void> {
+    this.#ready();
+    const slot = this.#slotOf.get(key);
+    if (slot === undefined) return;
+    await this.#limit.run(() => overwriteFile(this.#path(slot, INPUT_EXT), data));
+  }
+
   /** Waits for writes in flight, then releases the lock. Later calls fail with `ERR_CLOSED`. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -224,17 +255,18 @@ export class FileMetaStore implements MetaStore {
    */
   #scan(): void {
     const best = new Map<string, { slot: string; stored: StoredRecord }>();
-    const trees = new Set<string>();
+    /** Tree and digest-input files, by name: each goes unless its slot has a record. */
+    const beside = new Map<string, string>();
     for (const name of readdirSync(this.dir)) {
       if (name.startsWith(TEMP_PREFIX)) {
         rmSync(`${this.dir}/${name}`, { force: true });
         continue;
       }
-      const ext = name.endsWith(RECORD_EXT) ? RECORD_EXT : name.endsWith(TREE_EXT) ? TREE_EXT : "";
+      const ext = [RECORD_EXT, TREE_EXT, INPUT_EXT].find((e) => name.endsWith(e)) ?? "";
       const slot = name.slice(0, name.length - ext.length);
       if (ext === "" || !SLOT_PATTERN.test(slot)) continue;
-      if (ext === TREE_EXT) {
-        trees.add(slot);
+      if (ext !== RECORD_EXT) {
+        beside.set(name, slot);
         continue;
       }
       const stored = this.#readRecord(slot);
@@ -256,9 +288,9 @@ export class FileMetaStore implements MetaStore {
       this.#records.set(slot, stored.record);
       this.#taken.add(slot);
     }
-    for (const slot of trees) {
+    for (const [name, slot] of beside) {
       // A tree whose record was deleted (or never written) before a crash: nothing can reach it.
-      if (!this.#taken.has(slot)) rmSync(this.#path(slot, TREE_EXT), { force: true });
+      if (!this.#taken.has(slot)) rmSync(`${this.dir}/${name}`, { force: true });
     }
   }
 
@@ -298,11 +330,13 @@ export class FileMetaStore implements MetaStore {
     await removeFile(this.#path(slot, RECORD_EXT));
     await this.#dirSync.sync();
     await removeFile(this.#path(slot, TREE_EXT));
+    await removeFile(this.#path(slot, INPUT_EXT));
   }
 
   #removeSlotSync(slot: string): void {
     rmSync(this.#path(slot, RECORD_EXT), { force: true });
     rmSync(this.#path(slot, TREE_EXT), { force: true });
+    rmSync(this.#path(slot, INPUT_EXT), { force: true });
   }
 
   /** Moves a damaged file aside for inspection; the store never reads it again. */

@@ -20,8 +20,10 @@ export interface IdbMetaStoreOptions {
 // Records and trees share one object store under array keys; ranges select each kind.
 const RECORD = "r";
 const TREE = "t";
+const INPUT = "d";
 const recordKey = (key: string): [string, string] => [RECORD, key];
 const treeKey = (key: string): [string, string] => [TREE, key];
+const inputKey = (key: string): [string, string] => [INPUT, key];
 
 const consoleLogger: Logger = {
   warn(message, error) {
@@ -77,6 +79,7 @@ export class IdbMetaStore implements MetaStore {
     await this.#run("readwrite", (store) => {
       store.delete(recordKey(key));
       store.delete(treeKey(key));
+      store.delete(inputKey(key));
       return done(store);
     });
   }
@@ -87,12 +90,17 @@ export class IdbMetaStore implements MetaStore {
     await this.#run("readwrite", (store) => {
       // Read and writes in one transaction: it commits whole or not at all.
       const read = store.get(treeKey(oldKey));
-      read.onsuccess = () => {
+      const readInput = store.get(inputKey(oldKey));
+      // Requests of a transaction answer in order: the tree's read has answered too.
+      readInput.onsuccess = () => {
         store.delete(recordKey(oldKey));
         store.delete(treeKey(oldKey));
+        store.delete(inputKey(oldKey));
         store.put(copy, recordKey(copy.key));
         if (read.result === undefined) store.delete(treeKey(copy.key));
         else store.put(read.result, treeKey(copy.key));
+        if (readInput.result === undefined) store.delete(inputKey(copy.key));
+        else store.put(readInput.result, inputKey(copy.key));
       };
       return done(store);
     });
@@ -111,6 +119,19 @@ export class IdbMetaStore implements MetaStore {
     const bytes = new Uint8Array(data);
     await this.#run("readwrite", (store) => {
       store.put(bytes, treeKey(key));
+      return done(store);
+    });
+  }
+
+  async getDigestInput(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.#run("readonly", (store) => request(store.get(inputKey(key))));
+    return value instanceof Uint8Array ? new Uint8Array(value) : undefined;
+  }
+
+  async putDigestInput(key: string, data: Uint8Array): Promise<void> {
+    const bytes = new Uint8Array(data);
+    await this.#run("readwrite", (store) => {
+      store.put(bytes, inputKey(key));
       return done(store);
     });
   }

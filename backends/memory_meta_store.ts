@@ -19,6 +19,7 @@ import type { MetaStore, SourceRecord } from "../core/types.ts";
 export class MemoryMetaStore implements MetaStore {
   readonly #records = new Map<string, SourceRecord>();
   readonly #trees = new Map<string, Uint8Array>();
+  readonly #inputs = new Map<string, Uint8Array>();
 
   async loadAll(): Promise<SourceRecord[]> {
     return [...this.#records.values()].map((r) => ({ ...r }));
@@ -31,14 +32,20 @@ export class MemoryMetaStore implements MetaStore {
   async delete(key: string): Promise<void> {
     this.#records.delete(key);
     this.#trees.delete(key);
+    this.#inputs.delete(key);
   }
 
   async rebase(oldKey: string, record: SourceRecord): Promise<void> {
     const tree = this.#trees.get(oldKey);
+    const input = this.#inputs.get(oldKey);
     this.#records.delete(oldKey);
     this.#trees.delete(oldKey);
+    this.#inputs.delete(oldKey);
     this.#records.set(record.key, { ...record });
     if (tree) this.#trees.set(record.key, tree);
+    else this.#trees.delete(record.key);
+    if (input) this.#inputs.set(record.key, input);
+    else this.#inputs.delete(record.key);
   }
 
   async getHashTree(key: string): Promise<Uint8Array | undefined> {
@@ -48,6 +55,14 @@ export class MemoryMetaStore implements MetaStore {
 
   async putHashTree(key: string, data: Uint8Array): Promise<void> {
     this.#trees.set(key, data.slice());
+  }
+
+  async getDigestInput(key: string): Promise<Uint8Array | undefined> {
+    return this.#inputs.get(key)?.slice();
+  }
+
+  async putDigestInput(key: string, data: Uint8Array): Promise<void> {
+    this.#inputs.set(key, data.slice());
   }
 
   async close(): Promise<void> {}

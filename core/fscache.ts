@@ -373,8 +373,13 @@ export class FSCache {
       const record = { ...state.record };
       // A sync that changed nothing leaves the stored tree as it was (rebase moved it along).
       const bytes = unchanged ? undefined : tree.serialize();
+      const input = bytes && this.#meta.putDigestInput ? tree.digestInput() : undefined;
       await this.#registry.metaQueue.run([record.key], async () => {
-        if (bytes) await this.#meta.putHashTree(record.key, bytes);
+        if (bytes)
+          await Promise.all([
+            this.#meta.putHashTree(record.key, bytes),
+            input && this.#putDigestInput(record.key, input),
+          ]);
         await this.#meta.put(record);
       });
       state.tree = tree;
@@ -392,6 +397,15 @@ export class FSCache {
     } finally {
       state.transferring = false;
       state.generation++;
+    }
+  }
+
+  /** Stores a digest input; a failure only loses what it would save, so it is only reported. */
+  async #putDigestInput(key: string, data: Uint8Array): Promise<void> {
+    try {
+      await this.#meta.putDigestInput?.(key, data);
+    } catch (err) {
+      this.#logger.warn(`could not store the digest input of key ${JSON.stringify(key)}`, err);
     }
   }
 

@@ -7,9 +7,11 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
-import { compareWalkOrder, encodeName } from "./names.ts";
+
+import { decodeDigestInput, type InputChange, spliceDigestInput } from "./digest_input.ts";
+import { compareWalkOrder } from "./names.ts";
 import { isBelow } from "./path.ts";
-import { rootDigest } from "./root_digest.ts";
+import { digestInput } from "./root_digest.ts";
 import { finalEntries, type TableChange } from "./table_changes.ts";
 import {
   allocateColumns,
@@ -19,6 +21,7 @@ import {
   TABLE_STAT_FIELDS,
   type TableColumns,
 } from "./table_columns.ts";
+import { contentOfEntry, contentOfStat, countContent } from "./table_content_size.ts";
 import type { EntryStat, RecordedEntry, RecordedTree, Sha256Factory } from "./types.ts";
 
 export type { TableChange } from "./table_changes.ts";
@@ -31,9 +34,6 @@ export {
   type TableFilling,
 } from "./table_columns.ts";
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
 /** Two hex digits per byte value. */
 const HEX = "0123456789abcdef";
 const HEX_PAIRS = Array.from({ length: 256 }, (_, b) => `${HEX[b >> 4]}${HEX[b & 15]}`);
@@ -64,6 +64,10 @@ export class RecordedTable implements RecordedTree {
   readonly links: Map<number, string>;
   #index: Map<string, number> | undefined;
   #digest: string | undefined;
+  /** The root digest's input, when known (see `digest_input.ts`). */
+  #input: Uint8Array | undefined;
+  /** How `#input` follows from the table this one was folded from, until it is made. */
+  #inputChange: InputChange | undefined;
   /** `contentSize()`'s answer once known (`null` for `undefined`). */
   #contentSize: number | null | undefined;
   #sortedLinks: Uint32Array | undefined;
@@ -178,31 +182,8 @@ export class RecordedTable implements RecordedTree {
    * Counted once per table, unless it was given or followed from the table it was made from.
    */
   contentSize(): number | undefined {
-    if (this.#contentSize === undefined) this.#contentSize = this.#countContent() ?? null;
+    if (this.#contentSize === undefined) this.#contentSize = countContent(this.paths, this.stats, this.links) ?? null;
     return this.#contentSize ?? undefined;
-  }
-
-  #countContent(): number | undefined {
-    const s = this.stats;
-    const paths = this.paths;
-    let total = 0;
-    for (let i = 0; i < paths.length; i++) {
-      const path = paths[i] as string;
-      const slash = path.lastIndexOf("/");
-      // Walk order puts a directory's entry before everything below it, so an entry's
-      // parent is an entry exactly when the entry before is that parent or below it.
-      if (slash >= 0 && !isParentOrBelow(paths[i - 1], path, slash)) return undefined;
-      const mode = s[i * TABLE_STAT_FIELDS] as number;
-      if (Number.isNaN(mode)) return undefined;
-      const type = mode & S_IFMT;
-      if (type === S_IFREG) total += s[i * TABLE_STAT_FIELDS + 3] as number;
-    }
-    for (const [i, link] of this.links) {
-      const type = (s[i * TABLE_STAT_FIELDS] as number) & S_IFMT;
-      if (type === S_IFREG) return undefined;
-      if (type === S_IFLNK) total += encodeName(link).length;
-    }
-    return total;
   }
 
   /**
@@ -213,8 +194,40 @@ export class RecordedTable implements RecordedTree {
    */
   digest(sha256: Sha256Factory): string {
     if (this.#digest !== undefined) return this.#digest;
-    this.#digest = rootDigest(this.sums, this.paths.length, sha256);
+    const hash = sha256();
+    hash.update(this.#digestInput());
+    this.#digest = hash.digest();
     return this.#digest;
+  }
+
+  /**
+   * The root digest's input where it is known without sorting every checksum: made with
+   * the digest, or taken from the store ({@linkcode adoptDigestInput}). For storing
+   * beside the table, with `encodeDigestInput`.
+   */
+  knownDigestInput(): Uint8Array | undefined {
+    return this.#input;
+  }
+
+  /**
+   * Takes `stored` (`encodeDigestInput`'s bytes, as a `MetaStore` kept them) as this
+   * table's digest input when it is intact and made for exactly this table's root
+   * digest; returns whether it did. A table folded from this one then makes its own
+   * input from it, instead of sorting every checksum.
+   */
+  adoptDigestInput(stored: Uint8Array): boolean {
+    if (this.#input !== undefined || this.#digest === undefined) return false;
+    this.#input = decodeDigestInput(stored, this.#digest, this.paths.length);
+    return this.#input !== undefined;
+  }
+
+  #digestInput(): Uint8Array {
+    if (this.#input === undefined) {
+      const change = this.#inputChange;
+      this.#inputChange = undefined;
+      this.#input = (change && spliceDigestInput(change)) || digestInput(this.sums, this.paths.length);
+    }
+    return this.#input;
   }
 
   /**
@@ -239,7 +252,7 @@ export class RecordedTable implements RecordedTree {
       if (gone[i] === 1) return;
       gone[i] = 1;
       goneList.push(i);
-      if (size !== undefined) size -= this.#contentOf(i);
+      if (size !== undefined) size -= contentOfEntry(this.stats, this.links, i);
     };
     /** Where each set path is or would go, found once (each search is ~17 walk-order comparisons). */
     const places = new Map<string, number>();
@@ -276,6 +289,8 @@ export class RecordedTable implements RecordedTree {
       at = this.#copyRun(run, to, columns, at, pieces);
     };
     let kept = 0;
+    /** Where the added entries are in the new columns. */
+    const addedAt: number[] = [];
     let exact = size !== undefined;
     const addedPaths = exact ? new Set(added.map(([path]) => path)) : undefined;
     for (const [path, entry] of added) {
@@ -283,6 +298,7 @@ export class RecordedTable implements RecordedTree {
       keep(kept, i);
       kept = i;
       pieces.push([path]);
+      addedAt.push(at);
       putFields(columns, at++, entry.checksum, entry.stat);
       if (!exact) continue;
       // Entries that stay keep their parents (a delete takes a subtree whole): only a new
@@ -304,7 +320,16 @@ export class RecordedTable implements RecordedTree {
       const i = lowerBound(paths, dir);
       if (paths[i] === dir) columns.stats[i * TABLE_STAT_FIELDS + LISTING_KEY_AT] = Number.NaN;
     }
-    return new RecordedTable({ ...columns, paths }, exact ? { contentSize: size as number } : {});
+    const table = new RecordedTable({ ...columns, paths }, exact ? { contentSize: size as number } : {});
+    // Past a quarter of the entries changed, sorting them all anew costs about as much.
+    if (this.#input !== undefined && (skip.length + addedAt.length) * 4 <= n) {
+      table.#inputChange = {
+        base: this.#input,
+        removed: gatherSums(this.sums, skip),
+        added: gatherSums(columns.sums, addedAt),
+      };
+    }
+    return table;
   }
 
   /** Whether any entry has a listing key (computed once: tables are immutable). */
@@ -320,14 +345,6 @@ export class RecordedTable implements RecordedTree {
       }
     }
     return this.#keyed;
-  }
-
-  /** What entry `i` adds to the content size of a table whose size is exact. */
-  #contentOf(i: number): number {
-    const type = (this.stats[i * TABLE_STAT_FIELDS] as number) & S_IFMT;
-    if (type === S_IFREG) return this.stats[i * TABLE_STAT_FIELDS + 3] as number;
-    if (type === S_IFLNK) return encodeName(this.links.get(i) ?? "").length;
-    return 0;
   }
 
   /** Whether `path` is an entry that `gone` keeps. */
@@ -388,6 +405,16 @@ function lowerBound(paths: readonly string[], path: string): number {
   return lo;
 }
 
+/** The checksums (32 bytes each) of the entries at `indices`, one after the other. */
+function gatherSums(sums: Uint8Array, indices: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(indices.length * 32);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k] as number;
+    out.set(sums.subarray(i * 32, i * 32 + 32), k * 32);
+  }
+  return out;
+}
+
 /** The directory `path` is in (`""` for the root). */
 function parentOf(path: string): string {
   const slash = path.lastIndexOf("/");
@@ -400,24 +427,4 @@ function joinPieces(pieces: string[][]): string[] {
   let out: string[] = [];
   for (let k = 0; k < pieces.length; k += 4096) out = out.concat(...pieces.slice(k, k + 4096));
   return out;
-}
-
-/** What an entry with `stat` adds to the content size; `undefined` when it makes the size inexact. */
-function contentOfStat(stat: EntryStat | undefined): number | undefined {
-  if (!stat) return undefined;
-  const type = stat.mode & S_IFMT;
-  if (type === S_IFREG) return stat.linkname === undefined ? stat.size : undefined;
-  if (type === S_IFLNK) return encodeName(stat.linkname ?? "").length;
-  return 0;
-}
-
-/**
- * Whether `before` is the directory `path[0, slash)` or lies below it: `path`'s first
- * `slash` characters, then the end or a `/`.
- */
-function isParentOrBelow(before: string | undefined, path: string, slash: number): boolean {
-  if (before === undefined || before.length < slash) return false;
-  if (before.length > slash && before.charCodeAt(slash) !== 0x2f) return false;
-  for (let k = slash - 1; k >= 0; k--) if (before.charCodeAt(k) !== path.charCodeAt(k)) return false;
-  return true;
 }

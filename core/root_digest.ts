@@ -5,11 +5,14 @@
  */
 import { LITTLE_ENDIAN } from "./byte_io.ts";
 import { orderByPrefix } from "./checksum_order.ts";
+import { INPUT_ENTRY, inputOf, inputRoom, inputStart } from "./digest_input.ts";
 import { runtimeBuiltin } from "./runtime_builtin.ts";
-import type { Sha256, Sha256Factory } from "./types.ts";
+import type { Sha256Factory } from "./types.ts";
 
 const HEX = "0123456789abcdef";
-const HEX_DIGIT = new TextEncoder().encode(HEX);
+const ascii = new TextEncoder();
+const HEX_DIGIT = ascii.encode(HEX);
+const COMMA = 0x2c;
 /** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
 const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
   const first = HEX_DIGIT[b >> 4] as number;
@@ -27,53 +30,64 @@ const THEN_COMMA16 = Uint16Array.from({ length: 16 }, (_, d) => {
   return LITTLE_ENDIAN ? digit | (0x2c << 8) : (digit << 8) | 0x2c;
 });
 
-/** Entries written per piece hashed: even, so every piece starts at an even offset. */
+/** Entries joined per piece: one string of ~64 KiB each. */
 const PIECE_ENTRIES = 1008;
 
 /**
- * Hashes the checksums' hex in `order`, comma-joined (65 bytes per entry), a piece of
- * ~64 KiB at a time: one buffer of 6.5 MB for 100k entries cost ~40 ms in page faults
- * alone here. Within a piece, digits are written two per step: this runs once per
- * changed sync, mostly before the JIT has optimized it. An entry at an even offset is
- * its bytes' digit pairs; one at an odd offset is written from the comma before it, in
- * pairs that straddle its bytes (the low digit of one byte and the high digit of the
- * next are the pair of the byte made of those two nibbles), ending with the comma after it.
+ * Writes the checksums' hex in `order` into `room` (from `inputStart`), a comma after
+ * each, two digits per step: this runs once per changed sync, mostly before the JIT has
+ * optimized it. An entry at an even offset is its bytes' digit pairs; one at an odd
+ * offset is written from the comma before it, in pairs that straddle its bytes (the low
+ * digit of one byte and the high digit of the next are the pair of the byte made of
+ * those two nibbles), ending with the comma after it.
  */
-function hashSortedHex(hash: Sha256, sums: Uint8Array, order: Uint32Array): void {
+function writeSortedHex(room: Uint8Array, sums: Uint8Array, order: Uint32Array): void {
   const n = order.length;
-  // Room for the comma after the last entry and a whole last word.
-  const piece = new Uint8Array(PIECE_ENTRIES * 65 + 2);
-  const words = new Uint16Array(piece.buffer, 0, piece.length >> 1);
-  for (let first = 0; first < n; first += PIECE_ENTRIES) {
-    const count = Math.min(PIECE_ENTRIES, n - first);
-    for (let k = 0; k < count; k++) {
-      const from = (order[first + k] as number) * 32;
-      const at = k * 65;
-      if ((at & 1) === 0) {
-        let w = at >> 1;
-        for (let j = 0; j < 32; j++) words[w++] = HEX_PAIR16[sums[from + j] as number] as number;
-        continue;
-      }
-      let w = (at - 1) >> 1;
-      let b = sums[from] as number;
-      words[w++] = COMMA_THEN16[b >> 4] as number;
-      for (let j = 1; j < 32; j++) {
-        const next = sums[from + j] as number;
-        words[w++] = HEX_PAIR16[((b & 15) << 4) | (next >> 4)] as number;
-        b = next;
-      }
-      words[w] = THEN_COMMA16[b & 15] as number;
+  const words = new Uint16Array(room.buffer, room.byteOffset, room.length >> 1);
+  for (let k = 0; k < n; k++) {
+    const from = (order[k] as number) * 32;
+    const at = inputStart + k * INPUT_ENTRY;
+    if ((at & 1) === 0) {
+      let w = at >> 1;
+      for (let j = 0; j < 32; j++) words[w++] = HEX_PAIR16[sums[from + j] as number] as number;
+      room[at + 64] = COMMA;
+      continue;
     }
-    // A full piece ends with an odd entry, which wrote the comma after it; the last piece
-    // leaves that comma out.
-    hash.update(piece.subarray(0, first + count === n ? count * 65 - 1 : count * 65));
+    let w = (at - 1) >> 1;
+    let b = sums[from] as number;
+    words[w++] = COMMA_THEN16[b >> 4] as number;
+    for (let j = 1; j < 32; j++) {
+      const next = sums[from + j] as number;
+      words[w++] = HEX_PAIR16[((b & 15) << 4) | (next >> 4)] as number;
+      b = next;
+    }
+    words[w] = THEN_COMMA16[b & 15] as number;
   }
 }
 
 /**
+ * The root digest's input of the `n` checksums in `sums` (32 bytes each): their hex,
+ * sorted and comma-joined, in an {@linkcode inputRoom} (so it is stored without a
+ * copy). `portable` leaves the runtime's hex encoding unused, as in a browser (for tests).
+ *
+ * @example
+ * ```ts
+ * digestInput(new Uint8Array(32), 1).length; // 64
+ * ```
+ */
+export function digestInput(sums: Uint8Array, n: number, portable = false): Uint8Array {
+  const order = sortedChecksums(sums, n);
+  const room = inputRoom(n);
+  const hex = portable ? null : runtimeHex();
+  if (hex) writeSortedHexNative(room, sums, order, hex);
+  else writeSortedHex(room, sums, order);
+  return inputOf(room, n);
+}
+
+/**
  * The digest (hex, without `dir:`) of the `n` checksums in `sums` (32 bytes each),
- * exactly as `HashTree.hash(".")` computes it from their hex. `portable` leaves the
- * runtime's hex encoding unused, as in a browser (for tests).
+ * exactly as `HashTree.hash(".")` computes it from their hex: the sha256 of their
+ * {@linkcode digestInput}.
  *
  * @example
  * ```ts
@@ -82,10 +96,7 @@ function hashSortedHex(hash: Sha256, sums: Uint8Array, order: Uint32Array): void
  */
 export function rootDigest(sums: Uint8Array, n: number, sha256: Sha256Factory, portable = false): string {
   const hash = sha256();
-  const order = sortedChecksums(sums, n);
-  const hex = portable ? null : runtimeHex();
-  if (hex) hashSortedHexNative(hash, sums, order, hex);
-  else hashSortedHex(hash, sums, order);
+  hash.update(digestInput(sums, n, portable));
   return hash.digest();
 }
 
@@ -113,22 +124,28 @@ function runtimeHex(): ((bytes: Uint8Array) => string) | null {
 }
 
 /**
- * {@linkcode hashSortedHex} with the runtime's hex encoding: every checksum's hex in one
- * call, then each piece's 64-digit slices joined in order with commas.
+ * {@linkcode writeSortedHex} with the runtime's hex encoding: every checksum's hex in one
+ * call, then each piece's 64-digit slices joined in order with commas and written.
  */
-function hashSortedHexNative(hash: Sha256, sums: Uint8Array, order: Uint32Array, hex: (b: Uint8Array) => string): void {
+function writeSortedHexNative(
+  room: Uint8Array,
+  sums: Uint8Array,
+  order: Uint32Array,
+  hex: (b: Uint8Array) => string,
+): void {
   const n = order.length;
   const all = hex(sums.subarray(0, n * 32));
   const parts: string[] = [];
+  let at = inputStart;
   for (let first = 0; first < n; first += PIECE_ENTRIES) {
     const count = Math.min(PIECE_ENTRIES, n - first);
     parts.length = count;
     for (let k = 0; k < count; k++) {
-      const at = (order[first + k] as number) * 64;
-      parts[k] = all.slice(at, at + 64);
+      const from = (order[first + k] as number) * 64;
+      parts[k] = all.slice(from, from + 64);
     }
-    // Every piece but the last ends with the comma before the next piece's first entry.
-    hash.update(first + count === n ? parts.join(",") : `${parts.join(",")},`);
+    at += ascii.encodeInto(parts.join(","), room.subarray(at)).written;
+    room[at++] = COMMA;
   }
 }
 

@@ -5,6 +5,8 @@
  * than the root is looked up (or a scan produced one).
  * @module
  */
+
+import { encodeDigestInput } from "./digest_input.ts";
 import { HashTree, type TreeEntryKind } from "./hash_tree.ts";
 import { serializeHashTree } from "./hash_tree_codec.ts";
 import { cleanRelativePath } from "./path.ts";
@@ -95,6 +97,26 @@ export class SnapshotTree {
   /** The bytes for `MetaStore.putHashTree`, the same whichever form the tree is in. */
   serialize(): Uint8Array {
     return this.#trie ? serializeHashTree(this.#trie) : encodeRecordedTable(this.#folded(), this.#sha256);
+  }
+
+  /**
+   * Offers the stored digest input of the decoded tree (`MetaStore.getDigestInput`):
+   * kept when it matches, so that the tree folded from it next makes its root digest
+   * from it. Returns whether it was kept.
+   */
+  adoptDigestInput(stored: Uint8Array): boolean {
+    return this.#trie === undefined && this.#table !== undefined && this.#table.adoptDigestInput(stored);
+  }
+
+  /**
+   * The bytes for `MetaStore.putDigestInput`, when the tree's columns know their digest
+   * input (they made it with the root digest, as `serialize` does); else `undefined`.
+   */
+  digestInput(): Uint8Array | undefined {
+    if (this.#trie) return undefined;
+    const table = this.#folded();
+    const input = table.knownDigestInput();
+    return input && encodeDigestInput(input, table.digest(this.#sha256));
   }
 
   /** See `HashTree.kindOf`. */

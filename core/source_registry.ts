@@ -219,11 +219,18 @@ export class SourceRegistry {
     const key = state.record.key;
     const generation = state.generation;
     let tree: SnapshotTree;
+    // Read beside the tree, and offered to it when it comes: the tree's first changes
+    // are folded in after a transfer, long after this read has answered.
+    const input = this.#meta.getDigestInput?.(key).catch((err) => {
+      this.#logger.warn(`ignoring the stored digest input of key ${JSON.stringify(key)}`, err);
+      return undefined;
+    });
     try {
       const data = await this.#meta.getHashTree(key);
       onSize?.(data ? storedEntryCount(data) : undefined);
       if (!data) return undefined;
       tree = SnapshotTree.decode(data, this.#sha256);
+      void input?.then((stored) => stored && tree.adoptDigestInput(stored));
     } catch (err) {
       this.#logger.warn(
         `ignoring the stored hash tree of key ${JSON.stringify(key)}; the snapshot will be rescanned`,

@@ -177,6 +177,18 @@ export interface MetaStore {
   rebase(oldKey: string, record: SourceRecord): Promise<void>;
   getHashTree(key: string): Promise<Uint8Array | undefined>;
   putHashTree(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Optional: the digest input last put for `key` (a fresh copy), or `undefined`. A
+   * cache that saves a resync the sort of every checksum: the cache checks it against
+   * the hash tree before use, so a store may lose it, or keep a stale one, at any time.
+   */
+  getDigestInput?(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * Optional: keeps `data` for `key` beside its hash tree, replacing what was there;
+   * need not be durable. `delete` removes it and `rebase` moves it with the tree (or
+   * drops it).
+   */
+  putDigestInput?(key: string, data: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 

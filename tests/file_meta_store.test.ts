@@ -202,7 +202,7 @@ describe("FileMetaStore recovery", () => {
       await store.close();
     }));
 
-  it("cleans what a killed writer leaves: temp files, trees without records, the older of two records of one key", () =>
+  it("cleans what a killed writer leaves: temp files, trees and digest inputs without records, the older of two records of one key", () =>
     withRoot(async (root) => {
       const meta = join(root, "meta");
       await new FileMetaStore(root).close();
@@ -211,13 +211,17 @@ describe("FileMetaStore recovery", () => {
       writeFileSync(join(meta, "a1.tree"), encodeTree(new Uint8Array([7])));
       writeFileSync(join(meta, "b1.rec"), encodeRecord({ seq: 3, record: record("b", "b1") }));
       writeFileSync(join(meta, "b1.tree"), encodeTree(new Uint8Array([3])));
+      writeFileSync(join(meta, "a1.digest-input"), "a1's");
+      writeFileSync(join(meta, "b1.digest-input"), "b1's");
       writeFileSync(join(meta, "orphan.tree"), encodeTree(new Uint8Array([9])));
+      writeFileSync(join(meta, "orphan.digest-input"), "orphan's");
       writeFileSync(join(meta, ".tmp-123-1-c1.rec"), "half");
 
       const store = new FileMetaStore(root, { logger: recordingLogger() });
       assert.deepEqual(await store.loadAll(), [record("b", "a1")]);
       assert.deepEqual(await store.getHashTree("b"), new Uint8Array([7]));
-      assert.deepEqual(readdirSync(meta).sort(), ["a1.rec", "a1.tree"]);
+      assert.deepEqual(readdirSync(meta).sort(), ["a1.digest-input", "a1.rec", "a1.tree"]);
+      assert.deepEqual(await store.getDigestInput("b"), new TextEncoder().encode("a1's"));
       // New writes are ordered after the surviving ones.
       await store.put(record("c", "c1"));
       await store.close();

@@ -196,6 +196,35 @@ export function testMetaStore(name: string, harness: () => MetaStoreHarness): vo
     );
 
     it(
+      "keeps a digest input beside the tree: replaced by the next, moved by a rebase, removed by a delete",
+      withStore(async (store, h) => {
+        if (!store.putDigestInput || !store.getDigestInput) return assert.fail(`${name} keeps no digest input`);
+        await store.put(record("old", { backendId: "snap" }));
+        await store.putHashTree("old", new Uint8Array([1]));
+        assert.equal(await store.getDigestInput("old"), undefined);
+        const first = new Uint8Array(70_000).map((_, i) => (i * 7) & 255);
+        await store.putDigestInput("old", first);
+        await store.putDigestInput("old", first.subarray(0, 500));
+        const read = (await store.getDigestInput("old")) as Uint8Array;
+        assert.deepEqual(read, first.slice(0, 500));
+        // A copy: changing what was read changes nothing stored.
+        read.fill(0);
+        assert.deepEqual(await store.getDigestInput("old"), first.slice(0, 500));
+        await store.rebase("old", record("new", { backendId: "snap" }));
+        assert.equal(await store.getDigestInput("old"), undefined);
+        await store.close();
+        const again = await h.reopen();
+        try {
+          assert.deepEqual(await again.getDigestInput?.("new"), first.slice(0, 500));
+          await again.delete("new");
+          assert.equal(await again.getDigestInput?.("new"), undefined);
+        } finally {
+          await again.close();
+        }
+      }),
+    );
+
+    it(
       "round-trips a large hash tree",
       withStore(async (store) => {
         const tree = new Uint8Array(1 << 20).map((_, i) => (i * 31) & 255);
