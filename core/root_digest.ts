@@ -3,10 +3,9 @@
  * checksum in hex, sorted and comma-joined, from the raw 32-byte checksums.
  * @module
  */
-import { LITTLE_ENDIAN } from "./byte_io.ts";
+import { LITTLE_ENDIAN, runtimeHex } from "./byte_io.ts";
 import { orderByPrefix } from "./checksum_order.ts";
 import { INPUT_ENTRY, inputOf, inputRoom, inputStart } from "./digest_input.ts";
-import { runtimeBuiltin } from "./runtime_builtin.ts";
 import type { Sha256Factory } from "./types.ts";
 
 const HEX = "0123456789abcdef";
@@ -98,29 +97,6 @@ export function rootDigest(sums: Uint8Array, n: number, sha256: Sha256Factory, p
   const hash = sha256();
   hash.update(digestInput(sums, n, portable));
   return hash.digest();
-}
-
-/** `node:buffer`'s hex encoding (Node, Deno); `null` where there is none (browsers). */
-let nativeHex: ((bytes: Uint8Array) => string) | null | undefined;
-
-/**
- * The runtime's own hex encoding, looked up through `process.getBuiltinModule` as
- * `byte_io.ts` looks up CRC-32, so the core imports nothing from `node:`. This digest
- * runs once per changed sync, before the JIT has optimized the code writing hex digits:
- * the whole digest of 11k checksums took 33–40 ms on its first call here with the
- * digits written in JS, 17–22 ms with them from one native call; of 100k, ~100 against
- * ~68 ms. Once optimized, both take the same.
- */
-function runtimeHex(): ((bytes: Uint8Array) => string) | null {
-  if (nativeHex === undefined) {
-    type BufferClass = { from(data: ArrayBuffer, offset: number, length: number): { toString(enc: "hex"): string } };
-    const Buffer = runtimeBuiltin<{ Buffer?: BufferClass }>("node:buffer")?.Buffer;
-    nativeHex =
-      typeof Buffer?.from === "function"
-        ? (bytes) => Buffer.from(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.length).toString("hex")
-        : null;
-  }
-  return nativeHex;
 }
 
 /**
