@@ -79,7 +79,11 @@ export class FileMetaStore implements MetaStore {
   readonly #logger: Logger;
   readonly #lock: RootLock;
   readonly #dirSync: DirSync;
-  /** Per-slot order of file operations, so two writes to one slot land in call order. */
+  /**
+   * Per-slot order of file operations, so two writes to one slot land in call order: a
+   * slot's record under the slot's name, its tree under {@linkcode treeOf} (a tree's read
+   * need not wait for a record's write, as when a rebase and the tree's read overlap).
+   */
   readonly #queue = new KeyedQueue();
   /** Bounds file operations in flight (a GC sizing 10,000 sources must not open 10,000 files at once). */
   readonly #limit = new Limiter(16);
@@ -124,7 +128,7 @@ export class FileMetaStore implements MetaStore {
     this.#records.delete(slot);
     // The name is free at once: a later write to it queues behind this removal.
     this.#taken.delete(slot);
-    await this.#queue.run([slot], () => this.#limit.run(() => this.#removeSlot(slot)));
+    await this.#queue.run([slot, treeOf(slot)], () => this.#limit.run(() => this.#removeSlot(slot)));
   }
 
   /**
@@ -141,7 +145,7 @@ export class FileMetaStore implements MetaStore {
     // Re-keyed at once, so calls made from now on find the slot under the new key.
     this.#slotOf.delete(oldKey);
     this.#slotOf.set(copy.key, slot);
-    const slots = displaced === undefined ? [slot] : [slot, displaced];
+    const slots = displaced === undefined ? [slot] : [slot, displaced, treeOf(displaced)];
     await this.#queue.run(slots, () =>
       this.#limit.run(async () => {
         try {
@@ -170,7 +174,7 @@ export class FileMetaStore implements MetaStore {
     this.#ready();
     const slot = this.#slotOf.get(key);
     if (slot === undefined) return undefined;
-    return await this.#queue.run([slot], async () => {
+    return await this.#queue.run([treeOf(slot)], async () => {
       let file: Uint8Array;
       try {
         file = await readWholeFile(this.#path(slot, TREE_EXT));
@@ -192,7 +196,7 @@ export class FileMetaStore implements MetaStore {
     // A tree may arrive before its record; the slot is reserved now, its record comes later.
     const slot = this.#slotFor(key, "");
     const file = treeFile(data);
-    await this.#queue.run([slot], () =>
+    await this.#queue.run([treeOf(slot)], () =>
       this.#limit.run(async () => {
         await writeFileAtomic(this.dir, `${slot}${TREE_EXT}`, file);
         await this.#dirSync.sync();
@@ -353,6 +357,11 @@ export class FileMetaStore implements MetaStore {
   #path(slot: string, ext: string): string {
     return `${this.dir}/${slot}${ext}`;
   }
+}
+
+/** The queue key of a slot's tree (no slot name has a `/`). */
+function treeOf(slot: string): string {
+  return `${slot}/`;
 }
 
 const readBuffer = new Uint8Array(16 * 1024);

@@ -125,8 +125,9 @@ describe("Transport.prepare", () => {
     const { cache } = await openTestCache({ metaStore, backend });
     cache.registerTransport("prepared", transport);
     await sync(cache, "k2");
-    // k2 is told the size of what it updates (k1's one file), read before the tree is decoded
-    assert.deepEqual(events, ["prepare k1", "copy k1", "tree k2", "prepare k2 (1 entries)", "copy k2"]);
+    // k2 is told the size of what it updates (k1's one file), read before the tree is
+    // decoded: read under k1's key, while the rebase onto k2 is written.
+    assert.deepEqual(events, ["prepare k1", "copy k1", "tree k1", "prepare k2 (1 entries)", "copy k2"]);
     await sync(cache, "k3"); // rebased onto k2, whose tree is in memory
     assert.equal(events.at(-2), "prepare k3 (2 entries)");
     await cache.close();
