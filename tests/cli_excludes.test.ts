@@ -6,12 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { FileMetaStore } from "../mod.ts";
 import { cli } from "./_cli.ts";
 import { tempDir } from "./_diffcopy.ts";
+import { projectRoot } from "./_helpers.ts";
 
 function tree(dir: string, files: string[]): void {
   for (const file of files) {
@@ -102,6 +104,40 @@ describe("fscache sync excludes", () => {
     const self = await cli(["--root", src, "sync", src]);
     assert.equal(self.code, 1);
     assert.match(self.stderr, /ERR_INVALID_PATH: cannot sync the cache root into itself/);
+  });
+});
+
+describe("the npm bin's exclude matcher", () => {
+  it("loads the pattern package only for a sync that has patterns, and then matches with it", () => {
+    using tmp = tempDir();
+    const src = join(tmp.dir, "src");
+    tree(src, ["keep.txt", "x.log"]);
+    // Runs the built bin under Node (its only runtime) from both test runtimes.
+    const probe = join(tmp.dir, "probe.cjs");
+    fs.writeFileSync(
+      probe,
+      `process.on("exit", () => require("fs").writeSync(2, "package loaded: " + Object.keys(require.cache).some((k) => k.includes("@balena/dockerignore")) + "\\n"));`,
+    );
+    const run = (...args: string[]) => {
+      const r = spawnSync(
+        "node",
+        [
+          "-r",
+          probe,
+          join(projectRoot(), "dist/cli/bin.cjs"),
+          "--root",
+          join(tmp.dir, "cache"),
+          "--json",
+          "sync",
+          ...args,
+        ],
+        { encoding: "utf8" },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return { loaded: /package loaded: true/.test(r.stderr), files: filesOf(JSON.parse(r.stdout).path) };
+    };
+    assert.deepEqual(run(src), { loaded: false, files: ["keep.txt", "x.log"] });
+    assert.deepEqual(run("--exclude", "*.log", src), { loaded: true, files: ["keep.txt"] });
   });
 });
 
