@@ -180,7 +180,9 @@ export function assertSameTree(srcFs: FileSystem, src: string, dstFs: FileSystem
         const path = rel === "" ? name : `${rel}/${name}`;
         const full = `${root}/${path}`;
         const s = fs.lstatSync(full);
-        const mtime = Math.round(s.mtimeMs);
+        // The same millisecond: a copy gets the source's nearest microsecond, kept within
+        // its millisecond (libuv sets no finer), so rounding could split the two at a half.
+        const mtime = Math.floor(s.mtimeMs);
         if (s.isSymbolicLink()) out.set(path, `link ${fs.readlinkSync(full)} ${linkTimes ? mtime : ""}`);
         else if (s.isDirectory()) {
           out.set(path, `dir ${(s.mode & 0o7777).toString(8)} ${mtime}`);
