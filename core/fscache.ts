@@ -417,6 +417,9 @@ export class FSCache {
   /** Last reference gone: refresh `lastUsed` (so GC is really LRU) and collect in the background. */
   #becameIdle(state: SourceState): void {
     if (this.#closed) return;
+    // An idle source's tree stays in memory, its digest input (65 bytes an entry) in the
+    // store only, where one keeps it: the next sync takes it back (`SourceRegistry.rebase`).
+    if (this.#meta.getDigestInput && this.#meta.putDigestInput) state.tree?.forgetDigestInput();
     const now = this.#clock();
     state.record = { ...state.record, lastUsed: now };
     const saved = state.savedAt;

@@ -221,6 +221,15 @@ export class RecordedTable implements RecordedTree {
     return this.#input !== undefined;
   }
 
+  /**
+   * Lets go of the digest input (65 bytes an entry) once the digest is known: a table
+   * kept in memory for an idle source takes it back from the store
+   * ({@linkcode adoptDigestInput}) when the source is synced again.
+   */
+  forgetDigestInput(): void {
+    if (this.#digest !== undefined) this.#input = undefined;
+  }
+
   #digestInput(): Uint8Array {
     if (this.#input === undefined) {
       const change = this.#inputChange;

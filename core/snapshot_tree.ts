@@ -108,6 +108,11 @@ export class SnapshotTree {
     return this.#trie === undefined && this.#table !== undefined && this.#table.adoptDigestInput(stored);
   }
 
+  /** Lets the decoded or folded columns' digest input go (see `RecordedTable.forgetDigestInput`). */
+  forgetDigestInput(): void {
+    if (this.#changes.length === 0) this.#table?.forgetDigestInput();
+  }
+
   /**
    * The bytes for `MetaStore.putDigestInput`, when the tree's columns know their digest
    * input (they made it with the root digest, as `serialize` does); else `undefined`.

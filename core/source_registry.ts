@@ -247,11 +247,15 @@ export class SourceRegistry {
   #readStored(key: string): StoredReads {
     const data = this.#meta.getHashTree(key);
     data.catch(() => undefined); // observed by `loadTree`, which may come after a failed rebase
-    const input = this.#meta.getDigestInput?.(key).catch((err) => {
+    return { key, data, input: this.#readDigestInput(key) };
+  }
+
+  /** Starts reading the digest input stored under `key`, if the store keeps one; never rejects. */
+  #readDigestInput(key: string): Promise<Uint8Array | undefined> | undefined {
+    return this.#meta.getDigestInput?.(key).catch((err) => {
       this.#logger.warn(`ignoring the stored digest input of key ${JSON.stringify(key)}`, err);
       return undefined;
     });
-    return { key, data, input };
   }
 
   /** The tree of a synced snapshot: recorded, or scanned now (and saved) when none was. */
@@ -327,6 +331,10 @@ export class SourceRegistry {
     // here, the tree's read ~4 ms. Decoded after: each step of the rebase's write waits
     // for this thread, which a decode holds for ~10 ms.
     const stored = previous.stale || state.tree ? undefined : this.#readStored(oldKey);
+    // A tree kept in memory let its digest input go when the source became idle: taken
+    // back from the store, for the tree to fold its changes from.
+    const kept = previous.stale ? undefined : state.tree;
+    if (kept) void this.#readDigestInput(oldKey)?.then((input) => input && kept.adoptDigestInput(input));
     try {
       const record = { ...state.record };
       await this.metaQueue.run([oldKey, id.key], () => this.#meta.rebase(oldKey, record));

@@ -241,6 +241,36 @@ describe("FSCache keeps each snapshot's digest input in the MetaStore", () => {
     assert.notEqual(second.root, second.scanned);
   });
 
+  it("lets an idle source's input go from memory, and takes it back from the store at the next sync", async () => {
+    const metaStore = new MemoryMetaStore();
+    const cache = await FSCache.open({
+      backend: new MemoryBackend(),
+      metaStore,
+      logger: recordingLogger(),
+      gcInterval: 0,
+    });
+    const transport = new MemoryTransport(tree);
+    cache.registerTransport("mem", transport);
+    const hashOf = async (key: string) => {
+      await using src = await cache.syncFrom({ key, sharedKey: "p", transport: "mem" });
+      return { root: await src.hash("."), scanned: (await inlineScanner.scan(src.fs, src.root, nodeSha256)).hash(".") };
+    };
+    const first = await hashOf("v1");
+    // The tree stays in memory; a forged input that passes the checks, put in the store
+    // now, shows in the next digest only if the sync takes the input from the store.
+    const input = decodeDigestInput((await metaStore.getDigestInput("v1")) as Uint8Array, first.root.slice(4), ENTRIES);
+    const forged = (input as Uint8Array).slice();
+    forged.fill(0x30, 0, 64);
+    await metaStore.putDigestInput("v1", encodeDigestInput(forged, first.root.slice(4)));
+    transport.tree = changed;
+    const second = await hashOf("v2");
+    assert.notEqual(second.root, second.scanned);
+    // With the true input back in the store, the next sync folds right again.
+    const truth = (await metaStore.getDigestInput("v2")) as Uint8Array;
+    assert.ok(decodeDigestInput(truth, second.root.slice(4), ENTRIES), "stored for the digest it made");
+    await cache.close();
+  });
+
   it("works as before with a store that keeps none", async () => {
     const inner = new MemoryMetaStore();
     const metaStore = {
