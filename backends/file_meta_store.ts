@@ -82,7 +82,8 @@ export class FileMetaStore implements MetaStore {
   /**
    * Per-slot order of file operations, so two writes to one slot land in call order: a
    * slot's record under the slot's name, its tree under {@linkcode treeOf} (a tree's read
-   * need not wait for a record's write, as when a rebase and the tree's read overlap).
+   * need not wait for a record's write, as when a rebase and the tree's read overlap),
+   * its digest input under {@linkcode inputOf}. `close` waits for all of them.
    */
   readonly #queue = new KeyedQueue();
   /** Bounds file operations in flight (a GC sizing 10,000 sources must not open 10,000 files at once). */
@@ -128,7 +129,7 @@ export class FileMetaStore implements MetaStore {
     this.#records.delete(slot);
     // The name is free at once: a later write to it queues behind this removal.
     this.#taken.delete(slot);
-    await this.#queue.run([slot, treeOf(slot)], () => this.#limit.run(() => this.#removeSlot(slot)));
+    await this.#queue.run([slot, treeOf(slot), inputOf(slot)], () => this.#limit.run(() => this.#removeSlot(slot)));
   }
 
   /**
@@ -145,7 +146,7 @@ export class FileMetaStore implements MetaStore {
     // Re-keyed at once, so calls made from now on find the slot under the new key.
     this.#slotOf.delete(oldKey);
     this.#slotOf.set(copy.key, slot);
-    const slots = displaced === undefined ? [slot] : [slot, displaced, treeOf(displaced)];
+    const slots = displaced === undefined ? [slot] : [slot, displaced, treeOf(displaced), inputOf(displaced)];
     await this.#queue.run(slots, () =>
       this.#limit.run(async () => {
         try {
@@ -209,27 +210,30 @@ export class FileMetaStore implements MetaStore {
     this.#ready();
     const slot = this.#slotOf.get(key);
     if (slot === undefined) return undefined;
-    try {
-      const file = await this.#limit.run(() => readWholeFile(this.#path(slot, INPUT_EXT)));
-      // A plain Uint8Array of the file's own bytes, as the trees are handed out.
-      return new Uint8Array(file.buffer, file.byteOffset, file.length);
-    } catch (err) {
-      if (errorCode(err) === "ENOENT") return undefined;
-      throw err;
-    }
+    return await this.#queue.run([inputOf(slot)], async () => {
+      try {
+        const file = await this.#limit.run(() => readWholeFile(this.#path(slot, INPUT_EXT)));
+        // A plain Uint8Array of the file's own bytes, as the trees are handed out.
+        return new Uint8Array(file.buffer, file.byteOffset, file.length);
+      } catch (err) {
+        if (errorCode(err) === "ENOENT") return undefined;
+        throw err;
+      }
+    });
   }
 
   /**
-   * Replaces `key`'s digest input in place, without an fsync and outside the slot's
-   * queue: the cache checks it against the tree before use, so one that is stale, torn
-   * by a crash or left by a removed slot costs only the work it would have saved (and
-   * one left without a record is deleted on open).
+   * Replaces `key`'s digest input in place, without an fsync: the cache checks it
+   * against the tree before use, so one torn or lost by a crash costs only the work it
+   * would have saved (and one left without a record is deleted on open).
    */
   async putDigestInput(key: string, data: Uint8Array): Promise<void> {
     this.#ready();
     const slot = this.#slotOf.get(key);
     if (slot === undefined) return;
-    await this.#limit.run(() => overwriteFile(this.#path(slot, INPUT_EXT), data));
+    await this.#queue.run([inputOf(slot)], () =>
+      this.#limit.run(() => overwriteFile(this.#path(slot, INPUT_EXT), data)),
+    );
   }
 
   /** Waits for writes in flight, then releases the lock. Later calls fail with `ERR_CLOSED`. */
@@ -361,7 +365,12 @@ export class FileMetaStore implements MetaStore {
 
 /** The queue key of a slot's tree (no slot name has a `/`). */
 function treeOf(slot: string): string {
-  return `${slot}/`;
+  return `${slot}/tree`;
+}
+
+/** The queue key of a slot's digest input. */
+function inputOf(slot: string): string {
+  return `${slot}/input`;
 }
 
 const readBuffer = new Uint8Array(16 * 1024);

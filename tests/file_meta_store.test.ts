@@ -228,6 +228,25 @@ describe("FileMetaStore recovery", () => {
       assert.match(readFileSync(join(meta, "c1.rec"), "utf8"), /"seq":8,/);
     }));
 
+  it("a digest input's write is waited for by close, and a delete removes one still being written", () =>
+    withRoot(async (root) => {
+      const meta = join(root, "meta");
+      const store = new FileMetaStore(root);
+      await store.put(record("k", "k1"));
+      await store.put(record("j", "j1"));
+      const big = new Uint8Array(32 << 20).fill(7);
+      // Not awaited: the delete comes right after the write begins, and waits for it.
+      const removed = store.putDigestInput("j", big);
+      await store.delete("j");
+      await removed;
+      assert.equal(existsSync(join(meta, "j1.digest-input")), false);
+      // Not awaited either: close comes right after, and waits for it.
+      const written = store.putDigestInput("k", big);
+      await store.close();
+      assert.equal(statSync(join(meta, "k1.digest-input")).size, big.length);
+      await written;
+    }));
+
   it("rebase is one rename: a crash before it shows the old key, after it the new, with the tree either way", () =>
     withRoot(async (root) => {
       const meta = join(root, "meta");
