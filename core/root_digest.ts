@@ -1,12 +1,12 @@
 /**
- * The root's `dir:` digest of a recorded table (SPEC §4.2): sha256 of every entry
- * checksum in hex, sorted and comma-joined, from the raw 32-byte checksums.
+ * What the root's `dir:` digest of a recorded table hashes (SPEC §4.2): every entry
+ * checksum in hex, sorted and comma-joined, made from the raw 32-byte checksums
+ * (`RecordedTable.digest` hashes it, or splices it from the last one's).
  * @module
  */
 import { LITTLE_ENDIAN, runtimeHex } from "./byte_io.ts";
 import { orderByPrefix } from "./checksum_order.ts";
 import { INPUT_ENTRY, inputOf, inputRoom, inputStart } from "./digest_input.ts";
-import type { Sha256Factory } from "./types.ts";
 
 const HEX = "0123456789abcdef";
 const ascii = new TextEncoder();
@@ -81,22 +81,6 @@ export function digestInput(sums: Uint8Array, n: number, portable = false): Uint
   if (hex) writeSortedHexNative(room, sums, order, hex);
   else writeSortedHex(room, sums, order);
   return inputOf(room, n);
-}
-
-/**
- * The digest (hex, without `dir:`) of the `n` checksums in `sums` (32 bytes each),
- * exactly as `HashTree.hash(".")` computes it from their hex: the sha256 of their
- * {@linkcode digestInput}.
- *
- * @example
- * ```ts
- * rootDigest(new Uint8Array(32), 1, nodeSha256); // sha256 of 64 zeros in hex
- * ```
- */
-export function rootDigest(sums: Uint8Array, n: number, sha256: Sha256Factory, portable = false): string {
-  const hash = sha256();
-  hash.update(digestInput(sums, n, portable));
-  return hash.digest();
 }
 
 /**
