@@ -373,7 +373,7 @@ export class FSCache {
       const record = { ...state.record };
       // A sync that changed nothing leaves the stored tree as it was (rebase moved it along).
       const bytes = unchanged ? undefined : tree.serialize();
-      const input = bytes && this.#meta.putDigestInput ? tree.digestInput() : undefined;
+      const input = bytes && this.#meta.putDigestInput ? tree.storedDigestInput() : undefined;
       await this.#registry.metaQueue.run([record.key], async () => {
         if (bytes)
           await Promise.all([

@@ -7,7 +7,6 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
-
 import { decodeDigestInput, type InputChange, spliceDigestInput } from "./digest_input.ts";
 import { compareWalkOrder } from "./names.ts";
 import { isBelow } from "./path.ts";

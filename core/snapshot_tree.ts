@@ -5,7 +5,6 @@
  * than the root is looked up (or a scan produced one).
  * @module
  */
-
 import { encodeDigestInput } from "./digest_input.ts";
 import { HashTree, type TreeEntryKind } from "./hash_tree.ts";
 import { serializeHashTree } from "./hash_tree_codec.ts";
@@ -117,7 +116,7 @@ export class SnapshotTree {
    * The bytes for `MetaStore.putDigestInput`, when the tree's columns know their digest
    * input (they made it with the root digest, as `serialize` does); else `undefined`.
    */
-  digestInput(): Uint8Array | undefined {
+  storedDigestInput(): Uint8Array | undefined {
     if (this.#trie) return undefined;
     const table = this.#folded();
     const input = table.knownDigestInput();
