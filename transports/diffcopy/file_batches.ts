@@ -35,6 +35,19 @@ export interface ReceivedFileBatch {
   sizes: number[];
 }
 
+/**
+ * New directories for another thread to make below `dest`, in walk order (a parent
+ * before what it holds), while the receiving thread goes on reading the entry list.
+ */
+export interface ReceivedDirBatch {
+  dest: string;
+  /** As {@linkcode ReceivedFileBatch.session}. */
+  session: string;
+  paths: string[];
+  /** Modes as the sender stated them (see `SafeTree.mkdir`). */
+  modes: number[];
+}
+
 /** What writing a batch answers: each file's entry checksum (hex), in order, and the batch's buffer. */
 export interface WrittenFiles {
   sums: string[];
@@ -52,6 +65,12 @@ export interface WriteThreads {
   accepts(fs: FileSystem): boolean;
   /** Writes a batch elsewhere (its buffer moved there and back, not copied). */
   write(batch: ReceivedFileBatch): Promise<WrittenFiles>;
+  /**
+   * Makes a batch's directories on one thread, batches in the order they are given, so
+   * that a parent made by one batch is there for the next. Absent: the receiving thread
+   * makes them itself.
+   */
+  makeDirs?(batch: ReceivedDirBatch): Promise<void>;
   /**
    * Batch buffers handed back, kept here for the receives to come (each takes from it
    * and returns to it, up to what one receive holds at most). Without it, each receive
@@ -93,4 +112,17 @@ export function writeReceivedFiles(tree: SafeTree, sha256: Sha256Factory, batch:
     }
   }
   return { sums: out, data: batch.data };
+}
+
+/**
+ * Makes a batch's directories with {@linkcode SafeTree.mkdir}, in order (what a writing
+ * thread does for `WriteThreads.makeDirs`); the first failure ends the batch.
+ *
+ * @example
+ * ```ts
+ * makeReceivedDirs(new SafeTree(fs, batch.dest), batch);
+ * ```
+ */
+export function makeReceivedDirs(tree: SafeTree, batch: ReceivedDirBatch): void {
+  for (let i = 0; i < batch.paths.length; i++) tree.mkdir(batch.paths[i] as string, batch.modes[i] as number);
 }

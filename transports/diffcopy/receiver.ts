@@ -13,6 +13,7 @@ import type { CacheUpdater, ChangeKind, CopyRequest, RecordedTree } from "../../
 import { fileTime } from "../file_time.ts";
 import { ChangePlanner } from "./diff.ts";
 import { restoreDirTimes, touchedDirs } from "./dir_times.ts";
+import { EarlyDirs } from "./early_dirs.ts";
 import { entryStatOf, headerOf } from "./entry_info.ts";
 import type { WriteThreads } from "./file_batches.ts";
 import { FileReceiver, type FileTransfer } from "./file_receiver.ts";
@@ -100,7 +101,7 @@ export async function receiveDiffCopy(
   } catch (err) {
     const error = toFSCacheError(err, signal);
     // a thread still writing into the snapshot would race with the receive that repairs it
-    await session.files.settle();
+    await Promise.all([session.files.settle(), session.early.settle()]);
     session.files.discard();
     if (error.code === "ERR_REMOTE" || error.code === "ERR_ABORTED") {
       await session.writer.abort(error);
@@ -141,7 +142,7 @@ class ReceiveSession {
   readonly #updater: CacheUpdater;
   readonly files: FileReceiver;
   /** New directories made while the STATs were still arriving (see `#readStats`). */
-  readonly #madeEarly = new Set<string>();
+  readonly early: EarlyDirs;
   readonly #result: ReceiveResult = {
     entries: 0,
     added: 0,
@@ -160,6 +161,7 @@ class ReceiveSession {
     this.#target = target;
     this.#options = options;
     this.#tree = new SafeTree(target.fs, target.dest);
+    this.early = new EarlyDirs(this.#tree, options.writeThreads);
     this.#updater = target.updater;
     this.files = new FileReceiver({
       reader: this.reader,
@@ -200,7 +202,7 @@ class ReceiveSession {
       this.#checkAborted();
       switch (entry.kind) {
         case "dir":
-          if (!this.#madeEarly.has(entry.path)) this.#tree.mkdir(entry.path, entry.mode);
+          if (!this.early.has(entry.path)) this.#tree.mkdir(entry.path, entry.mode);
           this.#reportEntry(entry, existed);
           break;
         case "symlink":
@@ -244,23 +246,31 @@ class ReceiveSession {
    * `earlyDirs` (see {@linkcode ReceiveOptions}), a new directory is made as soon as
    * its STAT is checked, where nothing must go first: its path is not in the snapshot,
    * and its parent is the root, a directory made here, or one the snapshot holds as a
-   * directory (which the STATs keep, so no delete of it can come).
+   * directory (which the STATs keep, so no delete of it can come). Most are made by a
+   * writing thread, when there is one (`EarlyDirs`), sent whenever this thread is about
+   * to wait for more STATs; all are there when this returns.
    */
   async #readStats(planner: ChangePlanner, snapshot: Snapshot): Promise<IncomingEntry[]> {
     const validator = new StatValidator(this.#options);
     const incoming: IncomingEntry[] = [];
     const early = this.#options.earlyDirs === true;
     for (;;) {
-      const p = this.reader.nextBuffered() ?? (await this.reader.next());
+      let p = this.reader.nextBuffered();
+      if (!p) {
+        this.early.flush();
+        p = await this.reader.next();
+      }
       if (p?.type !== PacketType.STAT) throw this.#unexpected(p, "STAT");
-      if (!p.stat) return incoming;
+      if (!p.stat) {
+        await this.early.done();
+        return incoming;
+      }
       const entry = validator.check(p.stat);
       incoming.push(entry);
       const change = planner.add(entry);
       if (early && change && !change.existed && entry.kind === "dir" && this.#parentMade(entry.path, snapshot)) {
         this.#checkAborted();
-        this.#tree.mkdir(entry.path, entry.mode);
-        this.#madeEarly.add(entry.path);
+        this.early.make(entry.path, entry.mode);
       }
     }
   }
@@ -270,7 +280,7 @@ class ReceiveSession {
     const slash = path.lastIndexOf("/");
     if (slash === -1) return true;
     const parent = path.slice(0, slash);
-    if (this.#madeEarly.has(parent)) return true;
+    if (this.early.has(parent)) return true;
     const have = snapshot.get(parent);
     return have !== undefined && (have.mode & S_IFMT) === S_IFDIR;
   }

@@ -8,7 +8,7 @@ import { availableParallelism } from "node:os";
 import { isDiskFs } from "../../backends/disk_fs.ts";
 import { siblingModule, WorkerPool } from "../../backends/worker_pool.ts";
 import { type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
-import type { ReceivedFileBatch, WriteThreads, WrittenFiles } from "../diffcopy/file_batches.ts";
+import type { ReceivedDirBatch, ReceivedFileBatch, WriteThreads, WrittenFiles } from "../diffcopy/file_batches.ts";
 import type { SourceRun, SourceRunTask, WalkThreads } from "../diffcopy/source_runs.ts";
 
 /**
@@ -61,13 +61,17 @@ export function diskWriteThreads(
   lanes: number = Math.min(availableParallelism(), MAX_WRITE_LANES),
 ): WriteThreads & { close(): Promise<void> } {
   let pool: WorkerPool | undefined;
+  const started = () => (pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), Math.max(1, lanes)));
   return {
     lanes,
     spare: [],
     accepts: isDisk,
     write(batch: ReceivedFileBatch): Promise<WrittenFiles> {
-      pool ??= new WorkerPool(siblingModule(import.meta.url, "worker"), Math.max(1, lanes));
-      return pool.run<WrittenFiles>({ op: "receive-files", batch }, [batch.data.buffer as ArrayBuffer]);
+      return started().run<WrittenFiles>({ op: "receive-files", batch }, [batch.data.buffer as ArrayBuffer]);
+    },
+    // all on the first thread, which runs its tasks in the order they were sent
+    async makeDirs(batch: ReceivedDirBatch): Promise<void> {
+      await started().run({ op: "receive-dirs", batch }, [], 0);
     },
     async close() {
       await pool?.close();

@@ -5,7 +5,12 @@
  */
 import { type FileSystem, fileSystemFrom } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
-import { type ReceivedFileBatch, writeReceivedFiles } from "../diffcopy/file_batches.ts";
+import {
+  makeReceivedDirs,
+  type ReceivedDirBatch,
+  type ReceivedFileBatch,
+  writeReceivedFiles,
+} from "../diffcopy/file_batches.ts";
 import { SafeTree } from "../diffcopy/safe_tree.ts";
 import { type SourceRunTask, walkSourceRun } from "../diffcopy/source_runs.ts";
 import { type ApplyContext, applyDeletes, applyDirMeta, applyDirs, applyFiles, type EntryBatch } from "./apply.ts";
@@ -22,7 +27,9 @@ export type Task =
   /** One run of the push client's walk (`../diffcopy/source_runs.ts`). */
   | ({ op: "source-walk" } & SourceRunTask)
   /** Received files of a diff-copy receive (`../diffcopy/file_batches.ts`). */
-  | { op: "receive-files"; batch: ReceivedFileBatch };
+  | { op: "receive-files"; batch: ReceivedFileBatch }
+  /** New directories of a diff-copy receive, made while its entry list arrives. */
+  | { op: "receive-dirs"; batch: ReceivedDirBatch };
 
 /** The file systems a task runs on. */
 export interface TaskContext {
@@ -57,13 +64,16 @@ export function runTask(ctx: TaskContext, task: Task): unknown {
       return walkSourceRun(fileSystemOf(ctx.src), task);
     case "receive-files":
       return writeReceivedFiles(receiveTree(fileSystemOf(ctx.dst), task.batch), ctx.sha256, task.batch);
+    case "receive-dirs":
+      makeReceivedDirs(receiveTree(fileSystemOf(ctx.dst), task.batch), task.batch);
+      return undefined;
   }
 }
 
 /** The destinations of the receives this thread writes for, by receive: what each checked stays known. */
 const receiveTrees = new Map<string, SafeTree>();
 
-function receiveTree(fs: FileSystem, batch: ReceivedFileBatch): SafeTree {
+function receiveTree(fs: FileSystem, batch: Pick<ReceivedFileBatch, "session" | "dest">): SafeTree {
   const key = `${batch.session}\0${batch.dest}`;
   let tree = receiveTrees.get(key);
   if (!tree) {
