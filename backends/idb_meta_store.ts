@@ -115,12 +115,7 @@ export class IdbMetaStore implements MetaStore {
   }
 
   async putHashTree(key: string, data: Uint8Array): Promise<void> {
-    // Structured clone copies the bytes when `put` is called.
-    const bytes = new Uint8Array(data);
-    await this.#run("readwrite", (store) => {
-      store.put(bytes, treeKey(key));
-      return done(store);
-    });
+    await this.#putBytes(treeKey(key), data);
   }
 
   async getDigestInput(key: string): Promise<Uint8Array | undefined> {
@@ -129,9 +124,14 @@ export class IdbMetaStore implements MetaStore {
   }
 
   async putDigestInput(key: string, data: Uint8Array): Promise<void> {
+    await this.#putBytes(inputKey(key), data);
+  }
+
+  async #putBytes(key: [string, string], data: Uint8Array): Promise<void> {
+    // Structured clone copies the bytes when `put` is called.
     const bytes = new Uint8Array(data);
     await this.#run("readwrite", (store) => {
-      store.put(bytes, inputKey(key));
+      store.put(bytes, key);
       return done(store);
     });
   }

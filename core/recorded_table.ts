@@ -7,7 +7,8 @@
  * caller asks for something only it answers (a sub-directory's checksum).
  * @module
  */
-import { decodeDigestInput, type InputChange, spliceDigestInput } from "./digest_input.ts";
+import { decodeDigestInput } from "./digest_input.ts";
+import { type InputChange, spliceDigestInput } from "./digest_input_splice.ts";
 import { compareWalkOrder } from "./names.ts";
 import { isBelow } from "./path.ts";
 import { digestInput } from "./root_digest.ts";

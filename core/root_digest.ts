@@ -6,12 +6,11 @@
  */
 import { LITTLE_ENDIAN, runtimeHex } from "./byte_io.ts";
 import { orderByPrefix } from "./checksum_order.ts";
-import { INPUT_ENTRY, inputOf, inputRoom, inputStart } from "./digest_input.ts";
+import { COMMA, INPUT_ENTRY, inputOf, inputRoom, inputStart } from "./digest_input.ts";
 
 const HEX = "0123456789abcdef";
 const ascii = new TextEncoder();
 const HEX_DIGIT = ascii.encode(HEX);
-const COMMA = 0x2c;
 /** A byte's two hex digits as one 16-bit word that lands in memory in reading order. */
 const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
   const first = HEX_DIGIT[b >> 4] as number;
@@ -21,12 +20,12 @@ const HEX_PAIR16 = Uint16Array.from({ length: 256 }, (_, b) => {
 /** A comma, then a hex digit, as one 16-bit word in reading order (by the digit's value). */
 const COMMA_THEN16 = Uint16Array.from({ length: 16 }, (_, d) => {
   const digit = HEX_DIGIT[d] as number;
-  return LITTLE_ENDIAN ? 0x2c | (digit << 8) : (0x2c << 8) | digit;
+  return LITTLE_ENDIAN ? COMMA | (digit << 8) : (COMMA << 8) | digit;
 });
 /** A hex digit, then a comma, as one 16-bit word in reading order. */
 const THEN_COMMA16 = Uint16Array.from({ length: 16 }, (_, d) => {
   const digit = HEX_DIGIT[d] as number;
-  return LITTLE_ENDIAN ? digit | (0x2c << 8) : (digit << 8) | 0x2c;
+  return LITTLE_ENDIAN ? digit | (COMMA << 8) : (digit << 8) | COMMA;
 });
 
 /** Entries joined per piece: one string of ~64 KiB each. */

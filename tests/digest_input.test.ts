@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { decodeDigestInput, encodeDigestInput, spliceDigestInput } from "../core/digest_input.ts";
+import { decodeDigestInput, encodeDigestInput } from "../core/digest_input.ts";
+import { spliceDigestInput } from "../core/digest_input_splice.ts";
 import { RecordedTable, type TableChange } from "../core/recorded_table.ts";
 import { digestInput } from "../core/root_digest.ts";
 import {

@@ -182,7 +182,7 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
         // A directory whose key moved since (it was recorded too soon after a change to
         // get one, or its ctime moved alone) is recorded again, so the next walk can skip
         // reading it.
-        if (type === S_IFDIR && baseline.keyed && !Number.isNaN(key) && key !== had[j * STAT_FIELDS + LISTING_KEY_AT]) {
+        if (type === S_IFDIR && baseline.keyed && !Number.isNaN(key) && key !== had[h + LISTING_KEY_AT]) {
           out.dirs.push({ index: i, kind: "modify", keyOnly: true });
         }
         continue;
@@ -201,9 +201,9 @@ function plan(source: WalkResult, baseline: Baseline, options: CompareOptions): 
       if (parent !== undefined) entry.parent = parent;
     } else if (kind === "add" || type !== S_IFDIR) touchParent(path);
   }
-  if (matched < baseline.paths.length) {
-    for (let j = 0; j < baseline.paths.length; j++) {
-      const path = baseline.paths[j] as string;
+  if (matched < recorded.length) {
+    for (let j = 0; j < recorded.length; j++) {
+      const path = recorded[j] as string;
       if (seen[j] === 1 || underRemoved(path, removed)) continue;
       out.deletes.push(path);
       removed.add(path);
