@@ -21,8 +21,9 @@ export interface InputChange {
  * The input after `change`, or `undefined` when a removed checksum is not in the base
  * (the base does not belong to the table changed: the caller makes the input anew).
  * This runs once per resync, on cold code: the changed checksums' entries are made as
- * `digestInput` makes a whole input, and entries are compared four digits at a time (a loop over their bytes, and one
- * over strings decoded from them, each took 5–10 ms for 100 changes of 11k entries).
+ * `digestInput` makes a whole input, and entries are compared four digits at a time (a
+ * loop over their bytes, and one over strings decoded from them, each took 5–10 ms for
+ * 100 changes of 11k entries).
  *
  * @example
  * ```ts

@@ -24,7 +24,7 @@ const BATCH_DIRS = 256;
  *
  * @example
  * ```ts
- * const early = new EarlyDirs(tree, writeThreads);
+ * const early = new EarlyDirs(tree, writeThreads, crypto.randomUUID());
  * early.make("src", 0o755);
  * early.flush(); // before waiting for more entries
  * await early.done(); // every directory is there
@@ -34,14 +34,15 @@ export class EarlyDirs {
   readonly #tree: SafeTree;
   readonly #threads: Required<Pick<WriteThreads, "makeDirs">> | undefined;
   readonly #made = new Set<string>();
-  /** The writing thread's view of the destination is kept for this receive's batches only. */
-  readonly #session = crypto.randomUUID();
+  /** The receive's id: the writing thread keeps what it checked for this receive's batches only. */
+  readonly #session: string;
   #batch: ReceivedDirBatch | undefined;
   readonly #sent: Promise<void>[] = [];
   #failure: unknown;
 
-  constructor(tree: SafeTree, threads: WriteThreads | undefined) {
+  constructor(tree: SafeTree, threads: WriteThreads | undefined, session: string) {
     this.#tree = tree;
+    this.#session = session;
     const usable = threads?.makeDirs && threads.lanes > 0 && threads.accepts(tree.fs);
     this.#threads = usable ? (threads as Required<Pick<WriteThreads, "makeDirs">>) : undefined;
   }

@@ -31,6 +31,8 @@ export interface FileReceiverContext {
   reader: PacketReader;
   writer: PacketWriter;
   tree: SafeTree;
+  /** The receive's own id, which its batches carry (see `ReceivedFileBatch.session`). */
+  session: string;
   sha256: Sha256Factory;
   maxFilesInFlight?: number;
   maxBytesInFlight?: number;
@@ -111,7 +113,6 @@ export class FileReceiver {
   readonly #free: Uint8Array[] = [];
   #alive = 0;
   readonly #writing = new Set<Promise<void>>();
-  readonly #session = crypto.randomUUID();
   #failure: unknown;
 
   constructor(context: FileReceiverContext) {
@@ -293,7 +294,7 @@ export class FileReceiver {
     const tasks = arena.tasks;
     const batch: ReceivedFileBatch = {
       dest: this.#cx.tree.dest,
-      session: this.#session,
+      session: this.#cx.session,
       paths: [],
       modes: [],
       modTimes: [],

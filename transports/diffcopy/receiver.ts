@@ -161,12 +161,16 @@ class ReceiveSession {
     this.#target = target;
     this.#options = options;
     this.#tree = new SafeTree(target.fs, target.dest);
-    this.early = new EarlyDirs(this.#tree, options.writeThreads);
+    // One id for the receive's file and directory batches: a writing thread then keeps
+    // one view of the destination for both (the directories it made are checked already).
+    const session = crypto.randomUUID();
+    this.early = new EarlyDirs(this.#tree, options.writeThreads, session);
     this.#updater = target.updater;
     this.files = new FileReceiver({
       reader: this.reader,
       writer: this.writer,
       tree: this.#tree,
+      session,
       sha256: target.updater.sha256,
       ...options,
       done: ({ entry, existed }, checksum) => {
