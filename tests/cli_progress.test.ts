@@ -34,7 +34,8 @@ describe("progress line", () => {
     const progress = startProgress(io, () => `${++count} files`, { delay: 30, interval: 10 });
     await sleep(10);
     assert.deepEqual(written, [], "nothing before the delay");
-    await sleep(80);
+    // Polled, not slept for: a pause past both timers ran stop() before the first redraw.
+    for (const end = Date.now() + 5000; written.length < 2 && Date.now() < end; ) await sleep(5);
     progress.stop();
     assert.ok(written.length >= 3, `redrawn: ${JSON.stringify(written)}`);
     for (const line of written.slice(0, -1)) assert.match(line, /^\r\x1b\[2K\d+ files {2}\d+\.\ds$/);

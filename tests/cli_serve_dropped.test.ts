@@ -80,8 +80,13 @@ describe("fscache serve with clients that go away", () => {
     const silent = rawClient(port);
     const stuck = rawClient(port);
     stuck.socket.write(new Uint8Array([0, 0]));
-    // Let the server take both connections in before it is told to stop.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The server must have taken the stuck session in before it is told to stop. Its
+    // answer to a later plain HTTP request says so: one event loop reads connections in
+    // the order their bytes came (a fixed sleep lost that race on a loaded machine).
+    const probe = rawClient(port);
+    probe.socket.end("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    await within(probe.closed, 10_000, "an answer to the HTTP probe");
+    assert.match(probe.received(), /^HTTP\/1\.1 426 /);
     const stopping = Date.now();
     serve.child.kill("SIGTERM");
     const exit = await within(serve.exit, 15_000, "stopping the server");
