@@ -102,3 +102,17 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 
 /** Resolves after `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls until `check` holds or `ms` pass; answers whether it held. For what a test waits
+ * on: a fixed sleep loses the race on a loaded machine.
+ *
+ * @example
+ * ```ts
+ * assert.ok(await pollUntil(1000, () => existsSync(path)));
+ * ```
+ */
+export async function pollUntil(ms: number, check: () => boolean): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(5)) if (check()) return true;
+  return check();
+}

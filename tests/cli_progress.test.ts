@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { CliIO } from "../cli/command.ts";
 import { startProgress } from "../cli/progress.ts";
+import { pollUntil, sleep } from "./_helpers.ts";
 
 /** An io whose stderr is recorded and whose terminal check is counted. */
 function fakeIO(tty: boolean): { io: CliIO; written: string[]; asked: () => number } {
@@ -25,8 +26,6 @@ function fakeIO(tty: boolean): { io: CliIO; written: string[]; asked: () => numb
   return { io, written, asked: () => asked };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe("progress line", () => {
   it("on a terminal, appears after the delay, redraws, and is erased when stopped", async () => {
     const { io, written } = fakeIO(true);
@@ -35,7 +34,7 @@ describe("progress line", () => {
     await sleep(10);
     assert.deepEqual(written, [], "nothing before the delay");
     // Polled, not slept for: a pause past both timers ran stop() before the first redraw.
-    for (const end = Date.now() + 5000; written.length < 2 && Date.now() < end; ) await sleep(5);
+    await pollUntil(5000, () => written.length >= 2);
     progress.stop();
     assert.ok(written.length >= 3, `redrawn: ${JSON.stringify(written)}`);
     for (const line of written.slice(0, -1)) assert.match(line, /^\r\x1b\[2K\d+ files {2}\d+\.\ds$/);

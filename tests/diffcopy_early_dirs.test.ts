@@ -14,13 +14,8 @@ import { receiveDiffCopy } from "../transports/diffcopy/receiver.ts";
 import { sendDiffCopy } from "../transports/diffcopy/sender.ts";
 import { diskWriteThreads } from "../transports/local/diffcopy_threads.ts";
 import { assertSameTree, disk, pipeSync, recordingUpdater, tempDir, writeTree } from "./_diffcopy.ts";
+import { pollUntil } from "./_helpers.ts";
 import { DATA, DIR, END, FIN, runHostile, S } from "./_hostile.ts";
-
-/** Polls until `check` holds or `ms` pass; answers whether it held. */
-async function within(ms: number, check: () => boolean): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(10)) if (check()) return true;
-  return check();
-}
 
 describe("diff-copy receiver: directories made early", () => {
   it("makes new directories while the entry list still arrives only with earlyDirs", async () => {
@@ -40,7 +35,7 @@ describe("diff-copy receiver: directories made early", () => {
       for (const p of [S("a", { mode: DIR }), S("a/b", { mode: DIR }), S("a/b/f", { size: 2 })]) {
         void send.write(encodeFrame(p));
       }
-      const made = await within(earlyDirs ? 2000 : 300, () => disk.existsSync(`${dest}/a/b`));
+      const made = await pollUntil(earlyDirs ? 2000 : 300, () => disk.existsSync(`${dest}/a/b`));
       assert.equal(made, earlyDirs, `earlyDirs ${earlyDirs}: a/b made before the list ended`);
       assert.equal(disk.existsSync(`${dest}/a/b/f`), false, "files wait for their DATA");
       void send.write(encodeFrame(END));
