@@ -12,6 +12,11 @@ export interface CliIO {
   stderr(text: string): void;
   /** True when stderr is a terminal (progress bars go there only then). */
   stderrIsTTY: boolean;
+  /**
+   * Which of stdin and stdout are terminals. Commands that speak the binary protocol on
+   * them refuse a terminal ({@linkcode refuseTerminal}). Absent: neither is.
+   */
+  stdioTTY?(): Promise<{ stdin: boolean; stdout: boolean }>;
   env: Record<string, string | undefined>;
   cwd: string;
   /**
@@ -85,6 +90,26 @@ export async function loadCommand(entry: CommandEntry): Promise<Command> {
  */
 export class UsageError extends Error {
   override name = "UsageError";
+}
+
+/**
+ * Throws a {@linkcode UsageError} when stdin or stdout is a terminal, for a command that
+ * speaks the binary diff-copy protocol on them: on a terminal its output is noise and
+ * its input never comes (as `tar` refuses to write an archive to one).
+ *
+ * @example
+ * ```ts
+ * await refuseTerminal(io, "diffcopy send"); // then: sendDiffCopy(stdioConnection(), …)
+ * ```
+ */
+export async function refuseTerminal(io: CliIO, command: string): Promise<void> {
+  const tty = await io.stdioTTY?.();
+  const end = tty?.stdout ? "stdout" : tty?.stdin ? "stdin" : undefined;
+  if (end === undefined) return;
+  throw new UsageError(
+    `${end} is a terminal: '${command}' speaks a binary protocol on stdin and stdout; ` +
+      "connect both to its peer (through ssh, or a pipe one way and a fifo back)",
+  );
 }
 
 /**

@@ -178,6 +178,7 @@ export function processIO(): CliIO {
     get stderrIsTTY() {
       return stderr.isTTY === true;
     },
+    stdioTTY: async () => (await import("./stdio_tty.ts")).stdioTTY(),
     env,
     cwd: cwd(),
     enter: (dir) => {

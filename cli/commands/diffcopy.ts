@@ -11,7 +11,7 @@ import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { sendDiffCopy } from "../../transports/diffcopy/sender.ts";
-import { type Command, UsageError } from "../command.ts";
+import { type Command, refuseTerminal, UsageError } from "../command.ts";
 import { parseCount, parseSize } from "../units.ts";
 
 /** A receive without a cache needs no checksums: a hasher that does nothing. */
@@ -57,6 +57,7 @@ Options:
         if (values["max-bytes"] !== undefined || values["max-entries"] !== undefined) {
           throw new UsageError("--max-bytes and --max-entries apply to 'receive'");
         }
+        await refuseTerminal(io, "diffcopy send");
         const onSkipped = (path: string) => io.stderr(`skipped ${path}: devices, fifos and sockets are not sent\n`);
         await sendDiffCopy(connect(), { fs, root, onSkipped });
         return 0;
@@ -65,6 +66,7 @@ Options:
         values["max-bytes"] === undefined ? undefined : parseSize(values["max-bytes"] as string, "--max-bytes");
       const maxEntries =
         values["max-entries"] === undefined ? undefined : parseCount(values["max-entries"] as string, "--max-entries");
+      await refuseTerminal(io, "diffcopy receive");
       await fs.mkdir(root, { recursive: true });
       await receiveDiffCopy(
         connect(),

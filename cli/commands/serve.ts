@@ -12,7 +12,7 @@ import { type SessionOutcome, SessionServer } from "../../transports/session/ser
 import { isLoopback } from "../../transports/session/tcp.ts";
 import { readTokenFile, tokenVerifier } from "../../transports/session/token.ts";
 import { listenSessionsAndWebSockets } from "../../transports/websocket/listener.ts";
-import { type CliIO, type Command, positionalArgs } from "../command.ts";
+import { type CliIO, type Command, positionalArgs, refuseTerminal } from "../command.ts";
 import { openCache } from "../open_cache.ts";
 import { formatBytes, parseCount, parseDuration, parseHostPort, parseSize } from "../units.ts";
 
@@ -86,6 +86,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
         `refusing to listen on ${host} without --token-file: anyone who can reach it could fill the cache`,
       );
     }
+    if (values.stdio) await refuseTerminal(io, "serve --stdio");
     const gcPolicy: { maxSize?: number; maxKeepDuration?: number } = {};
     if (typeof values["max-size"] === "string") gcPolicy.maxSize = parseSize(values["max-size"], "--max-size");
     if (typeof values.keep === "string") gcPolicy.maxKeepDuration = parseDuration(values.keep, "--keep");

@@ -1,0 +1,93 @@
+/**
+ * `diffcopy send`, `diffcopy receive` and `serve --stdio` speak a binary protocol on
+ * stdin and stdout: run by hand in a terminal, they refuse at once (exit 2) instead of
+ * printing binary frames there or waiting for input that never comes.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as nodeFs from "node:fs";
+import { describe, it } from "node:test";
+import { type CliIO, UsageError } from "../cli/command.ts";
+import { createDiffcopyCommand } from "../cli/commands/diffcopy.ts";
+import { tempDir } from "./_diffcopy.ts";
+import { cliCommand } from "./_processes.ts";
+
+/**
+ * Runs `diffcopy` in-process with stdin and stdout reported as `tty` says, over a
+ * connection that fails the test if it is ever opened.
+ */
+async function diffcopyOnTerminal(args: string[], tty: { stdin: boolean; stdout: boolean }): Promise<unknown> {
+  const io: CliIO = {
+    stdout: () => assert.fail("nothing goes to a terminal's stdout"),
+    stderr: () => {},
+    stderrIsTTY: false,
+    stdioTTY: async () => tty,
+    env: {},
+    cwd: "/",
+  };
+  const command = createDiffcopyCommand(() => assert.fail("the protocol must not start on a terminal"));
+  const global = { root: "/nonexistent", json: false, quiet: false };
+  return await command.run({ positionals: args, values: {}, global, io }).then(
+    () => assert.fail("expected a refusal"),
+    (err: unknown) => err,
+  );
+}
+
+/** `sh -c` quoting. */
+function quote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Runs the CLI as a child under a real pseudo-terminal (util-linux `script`), with `redirects` for sh. */
+function underTerminal(args: string[], redirects = ""): { code: number | null; output: string } {
+  const [command, prefix] = cliCommand();
+  const line = `${[command, ...prefix, ...args].map(quote).join(" ")} ${redirects}`;
+  const r = spawnSync("script", ["-qec", line, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
+  if (r.error) throw r.error;
+  return { code: r.status, output: r.stdout.replaceAll("\r\n", "\n") };
+}
+
+describe("protocol commands on a terminal", () => {
+  it("diffcopy send and receive refuse a terminal on stdout or stdin, naming which", async () => {
+    using tmp = tempDir();
+    const out = await diffcopyOnTerminal(["send", tmp.dir], { stdin: false, stdout: true });
+    assert.ok(out instanceof UsageError);
+    assert.match(out.message, /^stdout is a terminal: 'diffcopy send' speaks a binary protocol on stdin and stdout/);
+    const inp = await diffcopyOnTerminal(["send", tmp.dir], { stdin: true, stdout: false });
+    assert.match((inp as Error).message, /^stdin is a terminal: 'diffcopy send'/);
+    const dest = `${tmp.dir}/dest`;
+    const receive = await diffcopyOnTerminal(["receive", dest], { stdin: true, stdout: true });
+    assert.match((receive as Error).message, /^stdout is a terminal: 'diffcopy receive'/);
+    assert.equal(nodeFs.existsSync(dest), false, "refused before making its directory");
+  });
+
+  it("under a real terminal they exit 2 with the reason and the usage, having done nothing", () => {
+    using tmp = tempDir();
+    nodeFs.writeFileSync(`${tmp.dir}/a`, "a");
+    const send = underTerminal(["diffcopy", "send", tmp.dir]);
+    assert.equal(send.code, 2, send.output);
+    assert.match(send.output, /stdout is a terminal: 'diffcopy send'[^\n]*\n\nUsage: fscache diffcopy send <dir>/);
+    // stdout to a file, stdin still the terminal
+    const frames = `${tmp.dir}/frames`;
+    const sendIn = underTerminal(["diffcopy", "send", tmp.dir], `> ${quote(frames)}`);
+    assert.equal(sendIn.code, 2, sendIn.output);
+    assert.match(sendIn.output, /stdin is a terminal: 'diffcopy send'/);
+    assert.equal(nodeFs.statSync(frames).size, 0);
+    const root = `${tmp.dir}/cache`;
+    const serve = underTerminal(["serve", "--stdio", "--root", root]);
+    assert.equal(serve.code, 2, serve.output);
+    assert.match(serve.output, /stdout is a terminal: 'serve --stdio'/);
+    assert.equal(nodeFs.existsSync(root), false, "refused before opening the cache");
+  });
+
+  it("with neither a terminal the protocol runs: a sender that says nothing is a protocol error", () => {
+    using tmp = tempDir();
+    const receive = underTerminal(
+      ["diffcopy", "receive", `${tmp.dir}/dest`],
+      `< /dev/null > ${quote(`${tmp.dir}/reqs`)}`,
+    );
+    assert.equal(receive.code, 1, receive.output);
+    assert.doesNotMatch(receive.output, /is a terminal/);
+    assert.match(receive.output, /ERR_PROTOCOL/);
+  });
+});
