@@ -1,8 +1,8 @@
 /**
- * The inline scan and the snapshot size over the promise methods only, for file
- * systems whose synchronous methods throw ({@linkcode FileSystem.asyncOnly}: a
- * browser's OPFS on a page's main thread). Each call is awaited, so these walks are
- * far slower than the synchronous ones; they exist because there is no other way.
+ * The inline scan over the promise methods only, for file systems whose synchronous
+ * methods throw ({@linkcode FileSystem.asyncOnly}: a browser's OPFS on a page's main
+ * thread). Each call is awaited, so this walk is far slower than the synchronous one;
+ * it exists because there is no other way (`snapshot_size.ts` has the size's).
  * @module
  */
 import { entryStatOf, headerFromStats, startEntryChecksum } from "./entry_checksum.ts";
@@ -11,8 +11,6 @@ import type { FileSystem } from "./file_system.ts";
 import { HashTree } from "./hash_tree.ts";
 import { joinPath } from "./path.ts";
 import type { Sha256Factory } from "./types.ts";
-
-const encoder = new TextEncoder();
 
 /**
  * A full scan (SPEC §4.3) with awaited calls. A regular file is read whole with
@@ -57,61 +55,4 @@ export async function scanAsync(
   }
   signal?.throwIfAborted();
   return tree;
-}
-
-/**
- * Bytes a snapshot holds (SPEC §3.2, as `snapshotSize`), with awaited calls;
- * `undefined` if `signal` aborted first.
- *
- * @example
- * ```ts
- * const bytes = await snapshotSizeAsync(opfs, "/snapshots/ab12");
- * ```
- */
-export async function snapshotSizeAsync(
-  fs: FileSystem,
-  root: string,
-  signal?: AbortSignal,
-): Promise<number | undefined> {
-  const seen = new Set<string>();
-  const stack = [root];
-  let total = 0;
-  while (stack.length > 0) {
-    const dir = stack.pop() as string;
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch (err) {
-      if (isMissing(err)) continue;
-      throw err;
-    }
-    for (const name of names) {
-      if (signal?.aborted) return undefined;
-      const path = joinPath(dir, name);
-      let st: Awaited<ReturnType<FileSystem["lstat"]>>;
-      try {
-        st = await fs.lstat(path);
-      } catch (err) {
-        if (isMissing(err)) continue;
-        throw err;
-      }
-      if (st.isDirectory()) {
-        stack.push(path);
-        continue;
-      }
-      if (st.nlink > 1) {
-        const inode = `${st.dev}:${st.ino}`;
-        if (seen.has(inode)) continue;
-        seen.add(inode);
-      }
-      if (st.isFile()) total += st.size;
-      else if (st.isSymbolicLink()) total += encoder.encode(await fs.readlink(path)).length;
-    }
-  }
-  return signal?.aborted ? undefined : total;
-}
-
-function isMissing(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
 }

@@ -68,6 +68,27 @@ describe("snapshot size from the hash tree", () => {
     assert.equal(tree.contentSize(), 5 + 5000 + "../a.txt".length + Buffer.byteLength("/nowhere/\u00e9t\u00e9"));
   });
 
+  it("the size walk counts a hard-linked file once, with or without synchronous calls", async () => {
+    const vol = Volume.fromJSON({ "/s/a.txt": "hello", "/s/d/b.bin": "x".repeat(5000) });
+    vol.linkSync("/s/a.txt", "/s/d/hard");
+    vol.symlinkSync("../a.txt", "/s/d/link");
+    const memfs = fileSystemFrom(vol);
+    // As a browser's OPFS on a page's main thread: only the promise methods work.
+    const promisesOnly = new Proxy(memfs, {
+      get: (target, name, receiver) => {
+        if (name === "asyncOnly") return true;
+        if (typeof name === "string" && name.endsWith("Sync")) {
+          return () => assert.fail(`${name} called on a file system without synchronous calls`);
+        }
+        return Reflect.get(target, name, receiver);
+      },
+    });
+    const expected = 5 + 5000 + "../a.txt".length;
+    assert.equal(await snapshotSize(memfs, "/s"), expected);
+    assert.equal(await snapshotSize(promisesOnly, "/s"), expected);
+    assert.equal(await snapshotSize(promisesOnly, "/missing"), 0);
+  });
+
   it("is unknown when an entry has no stat or is a hard link", () => {
     const bare = new HashTree(nodeSha256);
     bare.apply("add", "a", SUM);
