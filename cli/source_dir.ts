@@ -10,9 +10,10 @@ import { MAX_KEY_LENGTH } from "../core/identifier.ts";
 import { decodeName } from "../core/names.ts";
 
 /**
- * Fails with `ERR_NOT_A_DIRECTORY` unless `dir` is a directory (a symlink to one will
- * do): checked before a cache or connection is opened, so a mistyped path leaves no
- * failed source behind.
+ * Fails with `ENOENT` when `dir` does not exist and `ERR_NOT_A_DIRECTORY` when it is
+ * not a directory (a symlink to one will do), as the local transport does: checked
+ * before a cache or connection is opened, so a mistyped path leaves no failed source
+ * behind.
  *
  * @example
  * ```ts
@@ -20,9 +21,10 @@ import { decodeName } from "../core/names.ts";
  * ```
  */
 export function assertDirectory(dir: string): void {
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
-    throw Object.assign(new Error(`not a directory: ${dir}`), { code: "ERR_NOT_A_DIRECTORY", path: dir });
-  }
+  const stats = statSync(dir, { throwIfNoEntry: false });
+  if (stats?.isDirectory()) return;
+  const [code, message] = stats ? ["ERR_NOT_A_DIRECTORY", "not a directory"] : ["ENOENT", "no such directory"];
+  throw Object.assign(new Error(`${message}: ${dir}`), { code, path: dir });
 }
 
 /**

@@ -146,15 +146,17 @@ describe("fscache ls, du, hash, gc, prune", () => {
     }
   });
 
-  it("sync of a missing directory or archive exits 1 naming the path, and leaves no source behind", async () => {
+  it("sync of a missing directory or archive, or of a file, exits 1 naming the path, and leaves no source behind", async () => {
     const before = (await json("ls")).length;
-    for (const args of [
-      ["sync", join(work, "missing")],
-      ["sync", "--tar", join(work, "missing.tar")],
-    ]) {
+    fs.writeFileSync(join(work, "plain-file"), "x");
+    for (const [args, error] of [
+      [["sync", join(work, "missing")], /^fscache sync: ENOENT: no such directory: \S*missing\n$/],
+      [["sync", "--tar", join(work, "missing.tar")], /^fscache sync: ENOENT: no such file\S* \S*missing\.tar/],
+      [["sync", join(work, "plain-file")], /^fscache sync: ERR_NOT_A_DIRECTORY: not a directory: \S*plain-file\n$/],
+    ] as const) {
       const r = await run(...args);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /^fscache sync: (ERR_NOT_A_DIRECTORY: not a directory|ENOENT: no such file): \S*missing/);
+      assert.match(r.stderr, error);
     }
     assert.equal((await json("ls")).length, before);
   });
