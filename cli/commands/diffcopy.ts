@@ -6,8 +6,9 @@
  */
 import { resolve } from "node:path";
 import { diskFileSystem } from "../../backends/disk_fs.ts";
+import { FSCacheError } from "../../core/errors.ts";
 import type { CacheUpdater } from "../../core/types.ts";
-import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
+import { type DiffCopyConnection, type PacketChannel, packetChannel } from "../../transports/diffcopy/framing.ts";
 import { stdioConnection } from "../../transports/diffcopy/node_streams.ts";
 import { receiveDiffCopy } from "../../transports/diffcopy/receiver.ts";
 import { sendDiffCopy } from "../../transports/diffcopy/sender.ts";
@@ -20,6 +21,26 @@ const throwawayUpdater: CacheUpdater = {
   handleChange() {},
   sha256: () => ({ update() {}, digest: () => "" }),
 };
+
+/**
+ * Runs one end of the protocol over `channel`. A protocol error with nothing read from
+ * the peer at all is what a one-way `send | receive` pipe gives (the end whose stdin
+ * nobody writes sees it close at once): it is reported with what to connect instead.
+ */
+async function runEnd(channel: PacketChannel, end: "send" | "receive", run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (!(err instanceof FSCacheError) || err.code !== "ERR_PROTOCOL" || channel.reader.wireBytes > 0) throw err;
+    const peer = end === "send" ? "receiver" : "sender";
+    throw new FSCacheError(
+      "ERR_PROTOCOL",
+      `${err.message}: nothing arrived on stdin. 'diffcopy ${end}' needs the ${peer}'s stdout on its stdin ` +
+        "(a one-way 'send | receive' pipe cannot work: use ssh, or a pipe one way and a fifo back)",
+      { cause: err },
+    );
+  }
+}
 
 /**
  * The `diffcopy` command, over the connection `connect` opens (stdin/stdout by default).
@@ -38,6 +59,8 @@ export function createDiffcopyCommand(connect: () => DiffCopyConnection = stdioC
 
 Speaks BuildKit fsutil's diff-copy protocol on stdin/stdout (no handshake, no cache).
 'receive' makes <dir> equal to the sender's tree, transferring only changed files.
+The protocol goes both ways: each end's stdout must reach the other's stdin, e.g.
+  mkfifo back; fscache diffcopy send src < back | ssh host fscache diffcopy receive dst > back
 
 Options:
   --max-bytes SIZE receive: refuse trees with more file content than SIZE (e.g. 512MiB)
@@ -59,7 +82,8 @@ Options:
         }
         await refuseTerminal(io, "diffcopy send");
         const onSkipped = (path: string) => io.stderr(`skipped ${path}: devices, fifos and sockets are not sent\n`);
-        await sendDiffCopy(connect(), { fs, root, onSkipped });
+        const channel = packetChannel(connect());
+        await runEnd(channel, "send", () => sendDiffCopy(channel, { fs, root, onSkipped }));
         return 0;
       }
       const maxBytes =
@@ -68,10 +92,13 @@ Options:
         values["max-entries"] === undefined ? undefined : parseCount(values["max-entries"] as string, "--max-entries");
       await refuseTerminal(io, "diffcopy receive");
       await fs.mkdir(root, { recursive: true });
-      await receiveDiffCopy(
-        connect(),
-        { dest: root, fs, updater: throwawayUpdater },
-        { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxEntries === undefined ? {} : { maxEntries }) },
+      const channel = packetChannel(connect());
+      await runEnd(channel, "receive", () =>
+        receiveDiffCopy(
+          channel,
+          { dest: root, fs, updater: throwawayUpdater },
+          { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxEntries === undefined ? {} : { maxEntries }) },
+        ),
       );
       return 0;
     },

@@ -1,7 +1,10 @@
 /**
- * `diffcopy send`, `diffcopy receive` and `serve --stdio` speak a binary protocol on
- * stdin and stdout: run by hand in a terminal, they refuse at once (exit 2) instead of
- * printing binary frames there or waiting for input that never comes.
+ * The stdio protocol commands wired wrong. `diffcopy send`, `diffcopy receive` and
+ * `serve --stdio` speak a binary protocol on stdin and stdout: run by hand in a
+ * terminal, they refuse at once (exit 2) instead of printing binary frames there or
+ * waiting for input that never comes. And the protocol goes both ways, so an end whose
+ * stdin closes before anything arrives (a one-way `send | receive` pipe) says what to
+ * connect instead.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -9,23 +12,32 @@ import * as nodeFs from "node:fs";
 import { describe, it } from "node:test";
 import { type CliIO, UsageError } from "../cli/command.ts";
 import { createDiffcopyCommand } from "../cli/commands/diffcopy.ts";
+import { FSCacheError } from "../core/errors.ts";
+import type { DiffCopyConnection } from "../transports/diffcopy/framing.ts";
+import { PacketType, packet } from "../transports/diffcopy/packet.ts";
+import { encodeFrame } from "../transports/diffcopy/packet_writer.ts";
 import { tempDir } from "./_diffcopy.ts";
 import { cliCommand } from "./_processes.ts";
 
 /**
- * Runs `diffcopy` in-process with stdin and stdout reported as `tty` says, over a
- * connection that fails the test if it is ever opened.
+ * Runs `diffcopy` in-process with stdin and stdout reported as `tty` says, over the
+ * connection `connect` opens (by default one that fails the test if it is ever opened);
+ * resolves with what it threw.
  */
-async function diffcopyOnTerminal(args: string[], tty: { stdin: boolean; stdout: boolean }): Promise<unknown> {
+async function diffcopyOnTerminal(
+  args: string[],
+  tty: { stdin: boolean; stdout: boolean },
+  connect: () => DiffCopyConnection = () => assert.fail("the protocol must not start on a terminal"),
+): Promise<unknown> {
   const io: CliIO = {
-    stdout: () => assert.fail("nothing goes to a terminal's stdout"),
+    stdout: () => assert.fail("the protocol goes to the connection, nothing to stdout"),
     stderr: () => {},
     stderrIsTTY: false,
     stdioTTY: async () => tty,
     env: {},
     cwd: "/",
   };
-  const command = createDiffcopyCommand(() => assert.fail("the protocol must not start on a terminal"));
+  const command = createDiffcopyCommand(connect);
   const global = { root: "/nonexistent", json: false, quiet: false };
   return await command.run({ positionals: args, values: {}, global, io }).then(
     () => assert.fail("expected a refusal"),
@@ -47,7 +59,7 @@ function underTerminal(args: string[], redirects = ""): { code: number | null; o
   return { code: r.status, output: r.stdout.replaceAll("\r\n", "\n") };
 }
 
-describe("protocol commands on a terminal", () => {
+describe("the stdio protocol commands wired wrong", () => {
   it("diffcopy send and receive refuse a terminal on stdout or stdin, naming which", async () => {
     using tmp = tempDir();
     const out = await diffcopyOnTerminal(["send", tmp.dir], { stdin: false, stdout: true });
@@ -89,5 +101,39 @@ describe("protocol commands on a terminal", () => {
     assert.equal(receive.code, 1, receive.output);
     assert.doesNotMatch(receive.output, /is a terminal/);
     assert.match(receive.output, /ERR_PROTOCOL/);
+  });
+
+  it("an end whose stdin closes before anything arrives says the other end's stdout must reach it", async () => {
+    using tmp = tempDir();
+    const nothing = (): DiffCopyConnection => ({
+      readable: new ReadableStream({ start: (c) => c.close() }),
+      writable: new WritableStream(),
+    });
+    const neither = { stdin: false, stdout: false };
+    const send = await diffcopyOnTerminal(["send", tmp.dir], neither, nothing);
+    assert.ok(send instanceof FSCacheError && send.code === "ERR_PROTOCOL", String(send));
+    assert.match(
+      send.message,
+      /^connection closed before FIN: nothing arrived on stdin\. 'diffcopy send' needs the receiver's stdout on its stdin \(a one-way 'send \| receive' pipe cannot work/,
+    );
+    const receive = await diffcopyOnTerminal(["receive", `${tmp.dir}/dest`], neither, nothing);
+    assert.ok(receive instanceof FSCacheError && receive.code === "ERR_PROTOCOL", String(receive));
+    assert.match(
+      receive.message,
+      /nothing arrived on stdin\. 'diffcopy receive' needs the sender's stdout on its stdin/,
+    );
+    // A peer that did answer, wrongly, gets the protocol error as it is.
+    const wrong = (): DiffCopyConnection => ({
+      readable: new ReadableStream({
+        start: (c) => {
+          c.enqueue(encodeFrame(packet(PacketType.REQ, { id: 999 })));
+          c.close();
+        },
+      }),
+      writable: new WritableStream(),
+    });
+    const answered = await diffcopyOnTerminal(["send", tmp.dir], neither, wrong);
+    assert.ok(answered instanceof FSCacheError, String(answered));
+    assert.equal(answered.message, "REQ for unknown or repeated id 999");
   });
 });
