@@ -36,7 +36,7 @@ async function runEnd(channel: PacketChannel, end: "send" | "receive", run: () =
     throw new FSCacheError(
       "ERR_PROTOCOL",
       `${err.message}: nothing arrived on stdin. 'diffcopy ${end}' needs the ${peer}'s stdout on its stdin ` +
-        "(a one-way 'send | receive' pipe cannot work: use ssh, or a pipe one way and a fifo back)",
+        "(a one-way 'send | receive' pipe cannot work; use ssh, or a pipe one way and a fifo back)",
       { cause: err },
     );
   }
