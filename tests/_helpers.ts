@@ -116,3 +116,6 @@ export async function pollUntil(ms: number, check: () => boolean): Promise<boole
   for (const end = Date.now() + ms; Date.now() < end; await sleep(5)) if (check()) return true;
   return check();
 }
+
+/** `s` quoted for `sh -c`: in single quotes, each `'` written as `'\''`. */
+export const shellQuote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;

@@ -17,6 +17,7 @@ import type { DiffCopyConnection } from "../transports/diffcopy/framing.ts";
 import { PacketType, packet } from "../transports/diffcopy/packet.ts";
 import { encodeFrame } from "../transports/diffcopy/packet_writer.ts";
 import { tempDir } from "./_diffcopy.ts";
+import { shellQuote } from "./_helpers.ts";
 import { cliCommand } from "./_processes.ts";
 
 /**
@@ -45,15 +46,10 @@ async function diffcopyOnTerminal(
   );
 }
 
-/** `sh -c` quoting. */
-function quote(arg: string): string {
-  return `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
 /** Runs the CLI as a child under a real pseudo-terminal (util-linux `script`), with `redirects` for sh. */
 function underTerminal(args: string[], redirects = ""): { code: number | null; output: string } {
   const [command, prefix] = cliCommand();
-  const line = `${[command, ...prefix, ...args].map(quote).join(" ")} ${redirects}`;
+  const line = `${[command, ...prefix, ...args].map(shellQuote).join(" ")} ${redirects}`;
   const r = spawnSync("script", ["-qec", line, "/dev/null"], { encoding: "utf8", timeout: 30_000 });
   if (r.error) throw r.error;
   return { code: r.status, output: r.stdout.replaceAll("\r\n", "\n") };
@@ -81,7 +77,7 @@ describe("the stdio protocol commands wired wrong", () => {
     assert.match(send.output, /stdout is a terminal: 'diffcopy send'[^\n]*\n\nUsage: fscache diffcopy send <dir>/);
     // stdout to a file, stdin still the terminal
     const frames = `${tmp.dir}/frames`;
-    const sendIn = underTerminal(["diffcopy", "send", tmp.dir], `> ${quote(frames)}`);
+    const sendIn = underTerminal(["diffcopy", "send", tmp.dir], `> ${shellQuote(frames)}`);
     assert.equal(sendIn.code, 2, sendIn.output);
     assert.match(sendIn.output, /stdin is a terminal: 'diffcopy send'/);
     assert.equal(nodeFs.statSync(frames).size, 0);
@@ -96,7 +92,7 @@ describe("the stdio protocol commands wired wrong", () => {
     using tmp = tempDir();
     const receive = underTerminal(
       ["diffcopy", "receive", `${tmp.dir}/dest`],
-      `< /dev/null > ${quote(`${tmp.dir}/reqs`)}`,
+      `< /dev/null > ${shellQuote(`${tmp.dir}/reqs`)}`,
     );
     assert.equal(receive.code, 1, receive.output);
     assert.doesNotMatch(receive.output, /is a terminal/);

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import { RACY_MS } from "../core/listing_key.ts";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
+import { shellQuote } from "./_helpers.ts";
 import { assertStopped, binEntry, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
 
 const PUSH_KEYS = [
@@ -21,8 +22,6 @@ const PUSH_KEYS = [
   "modified",
   "wireBytes",
 ];
-
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 describe("fscache serve / push", () => {
   it("two pushes over TCP: the second moves nothing, JSON has exactly the documented keys; SIGTERM stops it", async () => {

@@ -14,6 +14,7 @@ import { SourceListings } from "../transports/diffcopy/source_listings.ts";
 import { SourceWalker } from "../transports/diffcopy/source_walker.ts";
 import { cli } from "./_cli.ts";
 import { disk, tempDir, writeTree } from "./_diffcopy.ts";
+import { shellQuote } from "./_helpers.ts";
 import { cliCommand } from "./_processes.ts";
 
 const NOW = 1_700_000_000_000;
@@ -225,7 +226,6 @@ describe("the push client's walk with listings", () => {
 });
 
 describe("fscache push and its listings", () => {
-  const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const server = (cache: string) => {
     const [command, prefix] = cliCommand();
     return [command, ...prefix, "serve", "--stdio", "-q", "--root", cache].map(shellQuote).join(" ");
