@@ -23,13 +23,18 @@ const throwawayUpdater: CacheUpdater = {
 };
 
 /**
- * Runs one end of the protocol over `channel`. A protocol error with nothing read from
- * the peer at all is what a one-way `send | receive` pipe gives (the end whose stdin
- * nobody writes sees it close at once): it is reported with what to connect instead.
+ * Runs one end of the protocol over `connection`. A protocol error with nothing read
+ * from the peer at all is what a one-way `send | receive` pipe gives (the end whose
+ * stdin nobody writes sees it close at once): it is reported with what to connect instead.
  */
-async function runEnd(channel: PacketChannel, end: "send" | "receive", run: () => Promise<unknown>): Promise<void> {
+async function runEnd(
+  connection: DiffCopyConnection,
+  end: "send" | "receive",
+  run: (channel: PacketChannel) => Promise<unknown>,
+): Promise<void> {
+  const channel = packetChannel(connection);
   try {
-    await run();
+    await run(channel);
   } catch (err) {
     if (!(err instanceof FSCacheError) || err.code !== "ERR_PROTOCOL" || channel.reader.wireBytes > 0) throw err;
     const peer = end === "send" ? "receiver" : "sender";
@@ -76,30 +81,24 @@ Options:
       }
       const fs = diskFileSystem;
       const root = resolve(io.cwd, dir);
-      if (mode === "send") {
-        if (values["max-bytes"] !== undefined || values["max-entries"] !== undefined) {
-          throw new UsageError("--max-bytes and --max-entries apply to 'receive'");
-        }
-        await refuseTerminal(io, "diffcopy send");
-        const onSkipped = (path: string) => io.stderr(`skipped ${path}: devices, fifos and sockets are not sent\n`);
-        const channel = packetChannel(connect());
-        await runEnd(channel, "send", () => sendDiffCopy(channel, { fs, root, onSkipped }));
-        return 0;
+      if (mode === "send" && (values["max-bytes"] !== undefined || values["max-entries"] !== undefined)) {
+        throw new UsageError("--max-bytes and --max-entries apply to 'receive'");
       }
-      const maxBytes =
-        values["max-bytes"] === undefined ? undefined : parseSize(values["max-bytes"] as string, "--max-bytes");
-      const maxEntries =
-        values["max-entries"] === undefined ? undefined : parseCount(values["max-entries"] as string, "--max-entries");
-      await refuseTerminal(io, "diffcopy receive");
-      await fs.mkdir(root, { recursive: true });
-      const channel = packetChannel(connect());
-      await runEnd(channel, "receive", () =>
-        receiveDiffCopy(
-          channel,
-          { dest: root, fs, updater: throwawayUpdater },
-          { ...(maxBytes === undefined ? {} : { maxBytes }), ...(maxEntries === undefined ? {} : { maxEntries }) },
-        ),
-      );
+      const limits: { maxBytes?: number; maxEntries?: number } = {};
+      if (values["max-bytes"] !== undefined) limits.maxBytes = parseSize(values["max-bytes"] as string, "--max-bytes");
+      if (values["max-entries"] !== undefined) {
+        limits.maxEntries = parseCount(values["max-entries"] as string, "--max-entries");
+      }
+      await refuseTerminal(io, `diffcopy ${mode}`);
+      if (mode === "send") {
+        const onSkipped = (path: string) => io.stderr(`skipped ${path}: devices, fifos and sockets are not sent\n`);
+        await runEnd(connect(), mode, (channel) => sendDiffCopy(channel, { fs, root, onSkipped }));
+      } else {
+        await fs.mkdir(root, { recursive: true });
+        await runEnd(connect(), mode, (channel) =>
+          receiveDiffCopy(channel, { dest: root, fs, updater: throwawayUpdater }, limits),
+        );
+      }
       return 0;
     },
   };
