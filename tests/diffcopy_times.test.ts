@@ -1,7 +1,7 @@
 /**
  * Times through the diff-copy protocol, hop after hop (a push, then a pull of what was
- * pushed): microseconds kept exactly (Deno's `node:fs`: milliseconds), times before 1970
- * to the nearest millisecond, times past int64 nanoseconds held at its end instead of
+ * pushed): microseconds kept exactly (Deno's `node:fs`: milliseconds), every time in its
+ * millisecond, however near the next, times before 1970 to the millisecond, times past int64 nanoseconds held at its end instead of
  * wrapping, and a symlink whose own mtime alone changed updated.
  */
 import assert from "node:assert/strict";
@@ -43,7 +43,28 @@ describe("diff-copy times", () => {
     }
   });
 
-  it("keeps a time before 1970 to the nearest millisecond, the same after each receive", async () => {
+  it("keeps a time in its millisecond when its nanoseconds are a hair short of the next", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    nodeFs.mkdirSync(`${src}/dir`, { recursive: true });
+    // Nearest to the next millisecond's first microsecond: as a file system stamps a new
+    // file about once in two thousand (its clock ticks in nanoseconds)
+    const stamps = { "dir/a": "@1796107967.808999700", "dir/b": "@1796107967.999999700", dir: "@1796107968.000999501" };
+    for (const [path, stamp] of Object.entries(stamps)) {
+      if (path !== "dir") nodeFs.writeFileSync(`${src}/${path}`, path);
+      execFileSync("touch", ["-d", stamp, `${src}/${path}`]);
+    }
+    await twoHops(src, `${tmp.dir}/dst`, `${tmp.dir}/again`);
+    for (const path of Object.keys(stamps)) {
+      const want = Math.floor(nodeFs.lstatSync(`${src}/${path}`).mtimeMs);
+      assert.equal(want % 1000, { "dir/a": 808, "dir/b": 999, dir: 0 }[path], `${path} as read`);
+      for (const hop of ["dst", "again"]) {
+        assert.equal(Math.floor(nodeFs.lstatSync(`${tmp.dir}/${hop}/${path}`).mtimeMs), want, `${path} after ${hop}`);
+      }
+    }
+  });
+
+  it("keeps a time before 1970 to the millisecond, the same after each receive", async () => {
     using tmp = tempDir();
     const src = `${tmp.dir}/src`;
     nodeFs.mkdirSync(src);

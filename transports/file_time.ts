@@ -7,11 +7,13 @@ const deno = "Deno" in globalThis;
 
 /**
  * Seconds for `utimesSync` (whole microseconds), or under Deno (and before 1970) a `Date`
- * of the nearest millisecond.
+ * of its millisecond.
  *
  * Node keeps microseconds from a float of seconds. Deno's `node:fs` keeps whole
  * milliseconds and truncates `seconds × 1000`: a float a hair below `….674` lands on
- * `….673`, a millisecond early. A `Date` holds the millisecond exactly.
+ * `….673`, a millisecond early. A `Date` holds the millisecond exactly. The millisecond
+ * is the one the time is in (its floor, as `mtimeMs` reads it), taken in integers: the
+ * nearest one put a sender's `….808999700` on `….809`, a millisecond late.
  *
  * @example
  * ```ts
@@ -20,8 +22,14 @@ const deno = "Deno" in globalThis;
  * ```
  */
 export function fileTime(modTimeNs: bigint): number | Date {
-  if (deno || modTimeNs < 0n) return new Date(Math.round(Number(modTimeNs) / 1e6));
+  if (deno || modTimeNs < 0n) return new Date(Number(floorDiv(modTimeNs, 1_000_000n)));
   return secondsOfMicros(Number(modTimeNs / 1000n));
+}
+
+/** `a / b` rounded toward minus infinity (BigInt division rounds toward zero). */
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return q * b > a ? q - 1n : q;
 }
 
 /**
@@ -48,12 +56,25 @@ function secondsOfMicros(micros: number): number {
  */
 export function fileTimeOfMs(ms: number): number | Date {
   if (deno || ms < 0) return new Date(Math.floor(ms));
-  // Its nearest microsecond (libuv keeps no more), kept within the millisecond the walk
-  // read. `ms / 1000` as such was cut by libuv to the microsecond below whenever the
-  // float of seconds fell a hair short, and a whole-millisecond time (as tools setting
-  // times in milliseconds leave) then landed in the millisecond before, half the time.
-  const floor = Math.floor(ms);
-  return secondsOfMicros(Math.min(Math.round(ms * 1000), floor * 1000 + 999));
+  // `ms / 1000` as such was cut by libuv to the microsecond below whenever the float of
+  // seconds fell a hair short, and a whole-millisecond time (as tools setting times in
+  // milliseconds leave) then landed in the millisecond before, half the time.
+  return secondsOfMicros(microsOfMs(ms));
+}
+
+/**
+ * A walked `mtimeMs` in whole microseconds (libuv sets no finer): the nearest one, but
+ * kept within the millisecond the walk read. A file system's nanoseconds of `….808999700`
+ * are nearest to `….809000` µs, and a copy given that time would read a millisecond late.
+ *
+ * @example
+ * ```ts
+ * microsOfMs(1_700_000_000_123.4567); // 1_700_000_000_123_457
+ * microsOfMs(1_700_000_000_808.9997); // 1_700_000_000_808_999
+ * ```
+ */
+export function microsOfMs(ms: number): number {
+  return Math.min(Math.round(ms * 1000), Math.floor(ms) * 1000 + 999);
 }
 
 /**

@@ -8,6 +8,7 @@
 import type { FileStats, FileSystem } from "../../core/file_system.ts";
 import { compareWalkOrder } from "../../core/names.ts";
 import { joinPath } from "../../core/path.ts";
+import { microsOfMs } from "../file_time.ts";
 import { type ExcludeMatcher, excludeMatcher } from "./excludes.ts";
 import { goModeFromPosix } from "./file_mode.ts";
 import type { Stat } from "./packet.ts";
@@ -232,7 +233,7 @@ export class SourceWalker {
       st.uid,
       st.gid,
       type === S_IFDIR ? 0 : st.size,
-      Math.round(st.mtimeMs * 1000),
+      microsOfMs(st.mtimeMs),
       type === S_IFLNK ? this.#fs.readlinkSync(full) : "",
     );
     const entry: SourceEntry = { stat: s };
