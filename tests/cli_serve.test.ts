@@ -1,6 +1,6 @@
 /** `fscache serve` as a child process, `fscache push` in-process: TCP, stdio (--exec), refusals, SIGTERM. */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, existsSync, readdirSync, realpathSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import process from "node:process";
@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { RACY_MS } from "../core/listing_key.ts";
 import { cli } from "./_cli.ts";
 import { disk, listTree, tempDir, writeTree } from "./_diffcopy.ts";
-import { shellQuote } from "./_helpers.ts";
+import { pollUntil, shellQuote } from "./_helpers.ts";
 import { assertStopped, binEntry, cliCommand, listeningPort, spawnCli } from "./_processes.ts";
 
 const PUSH_KEYS = [
@@ -196,6 +196,37 @@ describe("fscache serve / push", () => {
     assert.equal(push.code, 0, push.stderr);
     assert.equal(JSON.parse(push.stdout).added, 1);
     assert.match(push.stderr, /skipped pipe: devices, fifos and sockets are not pushed/);
+  });
+
+  it("push tries once more when a file changed while it was sent, then fails naming it; the server stays usable", async () => {
+    using tmp = tempDir();
+    const src = `${tmp.dir}/src`;
+    writeTree(disk, tmp.dir, { "src/": "", "src/x": "x", "src/grows.log": "start\n" });
+    // Appends for as long as it runs: each walk's size of the log is out of date by the
+    // time the server asks for the file.
+    const writer = spawn("sh", ["-c", `while :; do echo line >> ${shellQuote(`${src}/grows.log`)}; done`], {
+      stdio: "ignore",
+    });
+    const [command, prefix] = cliCommand();
+    const server = [command, ...prefix, "serve", "--stdio", "-q", "--root", `${tmp.dir}/cache`]
+      .map(shellQuote)
+      .join(" ");
+    try {
+      assert.ok(await pollUntil(5000, () => disk.statSync(`${src}/grows.log`).size > 1000), "the writer runs");
+      const push = await cli(["push", src, "--exec", server, "--key", "k"]);
+      assert.equal(push.code, 1, push.stderr);
+      const changed = "ERR_SOURCE_CHANGED: source file changed while it was sent: grows.log (it grew past the";
+      const lines = push.stderr.trimEnd().split("\n");
+      assert.equal(lines.length, 2, push.stderr);
+      assert.ok(lines[0]?.startsWith(changed) && lines[0].endsWith(" bytes walked); pushing again"), push.stderr);
+      assert.ok(lines[1]?.startsWith(`fscache push: ${changed}`), push.stderr);
+    } finally {
+      writer.kill();
+    }
+    await new Promise((exited) => writer.once("exit", exited));
+    const again = await cli(["push", src, "--exec", server, "--key", "k", "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).checksum, (await cli(["checksum", src])).stdout.trim());
   });
 
   it("push --exec reports a refusal the server sent as the server's error, though the server then exits", async () => {

@@ -1,16 +1,18 @@
 /**
  * How the diff-copy sender reads the files it is asked for: once each when a file is as
- * the walk saw it, and to its real end when it changed size after the walk (the
- * receiver then sees the sizes differ, as with BuildKit's fsutil).
+ * the walk saw it; a file that changed size or vanished after the walk, or cannot be
+ * opened, fails the send with an error naming it, to the caller and to the receiver.
  */
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
 import { describe, it } from "node:test";
+import type { FSCacheError } from "../core/errors.ts";
 import type { FileSystem } from "../core/file_system.ts";
+import type { DiffCopyConnection } from "../transports/diffcopy/framing.ts";
 import { packetChannel } from "../transports/diffcopy/framing.ts";
 import { memoryPipe } from "../transports/diffcopy/memory_pipe.ts";
 import { PacketType, packet } from "../transports/diffcopy/packet.ts";
-import { sendDiffCopy } from "../transports/diffcopy/sender.ts";
+import { isSourceFailure, sendDiffCopy } from "../transports/diffcopy/sender.ts";
 import { assertSameTree, disk, pipeSync, tempDir } from "./_diffcopy.ts";
 
 const CHUNK = 32 * 1024;
@@ -33,6 +35,28 @@ function countingDisk(): { fs: FileSystem; reads: Map<string, number> } {
     }) as FileSystem["readSync"],
   };
   return { fs, reads };
+}
+
+/**
+ * A receiver that asks for every file once the entry list is in, `edit` having run just
+ * before: the DATA bytes it got per id, and the text of the ERR that ended the send.
+ */
+async function receiveAll(
+  connection: DiffCopyConnection,
+  edit: () => void,
+): Promise<{ data: Map<number, number>; error: string | undefined }> {
+  const { reader, writer } = packetChannel(connection);
+  let files = 0;
+  for (let p = await reader.next(); p?.stat; p = await reader.next()) files++;
+  edit();
+  for (let id = 0; id < files; id++) await writer.send(packet(PacketType.REQ, { id }));
+  const data = new Map<number, number>();
+  for (;;) {
+    const p = await reader.next();
+    if (p?.type === PacketType.ERR) return { data, error: new TextDecoder().decode(p.data) };
+    assert.equal(p?.type, PacketType.DATA);
+    if (p.data.length > 0) data.set(p.id, (data.get(p.id) ?? 0) + p.data.length);
+  }
 }
 
 describe("diff-copy sender reads", () => {
@@ -64,48 +88,54 @@ describe("diff-copy sender reads", () => {
     }
   });
 
-  it("sends a file that grew or shrank after the walk as it is, to its end", async () => {
+  it("fails with ERR_SOURCE_CHANGED for a file that grew, shrank or vanished after the walk, sending no byte past its STAT", async () => {
+    const edits: Record<string, [edit: (file: string) => void, why: RegExp]> = {
+      grew: [(file) => nodeFs.appendFileSync(file, "more"), /it grew past the 10 bytes walked/],
+      shrank: [(file) => nodeFs.truncateSync(file, 2), /it shrank to 2 of the 10 bytes walked/],
+      vanished: [(file) => nodeFs.unlinkSync(file), /it vanished/],
+    };
+    for (const [name, [edit, why]] of Object.entries(edits)) {
+      using src = tempDir();
+      nodeFs.writeFileSync(`${src.dir}/a`, "0123456789");
+      nodeFs.writeFileSync(`${src.dir}/b`, "0123456789");
+      const [a, b] = memoryPipe();
+      const receiving = receiveAll(b, () => edit(`${src.dir}/b`));
+      const sending = sendDiffCopy(a, { fs: disk, root: src.dir });
+      await assert.rejects(sending, (err: FSCacheError) => {
+        assert.equal(err.code, "ERR_SOURCE_CHANGED", name);
+        assert.equal(err.path, "b");
+        assert.match(err.message, /^source file changed while it was sent: b \(/);
+        assert.match(err.message, why);
+        assert.ok(isSourceFailure(err));
+        return true;
+      });
+      const { data, error } = await receiving;
+      assert.equal(data.get(0), 10, `${name}: the file before it, whole`);
+      assert.equal(data.get(1), name === "shrank" ? 2 : undefined, `${name}: no byte past the 10 walked`);
+      assert.match(error ?? "", /source file changed while it was sent: b/, name);
+    }
+  });
+
+  it("fails with the code and path of a file it cannot open, and tells the receiver", async () => {
     using src = tempDir();
-    nodeFs.writeFileSync(`${src.dir}/grew`, "0123456789"); // the walk is told 6 bytes
-    nodeFs.writeFileSync(`${src.dir}/shrank`, "0123"); // the walk is told 9 bytes
-    const told: Record<string, number> = { [`${src.dir}/grew`]: 6, [`${src.dir}/shrank`]: 9 };
+    nodeFs.writeFileSync(`${src.dir}/locked`, "secret");
     const fs: FileSystem = {
       ...disk,
-      lstatSync: ((path: string) => {
-        const st = disk.lstatSync(path);
-        const size = told[path];
-        return size === undefined ? st : Object.assign(Object.create(Object.getPrototypeOf(st)), st, { size });
-      }) as FileSystem["lstatSync"],
+      openSync: ((path: string, ...rest: unknown[]) => {
+        if (path.endsWith("/locked")) {
+          throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: "EACCES", path });
+        }
+        return (disk.openSync as (...args: unknown[]) => number)(path, ...rest);
+      }) as FileSystem["openSync"],
     };
-    const data = new Map<number, number>();
-    // A receiver that asks for every file and counts what comes, then ends as fsutil's does.
     const [a, b] = memoryPipe();
-    const receiving = (async () => {
-      const { reader, writer } = packetChannel(b);
-      const paths: string[] = [];
-      for (;;) {
-        const p = await reader.next();
-        assert.equal(p?.type, PacketType.STAT);
-        if (!p.stat) break;
-        paths.push(p.stat.path);
-      }
-      const files = paths.map((_, id) => id);
-      for (const id of files) await writer.send(packet(PacketType.REQ, { id }));
-      for (let open = files.length; open > 0; ) {
-        const p = await reader.next();
-        assert.equal(p?.type, PacketType.DATA);
-        if (p.data.length === 0) open--;
-        else data.set(p.id, (data.get(p.id) ?? 0) + p.data.length);
-      }
-      await writer.send(packet(PacketType.FIN));
-      assert.equal((await reader.next())?.type, PacketType.FIN);
-      await writer.close();
-      return paths;
-    })();
-    const [sent, paths] = await Promise.all([sendDiffCopy(a, { fs, root: src.dir }), receiving]);
-    assert.deepEqual(paths, ["grew", "shrank"]);
-    assert.equal(data.get(0), 10, "all of a file that grew");
-    assert.equal(data.get(1), 4, "what is left of a file that shrank");
-    assert.equal(sent.bytesSent, 14);
+    const receiving = receiveAll(b, () => undefined);
+    await assert.rejects(sendDiffCopy(a, { fs, root: src.dir }), (err: FSCacheError) => {
+      assert.equal(err.code, "EACCES");
+      assert.equal(err.path, `${src.dir}/locked`);
+      assert.ok(isSourceFailure(err));
+      return true;
+    });
+    assert.match((await receiving).error ?? "", /EACCES: permission denied, open '.*\/locked'/);
   });
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FSCacheError } from "../core/errors.ts";
+import type { FileSystem } from "../core/file_system.ts";
 import { memoryPipe } from "../transports/diffcopy/memory_pipe.ts";
 import { pushTree } from "../transports/session/client.ts";
 import { controlFrame, FrameReader, parseControl } from "../transports/session/frames.ts";
@@ -101,6 +102,63 @@ describe("push sessions", () => {
       const outcome = await serving;
       assert.equal(outcome.ok, false);
     }
+  });
+
+  it("a file that changed while it was sent: pushed once more on a new connection; changed again, ERR_SOURCE_CHANGED", async () => {
+    await using f = await sessionFixture();
+    writeTree(disk, f.src, tree);
+    // The walk is told a smaller size for dir/b.bin, as if it grew after its lstat, in
+    // the first `lies` walks.
+    let lies = 0;
+    const fs: FileSystem = {
+      ...disk,
+      lstatSync: ((path: string) => {
+        const st = disk.lstatSync(path);
+        if (!path.endsWith("dir/b.bin") || lies === 0) return st;
+        lies--;
+        return Object.assign(Object.create(Object.getPrototypeOf(st)), st, { size: 100 });
+      }) as FileSystem["lstatSync"],
+    };
+    const push = async (key: string) => {
+      const outcomes: Promise<{ ok: boolean }>[] = [];
+      const retries: string[] = [];
+      const connect = async () => {
+        const [client, server] = memoryPipe();
+        outcomes.push(f.server.handle(server));
+        return client;
+      };
+      const result = pushTree(connect, { fs, root: f.src, key, onRetry: (err) => retries.push(err.code) });
+      const settled = await result.then(
+        (r) => r,
+        (err: FSCacheError) => err,
+      );
+      return { settled, retries, outcomes: (await Promise.all(outcomes)).map((o) => o.ok) };
+    };
+
+    lies = 1;
+    const once = await push("k1");
+    assert.deepEqual([once.retries, once.outcomes], [["ERR_SOURCE_CHANGED"], [false, true]]);
+    const snap = await snapshotOf(f.cache, "k1");
+    assertSameTree(disk, snap, f.src);
+
+    lies = 2;
+    const twice = await push("k2");
+    assert.deepEqual([twice.retries, twice.outcomes], [["ERR_SOURCE_CHANGED"], [false, false]]);
+    assert.ok(twice.settled instanceof FSCacheError);
+    assert.equal(twice.settled.code, "ERR_SOURCE_CHANGED", "the client's own error, not the server's echo");
+    assert.equal(twice.settled.path, "dir/b.bin");
+
+    // A connection given as such is not made again.
+    lies = 1;
+    const [client, server] = memoryPipe();
+    const serving = f.server.handle(server);
+    await assert.rejects(pushTree(client, { fs, root: f.src, key: "k3" }), { code: "ERR_SOURCE_CHANGED" });
+    assert.equal((await serving).ok, false);
+    // The cache is as usable as before: the key is pushed again, whole.
+    const again = await push("k3");
+    assert.ok(!(again.settled instanceof FSCacheError));
+    assert.deepEqual(again.outcomes, [true]);
+    assertSameTree(disk, await snapshotOf(f.cache, "k3"), f.src);
   });
 
   it("two clients pushing one key at once: one transfer, the other is told reused", async () => {

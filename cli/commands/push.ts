@@ -12,6 +12,7 @@ import { describeError, FSCacheError } from "../../core/errors.ts";
 import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import type { DiffCopyConnection } from "../../transports/diffcopy/framing.ts";
 import { nodeConnection } from "../../transports/diffcopy/node_streams.ts";
+import { isSourceFailure } from "../../transports/diffcopy/sender.ts";
 import { diskWalkThreads } from "../../transports/local/diffcopy_threads.ts";
 import { type PushResult, pushTree } from "../../transports/session/client.ts";
 import { isServerError } from "../../transports/session/handshake.ts";
@@ -100,26 +101,28 @@ durationMs }.`,
         ? { stop() {} }
         : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
     let child: ChildProcess | undefined;
-    let childClosed: Promise<void> | undefined;
+    const childrenClosed: Promise<void>[] = [];
     const walkThreads = diskWalkThreads();
     // Absolute: the push runs with `dir` as the working directory (below).
     const cacheRoot = resolve(io.cwd, global.root);
     const listings = values["no-listings"] === true ? undefined : loadListings(cacheRoot, dir);
     const stalled = new AbortController();
-    try {
+    const hostPort = to === undefined ? undefined : parseHostPort(to, "--to");
+    // Called again for a second try (see `pushTree`), so each try has its own connection.
+    const connect = async (): Promise<DiffCopyConnection> => {
       let connection: DiffCopyConnection;
-      if (to !== undefined) {
-        const { host, port } = parseHostPort(to, "--to");
-        connection = await connectSession(host, port);
+      if (hostPort !== undefined) {
+        connection = await connectSession(hostPort.host, hostPort.port);
       } else {
         // Loaded here only: `node:child_process` costs a push over TCP ~3 ms to load. By
         // `require`: the npm bin runs its bundle as a script (for its code cache), where a
         // dynamic `import()` of a builtin fails (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
         const { spawn } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
-        child = spawn("sh", ["-c", exec as string], { stdio: ["pipe", "pipe", "inherit"] });
+        // Started from where the push was, not from <dir> (the push's working directory by then).
+        child = spawn("sh", ["-c", exec as string], { cwd: io.cwd, stdio: ["pipe", "pipe", "inherit"] });
         // Listened for now: a command killed at once has closed before anyone would listen.
         const spawned = child;
-        childClosed = new Promise((done) => spawned.once("close", () => done()));
+        childrenClosed.push(new Promise((done) => spawned.once("close", () => done())));
         connection = nodeConnection(child.stdout!, child.stdin!);
       }
       // Opt-in, as rsync's --timeout: waiting for another client's transfer of the same
@@ -129,10 +132,12 @@ durationMs }.`,
           stalled.abort(new FSCacheError("ERR_TIMEOUT", `nothing from the server for ${idleMs} ms`, { key })),
         );
       }
-      // The walk then looks entries up by relative path (see `SendOptions.cwd`); an --exec
-      // command was started from where the push was.
+      return connection;
+    };
+    try {
+      // The walk then looks entries up by relative path (see `SendOptions.cwd`).
       io.enter?.(dir);
-      const result = await pushTree(connection, {
+      const result = await pushTree(connect, {
         signal: stalled.signal,
         fs: diskFileSystem,
         root: dir,
@@ -143,6 +148,9 @@ durationMs }.`,
         walkThreads,
         ...(listings ? { listings } : {}),
         onSkipped: (path) => io.stderr(`skipped ${path}: devices, fifos and sockets are not pushed\n`),
+        onRetry: (err) => {
+          if (!global.quiet) io.stderr(`${err.code}: ${err.message}; pushing again\n`);
+        },
         ...(token === undefined ? {} : { token }),
         onData: (n) => {
           counter.bytes += n;
@@ -169,9 +177,10 @@ durationMs }.`,
       if (stalled.signal.aborted) throw stalled.signal.reason;
       // A command that died (not found, refused, crashed) shows up here as a broken pipe
       // or a closed stream: name the command and how it ended instead. A server that said
-      // why it refused (then exited, as `serve --stdio` does) is reported as it said.
+      // why it refused (then exited, as `serve --stdio` does) is reported as it said, and
+      // a failure of our own source as such.
       const ended = child ? await endOf(child, EXIT_WAIT_MS) : undefined;
-      if (ended && !isServerError(err)) {
+      if (ended && !isServerError(err) && !isSourceFailure(err)) {
         const why = `${(err as { code?: string }).code ?? "Error"}: ${describeError(err)}`;
         throw new FSCacheError(
           "ERR_EXEC_EXITED",
@@ -185,7 +194,7 @@ durationMs }.`,
     } finally {
       progress.stop();
       await walkThreads.close();
-      await childClosed;
+      await Promise.all(childrenClosed);
     }
     return 0;
   },

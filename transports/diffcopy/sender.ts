@@ -5,7 +5,7 @@
  * writes, until the receiver's FIN, which it answers with FIN.
  * @module
  */
-import { describeError, FSCacheError } from "../../core/errors.ts";
+import { describeError, errorCode, FSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
@@ -66,6 +66,61 @@ const WALK_BATCH = 2000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** Errors {@linkcode sendDiffCopy} threw for its source, not for the connection or the receiver. */
+const sourceFailures = new WeakSet<object>();
+
+/**
+ * True for an error {@linkcode sendDiffCopy} threw because of the tree it was sending (a
+ * directory or file it could not read, a file that changed while it was sent), not
+ * because of the connection or the receiver: the receiver's report of such a failure
+ * only echoes it.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await sendDiffCopy(connection, { fs, root: "." });
+ * } catch (err) {
+ *   if (isSourceFailure(err)) console.error(`fix the source: ${(err as Error).message}`);
+ * }
+ * ```
+ */
+export function isSourceFailure(err: unknown): boolean {
+  return typeof err === "object" && err !== null && sourceFailures.has(err);
+}
+
+/** `err`, met reading the source, as an {@linkcode FSCacheError} keeping its code and path. */
+function sourceFailure(err: unknown): FSCacheError {
+  const path = (err as { path?: unknown } | null)?.path;
+  const failure =
+    err instanceof FSCacheError
+      ? err
+      : new FSCacheError(errorCode(err) ?? "ERR_TRANSPORT", describeError(err), {
+          ...(typeof path === "string" ? { path } : {}),
+          cause: err,
+        });
+  sourceFailures.add(failure);
+  return failure;
+}
+
+/** `batches`, any error of the walk made a {@linkcode sourceFailure}. */
+async function* asSourceFailures<T>(batches: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* batches;
+  } catch (err) {
+    throw sourceFailure(err);
+  }
+}
+
+/**
+ * A file that is no longer what its STAT declared. The STAT has gone: the receiver would
+ * otherwise fail on the size alone, or keep a file the source no longer has.
+ */
+function sourceChanged(path: string, what: string): FSCacheError {
+  return sourceFailure(
+    new FSCacheError("ERR_SOURCE_CHANGED", `source file changed while it was sent: ${path} (${what})`, { path }),
+  );
+}
+
 /**
  * Sends the tree at `options.root` over `connection` (a byte connection, or the packet
  * channel of a session). STATs go out in large batched writes while the walk goes on
@@ -89,7 +144,7 @@ export async function sendDiffCopy(
   let failure: FSCacheError | undefined;
   let stopping: Promise<void> | undefined;
   // ids asked for and not yet served, and a wake-up for the pump waiting on them
-  const asked: [id: number, full: string][] = [];
+  const asked: [id: number, path: string][] = [];
   let finished = false;
   let wake: (() => void) | undefined;
   const poke = () => {
@@ -111,6 +166,7 @@ export async function sendDiffCopy(
       await reader.cancel(failure);
     })();
   };
+  options.listings?.restart();
   const onAbort = () => fail(signal?.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   try {
@@ -134,45 +190,56 @@ export async function sendDiffCopy(
         const path = files[p.id];
         if (path === undefined) throw new FSCacheError("ERR_PROTOCOL", `REQ for unknown or repeated id ${p.id}`);
         files[p.id] = undefined;
-        asked.push([p.id, joinPath(options.root, path)]);
+        asked.push([p.id, path]);
         poke();
       }
     };
     const chunkSize = options.chunkSize ?? 32 * 1024;
-    const sendFile = async (id: number, full: string) => {
-      let fd: number | undefined;
+    const sendFile = async (id: number, path: string) => {
+      // A file that vanished, shrank or grew since its STAT fails the send. fsutil sends
+      // whatever it reads (nothing, for a vanished file), which its receiver keeps: a
+      // snapshot unlike the source, under a checksum of neither.
+      let fd: number;
       try {
-        fd = fs.openSync(full, "r");
-      } catch {
-        // vanished since the walk: an empty file, as fsutil does; the receiver sees the size differ
+        fd = fs.openSync(joinPath(options.root, path), "r");
+      } catch (err) {
+        const code = errorCode(err);
+        throw code === "ENOENT" || code === "ENOTDIR" ? sourceChanged(path, "it vanished") : sourceFailure(err);
       }
-      if (fd !== undefined) {
-        const handle = fd;
-        const read = (buffer: Uint8Array, offset: number, length: number) =>
-          fs.readSync(handle, buffer, offset, length, null);
-        const size = sizes[id] as number;
+      const size = sizes[id] as number;
+      let sent = 0;
+      const read = (buffer: Uint8Array, offset: number, length: number) => {
+        let n: number;
         try {
-          for (let sent = 0; ; ) {
-            // Chunks sized to what is left, so the frame header is rarely moved; past the
-            // declared size (a growing file), whole chunks until the end. The last chunk
-            // asks for one byte more than is left: a read that gives exactly what is left
-            // has met the end, and the read that would only say so (one per file, 10,000
-            // system calls in a small first push) is saved.
-            const left = size - sent;
-            const expected = left > 0 ? Math.min(chunkSize, left + 1) : chunkSize;
-            const { bytes, filled } = writer.queueRead(id, expected, read);
-            if (bytes === 0) break;
-            if (filled) await filled;
-            if (failure) return;
-            sent += bytes;
-            result.bytesSent += bytes;
-            options.onData?.(bytes);
-            if (bytes === left && left < expected) break;
-          }
-        } finally {
-          fs.closeSync(handle);
+          n = fs.readSync(fd, buffer, offset, length, null);
+        } catch (err) {
+          throw sourceFailure(err);
         }
+        // Thrown before the chunk is queued: no byte beyond the declared size goes out.
+        if (sent + n > size) throw sourceChanged(path, `it grew past the ${size} bytes walked`);
+        return n;
+      };
+      try {
+        for (;;) {
+          // Chunks sized to what is left, so the frame header is rarely moved. The last
+          // chunk asks for one byte more than is left: a read that gives exactly what is
+          // left has met the end, and the read that would only say so (one per file,
+          // 10,000 system calls in a small first push) is saved.
+          const left = size - sent;
+          const expected = left > 0 ? Math.min(chunkSize, left + 1) : chunkSize;
+          const { bytes, filled } = writer.queueRead(id, expected, read);
+          if (bytes === 0) break;
+          if (filled) await filled;
+          if (failure) return;
+          sent += bytes;
+          result.bytesSent += bytes;
+          options.onData?.(bytes);
+          if (bytes === left && left < expected) break;
+        }
+      } finally {
+        fs.closeSync(fd);
       }
+      if (sent < size) throw sourceChanged(path, `it shrank to ${sent} of the ${size} bytes walked`);
       const filled = writer.queue(packet(PacketType.DATA, { id }));
       if (filled) await filled;
       result.filesSent++;
@@ -188,7 +255,7 @@ export async function sendDiffCopy(
         options.listings,
         options.cwd,
       );
-      for await (const batch of batches) {
+      for await (const batch of asSourceFailures(batches)) {
         for (const entry of batch) {
           const regular = (entry.stat.mode & 0x8f280000) === 0;
           files.push(regular ? entry.stat.path : undefined);
@@ -214,8 +281,8 @@ export async function sendDiffCopy(
         }
         // everything asked for so far goes into as few writes as it fills
         for (let i = 0; i < asked.length && !failure; i++) {
-          const [id, full] = asked[i] as [number, string];
-          await sendFile(id, full);
+          const [id, path] = asked[i] as [number, string];
+          await sendFile(id, path);
         }
         asked.length = 0;
         await writer.flush();

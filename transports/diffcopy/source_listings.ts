@@ -59,6 +59,15 @@ export class SourceListings {
   }
 
   /**
+   * Forgets what an earlier walk recorded: a send made again (after a file changed while
+   * it was sent) records its listings afresh, from the same record.
+   */
+  restart(): void {
+    this.#current.clear();
+    this.#kept = 0;
+  }
+
+  /**
    * The names of directory `rel` (walk-sorted), whose `lstat` gave `stats`, in a walk that
    * began at `walkStart`: the recorded ones when its key is the recorded key, else what
    * `read` gives. Either way they are recorded for the next push, unless the directory

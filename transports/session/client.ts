@@ -4,10 +4,10 @@
  * {@linkcode DiffCopyConnection}.
  * @module
  */
-import { FSCacheError } from "../../core/errors.ts";
+import { FSCacheError, isFSCacheError } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import type { DiffCopyConnection } from "../diffcopy/framing.ts";
-import { type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
+import { isSourceFailure, type SendResult, sendDiffCopy } from "../diffcopy/sender.ts";
 import type { SourceListings } from "../diffcopy/source_listings.ts";
 import type { WalkThreads } from "../diffcopy/source_runs.ts";
 import { controlFrame, diffCopyChannel, FrameReader, isControl } from "./frames.ts";
@@ -39,6 +39,11 @@ export interface PushOptions {
   listings?: SourceListings;
   /** The process's working directory, where `fs` is the disk (see `SendOptions.cwd`). */
   cwd?: () => string;
+  /**
+   * Told why a push is made once more (see {@linkcode pushTree}): a file changed while it
+   * was sent.
+   */
+  onRetry?(err: FSCacheError): void;
 }
 
 /** What a push did: the server's result plus what went over the wire. */
@@ -70,13 +75,34 @@ async function nextControl(frames: FrameReader): Promise<ServerMessage | undefin
 /**
  * Pushes `options.root` to the server on `connection` as `options.key`.
  *
+ * Given a function that opens a connection instead, a push that failed because a file
+ * changed while it was sent (`ERR_SOURCE_CHANGED`: a file being written, an editor
+ * saving) is made once more, on a new connection, as a local sync looks at such a file
+ * once more: the first push has ended on the server by then, its snapshot marked stale,
+ * and the second sends only what the first did not. A second change fails the push.
+ *
  * @example
  * ```ts
  * const result = await pushTree(connection, { fs, root: "/home/me/app", key: "build-42", sharedKey: "app" });
  * result.bytesSent; // 0 when nothing changed since the last push
+ * await pushTree(() => connectSession("build-host", 7373), { fs, root: "/home/me/app", key: "build-43" });
  * ```
  */
-export async function pushTree(connection: DiffCopyConnection, options: PushOptions): Promise<PushResult> {
+export async function pushTree(
+  connection: DiffCopyConnection | (() => Promise<DiffCopyConnection>),
+  options: PushOptions,
+): Promise<PushResult> {
+  if (typeof connection !== "function") return await pushOnce(connection, options);
+  try {
+    return await pushOnce(await connection(), options);
+  } catch (err) {
+    if (!isFSCacheError(err, "ERR_SOURCE_CHANGED") || options.signal?.aborted) throw err;
+    options.onRetry?.(err);
+    return await pushOnce(await connection(), options);
+  }
+}
+
+async function pushOnce(connection: DiffCopyConnection, options: PushOptions): Promise<PushResult> {
   const frames = new FrameReader(connection.readable, options.maxFrameBytes);
   const streamWriter = connection.writable.getWriter();
   let written = 0;
@@ -115,8 +141,11 @@ export async function pushTree(connection: DiffCopyConnection, options: PushOpti
           ...(options.cwd ? { cwd: options.cwd } : {}),
         });
       } catch (err) {
-        // The server's own report says more than "receiver failed", when it got to send one.
+        // The server's own report says more than "receiver failed", when it got to send one;
+        // of a failure of our source it says only what we told it (awaited all the same:
+        // the server has then ended the session, and a push again finds the key free).
         const report = options.signal?.aborted ? undefined : await nextControl(frames);
+        if (isSourceFailure(err)) throw err;
         if (report?.type === "error") throw remoteError(report);
         throw err;
       }
