@@ -85,7 +85,7 @@ function readWhole(path: string, size: number, into: Buffer, offset: number): vo
       done += n;
     }
     if (done < size) {
-      throw new FSCacheError("ERR_CHANGED", `file shrank while it was hashed: ${path}`, { path });
+      throw new FSCacheError("ERR_SOURCE_CHANGED", `file shrank while it was hashed: ${path}`, { path });
     }
   } finally {
     closeSync(fd);

@@ -45,7 +45,7 @@ export async function scanAsync(
         const content = await fs.readFile(full);
         // Hash exactly the size the header announced, so header and content agree.
         if (content.length < stats.size) {
-          throw new FSCacheError("ERR_CHANGED", `file shrank while it was hashed: ${full}`, { path: full });
+          throw new FSCacheError("ERR_SOURCE_CHANGED", `file shrank while it was hashed: ${full}`, { path: full });
         }
         hash.update(content.length === stats.size ? content : content.subarray(0, stats.size));
       }

@@ -62,7 +62,7 @@ function hashContent(
       done += n;
     }
     if (done < size) {
-      throw new FSCacheError("ERR_CHANGED", `file shrank while it was hashed: ${path}`, { path });
+      throw new FSCacheError("ERR_SOURCE_CHANGED", `file shrank while it was hashed: ${path}`, { path });
     }
   } finally {
     fs.closeSync(fd);

@@ -98,6 +98,26 @@ describe("full scans", () => {
     );
   });
 
+  it("fails with ERR_SOURCE_CHANGED and the path for a file that shrank while it was hashed", async () => {
+    const root = tempDir();
+    nodeFs.writeFileSync(`${root}/log`, "0123456789");
+    const disk = fileSystemFrom(nodeFs);
+    // The scan is told the file is longer than it is, as if it shrank after its lstat.
+    const fs: FileSystem = {
+      ...disk,
+      lstatSync: ((path: string) => {
+        const st = disk.lstatSync(path);
+        if (!path.endsWith("/log")) return st;
+        return Object.assign(Object.create(Object.getPrototypeOf(st)), st, { size: 20 });
+      }) as FileSystem["lstatSync"],
+    };
+    await assert.rejects(inlineScanner.scan(fs, root, nodeSha256), {
+      code: "ERR_SOURCE_CHANGED",
+      path: `${root}/log`,
+      message: `file shrank while it was hashed: ${root}/log`,
+    });
+  });
+
   it("hashes a 300 MB file in bounded memory", async () => {
     const root = tempDir();
     const size = 300 * 1024 * 1024;

@@ -190,7 +190,7 @@ async function writeFile(
     hash.update(content);
   }
   if (st.size !== file.size) {
-    throw new FSCacheError("ERR_CHANGED", `file changed while it was copied: ${path}`, { path });
+    throw new FSCacheError("ERR_SOURCE_CHANGED", `file changed while it was copied: ${path}`, { path });
   }
   return {
     checksum: (hash as ReturnType<typeof sha256>).digest(),
