@@ -6,14 +6,14 @@
  * @module
  */
 import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.ts";
-import { FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
 import { fileTimeOfMs, linkTime } from "../file_time.ts";
 import { isSparse, writeSkippingZeros } from "../sparse_write.ts";
 import { inWritableDir } from "../writable_dir.ts";
-import { errnoOf, lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
+import { lstatOrUndefined, removeEntry, type SyncFs } from "./sync_fs.ts";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, STAT_FIELDS } from "./walk.ts";
 
 /** Entries to write, in the compact shape of a walk: paths, `STAT_FIELDS` numbers each, link targets. */
@@ -104,7 +104,7 @@ function makeAddedDir(dst: SyncFs, dest: string, target: string): boolean {
     inWritableDir(dst, target, () => dst.mkdirSync(target, { mode: 0o700 }));
     return true;
   } catch (err) {
-    const code = errnoOf(err);
+    const code = errorCode(err);
     if (code === "EEXIST") return lstatOrUndefined(dst, target)?.isDirectory() === true;
     const parent = target.slice(0, target.lastIndexOf("/"));
     if (code !== "ENOENT" || parent.length <= dest.length) throw err;
@@ -238,7 +238,7 @@ function copyFile(
   try {
     input = src.openSync(from, "r");
   } catch (err) {
-    const code = errnoOf(err);
+    const code = errorCode(err);
     if (code === "ENOENT" || code === "ENOTDIR") return { kind: "gone" };
     throw err;
   }
@@ -261,7 +261,7 @@ function copyFile(
       const overwrite = inPlace && dst.ftruncateSync && !sparse ? "r+" : "w";
       output = inWritableDir(dst, to, () => dst.openSync(to, inPlace ? overwrite : "wx", mode | 0o200));
     } catch (err) {
-      if (errnoOf(err) === "EEXIST") return "exists";
+      if (errorCode(err) === "EEXIST") return "exists";
       throw err;
     }
     try {

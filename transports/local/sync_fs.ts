@@ -4,6 +4,7 @@
  * inside worker threads over the disk and inline over memory.
  * @module
  */
+import { errorCode } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { inWritableDir } from "../writable_dir.ts";
 
@@ -50,18 +51,12 @@ export interface SyncFs {
   lstatInto?(path: string, out: Float64Array, at: number): boolean;
 }
 
-/** The `code` of a thrown file-system error, if any. */
-export function errnoOf(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 /** `lstat` that answers `undefined` for a missing path instead of throwing. */
 export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefined {
   try {
     return fs.lstatSync(path);
   } catch (err) {
-    const code = errnoOf(err);
+    const code = errorCode(err);
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw err;
   }
@@ -88,7 +83,7 @@ export function removeEntry(fs: SyncFs, path: string, stats: FileStats | undefin
     try {
       fs.unlinkSync(path);
     } catch (err) {
-      if (errnoOf(err) !== "ENOENT") throw err;
+      if (errorCode(err) !== "ENOENT") throw err;
     }
   });
 }
@@ -111,7 +106,7 @@ function removeTree(fs: SyncFs, root: string, stats: FileStats): void {
     try {
       names = fs.readdirSync(dir);
     } catch (err) {
-      if (errnoOf(err) !== "ENOENT") throw err;
+      if (errorCode(err) !== "ENOENT") throw err;
       stack.pop();
       continue;
     }
@@ -128,7 +123,7 @@ function removeTree(fs: SyncFs, root: string, stats: FileStats): void {
         try {
           fs.unlinkSync(path);
         } catch (err) {
-          if (errnoOf(err) !== "ENOENT") throw err;
+          if (errorCode(err) !== "ENOENT") throw err;
         }
       }
     }
@@ -138,7 +133,7 @@ function removeTree(fs: SyncFs, root: string, stats: FileStats): void {
       try {
         fs.rmdirSync(dir);
       } catch (err) {
-        if (errnoOf(err) !== "ENOENT") throw err;
+        if (errorCode(err) !== "ENOENT") throw err;
       }
     });
   }

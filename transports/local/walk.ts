@@ -6,13 +6,13 @@
  * big one in one go.
  * @module
  */
-import { FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { listingKeyOf, walkSalt } from "../../core/listing_key.ts";
 import { LISTING_KEY_AT } from "../../core/table_columns.ts";
 import { type ExcludeMatcher, excludeMatcher } from "../diffcopy/excludes.ts";
 import type { RecordedListings } from "./recorded_listings.ts";
-import { errnoOf, lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
+import { lstatOrUndefined, type SyncFs } from "./sync_fs.ts";
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -284,7 +284,7 @@ export class TreeWalker {
       try {
         target = fs.readlinkSync(abs);
       } catch (err) {
-        if (!isVanished(err) && errnoOf(err) !== "EINVAL") throw err;
+        if (!isVanished(err) && errorCode(err) !== "EINVAL") throw err;
         this.#retry(rel, abs, excluded, attempt, err, at);
         return;
       }
@@ -385,6 +385,6 @@ function statOrUndefined(fs: SyncFs, path: string): FileStats | undefined {
 }
 
 function isVanished(err: unknown): boolean {
-  const code = errnoOf(err);
+  const code = errorCode(err);
   return code === "ENOENT" || code === "ENOTDIR";
 }
