@@ -18,6 +18,8 @@ export interface ProgressOptions {
 export interface Progress {
   /** Stops redrawing and erases the line. */
   stop(): void;
+  /** Writes `lines` (ending in a newline) to stderr above the line, which is drawn again below them. */
+  note(lines: string): void;
 }
 
 /**
@@ -50,6 +52,11 @@ export function startProgress(io: CliIO, render: () => string, options: Progress
       clearTimeout(delay);
       if (timer !== undefined) clearInterval(timer);
       if (shown) io.stderr("\r\x1b[2K");
+    },
+    note(lines) {
+      // Not after the line's text, and not left where the next redraw would erase it.
+      io.stderr(shown ? `\r\x1b[2K${lines}` : lines);
+      if (shown && timer !== undefined) draw();
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The progress line of long commands: drawn on stderr only when it is a terminal and
- * only once the command has run for a while, erased at the end; a quick or piped run
- * prints nothing extra and never asks what stderr is.
+ * only once the command has run for a while, erased at the end, kept below the notes
+ * written meanwhile; a quick or piped run prints nothing extra and never asks what
+ * stderr is.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -42,6 +43,20 @@ describe("progress line", () => {
     const drawn = written.length;
     await sleep(30);
     assert.equal(written.length, drawn, "no redraw after stop");
+  });
+
+  it("writes a note above the line, which is drawn again below it; before the line, the note alone", async () => {
+    const { io, written } = fakeIO(true);
+    const progress = startProgress(io, () => "7 files", { delay: 20, interval: 1000 });
+    progress.note("early\n");
+    assert.deepEqual(written, ["early\n"]);
+    await pollUntil(5000, () => written.length >= 2);
+    progress.note("skipped a\n");
+    progress.stop();
+    assert.deepEqual(
+      written.map((w) => w.replace(/ {2}\d+\.\ds$/, "")),
+      ["early\n", "\r\x1b[2K7 files", "\r\x1b[2Kskipped a\n", "\r\x1b[2K7 files", "\r\x1b[2K"],
+    );
   });
 
   it("prints nothing when stderr is not a terminal", async () => {

@@ -98,7 +98,7 @@ durationMs }.`,
     const counter = { bytes: 0 };
     const progress =
       global.quiet || global.json
-        ? { stop() {} }
+        ? { stop() {}, note: (lines: string) => io.stderr(lines) }
         : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
     let child: ChildProcess | undefined;
     const childrenClosed: Promise<void>[] = [];
@@ -147,9 +147,9 @@ durationMs }.`,
         excludes,
         walkThreads,
         ...(listings ? { listings } : {}),
-        onSkipped: (path) => io.stderr(`skipped ${path}: devices, fifos and sockets are not pushed\n`),
+        onSkipped: (path) => progress.note(`skipped ${path}: devices, fifos and sockets are not pushed\n`),
         onRetry: (err) => {
-          if (!global.quiet) io.stderr(`${err.code}: ${err.message}; pushing again\n`);
+          if (!global.quiet) progress.note(`${err.code}: ${err.message}; pushing again\n`);
         },
         ...(token === undefined ? {} : { token }),
         onData: (n) => {
