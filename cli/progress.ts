@@ -4,7 +4,7 @@
  * so piped and quick runs print nothing extra.
  * @module
  */
-import type { CliIO } from "./command.ts";
+import type { CliIO, GlobalOptions } from "./command.ts";
 
 /** Options of {@linkcode startProgress}. */
 export interface ProgressOptions {
@@ -20,6 +20,21 @@ export interface Progress {
   stop(): void;
   /** Writes `lines` (ending in a newline) to stderr above the line, which is drawn again below them. */
   note(lines: string): void;
+}
+
+/**
+ * A command's progress line: none under `--quiet` or `--json` (notes then go straight
+ * to stderr), else {@linkcode startProgress}'s.
+ *
+ * @example
+ * ```ts
+ * const progress = commandProgress(global, io, () => `syncing ${dir}`);
+ * try { await work(); } finally { progress.stop(); }
+ * ```
+ */
+export function commandProgress(global: GlobalOptions, io: CliIO, render: () => string): Progress {
+  if (global.quiet || global.json) return { stop() {}, note: (lines) => io.stderr(lines) };
+  return startProgress(io, render);
 }
 
 /**

@@ -179,6 +179,21 @@ describe("fscache ls, du, hash, gc, prune", () => {
     }
   });
 
+  it("warnings go to the command's own stderr: a fifo left out of a sync, a record without its snapshot", async () => {
+    const own = join(work, "warnings");
+    fs.mkdirSync(join(own, "src"), { recursive: true });
+    fs.writeFileSync(join(own, "src/a"), "a");
+    execFileSync("mkfifo", [join(own, "src/pipe")]);
+    const sync = await cli(["--root", join(own, "cache"), "sync", join(own, "src"), "--key", "k", "--json"]);
+    assert.equal(sync.code, 0, sync.stderr);
+    assert.equal(sync.stderr, "skipped pipe: devices, fifos and sockets are not synced\n");
+    fs.rmSync(JSON.parse(sync.stdout).path, { recursive: true });
+    const ls = await cli(["--root", join(own, "cache"), "ls", "--json"]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(JSON.parse(ls.stdout), []);
+    assert.equal(ls.stderr, 'dropping record of key "k": its snapshot directory is gone\n');
+  });
+
   it("a system error is printed with its code once", async () => {
     const r = await run("checksum", join(work, "missing"));
     assert.equal(r.code, 1);

@@ -21,7 +21,7 @@ Shows the bytes of idle sources (reclaimable by gc/prune), of sources in use, an
   options: {},
   async run({ global, io, positionals }) {
     positionalArgs(positionals, []);
-    await using cache = await openCache(global);
+    await using cache = await openCache(global, io.stderr);
     const sources = await cache.sources();
     let idle = 0;
     let inUse = 0;

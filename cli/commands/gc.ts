@@ -30,7 +30,7 @@ export const gc: Command = {
     const policy: { maxSize?: number; maxKeepDuration?: number } = {};
     if (typeof values["max-size"] === "string") policy.maxSize = parseSize(values["max-size"], "--max-size");
     if (typeof values.keep === "string") policy.maxKeepDuration = parseDuration(values.keep, "--keep");
-    await using cache = await openCache(global, policy);
+    await using cache = await openCache(global, io.stderr, policy);
     const result = await cache.gc();
     if (global.json) io.stdout(`${JSON.stringify(result)}\n`);
     else if (global.quiet) io.stdout(`${result.freed}\n`);

@@ -30,7 +30,7 @@ under <key>, as Docker's COPY would key it. --json prints { key, path, checksum 
     const [key, given = "."] = positionalArgs(positionals, ["key"], ["path"]) as [string, string | undefined];
     const path = values.escaped === true ? parseEntryName(given) : given;
     if (path === undefined) throw new UsageError(`--escaped: a backslash in ${JSON.stringify(given)} starts no escape`);
-    await using cache = await openCache(global);
+    await using cache = await openCache(global, io.stderr);
     const source = await cache.get(key);
     if (!source) {
       // `ls` lists a source whose last sync failed; its content is not what was asked for

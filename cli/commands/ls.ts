@@ -22,7 +22,7 @@ Lists every cached source: key, shared key, size, last use, and whether it is in
   options: {},
   async run({ global, io, positionals }) {
     positionalArgs(positionals, []);
-    await using cache = await openCache(global);
+    await using cache = await openCache(global, io.stderr);
     const sources = (await cache.sources()).sort((a, b) => b.lastUsed - a.lastUsed);
     if (global.json) {
       io.stdout(`${JSON.stringify(sources)}\n`);

@@ -23,7 +23,7 @@ and reports what was freed so far. --json prints { freed }.`,
   options: {},
   async run({ global, io, positionals }) {
     positionalArgs(positionals, []);
-    await using cache = await openCache(global);
+    await using cache = await openCache(global, io.stderr);
     const controller = new AbortController();
     const stop = () => controller.abort();
     process.once("SIGINT", stop);

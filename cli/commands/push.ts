@@ -20,7 +20,7 @@ import { watchIdle } from "../../transports/session/idle_watch.ts";
 import { connectSession } from "../../transports/session/tcp.ts";
 import { readTokenFile } from "../../transports/session/token.ts";
 import { type Command, positionalArgs, UsageError } from "../command.ts";
-import { startProgress } from "../progress.ts";
+import { commandProgress } from "../progress.ts";
 import { loadListings, saveListings } from "../push_listings.ts";
 import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { startStopwatch } from "../stopwatch.ts";
@@ -96,10 +96,7 @@ durationMs }.`,
     assertDirectory(dir);
 
     const counter = { bytes: 0 };
-    const progress =
-      global.quiet || global.json
-        ? { stop() {}, note: (lines: string) => io.stderr(lines) }
-        : startProgress(io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
+    const progress = commandProgress(global, io, () => `pushing ${dir}: ${formatBytes(counter.bytes)} sent`);
     let child: ChildProcess | undefined;
     const childrenClosed: Promise<void>[] = [];
     const walkThreads = diskWalkThreads();

@@ -90,7 +90,7 @@ Prints "listening on HOST:PORT" once ready; a line per session goes to stderr.`,
     const gcPolicy: { maxSize?: number; maxKeepDuration?: number } = {};
     if (typeof values["max-size"] === "string") gcPolicy.maxSize = parseSize(values["max-size"], "--max-size");
     if (typeof values.keep === "string") gcPolicy.maxKeepDuration = parseDuration(values.keep, "--keep");
-    await using cache = await openCache(global, gcPolicy);
+    await using cache = await openCache(global, io.stderr, gcPolicy);
     // large first pushes are written by worker threads (started with the first one)
     const writeThreads = diskWriteThreads();
     receive.writeThreads = writeThreads;

@@ -8,8 +8,8 @@ import { excludeMatcher } from "../../transports/diffcopy/excludes.ts";
 import { LocalTransport, type SyncSummary } from "../../transports/local/local_transport.ts";
 import { noteCodePath } from "../code_path.ts";
 import { type CliIO, type Command, type GlobalOptions, positionalArgs } from "../command.ts";
-import { openCache } from "../open_cache.ts";
-import { startProgress } from "../progress.ts";
+import { openCache, warningLogger } from "../open_cache.ts";
+import { commandProgress, type Progress } from "../progress.ts";
 import { assertDirectory, dockerignoreOf, sharedKeyOf } from "../source_dir.ts";
 import { startStopwatch } from "../stopwatch.ts";
 import { formatBytes } from "../units.ts";
@@ -87,25 +87,34 @@ bytesCopied, durationMs }.`,
 
     let summary: SyncSummary | undefined;
     const counter = { changes: 0, bytes: 0 };
-    const local = new LocalTransport({
-      onSummary: (s) => {
-        summary = s;
-      },
-    });
-    await using cache = await openCache(global);
-    cache.registerTransport("local", countingTransport(local, counter));
-    // The walk then looks entries up by relative path (see `WalkOptions.cwd`); the
-    // cache's paths were made absolute when it opened.
-    io.enter?.(dir);
+    const progress = commandProgress(
+      global,
+      io,
+      () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`,
+    );
     try {
-      await syncAndReport(
-        { global, io, cache, elapsed },
-        { key, sharedKey, transport: "local", path: dir, excludes },
-        () => summary,
-        () => `syncing ${dir}: ${counter.changes} changes, ${formatBytes(counter.bytes)}`,
-      );
+      const local = new LocalTransport({
+        onSummary: (s) => {
+          summary = s;
+        },
+        logger: warningLogger(progress.note),
+      });
+      await using cache = await openCache(global, progress.note);
+      cache.registerTransport("local", countingTransport(local, counter));
+      // The walk then looks entries up by relative path (see `WalkOptions.cwd`); the
+      // cache's paths were made absolute when it opened.
+      io.enter?.(dir);
+      try {
+        await syncAndReport(
+          { global, io, cache, elapsed, progress },
+          { key, sharedKey, transport: "local", path: dir, excludes },
+          () => summary,
+        );
+      } finally {
+        await local.close();
+      }
     } finally {
-      await local.close();
+      progress.stop();
     }
     return 0;
   },
@@ -115,40 +124,34 @@ bytesCopied, durationMs }.`,
 export type SyncCounts = Pick<SyncReport, "added" | "modified" | "deleted" | "unchanged" | "bytesCopied">;
 
 /**
- * Syncs `id` with a progress line on a terminal, then prints the report: the one way
- * every `fscache sync` variant (directory, tar) ends.
+ * Syncs `id`, then erases the progress line and prints the report: the one way every
+ * `fscache sync` variant (directory, tar) ends.
  */
 export async function syncAndReport(
-  run: { global: GlobalOptions; io: CliIO; cache: FSCache; elapsed: () => number },
+  run: { global: GlobalOptions; io: CliIO; cache: FSCache; elapsed: () => number; progress: Progress },
   id: RemoteIdentifier,
   counts: () => SyncCounts | undefined,
-  progressLine: () => string,
 ): Promise<void> {
-  const { global, io, cache, elapsed } = run;
-  const progress = global.quiet || global.json ? { stop() {} } : startProgress(io, progressLine);
-  try {
-    await using source = await cache.syncFrom(id);
-    const c = counts();
-    const report: SyncReport = {
-      key: id.key,
-      sharedKey: id.sharedKey ?? "",
-      path: source.root,
-      checksum: await source.hash("."),
-      added: c?.added ?? 0,
-      modified: c?.modified ?? 0,
-      deleted: c?.deleted ?? 0,
-      unchanged: c?.unchanged ?? 0,
-      bytesCopied: c?.bytesCopied ?? 0,
-      durationMs: elapsed(),
-    };
-    const changes = report.added + report.modified + report.deleted;
-    const first = report.added === changes && report.unchanged === 0;
-    noteCodePath(`${id.transport}:${changes === 0 ? "noop" : first ? "first" : "changed"}`);
-    progress.stop();
-    io.stdout(formatReport(report, global));
-  } finally {
-    progress.stop();
-  }
+  const { global, io, cache, elapsed, progress } = run;
+  await using source = await cache.syncFrom(id);
+  const c = counts();
+  const report: SyncReport = {
+    key: id.key,
+    sharedKey: id.sharedKey ?? "",
+    path: source.root,
+    checksum: await source.hash("."),
+    added: c?.added ?? 0,
+    modified: c?.modified ?? 0,
+    deleted: c?.deleted ?? 0,
+    unchanged: c?.unchanged ?? 0,
+    bytesCopied: c?.bytesCopied ?? 0,
+    durationMs: elapsed(),
+  };
+  const changes = report.added + report.modified + report.deleted;
+  const first = report.added === changes && report.unchanged === 0;
+  noteCodePath(`${id.transport}:${changes === 0 ? "noop" : first ? "first" : "changed"}`);
+  progress.stop();
+  io.stdout(formatReport(report, global));
 }
 
 export function formatReport(r: SyncReport, global: { json: boolean; quiet: boolean }): string {

@@ -10,6 +10,7 @@ import { stdin } from "node:process";
 import { randomUUID } from "../../backends/node_crypto.ts";
 import { type CommandContext, UsageError } from "../command.ts";
 import { openCache } from "../open_cache.ts";
+import { commandProgress } from "../progress.ts";
 import { startStopwatch } from "../stopwatch.ts";
 import { sharedKeyOf, syncAndReport } from "./sync.ts";
 
@@ -44,16 +45,16 @@ export async function syncTar({ global, io, positionals, values }: CommandContex
     typeof values["shared-key"] === "string" ? values["shared-key"] : `tar:${sharedKeyOf(full).slice("local:".length)}`;
   const { TarTransport } = await loadTarTransport();
   const transport = new TarTransport(() => (full === "-" ? stdin : createReadStream(full)));
-  await using cache = await openCache(global);
-  cache.registerTransport("tar", transport);
-  await syncAndReport(
-    { global, io, cache, elapsed },
-    { key, sharedKey, transport: "tar" },
-    () => {
+  const progress = commandProgress(global, io, () => `importing ${file}`);
+  try {
+    await using cache = await openCache(global, progress.note);
+    cache.registerTransport("tar", transport);
+    await syncAndReport({ global, io, cache, elapsed, progress }, { key, sharedKey, transport: "tar" }, () => {
       const r = transport.lastResult;
       return r && { ...r, bytesCopied: r.bytesWritten };
-    },
-    () => `importing ${file}`,
-  );
+    });
+  } finally {
+    progress.stop();
+  }
   return 0;
 }
