@@ -15,6 +15,7 @@
  */
 import { fstatSync as fsFstatSync, lstatSync as fsLstatSync, type Stats } from "node:fs";
 import { cwd } from "node:process";
+import { isGone } from "../core/errors.ts";
 import type { FileStats } from "../core/file_system.ts";
 import { runtimeBinding } from "../core/runtime_builtin.ts";
 
@@ -140,8 +141,7 @@ export const lstatInto: (path: string, out: Float64Array, at: number) => boolean
       a = bindingLstat(path, false, undefined, true);
     } else stats = fsLstatSync(path);
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    if (isGone(err)) return false;
     throw err;
   }
   if (a !== undefined) {

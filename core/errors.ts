@@ -72,6 +72,20 @@ export function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/**
+ * True for a file-system error saying the path is not there: `ENOENT`, or `ENOTDIR`
+ * (a parent turned into a file). Anything else (`EACCES`, `EIO`) is a real failure.
+ *
+ * @example
+ * ```ts
+ * try { fs.lstatSync(path); } catch (err) { if (!isGone(err)) throw err; }
+ * ```
+ */
+export function isGone(err: unknown): boolean {
+  const code = errorCode(err);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
 /** A transport's failure as an {@linkcode FSCacheError} naming the key; keeps the cause's code. */
 export function wrapTransferError(
   err: unknown,
@@ -99,7 +113,16 @@ function hasSyscall(err: unknown): boolean {
   return typeof (err as { syscall?: unknown } | null)?.syscall === "string";
 }
 
-function pathOf(err: unknown): string | undefined {
+/**
+ * The path a file-system error concerns (for a failed `symlink`, the link made, not
+ * its target), if it names one.
+ *
+ * @example
+ * ```ts
+ * try { fs.openSync("/x", "r"); } catch (err) { pathOf(err); } // "/x"
+ * ```
+ */
+export function pathOf(err: unknown): string | undefined {
   const { path, dest, syscall } = (err ?? {}) as { path?: unknown; dest?: unknown; syscall?: unknown };
   const chosen = syscall === "symlink" && typeof dest === "string" ? dest : path;
   return typeof chosen === "string" ? chosen : undefined;

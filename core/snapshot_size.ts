@@ -7,6 +7,7 @@
  * awaited calls, the same count.
  * @module
  */
+import { isGone } from "./errors.ts";
 import type { FileStats, FileSystem } from "./file_system.ts";
 import { joinPath } from "./path.ts";
 
@@ -37,7 +38,7 @@ export async function snapshotSize(fs: FileSystem, root: string, signal?: AbortS
     try {
       names = fs.readdirSync(dir);
     } catch (err) {
-      if (isMissing(err)) continue;
+      if (isGone(err)) continue;
       throw err;
     }
     for (const name of names) {
@@ -50,7 +51,7 @@ export async function snapshotSize(fs: FileSystem, root: string, signal?: AbortS
       try {
         st = fs.lstatSync(path);
       } catch (err) {
-        if (isMissing(err)) continue;
+        if (isGone(err)) continue;
         throw err;
       }
       if (st.isDirectory()) stack.push(path);
@@ -70,7 +71,7 @@ async function snapshotSizeAsync(fs: FileSystem, root: string, signal?: AbortSig
     try {
       names = await fs.readdir(dir);
     } catch (err) {
-      if (isMissing(err)) continue;
+      if (isGone(err)) continue;
       throw err;
     }
     for (const name of names) {
@@ -80,7 +81,7 @@ async function snapshotSizeAsync(fs: FileSystem, root: string, signal?: AbortSig
       try {
         st = await fs.lstat(path);
       } catch (err) {
-        if (isMissing(err)) continue;
+        if (isGone(err)) continue;
         throw err;
       }
       if (st.isDirectory()) stack.push(path);
@@ -109,10 +110,4 @@ class SizeTally {
   addLink(target: string): void {
     this.total += encoder.encode(target).length;
   }
-}
-
-/** An entry gone since its directory was read (a concurrent delete): skipped, not an error. */
-function isMissing(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
 }

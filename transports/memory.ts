@@ -5,7 +5,7 @@
  * @module
  */
 import { headerFromStats, startEntryChecksum } from "../core/entry_checksum.ts";
-import { errorCode, FSCacheError } from "../core/errors.ts";
+import { FSCacheError, isGone } from "../core/errors.ts";
 import type { FileSystem } from "../core/file_system.ts";
 import { cleanRelativePath, joinPath } from "../core/path.ts";
 import type { CopyRequest, Transport } from "../core/types.ts";
@@ -170,8 +170,7 @@ async function kindOf(fs: FileSystem, path: string): Promise<Wanted["type"] | un
   } catch (err) {
     // Only "not there" means gone: any other failure (EIO, EACCES) read as gone would
     // leave the entry in place and report the sync complete.
-    const code = errorCode(err);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isGone(err)) return undefined;
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  * dropped connection fails the receive: the snapshot stays stale until the next one.
  * @module
  */
-import { errorCode, FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError, isGone } from "../../core/errors.ts";
 import { type FileStats, type FileSystem, nodeStyleModuleOf } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
@@ -108,7 +108,7 @@ export class SafeTree {
     try {
       return this.fs.lstatSync(this.full(path));
     } catch (err) {
-      if (errorCode(err) === "ENOENT" || errorCode(err) === "ENOTDIR") return undefined;
+      if (isGone(err)) return undefined;
       throw err;
     }
   }

@@ -5,7 +5,7 @@
  * writes, until the receiver's FIN, which it answers with FIN.
  * @module
  */
-import { describeError, errorCode, FSCacheError } from "../../core/errors.ts";
+import { describeError, errorCode, FSCacheError, isGone, pathOf } from "../../core/errors.ts";
 import type { FileSystem } from "../../core/file_system.ts";
 import { joinPath } from "../../core/path.ts";
 import { type DiffCopyConnection, type PacketChannel, packetChannel } from "./framing.ts";
@@ -90,12 +90,12 @@ export function isSourceFailure(err: unknown): boolean {
 
 /** `err`, met reading the source, as an {@linkcode FSCacheError} keeping its code and path. */
 function sourceFailure(err: unknown): FSCacheError {
-  const path = (err as { path?: unknown } | null)?.path;
+  const path = pathOf(err);
   const failure =
     err instanceof FSCacheError
       ? err
       : new FSCacheError(errorCode(err) ?? "ERR_TRANSPORT", describeError(err), {
-          ...(typeof path === "string" ? { path } : {}),
+          ...(path === undefined ? {} : { path }),
           cause: err,
         });
   sourceFailures.add(failure);
@@ -203,8 +203,7 @@ export async function sendDiffCopy(
       try {
         fd = fs.openSync(joinPath(options.root, path), "r");
       } catch (err) {
-        const code = errorCode(err);
-        throw code === "ENOENT" || code === "ENOTDIR" ? sourceChanged(path, "it vanished") : sourceFailure(err);
+        throw isGone(err) ? sourceChanged(path, "it vanished") : sourceFailure(err);
       }
       const size = sizes[id] as number;
       let sent = 0;

@@ -6,7 +6,7 @@
  * @module
  */
 import { headerFromStats, startEntryChecksum } from "../../core/entry_checksum.ts";
-import { errorCode, FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError, isGone } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import type { Sha256Factory } from "../../core/types.ts";
 import { BLOCK_SIZE, blockPadding } from "../block_padding.ts";
@@ -238,8 +238,7 @@ function copyFile(
   try {
     input = src.openSync(from, "r");
   } catch (err) {
-    const code = errorCode(err);
-    if (code === "ENOENT" || code === "ENOTDIR") return { kind: "gone" };
+    if (isGone(err)) return { kind: "gone" };
     throw err;
   }
   let bytes = 0;

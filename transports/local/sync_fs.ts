@@ -4,7 +4,7 @@
  * inside worker threads over the disk and inline over memory.
  * @module
  */
-import { errorCode } from "../../core/errors.ts";
+import { errorCode, isGone } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { inWritableDir } from "../writable_dir.ts";
 
@@ -56,8 +56,7 @@ export function lstatOrUndefined(fs: SyncFs, path: string): FileStats | undefine
   try {
     return fs.lstatSync(path);
   } catch (err) {
-    const code = errorCode(err);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    if (isGone(err)) return undefined;
     throw err;
   }
 }

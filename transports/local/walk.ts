@@ -6,7 +6,7 @@
  * big one in one go.
  * @module
  */
-import { errorCode, FSCacheError } from "../../core/errors.ts";
+import { errorCode, FSCacheError, isGone } from "../../core/errors.ts";
 import type { FileStats } from "../../core/file_system.ts";
 import { listingKeyOf, walkSalt } from "../../core/listing_key.ts";
 import { LISTING_KEY_AT } from "../../core/table_columns.ts";
@@ -262,7 +262,7 @@ export class TreeWalker {
         try {
           names = readNames(fs, abs);
         } catch (err) {
-          if (!isVanished(err)) throw err;
+          if (!isGone(err)) throw err;
           this.#retry(rel, abs, excluded, attempt, err, at);
           return;
         }
@@ -284,7 +284,7 @@ export class TreeWalker {
       try {
         target = fs.readlinkSync(abs);
       } catch (err) {
-        if (!isVanished(err) && errorCode(err) !== "EINVAL") throw err;
+        if (!isGone(err) && errorCode(err) !== "EINVAL") throw err;
         this.#retry(rel, abs, excluded, attempt, err, at);
         return;
       }
@@ -379,12 +379,7 @@ function statOrUndefined(fs: SyncFs, path: string): FileStats | undefined {
   try {
     return fs.statSync(path);
   } catch (err) {
-    if (isVanished(err)) return undefined;
+    if (isGone(err)) return undefined;
     throw err;
   }
-}
-
-function isVanished(err: unknown): boolean {
-  const code = errorCode(err);
-  return code === "ENOENT" || code === "ENOTDIR";
 }
