@@ -67,11 +67,14 @@ export function startProgress(io: CliIO, render: () => string, options: Progress
       clearTimeout(delay);
       if (timer !== undefined) clearInterval(timer);
       if (shown) io.stderr("\r\x1b[2K");
+      // A note after this (a warning as the cache closes) is a plain line: no line to redraw.
+      shown = false;
     },
     note(lines) {
+      if (!shown) return io.stderr(lines);
       // Not after the line's text, and not left where the next redraw would erase it.
-      io.stderr(shown ? `\r\x1b[2K${lines}` : lines);
-      if (shown && timer !== undefined) draw();
+      io.stderr(`\r\x1b[2K${lines}`);
+      draw();
     },
   };
 }
